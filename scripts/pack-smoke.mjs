@@ -18,16 +18,23 @@ try {
   })
   if (packages.length === 0) throw new Error("nothing built: run `pnpm build` first")
   const tarballs = packages.map((p) => {
-    const out = run("pnpm", ["pack", "--pack-destination", work], join(root, "packages", p)).trim().split("\n")
+    const out = run("pnpm", ["pack", "--pack-destination", work], join(root, "packages", p))
+      .trim()
+      .split("\n")
     return out.find((l) => l.endsWith(".tgz")).trim()
   })
   writeFileSync(join(work, "package.json"), JSON.stringify({ name: "pack-smoke", private: true }))
   run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", ...tarballs], work)
   for (const p of packages) {
     const name = `@sra-upgrade/${p}`
-    const esm = run("node", ["--input-type=module", "-e", `const m = await import("${name}"); console.log(Object.keys(m).length)`], work)
+    const esm = run(
+      "node",
+      ["--input-type=module", "-e", `const m = await import("${name}"); console.log(Object.keys(m).length)`],
+      work
+    )
     const cjs = run("node", ["-e", `console.log(Object.keys(require("${name}")).length)`], work)
-    if (Number(esm) === 0 || Number(cjs) === 0) throw new Error(`${name}: no exports (esm ${esm.trim()}, cjs ${cjs.trim()})`)
+    if (Number(esm) === 0 || Number(cjs) === 0)
+      throw new Error(`${name}: no exports (esm ${esm.trim()}, cjs ${cjs.trim()})`)
     console.log(`${name}: ESM ${esm.trim()} exports, CJS ${cjs.trim()} exports`)
   }
   console.log(`pack smoke ok: ${packages.length} package(s)`)
