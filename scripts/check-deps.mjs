@@ -48,6 +48,18 @@ for (const pkg of Object.keys(allowed)) {
     }
   }
 }
+// e2e/ and bench/ sit above every package but cli.
+for (const dir of ["e2e", "bench"]) {
+  let list
+  try {
+    list = files(join(root, dir))
+  } catch {
+    continue
+  }
+  for (const file of list)
+    for (const m of readFileSync(file, "utf8").matchAll(importRe))
+      if (m[1] === "cli") problems.push(`${relative(root, file)} imports @sra-upgrade/cli: nothing imports cli`)
+}
 if (problems.length > 0) {
   console.error("Dependency direction violated (see ../shared/spec/architecture.md, Packages):\n" + problems.join("\n"))
   process.exit(1)
