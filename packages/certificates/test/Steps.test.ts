@@ -1,0 +1,136 @@
+import { beforeAll, describe, expect, it } from "@effect/vitest"
+import { Plan, StepHandler } from "@sra-upgrade/core"
+import { Simulator } from "@sra-upgrade/simulator"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as Bundle from "../src/Bundle.js"
+import * as Certificate from "../src/Certificate.js"
+import * as Steps from "../src/Steps.js"
+import { atNow, setNow, SITE, TestChains } from "./fixtures.js"
+
+let current: TestChains.GeneratedChain
+let newCa: TestChains.GeneratedChain
+let wrongHost: TestChains.GeneratedChain
+
+beforeAll(async () => {
+  current = await atNow(TestChains.generateChain())
+  newCa = await atNow(
+    TestChains.generateChain({ root: await atNow(TestChains.generateRoot({ commonName: "New Corp Root CA" })) })
+  )
+  wrongHost = await atNow(TestChains.generateChain({ root: current.root, siteFqdn: "appliance-b.example.test" }))
+})
+
+const plan = (...steps: ReadonlyArray<Plan.Step>) =>
+  new Plan.Plan({ id: "p", kind: "migration", title: "t", site: SITE, targetVersion: "24.3.2", steps, notes: [] })
+
+/** Runs a step's handler the way the executor does: looked up by name in the registry. */
+const runStep = (step: Plan.Step, options: Steps.LayerOptions = {}) =>
+  Effect.gen(function* () {
+    const registry = StepHandler.make(Steps.make(options))
+    const handler = Option.getOrThrow(registry.get(step.handler))
+    return yield* handler.run!({ runId: "r", plan: plan(step), step, attempt: 1 })
+  })
+
+describe("Steps (plan steps and handlers)", () => {
+  it("steps round-trip through plan JSON and name registered handlers", async () => {
+    const steps = [
+      Steps.certificateStoreCheck({ clientTrustPem: current.root.certificate.pem, servedChainPem: newCa.chainPem }),
+      Steps.exportBundleGate({ path: "/safe/site.pem", siteFqdn: SITE }),
+      Steps.importBundleGate({ path: "/safe/site.pem" }),
+      Steps.defaultCertificateGate({ siteFqdn: SITE, candidates: [{ label: "site", chainPem: current.chainPem }] })
+    ]
+    const decoded = await Effect.runPromise(Plan.fromJson(Plan.toJson(plan(...steps))))
+    expect(decoded.steps.map((s) => s.rules.join())).toEqual(["CLIENT-3", "PREP-2", "MIGRATE-4", "MIGRATE-5"])
+    const names = StepHandler.make(Steps.make()).names
+    for (const s of decoded.steps) expect(names).toContain(s.handler)
+  })
+
+  it.effect("CLIENT-3: the blocking check fails with the certificates to distribute, then passes once they are", () =>
+    Effect.gen(function* () {
+      yield* setNow
+      const step = Steps.certificateStoreCheck({
+        clientTrustPem: current.root.certificate.pem,
+        servedChainPem: newCa.chainPem
+      })
+      expect(step.severity).toBe("blocking")
+      const error = yield* Effect.flip(runStep(step))
+      expect(error._tag).toBe("StepError")
+      expect(error.message).toContain("ClientsWillNotTrust")
+      expect(error.message).toContain("New Corp Root CA")
+      const evidence = error._tag === "StepError" && error.reason._tag === "Failed" ? error.reason.evidence : undefined
+      expect((evidence?.toDistribute as ReadonlyArray<{ sha256: string }>).map((c) => c.sha256)).toEqual([
+        newCa.root.certificate.sha256
+      ])
+      const fixed = Steps.certificateStoreCheck({
+        clientTrustPem: current.root.certificate.pem + newCa.root.certificate.pem,
+        servedChainPem: newCa.chainPem
+      })
+      const ok = yield* runStep(fixed)
+      expect(ok.trusted).toBe(true)
+    })
+  )
+
+  it.scoped("PREP-2: the export gate's handler accepts an encrypted bundle of the site and refuses a clear key", () =>
+    Effect.gen(function* () {
+      yield* setNow
+      const dir = yield* Effect.acquireRelease(
+        Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "sra-certs-steps-"))),
+        (d) => Effect.sync(() => fs.rmSync(d, { recursive: true, force: true }))
+      )
+      const passphrase = Redacted.make("vault-entry-42")
+      const file = path.join(dir, "site.pem")
+      yield* Bundle.exportBundle(current.chain, current.leaf.privateKey, passphrase, { path: file })
+      const gate = Steps.exportBundleGate({ path: file, siteFqdn: SITE, leafSha256: current.chain[0].sha256 })
+      const shallow = yield* runStep(gate)
+      expect(shallow.keyChecked).toBe(false)
+      const deep = yield* runStep(gate, { bundlePassphrase: passphrase })
+      expect(deep.keyChecked).toBe(true)
+      expect(deep.chainSha256).toEqual(current.chain.map((c) => c.sha256))
+      const wrong = yield* Effect.flip(runStep(gate, { bundlePassphrase: Redacted.make("nope") }))
+      expect(wrong.message).toContain("passphrase does not decrypt")
+      const clear = path.join(dir, "clear.pem")
+      fs.writeFileSync(clear, current.chainPem + current.keyPem)
+      const refused = yield* Effect.flip(runStep(Steps.exportBundleGate({ path: clear })))
+      expect(refused.message).toContain("unencrypted private key")
+      const otherLeaf = yield* Effect.flip(
+        runStep(Steps.exportBundleGate({ path: file, leafSha256: wrongHost.chain[0].sha256 }))
+      )
+      expect(otherLeaf.message).toContain("not the certificate served by the site")
+    })
+  )
+
+  it.scoped("MIGRATE-5: the default-certificate gate verifies the choice and that the new appliance serves it", () =>
+    Effect.gen(function* () {
+      yield* setNow
+      const params = {
+        siteFqdn: SITE,
+        candidates: [
+          { label: "appliance-b", chainPem: wrongHost.chainPem },
+          { label: "site", chainPem: current.chainPem }
+        ]
+      }
+      // The new appliance still serves its own certificate: the gate's verification fails.
+      const before = yield* Simulator.start({
+        siteHostname: SITE,
+        tls: { cert: Certificate.chainToPem(wrongHost.chain.slice(0, 2)), key: wrongHost.keyPem }
+      })
+      const { hostname, port } = new URL(before.site.httpsUrl)
+      const notYet = yield* Effect.flip(
+        runStep(Steps.defaultCertificateGate({ ...params, host: hostname, port: Number(port) }))
+      )
+      expect(notYet.message).toContain("Select it as default")
+      // Once the site certificate is the default, it passes.
+      const after = yield* Simulator.start({
+        siteHostname: SITE,
+        tls: { cert: Certificate.chainToPem(current.chain.slice(0, 2)), key: current.keyPem }
+      })
+      const u = new URL(after.site.httpsUrl)
+      const ok = yield* runStep(Steps.defaultCertificateGate({ ...params, host: u.hostname, port: Number(u.port) }))
+      expect(ok).toEqual({ chosen: "site", leafSha256: current.chain[0].sha256 })
+    })
+  )
+})
