@@ -1,0 +1,336 @@
+/**
+ * The step contract. A plan step names a `handler`; the executor looks it up
+ * in the `StepHandlers` registry and knows nothing else about it. Packages
+ * (core, failover, migration, certificates) contribute registries built as
+ * Layers that capture their own dependencies (typically `ApplianceApi`), so
+ * the executor itself needs none; `merge` combines them.
+ *
+ * What the executor calls, per step kind:
+ * - `Check`, `Action`: `run` performs (or checks) and returns evidence;
+ * - `ManualGate`: after the operator approved, `run` verifies the outcome
+ *   through the API (fail with a `StepError` if it is not what was asked);
+ * - `WaitFor`: `poll` observes once; the executor polls until it holds;
+ * - `Window`: handled by the executor itself (the handler is not called);
+ * - on resume, for a non-idempotent step that was in flight: `verify` reads
+ *   the postcondition back; without `verify` the Operator is asked.
+ *
+ * A handler reports a failed base-software update (PREP-6) by failing with
+ * `baseUpdateFailed(...)`: the run halts in `halted-needs-support`.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import { ApplianceError } from "./ApplianceError.js"
+import type * as Plan from "./Plan.js"
+
+/**
+ * JSON evidence a step gathered: versions read back, checksums, counts.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Evidence = Schema.Record({ key: Schema.String, value: Schema.Unknown })
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Evidence = typeof Evidence.Type
+
+/**
+ * The handler says the step did not achieve its purpose.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Failed extends Schema.TaggedClass<Failed>()("Failed", {
+  message: Schema.String,
+  evidence: Schema.optional(Evidence)
+}) {}
+
+/**
+ * An appliance call failed while performing the step.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Appliance extends Schema.TaggedClass<Appliance>()("Appliance", {
+  error: ApplianceError
+}) {}
+
+/**
+ * PREP-6: the base software update failed. The run halts; nothing reboots
+ * or retries; vendor support must be contacted.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class BaseUpdateFailed extends Schema.TaggedClass<BaseUpdateFailed>()("BaseUpdateFailed", {
+  message: Schema.String
+}) {}
+
+/**
+ * A `WaitFor` deadline passed; carries the last value the poll observed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class WaitTimeout extends Schema.TaggedClass<WaitTimeout>()("WaitTimeout", {
+  afterSeconds: Schema.Number,
+  polls: Schema.Number,
+  lastObserved: Schema.Unknown
+}) {}
+
+/**
+ * The operator rejected a manual gate.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class GateRejected extends Schema.TaggedClass<GateRejected>()("GateRejected", {
+  by: Schema.String,
+  reason: Schema.String
+}) {}
+
+/**
+ * The maintenance window had already closed when the run reached it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class WindowMissed extends Schema.TaggedClass<WindowMissed>()("WindowMissed", {
+  label: Schema.String,
+  closedAt: Schema.Date
+}) {}
+
+/**
+ * No handler registered under the step's name, or it lacks what the step
+ * kind needs (`run` or `poll`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class HandlerMissing extends Schema.TaggedClass<HandlerMissing>()("HandlerMissing", {
+  handler: Schema.String,
+  capability: Schema.Literal("run", "poll")
+}) {}
+
+/**
+ * Why a step failed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const StepErrorReason = Schema.Union(
+  Failed,
+  Appliance,
+  BaseUpdateFailed,
+  WaitTimeout,
+  GateRejected,
+  WindowMissed,
+  HandlerMissing
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type StepErrorReason = typeof StepErrorReason.Type
+
+/**
+ * The failure of one step (journaled with the `StepFailed` event).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class StepError extends Schema.TaggedError<StepError>("@sra-upgrade/core/StepError")("StepError", {
+  reason: StepErrorReason
+}) {
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    const r = this.reason
+    switch (r._tag) {
+      case "Failed":
+        return r.message
+      case "Appliance":
+        return r.error.message
+      case "BaseUpdateFailed":
+        return `Base software update failed: ${r.message}. Do NOT reboot the appliance; contact vendor support (PREP-6).`
+      case "WaitTimeout":
+        return `Condition still not met after ${r.afterSeconds}s (${r.polls} polls); last observed ${safeJson(r.lastObserved)}. Check the appliance, then start a new run.`
+      case "GateRejected":
+        return `Gate rejected by ${r.by}: ${r.reason}`
+      case "WindowMissed":
+        return `Maintenance window "${r.label}" closed at ${r.closedAt.toISOString()}. Plan again with a new window.`
+      case "HandlerMissing":
+        return `No step handler "${r.handler}" with ${r.capability}: provide the layer of the package that defines it.`
+    }
+  }
+}
+
+const safeJson = (u: unknown): string => {
+  try {
+    return JSON.stringify(u) ?? String(u)
+  } catch {
+    return String(u)
+  }
+}
+
+/**
+ * Fail a step with a message (what went wrong and what to do).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fail = (message: string, evidence?: Evidence): StepError =>
+  new StepError({ reason: new Failed(evidence === undefined ? { message } : { message, evidence }) })
+
+/**
+ * PREP-6: report that the base software update failed.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const baseUpdateFailed = (message: string): StepError =>
+  new StepError({ reason: new BaseUpdateFailed({ message }) })
+
+/**
+ * What a handler is given.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StepContext {
+  readonly runId: string
+  readonly plan: Plan.Plan
+  readonly step: Plan.Step
+  /** 1 for the first start of this step in this run, 2 after a re-run... */
+  readonly attempt: number
+}
+
+/**
+ * One observation of a `WaitFor` condition.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Observation {
+  readonly holds: boolean
+  /** JSON value shown in progress events and in a timeout. */
+  readonly observed: unknown
+  readonly evidence?: Evidence
+}
+
+/**
+ * The postcondition of a step read back from the system.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Verification {
+  readonly effective: boolean
+  readonly evidence: Evidence
+}
+
+/**
+ * The errors a handler may fail with (`ApplianceError` is wrapped by the executor).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type HandlerError = StepError | ApplianceError
+
+/**
+ * A step handler. All members are optional; the executor fails the step
+ * with `HandlerMissing` when the kind needs one that is absent.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Handler {
+  readonly run?: (ctx: StepContext) => Effect.Effect<Evidence, HandlerError>
+  readonly poll?: (ctx: StepContext) => Effect.Effect<Observation, HandlerError>
+  readonly verify?: (ctx: StepContext) => Effect.Effect<Verification, HandlerError>
+}
+
+/**
+ * The registry of step handlers, keyed by handler name.
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export class StepHandlers extends Context.Tag("@sra-upgrade/core/StepHandlers")<
+  StepHandlers,
+  {
+    readonly get: (name: string) => Option.Option<Handler>
+    readonly names: ReadonlyArray<string>
+  }
+>() {}
+
+/**
+ * A registry from a record of handlers.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (handlers: Readonly<Record<string, Handler>>): StepHandlers["Type"] => {
+  const map = new Map(Object.entries(handlers))
+  return { get: (name) => Option.fromNullable(map.get(name)), names: [...map.keys()].sort() }
+}
+
+/**
+ * A registry layer from a record of handlers.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (handlers: Readonly<Record<string, Handler>>): Layer.Layer<StepHandlers> =>
+  Layer.succeed(StepHandlers, make(handlers))
+
+/**
+ * A registry layer whose handlers capture services (e.g. `ApplianceApi`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerEffect = <E, R>(
+  handlers: Effect.Effect<Readonly<Record<string, Handler>>, E, R>
+): Layer.Layer<StepHandlers, E, R> => Layer.effect(StepHandlers, Effect.map(handlers, make))
+
+/**
+ * Combine the registries of several packages into one. Two registries
+ * defining the same handler name is a wiring bug: the layer dies naming it.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const merge = <Layers extends ReadonlyArray<Layer.Layer<StepHandlers, unknown, unknown>>>(
+  ...layers: Layers
+): Layer.Layer<
+  StepHandlers,
+  Layers[number] extends Layer.Layer<StepHandlers, infer E, unknown> ? E : never,
+  Layers[number] extends Layer.Layer<StepHandlers, unknown, infer R> ? R : never
+> =>
+  Layer.scoped(
+    StepHandlers,
+    Effect.gen(function* () {
+      const merged: Record<string, Handler> = {}
+      for (const l of layers) {
+        const ctx = yield* Layer.build(l)
+        const registry = Context.get(ctx, StepHandlers)
+        for (const name of registry.names) {
+          if (name in merged) {
+            return yield* Effect.dieMessage(`Two step-handler registries define "${name}"; keep one.`)
+          }
+          merged[name] = Option.getOrThrow(registry.get(name))
+        }
+      }
+      return make(merged)
+    })
+  ) as never
