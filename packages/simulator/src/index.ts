@@ -1,1 +1,19 @@
-export {}
+/**
+ * @since 0.1.0
+ */
+export * as SimConfig from "./SimConfig.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Simulator from "./Simulator.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as SimOperator from "./SimOperator.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Seed from "./Seed.js"

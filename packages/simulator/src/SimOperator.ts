@@ -1,0 +1,232 @@
+/**
+ * An `Operator` that performs the manual gates of the `core/…` plans
+ * through the simulator's control API (`/__sim/`), then approves with the
+ * evidence it read back — so a whole run is automatic against the
+ * simulator, while the same plan asks a person on a real appliance.
+ *
+ * What each gate does here:
+ * - `core/confirm-install-started`: automatic method → `POST
+ *   /appliances/{id}/updates/{pkg}/install`; manual method → upload with the
+ *   download key, then install. Idempotent: nothing is started again when
+ *   the appliance is already installing, rebooting, or has the package;
+ * - `core/confirm-download-key`: `POST /appliances/{id}/download-key`;
+ * - `core/confirm-certificate-export`: exports the default certificate with
+ *   its private key into a folder; evidence = path + SHA-256 fingerprint;
+ * - `core/confirm-task` with task `limit-concurrent-upgrades`: `PUT
+ *   /fleet/settings` with the recommended concurrency (CLIENT-6);
+ * - `core/confirm-base-version`, `core/confirm-console-check`,
+ *   `core/record-offered-updates`: read the simulator's state as a person
+ *   would read the web pages;
+ * - anything else (and `confirm-effect` questions): approve, each evidence
+ *   field saying it was simulated.
+ *
+ * A control call the simulator refuses rejects the gate with its message.
+ *
+ * @since 0.1.0
+ */
+import { Operator } from "@sra-upgrade/core"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { mkdir, writeFile } from "node:fs/promises"
+import { join } from "node:path"
+
+/**
+ * Options of the simulator operator.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Base of the control API, e.g. `http://127.0.0.1:40123/__sim` (`SimulatorHandle.controlUrl`). */
+  readonly controlUrl: string
+  /** Folder for certificate exports; default: the gate's `exportDirectory` parameter. */
+  readonly exportDirectory?: string | undefined
+  /** Passphrase protecting exported private keys (default `simulator-export-passphrase`). */
+  readonly exportPassphrase?: string | undefined
+  /** Name recorded as the approver (default `simulator-operator`). */
+  readonly by?: string | undefined
+  /** Called with every request before it is answered (tests, demos). */
+  readonly onRequest?: ((request: Operator.GateRequest) => void) | undefined
+}
+
+class ControlFailure {
+  constructor(readonly message: string) {}
+}
+
+type Json = Record<string, unknown>
+
+/**
+ * The operator as a value (for composing with another operator).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: Options): (typeof Operator.Operator)["Service"] => {
+  const by = options.by ?? "simulator-operator"
+  const base = options.controlUrl.replace(/\/+$/, "")
+  const downloadKeys = new Map<string, string>()
+
+  const call = (method: string, path: string, body?: unknown): Effect.Effect<unknown, ControlFailure> =>
+    Effect.tryPromise({
+      try: async (signal) => {
+        const res = await fetch(`${base}${path}`, {
+          method,
+          signal,
+          headers: { "content-type": "application/json" },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) })
+        })
+        const text = await res.text()
+        const value: unknown = text === "" ? {} : JSON.parse(text)
+        return { status: res.status, value }
+      },
+      catch: (e) => new ControlFailure(`control API unreachable: ${e instanceof Error ? e.message : String(e)}`)
+    }).pipe(
+      Effect.flatMap(({ status, value }) =>
+        status >= 400
+          ? Effect.fail(
+              new ControlFailure(
+                typeof value === "object" && value !== null && "message" in value
+                  ? String((value as Json)["message"])
+                  : `HTTP ${status}`
+              )
+            )
+          : Effect.succeed(value)
+      )
+    )
+
+  const appliance = (id: string) => Effect.map(call("GET", `/appliances/${encodeURIComponent(id)}`), (v) => v as Json)
+
+  const ensureKey = (id: string) =>
+    downloadKeys.has(id)
+      ? Effect.succeed(downloadKeys.get(id)!)
+      : Effect.map(call("POST", `/appliances/${encodeURIComponent(id)}/download-key`, {}), (v) => {
+          const key = String((v as Json)["downloadKey"])
+          downloadKeys.set(id, key)
+          return key
+        })
+
+  const install = (id: string, pkg: string, method: string) =>
+    Effect.gen(function* () {
+      const a = yield* appliance(id)
+      const lifecycle = String(a["lifecycle"])
+      const has = (k: string) => Array.isArray(a[k]) && (a[k] as Array<unknown>).includes(pkg)
+      if (lifecycle !== "Running" || has("installed") || has("downloaded"))
+        return { package: pkg, alreadyStarted: "true", lifecycle }
+      const seg = encodeURIComponent(id)
+      if (method === "manual") {
+        const key = yield* ensureKey(id)
+        yield* call("POST", `/appliances/${seg}/updates/upload`, { packageId: pkg, downloadKey: key })
+      }
+      const r = (yield* call("POST", `/appliances/${seg}/updates/${encodeURIComponent(pkg)}/install`, {})) as Json
+      return { package: pkg, startedBy: "simulator control API", durationSeconds: String(r["durationSeconds"]) }
+    })
+
+  const firstAvailable = (id: string) =>
+    Effect.map(call("GET", `/appliances/${encodeURIComponent(id)}/updates`), (v) => {
+      const list = ((v as Json)["available"] ?? []) as Array<Json>
+      return list.map((p) => String(p["id"]))
+    })
+
+  const perform = (request: Operator.GateRequest): Effect.Effect<Record<string, string>, ControlFailure> => {
+    const p = request.step.params as Json
+    const id = typeof p["appliance"] === "string" ? p["appliance"] : (request.step.target ?? "A")
+    switch (request.step.handler) {
+      case "core/confirm-install-started": {
+        const pkg = String(p["package"])
+        const method = String(p["method"] ?? "automatic")
+        if (p["offered"] === "gate")
+          return Effect.flatMap(firstAvailable(id), (ids) =>
+            ids[0] === undefined ? Effect.fail(new ControlFailure("nothing on offer")) : install(id, ids[0], method)
+          )
+        return install(id, pkg, method)
+      }
+      case "core/confirm-download-key":
+        return Effect.gen(function* () {
+          downloadKeys.delete(id)
+          const key = yield* ensureKey(id)
+          const files = Array.isArray(p["packages"]) ? (p["packages"] as Array<unknown>).map(String) : []
+          return { files: files.join(", ") || "none", downloadKey: key }
+        })
+      case "core/confirm-certificate-export":
+        return Effect.gen(function* () {
+          const certs = (yield* call("GET", `/appliances/${encodeURIComponent(id)}/certificates`)) as Array<Json>
+          const cert = certs.find((c) => c["isDefault"] === true && c["hasPrivateKey"] === true) ?? certs[0]
+          if (cert === undefined) return yield* Effect.fail(new ControlFailure("the appliance has no certificate"))
+          const exported = (yield* call(
+            "POST",
+            `/appliances/${encodeURIComponent(id)}/certificates/${encodeURIComponent(String(cert["id"]))}/export`,
+            { includePrivateKey: true, passphrase: options.exportPassphrase ?? "simulator-export-passphrase" }
+          )) as Json
+          const dir =
+            options.exportDirectory ?? (typeof p["exportDirectory"] === "string" ? p["exportDirectory"] : undefined)
+          if (dir === undefined) return yield* Effect.fail(new ControlFailure("no folder to export the certificate to"))
+          const path = join(dir, `${id}-${String(cert["id"]).replace(/[^A-Za-z0-9._-]/g, "-")}.pem`)
+          yield* Effect.tryPromise({
+            try: async () => {
+              await mkdir(dir, { recursive: true })
+              await writeFile(path, `${String(exported["certificate"])}\n${String(exported["privateKey"] ?? "")}\n`, {
+                mode: 0o600
+              })
+            },
+            catch: (e) => new ControlFailure(`cannot write ${path}: ${e instanceof Error ? e.message : String(e)}`)
+          })
+          return { path, fingerprint: String(cert["fingerprint256"]) }
+        })
+      case "core/confirm-task":
+        if (p["task"] === "limit-concurrent-upgrades") {
+          const n = Number(p["recommended"])
+          return Effect.map(call("PUT", "/fleet/settings", { maxConcurrentUpgrades: n }), () => ({
+            maxConcurrentUpgrades: String(n)
+          }))
+        }
+        return Effect.succeed({ done: `simulated: ${String(p["task"])}` })
+      case "core/confirm-base-version":
+        return Effect.flatMap(appliance(id), (a) =>
+          String(a["baseVersion"]) === String(p["baseVersion"])
+            ? Effect.succeed({ baseVersion: String(a["baseVersion"]) })
+            : Effect.fail(
+                new ControlFailure(
+                  `/appliance > Status shows base ${String(a["baseVersion"])}, not ${String(p["baseVersion"])}`
+                )
+              )
+        )
+      case "core/confirm-console-check":
+        return Effect.map(appliance(id), (a) => ({
+          consoleVersion: String(a["version"]),
+          session: "simulated session (the simulator has no access console)"
+        }))
+      case "core/record-offered-updates":
+        return Effect.map(firstAvailable(id), (ids) => ({ offered: ids.join(", ") || "none" }))
+      default:
+        return Effect.succeed({})
+    }
+  }
+
+  return {
+    answer: (request) =>
+      Effect.gen(function* () {
+        options.onRequest?.(request)
+        if (request.purpose === "confirm-effect")
+          return new Operator.Approved({
+            by,
+            evidence: {},
+            note: "simulator: the step's effect is read back by the run"
+          })
+        const r = yield* Effect.either(perform(request))
+        if (r._tag === "Left") return new Operator.Rejected({ by, reason: `simulator: ${r.left.message}` })
+        const evidence: Record<string, string> = {}
+        for (const f of request.evidence) evidence[f.name] = r.right[f.name] ?? "simulated"
+        for (const [k, v] of Object.entries(r.right)) evidence[k] ??= v
+        return new Operator.Approved({ by, evidence })
+      })
+  }
+}
+
+/**
+ * The simulator operator as a layer.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options): Layer.Layer<Operator.Operator> =>
+  Layer.sync(Operator.Operator, () => make(options))

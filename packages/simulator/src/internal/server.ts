@@ -1,0 +1,426 @@
+/**
+ * The sockets: one HTTP and one HTTPS listener per appliance, a control
+ * listener, and the site front (a TCP forwarder that follows the shared IP,
+ * DNS or NAT record and refuses connections when nothing holds the site).
+ */
+import * as http from "node:http"
+import * as https from "node:https"
+import * as net from "node:net"
+import type { AddressInfo } from "node:net"
+import type { SimConfig } from "../SimConfig.js"
+import { defaultCertPem, defaultKeyPem } from "./cert.js"
+import { handleControl } from "./control.js"
+import { BodyTooLarge, json, readBody, send, text } from "./http.js"
+import { handleVendor } from "./vendor.js"
+import type { Appliance } from "./world.js"
+import { World } from "./world.js"
+
+export interface Endpoint {
+  readonly id: string
+  readonly hostname: string
+  readonly guid: string
+  readonly httpUrl: string
+  readonly httpsUrl: string
+}
+
+const portOf = (s: net.Server): number => (s.address() as AddressInfo).port
+
+const listen = (server: net.Server, host: string, port: number): Promise<void> =>
+  new Promise((resolve, reject) => {
+    const onError = (e: Error): void => {
+      server.off("listening", onListening)
+      reject(e)
+    }
+    const onListening = (): void => {
+      server.off("error", onError)
+      resolve()
+    }
+    server.once("error", onError)
+    server.once("listening", onListening)
+    server.listen(port, host)
+  })
+
+const closeServer = (server: net.Server): Promise<void> =>
+  new Promise((resolve) => {
+    if (!server.listening) return resolve()
+    server.close(() => resolve())
+    if (server instanceof http.Server) server.closeAllConnections()
+  })
+
+/** Tracks sockets so a close is immediate. */
+const track = (server: net.Server): Set<net.Socket> => {
+  const sockets = new Set<net.Socket>()
+  server.on("connection", (s: net.Socket) => {
+    sockets.add(s)
+    s.on("close", () => sockets.delete(s))
+  })
+  return sockets
+}
+
+export class SimServer {
+  readonly world: World
+  private readonly servers: Array<{ server: net.Server; sockets: Set<net.Socket> }> = []
+  private readonly ports = new Map<string, { http: number; https: number }>()
+  private readonly secureServers = new Map<string, { server: https.Server; certId: string }>()
+  private controlPort = 0
+  private timer: ReturnType<typeof setTimeout> | undefined
+  private closed = false
+  readonly siteFront: SiteFront
+  private readonly tls: { cert: string; key: string }
+
+  constructor(readonly config: SimConfig) {
+    this.tls = config.tls
+      ? { cert: config.tls.cert, key: config.tls.key }
+      : { cert: defaultCertPem, key: defaultKeyPem }
+    this.world = new World(config, this.tls)
+    this.siteFront = new SiteFront(this.world, config.host, (a, secure) => {
+      const p = this.ports.get(a.spec.id)
+      return p ? (secure ? p.https : p.http) : 0
+    })
+  }
+
+  async start(): Promise<void> {
+    const host = this.config.host
+    let next = this.config.basePort
+    const port = (): number => (next > 0 ? next++ : 0)
+    for (const a of this.world.appliances.values()) {
+      const handler = this.handler(a)
+      const plain = http.createServer(
+        { requestTimeout: 120_000, headersTimeout: 30_000, maxHeaderSize: 16 * 1024 },
+        handler
+      )
+      const secure = https.createServer(
+        {
+          cert: this.tls.cert,
+          key: this.tls.key,
+          requestTimeout: 120_000,
+          headersTimeout: 30_000,
+          maxHeaderSize: 16 * 1024
+        },
+        handler
+      )
+      for (const s of [plain, secure]) {
+        this.guard(s)
+        this.servers.push({ server: s, sockets: track(s) })
+        await listen(s, host, port())
+      }
+      this.ports.set(a.spec.id, { http: portOf(plain), https: portOf(secure) })
+      this.secureServers.set(a.spec.id, { server: secure, certId: `${a.spec.id}-default` })
+    }
+    const control = http.createServer({ requestTimeout: 60_000, headersTimeout: 30_000 }, this.handler(undefined))
+    this.guard(control)
+    this.servers.push({ server: control, sockets: track(control) })
+    const sitePorts = { http: port(), https: port() }
+    await listen(control, host, port())
+    this.controlPort = portOf(control)
+    await this.siteFront.start(sitePorts)
+    this.world.onChange(() => {
+      this.arm()
+      this.siteFront.reconcile()
+      this.serveDefaultCertificates()
+    })
+    this.world.log(undefined, "start", "Simulator started")
+    this.world.tick()
+  }
+
+  async stop(): Promise<void> {
+    this.closed = true
+    if (this.timer) clearTimeout(this.timer)
+    await this.siteFront.stop()
+    await Promise.all(
+      this.servers.map(async ({ server, sockets }) => {
+        const done = closeServer(server)
+        for (const s of sockets) s.destroy()
+        await done
+      })
+    )
+  }
+
+  endpoints(): Array<Endpoint> {
+    const host = this.config.host.includes(":") ? `[${this.config.host}]` : this.config.host
+    return [...this.world.appliances.values()].map((a) => {
+      const p = this.ports.get(a.spec.id)!
+      return {
+        id: a.spec.id,
+        hostname: a.hostname,
+        guid: a.guid,
+        httpUrl: `http://${host}:${p.http}`,
+        httpsUrl: `https://${host}:${p.https}`
+      }
+    })
+  }
+
+  controlUrl(): string {
+    const host = this.config.host.includes(":") ? `[${this.config.host}]` : this.config.host
+    return `http://${host}:${this.controlPort}/__sim`
+  }
+
+  siteUrls(): { httpUrl: string; httpsUrl: string } {
+    const host = this.config.host.includes(":") ? `[${this.config.host}]` : this.config.host
+    return {
+      httpUrl: `http://${host}:${this.siteFront.ports.http}`,
+      httpsUrl: `https://${host}:${this.siteFront.ports.https}`
+    }
+  }
+
+  /** HTTPS listeners serve each appliance's default certificate (when its private key is on the appliance). */
+  private serveDefaultCertificates(): void {
+    for (const [id, entry] of this.secureServers) {
+      const a = this.world.appliances.get(id)
+      const chosen = a?.certificates.find((c) => c.isDefault && c.keyPem !== undefined)
+      const wanted = chosen?.id ?? `${id}-default`
+      if (wanted === entry.certId) continue
+      entry.certId = wanted
+      entry.server.setSecureContext(chosen?.keyPem ? { cert: chosen.certPem, key: chosen.keyPem } : this.tls)
+      this.world.log(id, "certificate", `HTTPS now serves ${chosen?.subject ?? "the bundled certificate"}`)
+    }
+  }
+
+  /** One timer for the next due simulated event. */
+  private arm(): void {
+    if (this.closed) return
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = undefined
+    const delay = this.world.realDelayToNextEvent()
+    if (delay === undefined) return
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined
+        this.world.tick()
+      },
+      Math.min(2 ** 31 - 1, Math.max(5, Math.ceil(delay)))
+    )
+    this.timer.unref()
+  }
+
+  private guard(server: net.Server): void {
+    server.on("clientError", (err: NodeJS.ErrnoException, socket: net.Socket) => {
+      if (!socket.writable || socket.destroyed) return void socket.destroy()
+      const tooBig = err.code === "HPE_HEADER_OVERFLOW"
+      const body = tooBig ? '{"message":"Request headers too large"}' : '{"message":"Malformed HTTP request"}'
+      socket.end(
+        `HTTP/1.1 ${tooBig ? "431 Request Header Fields Too Large" : "400 Bad Request"}\r\nConnection: close\r\n` +
+          `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+      )
+    })
+    server.on("error", (e: Error) => this.world.log(undefined, "error", `Listener error: ${e.message}`))
+    // TLS handshake failures of https servers
+    server.on("tlsClientError", (_e: Error, socket: net.Socket) => socket.destroy())
+  }
+
+  private handler(a: Appliance | undefined) {
+    return (req: http.IncomingMessage, res: http.ServerResponse): void => {
+      this.handle(a, req, res).catch((e: unknown) => {
+        this.world.log(a?.spec.id, "error", `Internal error: ${e instanceof Error ? e.message : String(e)}`)
+        if (!res.headersSent) send(res, json(500, { message: "Internal simulator error; see GET /__sim/events." }))
+        else res.destroy()
+      })
+    }
+  }
+
+  private async handle(a: Appliance | undefined, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    req.on("error", () => undefined)
+    res.on("error", () => undefined)
+    this.world.tick()
+    let url: URL
+    try {
+      const hostHeader = req.headers.host ?? ""
+      const origin = `${(req.socket as { encrypted?: boolean }).encrypted === true ? "https" : "http"}://${
+        /^[A-Za-z0-9.\-:[\]]{1,300}$/.test(hostHeader) ? hostHeader : "localhost"
+      }`
+      url = new URL(req.url ?? "/", origin)
+    } catch {
+      return send(res, json(400, { message: "Malformed request target." }))
+    }
+    const path = url.pathname
+    if (path === "/__sim" || path.startsWith("/__sim/")) {
+      const body = await this.body(req, res)
+      if (body === undefined) return
+      const reply = handleControl(
+        this.world,
+        { describe: () => this.describe(), self: a?.spec.id },
+        {
+          method: req.method ?? "GET",
+          path,
+          url,
+          body
+        }
+      )
+      this.world.tick()
+      await this.siteFront.settled()
+      send(res, reply)
+      return
+    }
+    if (!a)
+      return send(
+        res,
+        json(404, { message: "This is the simulator's control listener: vendor paths live on the appliance URLs." })
+      )
+    if (a.lifecycle._tag === "Rebooting") {
+      req.socket.destroy()
+      return
+    }
+    if (this.world.consumeFault(a, "drop", path)) {
+      req.socket.destroy()
+      return
+    }
+    const latency = a.faults.find(
+      (f) => f.kind === "latency" && (f.pathPrefix === undefined || path.startsWith(f.pathPrefix))
+    )
+    if (latency) {
+      const ms = latency.latencyMs
+      this.world.consumeFault(a, "latency", path)
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, ms)
+        res.on("close", () => {
+          clearTimeout(t)
+          resolve()
+        })
+      })
+      if (res.destroyed) return
+    }
+    if (this.world.consumeFault(a, "http500", path))
+      return send(
+        res,
+        path.startsWith("/api/command") && !path.startsWith("/api/command/v2")
+          ? {
+              status: 500,
+              headers: { "Content-Type": "text/html" },
+              body: "<html><body><h1>500 Internal Server Error</h1></body></html>"
+            }
+          : json(500, { message: "Internal Server Error (injected fault)." })
+      )
+    if (a.lifecycle._tag === "Installing")
+      return send(
+        res,
+        text(503, "The appliance is being updated; the site is unavailable. Try again later.", { "Retry-After": 60 })
+      )
+    const body = await this.body(req, res)
+    if (body === undefined) return
+    const truncate = path === "/api/backup" && this.world.consumeFault(a, "truncate", path)
+    handleVendor(this.world, a, { req, res, url, body, truncate })
+  }
+
+  private async body(req: http.IncomingMessage, res: http.ServerResponse): Promise<Buffer | undefined> {
+    try {
+      return await readBody(req, this.config.maxBodyBytes)
+    } catch (e) {
+      if (e instanceof BodyTooLarge) {
+        res.setHeader("Connection", "close")
+        send(res, json(413, { message: `Request body too large (limit ${this.config.maxBodyBytes} bytes).` }))
+        req.resume()
+        setImmediate(() => req.socket.destroy())
+      } else req.socket.destroy()
+      return undefined
+    }
+  }
+
+  describe(): Record<string, unknown> {
+    return {
+      control: this.controlUrl(),
+      site: { ...this.siteUrls(), listening: this.siteFront.listening },
+      endpoints: this.endpoints()
+    }
+  }
+}
+
+/** TCP forwarder for the site address: shared IP holder, DNS target or NAT target. */
+export class SiteFront {
+  readonly ports = { http: 0, https: 0 }
+  private readonly plain: net.Server
+  private readonly secure: net.Server
+  private readonly conns = new Set<net.Socket>()
+  private chain: Promise<void> = Promise.resolve()
+  private key = ""
+  private rr = 0
+  private stopped = false
+  listening = false
+
+  constructor(
+    private readonly world: World,
+    private readonly host: string,
+    private readonly portFor: (a: Appliance, secure: boolean) => number
+  ) {
+    this.plain = net.createServer((s) => this.forward(s, false))
+    this.secure = net.createServer((s) => this.forward(s, true))
+    for (const s of [this.plain, this.secure]) s.on("error", () => undefined)
+  }
+
+  async start(ports: { http: number; https: number }): Promise<void> {
+    await listen(this.plain, this.host, ports.http)
+    await listen(this.secure, this.host, ports.https)
+    this.ports.http = portOf(this.plain)
+    this.ports.https = portOf(this.secure)
+    this.listening = true
+    this.key = this.currentKey()
+    this.reconcile()
+    await this.chain
+  }
+
+  private currentKey(): string {
+    return this.world
+      .siteTargets()
+      .targets.map((a) => a.spec.id)
+      .join(",")
+  }
+
+  /** Follow the routing: refuse connections when nothing holds the site, cut proxied ones when it moves. */
+  reconcile(): void {
+    this.chain = this.chain.then(async () => {
+      if (this.stopped) return
+      const key = this.currentKey()
+      if (key !== this.key) {
+        this.key = key
+        for (const c of this.conns) c.destroy()
+      }
+      if (key === "" && this.listening) {
+        this.listening = false
+        await Promise.all([closeServer(this.plain), closeServer(this.secure)])
+      } else if (key !== "" && !this.listening) {
+        try {
+          await listen(this.plain, this.host, this.ports.http)
+          await listen(this.secure, this.host, this.ports.https)
+          this.listening = true
+        } catch (e) {
+          this.world.log(
+            undefined,
+            "error",
+            `Site front could not listen again: ${e instanceof Error ? e.message : String(e)}`
+          )
+        }
+      }
+    })
+  }
+
+  /** Resolves once the listeners follow the latest routing. */
+  settled(): Promise<void> {
+    return this.chain
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    await this.chain
+    for (const c of this.conns) c.destroy()
+    await Promise.all([closeServer(this.plain), closeServer(this.secure)])
+    this.listening = false
+  }
+
+  private forward(client: net.Socket, secure: boolean): void {
+    client.on("error", () => undefined)
+    this.world.tick()
+    const targets = this.world.siteTargets().targets
+    if (targets.length === 0) {
+      client.destroy()
+      return
+    }
+    const target = targets[this.rr++ % targets.length]!
+    const upstream = net.connect(this.portFor(target, secure), this.host)
+    upstream.on("error", () => client.destroy())
+    client.on("close", () => upstream.destroy())
+    upstream.on("close", () => client.destroy())
+    this.conns.add(client)
+    client.on("close", () => this.conns.delete(client))
+    client.pipe(upstream)
+    upstream.pipe(client)
+  }
+}

@@ -1,0 +1,1032 @@
+/**
+ * The stateful model behind the simulator: appliances, their lifecycle,
+ * update packages, users and sessions, failover relationship, shared IPs,
+ * certificates, tokens, rate limits, faults and the Jump Client fleet.
+ *
+ * Durations run on a simulated clock (milliseconds) that moves `timeScale`
+ * times faster than the real one, plus explicit advances; state is settled
+ * lazily (`tick`) before every read and by one timer the server keeps armed
+ * for the next due event. Times the appliances *report* (token expiry, rate
+ * limits, clocks, last sync) are real wall-clock times.
+ */
+import { createPrivateKey, randomBytes, X509Certificate } from "node:crypto"
+import type { ApiAccount, ApplianceSpec, SimConfig, UpdatePackage } from "../SimConfig.js"
+import { Fleet } from "./fleet.js"
+import { compareVersions, hexOf, SimRefusal } from "./util.js"
+
+export type Lifecycle =
+  | { readonly _tag: "Running" }
+  | {
+      readonly _tag: "Installing"
+      readonly packageId: string
+      readonly until: number
+      readonly outcome: "ok" | "needs_support" | "stuck"
+    }
+  | { readonly _tag: "Rebooting"; readonly until: number; readonly packageId: string }
+  | { readonly _tag: "NeedsSupport"; readonly reason: string }
+
+export interface LoggedInRep {
+  readonly id: number
+  readonly displayName: string
+  readonly since: number
+  readonly sessions: Array<string>
+}
+
+export interface Certificate {
+  readonly id: string
+  readonly certPem: string
+  readonly keyPem: string | undefined
+  readonly subject: string
+  readonly issuer: string
+  readonly validTo: string
+  readonly fingerprint256: string
+  isDefault: boolean
+}
+
+export type FaultKind =
+  | "http500"
+  | "latency"
+  | "drop"
+  | "truncate"
+  | "rate_limit"
+  | "unhealthy"
+  | "stuck_install"
+  | "fail_base_update"
+  | "fail_sync"
+
+export interface Fault {
+  readonly kind: FaultKind
+  /** Requests (or operations) left; undefined = until cleared. */
+  remaining: number | undefined
+  /** Only requests whose path starts with this prefix. */
+  readonly pathPrefix: string | undefined
+  readonly latencyMs: number
+}
+
+export interface Appliance {
+  readonly spec: ApplianceSpec
+  readonly guid: string
+  hostname: string
+  version: string
+  build: string
+  baseVersion: string
+  lifecycle: Lifecycle
+  failoverRole: "none" | "primary" | "backup"
+  readonly sharedIps: Map<string, boolean>
+  interApplianceKey: string
+  dataSizeBytes: number
+  clockOffsetSeconds: number
+  readonly installed: Set<string>
+  readonly downloaded: Set<string>
+  readonly uploaded: Set<string>
+  downloadKey: string | undefined
+  reps: Array<LoggedInRep>
+  /** Session records (ids) held, merged by data syncs (PAIR-9). */
+  readonly records: Set<string>
+  certificates: Array<Certificate>
+  faults: Array<Fault>
+  readonly tokens: Map<string, { account: string; expiresAt: number }>
+  readonly tokenOrder: Map<string, Array<string>>
+  readonly rate: Map<string, { second: Array<number>; hour: Array<number> }>
+}
+
+export interface Relationship {
+  primaryId: string
+  backupId: string
+  readonly sharedIps: ReadonlyArray<string>
+  readonly establishedAt: number
+  lastSync: { readonly at: number; readonly status: string } | undefined
+  sync: { readonly until: number; readonly thenPrimary: string | undefined } | undefined
+  swap: { readonly until: number; readonly newPrimary: string } | undefined
+  nextAutoSyncAt: number
+}
+
+export interface SimEvent {
+  readonly at: string
+  readonly simSeconds: number
+  readonly appliance?: string | undefined
+  readonly kind: string
+  readonly message: string
+}
+
+const GiB = 1024 ** 3
+const REBOOT = "__reboot__"
+
+export class World {
+  readonly appliances = new Map<string, Appliance>()
+  readonly accounts = new Map<string, ApiAccount>()
+  readonly catalog: ReadonlyArray<UpdatePackage>
+  readonly fleet: Fleet
+  relationship: Relationship | undefined
+  traffic: "shared-ip" | "dns" | "nat"
+  dns: { target: string; pending: { target: string; at: number } | undefined }
+  nat: string
+  backupSizeBytes: number
+  backupPassword: string | undefined
+  rateLimits: { perSecond: number; perHour: number }
+  readonly events: Array<SimEvent> = []
+  private timeScale: number
+  private simBase = 0
+  private wallBase = Date.now()
+  private manualMs = 0
+  private lastSiteKey = ""
+  private readonly listeners = new Set<() => void>()
+  private nextRepId = 1
+  private ticking = false
+
+  constructor(
+    readonly config: SimConfig,
+    defaultCert: { readonly cert: string; readonly key: string }
+  ) {
+    this.timeScale = config.timeScale
+    this.catalog = config.updates
+    this.traffic = config.traffic
+    this.backupSizeBytes = config.backupSizeBytes
+    this.backupPassword = config.backupPassword
+    this.rateLimits = { ...config.rateLimit }
+    for (const a of config.accounts) this.accounts.set(a.clientId, a)
+    for (const spec of config.appliances) {
+      const appliance: Appliance = {
+        spec,
+        guid: hexOf(`appliance:${config.seed}:${spec.id}`, 32),
+        hostname: spec.hostname,
+        version: spec.version,
+        build: spec.build,
+        baseVersion: spec.baseVersion,
+        lifecycle: { _tag: "Running" },
+        failoverRole: spec.failoverRole,
+        sharedIps: new Map(spec.sharedIps.map((s) => [s.ip, s.enabled])),
+        interApplianceKey: spec.interApplianceKey,
+        dataSizeBytes: spec.dataSizeBytes,
+        clockOffsetSeconds: spec.clockOffsetSeconds,
+        installed: new Set(),
+        downloaded: new Set(),
+        uploaded: new Set(),
+        downloadKey: undefined,
+        reps: [],
+        records: new Set(),
+        certificates: [],
+        faults: [],
+        tokens: new Map(),
+        tokenOrder: new Map(),
+        rate: new Map()
+      }
+      appliance.certificates.push({
+        ...describeCert(`${spec.id}-default`, defaultCert.cert, defaultCert.key),
+        isDefault: true
+      })
+      for (const u of spec.loggedInUsers) this.addRep(appliance, u.displayName, u.sessions)
+      this.appliances.set(spec.id, appliance)
+    }
+    const first = config.appliances[0]
+    const primary = config.appliances.find((a) => a.failoverRole === "primary")
+    const backup = config.appliances.find((a) => a.failoverRole === "backup")
+    const target = primary?.id ?? first?.id ?? "A"
+    this.dns = { target, pending: undefined }
+    this.nat = target
+    if (primary && backup) {
+      this.relationship = {
+        primaryId: primary.id,
+        backupId: backup.id,
+        sharedIps: primary.sharedIps.map((s) => s.ip),
+        establishedAt: Date.now() - 3600_000,
+        lastSync: { at: Date.now() - 600_000, status: "success" },
+        sync: undefined,
+        swap: undefined,
+        nextAutoSyncAt: this.simNow() + config.autoSyncSeconds * 1000
+      }
+    }
+    this.fleet = new Fleet(config.fleet, (primary ?? first)?.version ?? "0", config.seed, () => Date.now())
+    this.lastSiteKey = this.siteKey()
+  }
+
+  // ---------------------------------------------------------------- time
+
+  simNow(): number {
+    return this.simBase + (Date.now() - this.wallBase) * this.timeScale + this.manualMs
+  }
+
+  getTimeScale(): number {
+    return this.timeScale
+  }
+
+  setTimeScale(scale: number): void {
+    if (!Number.isFinite(scale) || scale < 0 || scale > 1_000_000)
+      throw new SimRefusal(
+        422,
+        "timeScale must be a number between 0 and 1000000 (simulated seconds per real second).",
+        "timeScale"
+      )
+    this.simBase = this.simNow() - this.manualMs
+    this.wallBase = Date.now()
+    this.timeScale = scale
+    this.log(undefined, "clock", `Time scale set to ${scale}x`)
+  }
+
+  advance(seconds: number): void {
+    if (!Number.isFinite(seconds) || seconds < 0 || seconds > 10 * 365 * 86400)
+      throw new SimRefusal(422, "seconds must be a non-negative number (at most ten years).", "seconds")
+    this.manualMs += seconds * 1000
+    this.log(undefined, "clock", `Advanced simulated time by ${seconds} s`)
+    this.tick()
+  }
+
+  /** Real milliseconds until the next due event, for the server's timer. */
+  realDelayToNextEvent(): number | undefined {
+    const next = this.nextEventAt()
+    if (next === undefined || this.timeScale === 0) return undefined
+    return Math.max(0, (next - this.simNow()) / this.timeScale)
+  }
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  log(appliance: string | undefined, kind: string, message: string): void {
+    this.events.push({
+      at: new Date().toISOString(),
+      simSeconds: Math.round(this.simNow() / 1000),
+      appliance,
+      kind,
+      message
+    })
+    if (this.events.length > 1000) this.events.splice(0, this.events.length - 1000)
+  }
+
+  private nextEventAt(): number | undefined {
+    const candidates: Array<number> = []
+    for (const a of this.appliances.values()) {
+      if (a.lifecycle._tag === "Installing" && a.lifecycle.outcome !== "stuck") candidates.push(a.lifecycle.until)
+      if (a.lifecycle._tag === "Rebooting") candidates.push(a.lifecycle.until)
+    }
+    const r = this.relationship
+    if (r) {
+      if (r.sync) candidates.push(r.sync.until)
+      else candidates.push(r.nextAutoSyncAt)
+      if (r.swap) candidates.push(r.swap.until)
+    }
+    if (this.dns.pending) candidates.push(this.dns.pending.at)
+    const f = this.fleet.nextEventAt()
+    if (f !== undefined) candidates.push(f)
+    return candidates.length === 0 ? undefined : Math.min(...candidates)
+  }
+
+  /** Settle every event due by now, in time order, then notify listeners if the site routing changed. */
+  tick(): void {
+    if (this.ticking) return
+    this.ticking = true
+    try {
+      const now = this.simNow()
+      for (let guard = 0; guard < 100_000; guard++) {
+        const at = this.nextWorldEventAt()
+        if (at === undefined || at > now) break
+        this.fleet.advanceTo(at)
+        this.processWorldEvent(at)
+        this.syncFleetTarget(at)
+      }
+      this.fleet.advanceTo(now)
+      this.syncFleetTarget(now)
+      this.fleet.advanceTo(now)
+    } finally {
+      this.ticking = false
+    }
+    this.notifyIfSiteChanged()
+  }
+
+  /** Next non-fleet event. */
+  private nextWorldEventAt(): number | undefined {
+    const candidates: Array<number> = []
+    for (const a of this.appliances.values()) {
+      if (a.lifecycle._tag === "Installing" && a.lifecycle.outcome !== "stuck") candidates.push(a.lifecycle.until)
+      if (a.lifecycle._tag === "Rebooting") candidates.push(a.lifecycle.until)
+    }
+    const r = this.relationship
+    if (r) {
+      candidates.push(r.sync ? r.sync.until : r.nextAutoSyncAt)
+      if (r.swap) candidates.push(r.swap.until)
+    }
+    if (this.dns.pending) candidates.push(this.dns.pending.at)
+    return candidates.length === 0 ? undefined : Math.min(...candidates)
+  }
+
+  private processWorldEvent(at: number): void {
+    for (const a of this.appliances.values()) {
+      const l = a.lifecycle
+      if (l._tag === "Installing" && l.outcome !== "stuck" && l.until <= at) {
+        const pkg = this.pkg(l.packageId)
+        if (l.outcome === "needs_support") {
+          a.lifecycle = {
+            _tag: "NeedsSupport",
+            reason: `The base software update ${pkg.id} failed. Do not reboot the appliance: contact BeyondTrust Technical Support.`
+          }
+          this.log(a.spec.id, "install", `Base update ${pkg.id} FAILED: appliance needs support (PREP-6)`)
+        } else {
+          a.lifecycle = { _tag: "Rebooting", until: at + pkg.rebootSeconds * 1000, packageId: pkg.id }
+          this.log(a.spec.id, "install", `Package ${pkg.id} installed; rebooting for ${pkg.rebootSeconds} s`)
+        }
+        return
+      }
+      if (l._tag === "Rebooting" && l.until <= at) {
+        if (l.packageId === REBOOT) {
+          a.lifecycle = { _tag: "Running" }
+          this.log(a.spec.id, "reboot", "Back up after reboot")
+          return
+        }
+        const pkg = this.pkg(l.packageId)
+        a.installed.add(pkg.id)
+        a.uploaded.delete(pkg.id)
+        if (pkg.kind === "site") {
+          a.version = pkg.version
+          a.build = pkg.build ?? a.build
+        } else if (pkg.kind === "base") {
+          a.baseVersion = pkg.version
+        }
+        a.lifecycle = { _tag: "Running" }
+        this.log(
+          a.spec.id,
+          "install",
+          `Back up after ${pkg.id}: version ${a.version} (${a.build}), base ${a.baseVersion}`
+        )
+        return
+      }
+    }
+    const r = this.relationship
+    if (r?.swap && r.swap.until <= at) {
+      this.finishSwap(r, r.swap.newPrimary)
+      return
+    }
+    if (r?.sync && r.sync.until <= at) {
+      this.finishSync(r, at)
+      return
+    }
+    if (r && !r.sync && r.nextAutoSyncAt <= at) {
+      this.startSync(r, at, undefined, "automatic")
+      return
+    }
+    if (this.dns.pending && this.dns.pending.at <= at) {
+      this.dns = { target: this.dns.pending.target, pending: undefined }
+      this.log(undefined, "dns", `DNS record for the site now resolves to ${this.dns.target}`)
+    }
+  }
+
+  // ---------------------------------------------------------------- lookups
+
+  appliance(id: string): Appliance {
+    const a = this.appliances.get(id)
+    if (!a)
+      throw new SimRefusal(404, `No simulated appliance "${id}"; known ids: ${[...this.appliances.keys()].join(", ")}.`)
+    return a
+  }
+
+  pkg(id: string): UpdatePackage {
+    const p = this.catalog.find((x) => x.id === id)
+    if (!p)
+      throw new SimRefusal(
+        404,
+        `No update package "${id}" in the catalog; list them with GET /__sim/appliances/{id}/updates.`
+      )
+    return p
+  }
+
+  isUp(a: Appliance): boolean {
+    return a.lifecycle._tag === "Running" || a.lifecycle._tag === "NeedsSupport" || a.lifecycle._tag === "Installing"
+  }
+
+  peerOf(a: Appliance): Appliance | undefined {
+    const r = this.relationship
+    if (!r) return undefined
+    if (r.primaryId === a.spec.id) return this.appliances.get(r.backupId)
+    if (r.backupId === a.spec.id) return this.appliances.get(r.primaryId)
+    return undefined
+  }
+
+  inRelationship(a: Appliance): boolean {
+    return this.peerOf(a) !== undefined
+  }
+
+  // ---------------------------------------------------------------- health
+
+  /** Appliances that are up and have the given shared IP enabled. */
+  holdersOf(ip: string): Array<Appliance> {
+    return [...this.appliances.values()].filter((a) => this.isUp(a) && a.sharedIps.get(ip) === true)
+  }
+
+  enabledSharedIps(a: Appliance): Array<string> {
+    return [...a.sharedIps.entries()].filter(([, on]) => on).map(([ip]) => ip)
+  }
+
+  health(a: Appliance): { ok: boolean; message: string | undefined } {
+    if (a.lifecycle._tag === "NeedsSupport") return { ok: false, message: a.lifecycle.reason }
+    if (a.lifecycle._tag === "Installing")
+      return { ok: false, message: `Installing update ${a.lifecycle.packageId}; the site is unavailable.` }
+    const unhealthy = a.faults.find((f) => f.kind === "unhealthy")
+    if (unhealthy) return { ok: false, message: "Simulated fault: the appliance reports a problem (injected)." }
+    for (const ip of this.enabledSharedIps(a)) {
+      if (this.holdersOf(ip).length > 1)
+        return {
+          ok: false,
+          message: `Shared IP ${ip} is enabled on more than one appliance (split brain): disable it on the backup.`
+        }
+    }
+    return { ok: true, message: undefined }
+  }
+
+  // ---------------------------------------------------------------- site routing
+
+  /** Which appliances the site address reaches now. */
+  siteTargets(): { method: string; targets: Array<Appliance>; splitBrain: boolean } {
+    if (this.traffic === "shared-ip") {
+      const holders = this.holdersOf(this.config.siteSharedIp)
+      return { method: "shared-ip", targets: holders, splitBrain: holders.length > 1 }
+    }
+    const id = this.traffic === "dns" ? this.dns.target : this.nat
+    const a = this.appliances.get(id)
+    return { method: this.traffic, targets: a && this.isUp(a) ? [a] : [], splitBrain: false }
+  }
+
+  private siteKey(): string {
+    const t = this.siteTargets()
+    return `${t.method}:${t.targets.map((a) => a.spec.id).join(",")}`
+  }
+
+  private notifyIfSiteChanged(): void {
+    const key = this.siteKey()
+    if (key !== this.lastSiteKey) {
+      this.lastSiteKey = key
+      const t = this.siteTargets()
+      this.log(
+        undefined,
+        "site",
+        t.targets.length === 0
+          ? "The site address reaches no appliance (connections refused)"
+          : t.splitBrain
+            ? `SPLIT BRAIN: the site address is answered by ${t.targets.map((a) => a.spec.id).join(" and ")}`
+            : `The site address now reaches ${t.targets[0]!.spec.id}`
+      )
+    }
+    for (const l of this.listeners) l()
+  }
+
+  private syncFleetTarget(now: number): void {
+    const t = this.siteTargets()
+    const serving = t.targets.find((a) => a.lifecycle._tag === "Running")
+    this.fleet.setTarget(serving?.version, now)
+  }
+
+  // ---------------------------------------------------------------- users & sessions
+
+  addRep(a: Appliance, displayName: string, sessions: number): LoggedInRep {
+    const id = this.nextRepId++
+    const rep: LoggedInRep = {
+      id,
+      displayName,
+      since: Date.now(),
+      sessions: Array.from({ length: Math.max(0, Math.min(100, sessions)) }, (_, i) =>
+        hexOf(`lsid:${a.spec.id}:${id}:${i}:${this.simNow()}`, 32)
+      )
+    }
+    a.reps.push(rep)
+    for (const lsid of rep.sessions) a.records.add(lsid)
+    return rep
+  }
+
+  disconnectEveryone(a: Appliance, why: string): void {
+    const users = a.reps.length
+    const sessions = a.reps.reduce((n, r) => n + r.sessions.length, 0)
+    a.reps = []
+    if (users + sessions > 0)
+      this.log(a.spec.id, "users", `${why}: ${users} user(s) logged out, ${sessions} session(s) ended`)
+  }
+
+  terminateSession(a: Appliance, lsid: string): boolean {
+    for (const rep of a.reps) {
+      const i = rep.sessions.indexOf(lsid)
+      if (i >= 0) {
+        rep.sessions.splice(i, 1)
+        this.log(a.spec.id, "session", `Session ${lsid} terminated`)
+        return true
+      }
+    }
+    return false
+  }
+
+  // ---------------------------------------------------------------- updates (SINGLE-*)
+
+  available(a: Appliance): Array<UpdatePackage> {
+    return this.catalog.filter((p) => this.isOffered(a, p) && !a.downloaded.has(p.id))
+  }
+
+  private isOffered(a: Appliance, p: UpdatePackage): boolean {
+    if (a.installed.has(p.id)) return false
+    if (!p.requires.every((r) => a.installed.has(r) || this.alreadyAtOrPast(a, r))) return false
+    if (p.kind === "site") return compareVersions(p.version, a.version) > 0
+    if (p.kind === "base") return compareVersions(p.version, a.baseVersion) > 0
+    return true
+  }
+
+  /** A prerequisite counts as met when the appliance already runs that version or later. */
+  private alreadyAtOrPast(a: Appliance, id: string): boolean {
+    const p = this.catalog.find((x) => x.id === id)
+    if (!p) return false
+    if (p.kind === "site") return compareVersions(a.version, p.version) >= 0
+    if (p.kind === "base") return compareVersions(a.baseVersion, p.version) >= 0
+    return false
+  }
+
+  generateDownloadKey(a: Appliance): string {
+    if (Math.abs(a.clockOffsetSeconds) > 300)
+      throw new SimRefusal(
+        409,
+        `The appliance clock is off by ${a.clockOffsetSeconds} s: the download key cannot be generated. Check the time and NTP in /appliance > Network > IP Configuration (PREP-8).`
+      )
+    a.downloadKey = `${a.guid.slice(0, 8)}-${randomBytes(6).toString("hex")}`.toUpperCase()
+    this.log(a.spec.id, "update", "Download key generated (SINGLE-3)")
+    return a.downloadKey
+  }
+
+  upload(a: Appliance, packageId: string, downloadKey: string | undefined): UpdatePackage {
+    const p = this.pkg(packageId)
+    if (!a.downloadKey || downloadKey === undefined || downloadKey.toUpperCase() !== a.downloadKey)
+      throw new SimRefusal(
+        422,
+        "The uploaded package was not issued for this appliance's download key: generate a key on the Updates page and request the packages with it (SINGLE-3).",
+        "downloadKey"
+      )
+    if (a.installed.has(p.id)) throw new SimRefusal(409, `Package ${p.id} is already installed.`)
+    a.uploaded.add(p.id)
+    this.log(a.spec.id, "update", `Package ${p.id} uploaded for manual installation`)
+    return p
+  }
+
+  install(a: Appliance, packageId: string): { package: UpdatePackage; durationSeconds: number } {
+    const p = this.pkg(packageId)
+    if (a.lifecycle._tag !== "Running")
+      throw new SimRefusal(409, `Appliance ${a.spec.id} is ${a.lifecycle._tag}; installs need a running appliance.`)
+    const viaUpload = a.uploaded.has(p.id)
+    if (!viaUpload) {
+      if (a.downloaded.has(p.id))
+        throw new SimRefusal(
+          409,
+          `Package ${p.id} was already downloaded and is no longer offered (SINGLE-4): re-downloading needs vendor support, or use a manual upload (SINGLE-3/6).`
+        )
+      if (!this.isOffered(a, p)) {
+        const missing = p.requires.filter((r) => !a.installed.has(r) && !this.alreadyAtOrPast(a, r))
+        throw new SimRefusal(
+          409,
+          missing.length > 0
+            ? `Package ${p.id} is not available yet: install ${missing.join(", ")} first (SINGLE-2).`
+            : `Package ${p.id} is not offered to this appliance (already installed or not newer).`
+        )
+      }
+    } else if (!p.requires.every((r) => a.installed.has(r) || this.alreadyAtOrPast(a, r))) {
+      throw new SimRefusal(409, `Package ${p.id} needs ${p.requires.join(", ")} installed first (SINGLE-2).`)
+    }
+    a.downloaded.add(p.id)
+    const stuck = this.consumeFault(a, "stuck_install")
+    const failBase = p.kind === "base" && this.consumeFault(a, "fail_base_update")
+    const durationSeconds = Math.round(p.installSeconds + (a.dataSizeBytes / GiB) * this.config.installSecondsPerGiB)
+    a.lifecycle = {
+      _tag: "Installing",
+      packageId: p.id,
+      until: this.simNow() + durationSeconds * 1000,
+      outcome: stuck ? "stuck" : failBase ? "needs_support" : "ok"
+    }
+    this.log(
+      a.spec.id,
+      "install",
+      `Installing ${p.id} (${durationSeconds} simulated s)${viaUpload ? " from a manual upload" : ""}`
+    )
+    this.disconnectEveryone(a, "Install started (PREP-4)")
+    this.tick()
+    return { package: p, durationSeconds }
+  }
+
+  reboot(a: Appliance): void {
+    if (a.lifecycle._tag === "NeedsSupport")
+      throw new SimRefusal(
+        409,
+        "The base software update failed: do not reboot (PREP-6). Contact BeyondTrust Technical Support; the simulator only clears this state by factory reset."
+      )
+    if (a.lifecycle._tag !== "Running") throw new SimRefusal(409, `Appliance ${a.spec.id} is ${a.lifecycle._tag}.`)
+    a.lifecycle = { _tag: "Rebooting", until: this.simNow() + 120_000, packageId: REBOOT }
+    this.log(a.spec.id, "reboot", "Rebooting (120 simulated s)")
+    this.tick()
+  }
+
+  // ---------------------------------------------------------------- failover (PAIR-*)
+
+  establish(primaryId: string, backupId: string, sharedIps: ReadonlyArray<string> | undefined): Relationship {
+    const p = this.appliance(primaryId)
+    const b = this.appliance(backupId)
+    if (p === b) throw new SimRefusal(422, "A relationship needs two different appliances.", "backup")
+    if (this.relationship)
+      throw new SimRefusal(
+        409,
+        `A failover relationship already exists (${this.relationship.primaryId} primary, ${this.relationship.backupId} backup): break it first.`
+      )
+    for (const a of [p, b])
+      if (a.lifecycle._tag !== "Running")
+        throw new SimRefusal(
+          409,
+          `Appliance ${a.spec.id} is ${a.lifecycle._tag}: it cannot take part in a relationship now.`
+        )
+    if (p.interApplianceKey !== b.interApplianceKey)
+      throw new SimRefusal(
+        409,
+        "The inter-appliance keys differ: set the same key on both appliances (/login > Management > Security), then establish the relationship again (PAIR-7)."
+      )
+    if (p.version !== b.version || p.build !== b.build)
+      throw new SimRefusal(
+        409,
+        `Product version and build must match: ${p.spec.id} runs ${p.version} (${p.build}), ${b.spec.id} runs ${b.version} (${b.build}). Upgrade the older appliance first.`
+      )
+    p.failoverRole = "primary"
+    b.failoverRole = "backup"
+    this.relationship = {
+      primaryId,
+      backupId,
+      sharedIps: sharedIps ?? [...p.sharedIps.keys()].filter((ip) => b.sharedIps.has(ip)),
+      establishedAt: Date.now(),
+      lastSync: undefined,
+      sync: undefined,
+      swap: undefined,
+      nextAutoSyncAt: this.simNow() + 60_000
+    }
+    this.log(
+      undefined,
+      "failover",
+      `Relationship established: ${primaryId} primary, ${backupId} backup; first sync in about 60 s (PAIR-8)`
+    )
+    this.tick()
+    return this.relationship
+  }
+
+  breakRelationship(): void {
+    const r = this.relationship
+    if (!r) throw new SimRefusal(409, "There is no failover relationship to break.")
+    for (const id of [r.primaryId, r.backupId]) {
+      const a = this.appliances.get(id)
+      if (a) a.failoverRole = "none"
+    }
+    this.relationship = undefined
+    this.log(
+      undefined,
+      "failover",
+      `Relationship broken (${r.primaryId} / ${r.backupId}); both appliances are standalone`
+    )
+    this.tick()
+  }
+
+  syncNow(): { durationSeconds: number } {
+    const r = this.relationship
+    if (!r) throw new SimRefusal(409, "There is no failover relationship: establish one before syncing.")
+    if (r.sync) throw new SimRefusal(409, "A data sync is already running; wait for it to finish.")
+    return this.startSync(r, this.simNow(), undefined, "manual")
+  }
+
+  private syncSeconds(r: Relationship): number {
+    const p = this.appliances.get(r.primaryId)
+    return Math.max(5, Math.round(5 + (p?.dataSizeBytes ?? 0) / 10 / this.config.syncBytesPerSecond))
+  }
+
+  private startSync(
+    r: Relationship,
+    at: number,
+    thenPrimary: string | undefined,
+    why: string
+  ): { durationSeconds: number } {
+    const durationSeconds = this.syncSeconds(r)
+    r.sync = { until: at + durationSeconds * 1000, thenPrimary }
+    this.log(r.primaryId, "sync", `Data sync started (${why}, ${durationSeconds} simulated s)`)
+    return { durationSeconds }
+  }
+
+  private finishSync(r: Relationship, at: number): void {
+    const p = this.appliances.get(r.primaryId)
+    const b = this.appliances.get(r.backupId)
+    const then = r.sync?.thenPrimary
+    r.sync = undefined
+    r.nextAutoSyncAt = at + this.config.autoSyncSeconds * 1000
+    let status = "success"
+    if (!p || !b || p.lifecycle._tag !== "Running" || b.lifecycle._tag !== "Running")
+      status = "failed: the peer appliance is unreachable"
+    else if (this.consumeFault(p, "fail_sync")) status = "failed: data sync interrupted (injected fault)"
+    r.lastSync = { at: Date.now(), status }
+    if (status === "success" && p && b) {
+      for (const id of p.records) b.records.add(id)
+      for (const id of b.records) p.records.add(id)
+    }
+    this.log(r.primaryId, "sync", `Data sync finished: ${status}`)
+    if (then !== undefined) {
+      if (status === "success") this.beginSwap(r, then, at)
+      else this.log(r.primaryId, "failover", "Role change cancelled: the data sync did not succeed")
+    }
+  }
+
+  /** Planned swap: the old primary becomes backup now; the new one becomes primary after roleSwapSeconds. */
+  private beginSwap(r: Relationship, newPrimary: string, at: number): void {
+    const oldPrimary = this.appliances.get(r.primaryId === newPrimary ? r.backupId : r.primaryId)
+    if (oldPrimary) {
+      oldPrimary.failoverRole = "backup"
+      for (const ip of r.sharedIps) if (oldPrimary.sharedIps.has(ip)) oldPrimary.sharedIps.set(ip, false)
+    }
+    r.swap = { until: at + this.config.roleSwapSeconds * 1000, newPrimary }
+    this.log(
+      newPrimary,
+      "failover",
+      `Role swap started: both appliances show Backup for ${this.config.roleSwapSeconds} s`
+    )
+  }
+
+  private finishSwap(r: Relationship, newPrimary: string): void {
+    const n = this.appliances.get(newPrimary)
+    const other = r.primaryId === newPrimary ? r.backupId : r.primaryId
+    r.swap = undefined
+    if (n) {
+      n.failoverRole = "primary"
+      for (const ip of r.sharedIps) if (n.sharedIps.has(ip)) n.sharedIps.set(ip, true)
+    }
+    r.primaryId = newPrimary
+    r.backupId = other
+    this.log(newPrimary, "failover", `${newPrimary} is now primary, ${other} backup`)
+  }
+
+  setFailoverRole(
+    a: Appliance,
+    role: "primary" | "backup",
+    dataSyncFirst: boolean,
+    force: boolean
+  ): { message: string; syncStarted: boolean } {
+    const r = this.relationship
+    const peer = this.peerOf(a)
+    if (!r || !peer) throw new SimRefusal(422, "This appliance is not in a failover relationship.")
+    if (r.swap || r.sync?.thenPrimary !== undefined)
+      throw new SimRefusal(409, "A role change is already in progress; wait for it to finish.")
+    if (a.failoverRole === role) return { message: "Successfully changed role.", syncStarted: false }
+    const peerUp = peer.lifecycle._tag === "Running"
+    const newPrimary = role === "primary" ? a.spec.id : peer.spec.id
+    const currentPrimary = this.appliances.get(r.primaryId)
+    if (!peerUp) {
+      if (role === "backup" && !force)
+        throw new SimRefusal(
+          500,
+          "The peer appliance is unreachable, so the role change was cancelled (roles must stay one primary, one backup). Retry with force=1 to become backup anyway."
+        )
+      a.failoverRole = role
+      for (const ip of r.sharedIps) if (a.sharedIps.has(ip)) a.sharedIps.set(ip, role === "primary")
+      if (role === "primary") {
+        r.primaryId = a.spec.id
+        r.backupId = peer.spec.id
+      }
+      this.log(a.spec.id, "failover", `Became ${role} while the peer was unreachable${force ? " (forced)" : ""}`)
+      this.tick()
+      return { message: "Successfully changed role.", syncStarted: false }
+    }
+    if (dataSyncFirst) {
+      if (currentPrimary) this.disconnectEveryone(currentPrimary, "Role change with data sync first")
+      this.startSync(r, this.simNow(), newPrimary, "before role change")
+      this.tick()
+      return {
+        message: "Successfully started data sync. Role change will occur upon successful completion.",
+        syncStarted: true
+      }
+    }
+    this.beginSwap(r, newPrimary, this.simNow())
+    this.tick()
+    return { message: "Successfully changed role.", syncStarted: false }
+  }
+
+  // ---------------------------------------------------------------- network, DNS, NAT (SWITCH-*)
+
+  setSharedIp(a: Appliance, ip: string, enabled: boolean): void {
+    if (!/^[0-9a-fA-F.:]{2,45}$/.test(ip)) throw new SimRefusal(422, `"${ip}" is not an IP address.`, "ip")
+    a.sharedIps.set(ip, enabled)
+    this.log(a.spec.id, "network", `Shared IP ${ip} ${enabled ? "enabled" : "disabled"}`)
+    this.tick()
+  }
+
+  setTraffic(method: "shared-ip" | "dns" | "nat"): void {
+    this.traffic = method
+    this.log(undefined, "network", `Site traffic now follows ${method}`)
+    this.tick()
+  }
+
+  setDns(target: string, ttlSeconds: number): void {
+    this.appliance(target)
+    if (!Number.isFinite(ttlSeconds) || ttlSeconds < 0)
+      throw new SimRefusal(422, "ttlSeconds must be >= 0.", "ttlSeconds")
+    this.dns = { target: this.dns.target, pending: { target, at: this.simNow() + ttlSeconds * 1000 } }
+    this.log(undefined, "dns", `DNS record moved to ${target}; propagates after ${ttlSeconds} s (SWITCH-2)`)
+    this.tick()
+  }
+
+  setNat(target: string): void {
+    this.appliance(target)
+    this.nat = target
+    this.log(undefined, "nat", `NAT entry now points at ${target} (SWITCH-3)`)
+    this.tick()
+  }
+
+  // ---------------------------------------------------------------- certificates
+
+  importCertificate(a: Appliance, certPem: string, keyPem: string | undefined, passphrase?: string): Certificate {
+    const id = `${a.spec.id}-${a.certificates.length + 1}-${hexOf(certPem, 8)}`
+    let plainKey = keyPem
+    if (keyPem !== undefined) {
+      let key
+      try {
+        key = createPrivateKey(passphrase === undefined ? keyPem : { key: keyPem, passphrase })
+      } catch {
+        throw new SimRefusal(
+          422,
+          passphrase === undefined
+            ? "The private key could not be read: if it is encrypted, send its passphrase."
+            : "The private key could not be decrypted with this passphrase.",
+          "privateKey"
+        )
+      }
+      const described = describeCert(id, certPem, undefined)
+      if (!new X509Certificate(certPem).checkPrivateKey(key))
+        throw new SimRefusal(422, `The private key does not match the certificate ${described.subject}.`, "privateKey")
+      plainKey = key.export({ format: "pem", type: "pkcs8" }).toString()
+    }
+    const cert: Certificate = { ...describeCert(id, certPem, plainKey), isDefault: false }
+    a.certificates.push(cert)
+    this.log(
+      a.spec.id,
+      "certificate",
+      `Certificate imported: ${cert.subject}${plainKey ? " with its private key" : ""}`
+    )
+    return cert
+  }
+
+  /** Export a certificate, with its private key encrypted under `passphrase` when asked (MIGRATE-3). */
+  exportCertificate(
+    a: Appliance,
+    id: string,
+    includePrivateKey: boolean,
+    passphrase: string | undefined
+  ): { cert: Certificate; keyPem: string | undefined } {
+    const c = a.certificates.find((x) => x.id === id)
+    if (!c)
+      throw new SimRefusal(
+        404,
+        `No certificate "${id}" on ${a.spec.id}; list them with GET /__sim/appliances/${a.spec.id}/certificates.`
+      )
+    if (!includePrivateKey) return { cert: c, keyPem: undefined }
+    if (!c.keyPem) throw new SimRefusal(409, "This certificate has no private key on the appliance.")
+    const keyPem =
+      passphrase === undefined
+        ? c.keyPem
+        : createPrivateKey(c.keyPem)
+            .export({ format: "pem", type: "pkcs8", cipher: "aes-256-cbc", passphrase })
+            .toString()
+    this.log(
+      a.spec.id,
+      "certificate",
+      `Certificate exported with its private key${passphrase === undefined ? " (no passphrase)" : " (encrypted)"}: ${c.subject}`
+    )
+    return { cert: c, keyPem }
+  }
+
+  setDefaultCertificate(a: Appliance, id: string): Certificate {
+    const c = a.certificates.find((x) => x.id === id)
+    if (!c)
+      throw new SimRefusal(
+        404,
+        `No certificate "${id}" on ${a.spec.id}; list them with GET /__sim/appliances/${a.spec.id}/certificates.`
+      )
+    for (const x of a.certificates) x.isDefault = x === c
+    this.log(a.spec.id, "certificate", `Default certificate: ${c.subject}`)
+    this.tick()
+    return c
+  }
+
+  factoryReset(a: Appliance): void {
+    if (this.relationship && this.inRelationship(a)) this.breakRelationship()
+    a.lifecycle = { _tag: "Running" }
+    a.failoverRole = "none"
+    for (const ip of a.sharedIps.keys()) a.sharedIps.set(ip, false)
+    a.reps = []
+    a.records.clear()
+    a.certificates = a.certificates.filter((c) => c.id.endsWith("-default"))
+    for (const c of a.certificates) c.isDefault = true
+    a.faults = []
+    a.tokens.clear()
+    a.tokenOrder.clear()
+    a.downloadKey = undefined
+    a.uploaded.clear()
+    a.interApplianceKey = ""
+    this.log(a.spec.id, "reset", "Factory reset: configuration, users, relationship and certificates cleared")
+    this.tick()
+  }
+
+  // ---------------------------------------------------------------- faults
+
+  addFault(a: Appliance, fault: Fault): void {
+    a.faults.push(fault)
+    this.log(
+      a.spec.id,
+      "fault",
+      `Fault injected: ${fault.kind}${fault.remaining !== undefined ? ` x${fault.remaining}` : ""}`
+    )
+  }
+
+  /** Consume one use of a fault that matches; true if it applied. */
+  consumeFault(a: Appliance, kind: FaultKind, path?: string): boolean {
+    const f = a.faults.find(
+      (x) => x.kind === kind && (x.pathPrefix === undefined || (path !== undefined && path.startsWith(x.pathPrefix)))
+    )
+    if (!f) return false
+    if (f.remaining !== undefined) {
+      f.remaining -= 1
+      if (f.remaining <= 0) a.faults = a.faults.filter((x) => x !== f)
+    }
+    return true
+  }
+
+  // ---------------------------------------------------------------- tokens & rate limits (wall clock)
+
+  mintToken(a: Appliance, account: ApiAccount): { token: string; expiresIn: number } {
+    const token = randomBytes(20).toString("hex")
+    const order = a.tokenOrder.get(account.clientId) ?? []
+    order.push(token)
+    while (order.length > 30) {
+      const oldest = order.shift()
+      if (oldest !== undefined) a.tokens.delete(oldest)
+    }
+    a.tokenOrder.set(account.clientId, order)
+    a.tokens.set(token, { account: account.clientId, expiresAt: Date.now() + 3600_000 })
+    return { token, expiresIn: 3600 }
+  }
+
+  accountForToken(a: Appliance, token: string): ApiAccount | undefined {
+    const t = a.tokens.get(token)
+    if (!t) return undefined
+    if (t.expiresAt <= Date.now()) {
+      a.tokens.delete(token)
+      return undefined
+    }
+    const account = this.accounts.get(t.account)
+    return account?.enabled ? account : undefined
+  }
+
+  expireTokens(a: Appliance): number {
+    const n = a.tokens.size
+    a.tokens.clear()
+    a.tokenOrder.clear()
+    this.log(a.spec.id, "fault", `All ${n} token(s) expired`)
+    return n
+  }
+
+  /** Counts one request; returns the remaining hourly budget, or a refusal when over the per-second or hourly limit. */
+  rateLimit(
+    a: Appliance,
+    account: ApiAccount
+  ): { limit: number; remaining: number; limited: boolean; retryAfter: number } {
+    const now = Date.now()
+    const { perSecond, perHour } = this.rateLimits
+    const w = a.rate.get(account.clientId) ?? { second: [], hour: [] }
+    a.rate.set(account.clientId, w)
+    while (w.second.length > 0 && w.second[0]! <= now - 1000) w.second.shift()
+    while (w.hour.length > 0 && w.hour[0]! <= now - 3600_000) w.hour.shift()
+    if (this.consumeFault(a, "rate_limit")) return { limit: perHour, remaining: 0, limited: true, retryAfter: 1 }
+    if (w.hour.length >= perHour)
+      return {
+        limit: perHour,
+        remaining: 0,
+        limited: true,
+        retryAfter: Math.max(1, Math.ceil((w.hour[0]! + 3600_000 - now) / 1000))
+      }
+    if (w.second.length >= perSecond)
+      return { limit: perHour, remaining: perHour - w.hour.length, limited: true, retryAfter: 1 }
+    w.second.push(now)
+    w.hour.push(now)
+    return { limit: perHour, remaining: perHour - w.hour.length, limited: false, retryAfter: 0 }
+  }
+}
+
+export const describeCert = (
+  id: string,
+  certPem: string,
+  keyPem: string | undefined
+): Omit<Certificate, "isDefault"> => {
+  let x: X509Certificate
+  try {
+    x = new X509Certificate(certPem)
+  } catch {
+    throw new SimRefusal(422, "The certificate is not a valid PEM X.509 certificate.", "certificate")
+  }
+  if (keyPem !== undefined && !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(keyPem))
+    throw new SimRefusal(422, "The private key is not a PEM private key.", "privateKey")
+  return {
+    id,
+    certPem,
+    keyPem,
+    subject: x.subject.replace(/\n/g, ", "),
+    issuer: x.issuer.replace(/\n/g, ", "),
+    validTo: new Date(x.validTo).toISOString(),
+    fingerprint256: x.fingerprint256
+  }
+}
