@@ -1,0 +1,285 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import { MaintenanceWindow, Plan } from "@sra-upgrade/core"
+import * as PairPlan from "../src/PairPlan.js"
+import * as Relationship from "../src/Relationship.js"
+import * as Fake from "./fake.js"
+
+const window = (label: string, startHour: number) =>
+  new MaintenanceWindow.MaintenanceWindow({
+    label,
+    start: new Date(Date.UTC(2026, 11, 1, startHour)),
+    durationMinutes: 180
+  })
+const options = (extra: Partial<PairPlan.Options> = {}): PairPlan.Options => ({
+  current: { A: { product: "24.1.3" }, B: { product: "24.1.3" } },
+  windows: [window("w1", 20), window("w2", 44)],
+  ...extra
+})
+const SHARED = "{ method: shared-ip, sharedIp: 10.0.0.10 }"
+const DNS = "{ method: dns, ttlSeconds: 300 }"
+const NAT = "{ method: nat, rule: fw01 rule 42 }"
+
+const plan = (f: typeof PairPlan.planSynchronous, traffic = SHARED, extra: Partial<PairPlan.Options> = {}) => {
+  const r = f(Fake.site(traffic), "25.1.1", options(extra))
+  if (Either.isLeft(r)) throw new Error(r.left.message)
+  return r.right
+}
+const ids = (p: Plan.Plan) => p.steps.map((s) => s.id)
+const idx = (p: Plan.Plan, id: string) => {
+  const i = ids(p).indexOf(id)
+  if (i < 0) throw new Error(`no step ${id} in ${ids(p).join(", ")}`)
+  return i
+}
+const step = (p: Plan.Plan, id: string) => p.steps[idx(p, id)]!
+const firstOf = (p: Plan.Plan, prefix: string) => ids(p).findIndex((s) => s.startsWith(prefix))
+
+describe("PairPlan", () => {
+  it("PAIR-1: two windows, the run pauses between them; overlapping or too distant windows are refused", () => {
+    for (const f of [PairPlan.planSynchronous, PairPlan.planAsynchronous]) {
+      const p = plan(f)
+      const windows = p.steps.filter((s) => s._tag === "Window")
+      expect(windows.map((w) => w.id)).toEqual(["pair/window-1", "pair/window-2"])
+      expect(windows.every((w) => w.rules.includes(Plan.RuleId.make("PAIR-1")))).toBe(true)
+      expect(step(p, "pair/protection").params).toMatchObject({ from: "pair/break", to: "pair/first-sync" })
+      const overlap = f(Fake.site(), "25.1.1", options({ windows: [window("w1", 20), window("w2", 21)] }))
+      expect(Either.isLeft(overlap) && overlap.left.message).toMatch(/starts before window 1/)
+      const far = f(Fake.site(), "25.1.1", options({ windows: [window("w1", 20), window("w2", 20 + 24 * 10)] }))
+      expect(Either.isLeft(far) && far.left.message).toMatch(/no failover protection/)
+      const allowed = f(
+        Fake.site(),
+        "25.1.1",
+        options({ windows: [window("w1", 20), window("w2", 20 + 24 * 10)], maxIntervalHours: 24 * 11 })
+      )
+      expect(Either.isRight(allowed)).toBe(true)
+    }
+  })
+
+  it("PAIR-2: synchronous: A first and stays primary", () => {
+    const p = plan(PairPlan.planSynchronous)
+    expect(p.kind).toBe("sync-pair")
+    expect(firstOf(p, "A/install-")).toBeLessThan(firstOf(p, "B/install-"))
+    expect(step(p, "pair/roles-after").params["expect"]).toEqual({ A: "primary", B: "backup" })
+    expect(p.notes.join(" ")).toMatch(/A is primary and B backup/)
+  })
+
+  it("PAIR-3: asynchronous: B first and becomes primary; swapBack makes A primary again with a data sync first", () => {
+    const p = plan(PairPlan.planAsynchronous)
+    expect(p.kind).toBe("async-pair")
+    expect(firstOf(p, "B/install-")).toBeLessThan(firstOf(p, "A/install-"))
+    expect(step(p, "pair/roles-after").params["expect"]).toEqual({ B: "primary", A: "backup" })
+    expect(ids(p)).not.toContain("pair/swap-back")
+    const back = plan(PairPlan.planAsynchronous, SHARED, { swapBack: true })
+    expect(step(back, "pair/swap-back").params).toEqual({
+      appliance: "A",
+      peer: "B",
+      role: "primary",
+      dataSyncFirst: true
+    })
+    expect(step(back, "pair/swap-back").idempotent).toBe(false)
+    expect(idx(back, "pair/swap-back")).toBeGreaterThan(idx(back, "pair/roles-after"))
+  })
+
+  it("PAIR-4: backup of A, Sync now, wait for the sync, break — before anything is installed", () => {
+    for (const f of [PairPlan.planSynchronous, PairPlan.planAsynchronous]) {
+      const p = plan(f)
+      const order = ["pair/backup-A", "pair/sync-now", "pair/sync-wait", "pair/break"].map((id) => idx(p, id))
+      expect([...order].sort((a, b) => a - b)).toEqual(order)
+      expect(step(p, "pair/backup-A").params["appliance"]).toBe("A")
+      expect(step(p, "pair/sync-wait").params).toEqual({ appliance: "A", since: "pair/sync-now" })
+      const firstInstall = ids(p).findIndex((s) => /\/install-/.test(s))
+      expect(order[3]!).toBeLessThan(firstInstall)
+      expect(idx(p, "pair/window-1")).toBeLessThan(order[0]!)
+    }
+  })
+
+  it("PAIR-5: sync order: A, verify, window 2, B, verify, restore from A", () => {
+    const p = plan(PairPlan.planSynchronous)
+    const seq = [
+      firstOf(p, "A/install-"),
+      idx(p, "A/verify"),
+      idx(p, "pair/site-on-A"),
+      idx(p, "pair/window-2"),
+      firstOf(p, "B/install-"),
+      idx(p, "B/verify"),
+      idx(p, "pair/establish")
+    ]
+    expect([...seq].sort((a, b) => a - b)).toEqual(seq)
+    expect(step(p, "pair/establish").params).toEqual({ primary: "A", backup: "B" })
+  })
+
+  it("PAIR-6: async order: B, verify as site, switch, verify, window 2, A, restore from B", () => {
+    const p = plan(PairPlan.planAsynchronous)
+    const seq = [
+      firstOf(p, "B/install-"),
+      idx(p, "B/verify"),
+      idx(p, "pair/verify-as-site"),
+      idx(p, "pair/hosts-override"),
+      idx(p, "pair/switch"),
+      idx(p, "pair/switch-settled"),
+      idx(p, "B/verify-console"),
+      idx(p, "pair/window-2"),
+      idx(p, "pair/verify-4"),
+      firstOf(p, "A/install-"),
+      idx(p, "A/verify"),
+      idx(p, "pair/establish")
+    ]
+    expect([...seq].sort((a, b) => a - b)).toEqual(seq)
+    expect(step(p, "pair/establish").params).toEqual({ primary: "B", backup: "A" })
+  })
+
+  it("PAIR-7: restore gate with the exact form values, unique IPs, after the inter-appliance key check", () => {
+    const p = plan(PairPlan.planAsynchronous)
+    const gate = step(p, "pair/establish")
+    expect(gate._tag).toBe("ManualGate")
+    const text = gate._tag === "ManualGate" ? gate.instructions.join("\n") : ""
+    expect(text).toMatch(/On B, the appliance that will be primary/)
+    expect(text).toContain("New backup site connection details: host 10.0.0.11, TLS port 443")
+    expect(text).toContain("Reverse connection details (how A reaches the primary): host 10.0.0.12, TLS port 8443")
+    expect(text).toContain("Select the failover shared IP 10.0.0.10")
+    expect(idx(p, "pair/keys")).toBeLessThan(idx(p, "pair/establish"))
+    const keys = step(p, "pair/keys")
+    expect(keys._tag === "ManualGate" && keys.instructions.join(" ")).toMatch(/inter-appliance key/)
+  })
+
+  it("PAIR-8: wait for the first successful sync after establishing, then check the roles", () => {
+    for (const f of [PairPlan.planSynchronous, PairPlan.planAsynchronous]) {
+      const p = plan(f)
+      const wait = step(p, "pair/first-sync")
+      expect(wait._tag).toBe("WaitFor")
+      expect(wait.params["since"]).toBe("pair/establish")
+      expect(idx(p, "pair/establish")).toBeLessThan(idx(p, "pair/first-sync"))
+      expect(idx(p, "pair/first-sync")).toBeLessThan(idx(p, "pair/roles-after"))
+      expect(wait.notes.join(" ")).toMatch(/60 s/)
+    }
+  })
+
+  it("PAIR-9: the plan says broken-time session data is synchronised by the first sync", () => {
+    const p = plan(PairPlan.planSynchronous)
+    expect(step(p, "pair/first-sync").rules).toContain("PAIR-9")
+    expect(p.notes.some((n) => n.startsWith("PAIR-9"))).toBe(true)
+  })
+
+  it("PAIR-10: the break gate warns against Become Primary; swap back uses set_failover_role", () => {
+    const p = plan(PairPlan.planAsynchronous, SHARED, { swapBack: true })
+    const brk = step(p, "pair/break")
+    expect(brk._tag === "ManualGate" && brk.instructions.join(" ")).toMatch(/Do not use "Become primary"/)
+    expect(step(p, "pair/swap-back").handler).toBe(PairPlan.handlers.setRole)
+    expect(p.notes.some((n) => n.startsWith("PAIR-10"))).toBe(true)
+  })
+
+  it("SWITCH-1: shared IP moved off A then onto B, verified by the API", () => {
+    const p = plan(PairPlan.planAsynchronous)
+    const gate = step(p, "pair/switch")
+    const text = gate._tag === "ManualGate" ? gate.instructions.join("\n") : ""
+    expect(text.indexOf("disable shared IP 10.0.0.10")).toBeLessThan(text.indexOf("enable shared IP 10.0.0.10"))
+    expect(text).toMatch(/not in use/)
+    expect(gate.rules).toContain("SWITCH-1")
+    expect(gate.handler).toBe(PairPlan.handlers.switched)
+  })
+
+  it("SWITCH-2: DNS: the record change is a gate, then a wait sized by the TTL", () => {
+    const p = plan(PairPlan.planAsynchronous, DNS)
+    expect(step(p, "pair/switch").rules).toContain("SWITCH-2")
+    const wait = step(p, "pair/switch-settled")
+    expect(wait._tag === "WaitFor" && wait.deadlineSeconds).toBeGreaterThanOrEqual(600)
+    const gate = step(p, "pair/switch")
+    expect(gate._tag === "ManualGate" && gate.instructions.join(" ")).toMatch(/TTL, 300 s/)
+  })
+
+  it("SWITCH-3: NAT: the entry is pointed at B's unique IP", () => {
+    const p = plan(PairPlan.planAsynchronous, NAT)
+    const gate = step(p, "pair/switch")
+    expect(gate.rules).toContain("SWITCH-3")
+    expect(gate._tag === "ManualGate" && gate.instructions.join(" ")).toMatch(
+      /fw01 rule 42.*10\.0\.0\.11.*10\.0\.0\.12/
+    )
+  })
+
+  it("SWITCH-4: integration clients configured by IP are named and checked after the switch", () => {
+    const p = plan(PairPlan.planAsynchronous)
+    const gate = step(p, "pair/integration-clients")
+    expect(gate.rules).toContain("SWITCH-4")
+    expect(gate._tag === "ManualGate" && gate.instructions.join(" ")).toMatch(/archiver \(10\.0\.0\.11\)/)
+    expect(idx(p, "pair/switch")).toBeLessThan(idx(p, "pair/integration-clients"))
+  })
+
+  it("VERIFY-3: B is verified as the site on its unique address before the switch", () => {
+    const p = plan(PairPlan.planAsynchronous)
+    const check = step(p, "pair/verify-as-site")
+    expect(check.params).toMatchObject({ appliance: "B", url: "https://10.0.0.12", hostname: "support.example.test" })
+    const gate = step(p, "pair/hosts-override")
+    expect(gate._tag === "ManualGate" && gate.evidence.map((e) => e.name)).toEqual([
+      "machine1",
+      "machine2",
+      "consoleVersion",
+      "session"
+    ])
+    expect(gate._tag === "ManualGate" && gate.instructions[0]).toContain("10.0.0.12 support.example.test")
+    expect(idx(p, "pair/hosts-override")).toBeLessThan(idx(p, "pair/switch"))
+  })
+
+  it("VERIFY-4: the new version is confirmed in production before the second appliance is touched", () => {
+    const sync = plan(PairPlan.planSynchronous)
+    expect(idx(sync, "pair/verify-4")).toBeLessThan(firstOf(sync, "B/backup"))
+    expect(idx(sync, "pair/verify-4")).toBeLessThan(firstOf(sync, "B/install-"))
+    const asyncP = plan(PairPlan.planAsynchronous)
+    expect(idx(asyncP, "pair/verify-4")).toBeLessThan(firstOf(asyncP, "A/backup"))
+    expect(step(asyncP, "pair/verify-4").rules).toContain("VERIFY-4")
+  })
+
+  it.effect("plans round-trip through JSON and use only known handlers", () =>
+    Effect.gen(function* () {
+      for (const f of [PairPlan.planSynchronous, PairPlan.planAsynchronous]) {
+        const p = plan(f, DNS, { swapBack: true })
+        const back = yield* Plan.fromJson(Plan.toJson(p))
+        expect(Plan.toJson(back)).toBe(Plan.toJson(p))
+        for (const s of p.steps)
+          if (s._tag !== "Window")
+            expect(s.handler.startsWith("core/") || PairPlan.handlerNames.includes(s.handler)).toBe(true)
+      }
+    })
+  )
+
+  it("a site with one appliance is refused with the single-appliance advice", () => {
+    const single = Fake.site()
+    const one = Object.assign(Object.create(Object.getPrototypeOf(single)), single, {
+      appliances: single.appliances.slice(0, 1)
+    })
+    const r = PairPlan.planSynchronous(one, "25.1.1", options())
+    expect(Either.isLeft(r) && r.left.message).toMatch(/single-appliance/)
+  })
+
+  it("the plans are valid runs of the relationship machine and end restored with the promised roles", () => {
+    const expectations = [
+      [PairPlan.planSynchronous, {}, { A: "primary", B: "backup" }, ["A"]],
+      [PairPlan.planAsynchronous, {}, { B: "primary", A: "backup" }, ["B"]],
+      [PairPlan.planAsynchronous, { swapBack: true }, { A: "primary", B: "backup" }, ["A"]]
+    ] as const
+    for (const [f, extra, roles, serving] of expectations) {
+      const end = PairPlan.simulateRelationship(plan(f, SHARED, extra), "A", "B")
+      if (Either.isLeft(end)) throw new Error(end.left.message)
+      expect(Relationship.isRestored(end.right)).toBe(true)
+      expect(Relationship.roles(end.right)).toEqual(roles)
+      expect(end.right.serving).toEqual(serving)
+    }
+  })
+
+  it("PAIR-7: a plan that would establish on the appliance not serving the site is refused by the machine", () => {
+    const p = plan(PairPlan.planAsynchronous)
+    const steps = [...p.steps]
+    const [establish] = steps.splice(idx(p, "pair/establish"), 1)
+    steps.splice(idx(p, "pair/switch"), 0, establish!) // establish from B before the site moved to B
+    const bad = new Plan.Plan({ ...p, steps })
+    const end = PairPlan.simulateRelationship(bad, "A", "B")
+    expect(Either.isLeft(end) && end.left.message).toMatch(/PAIR-7/)
+  })
+
+  it("PAIR-4: a plan without the sync wait before the break is refused by the machine", () => {
+    const p = plan(PairPlan.planSynchronous)
+    const bad = new Plan.Plan({ ...p, steps: p.steps.filter((s) => s.id !== "pair/sync-wait") })
+    const end = PairPlan.simulateRelationship(bad, "A", "B")
+    expect(Either.isLeft(end) && end.left.message).toMatch(/PAIR-4/)
+  })
+})
