@@ -1,0 +1,110 @@
+/**
+ * The simulator from the command: `sra-upgrade sim` and the `--yes`
+ * operator (the simulator plays the manual gates).
+ */
+import type { Operator } from "@sra-upgrade/core"
+import { Simulator } from "@sra-upgrade/simulator"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import { writeFile } from "node:fs/promises"
+import { basename, dirname, join, resolve } from "node:path"
+import { type CliError, usage } from "../CliError.js"
+import * as Demo from "../Demo.js"
+import * as PairGates from "./pairGates.js"
+
+/** A simulator reached through its control API. */
+export interface Target {
+  readonly controlUrl: string
+  /** Simulated seconds per real second (waits of the plan are compressed by it). */
+  readonly timeScale: number
+  /** The simulator plays the manual gates. */
+  readonly operator: Layer.Layer<Operator.Operator>
+}
+
+/** Check that `controlUrl` is a simulator's control API and read its time scale. */
+export const target = (controlUrl: string): Effect.Effect<Target, CliError> =>
+  Effect.tryPromise({
+    try: async (signal) => {
+      const base = controlUrl.replace(/\/+$/, "")
+      const res = await fetch(`${base}/clock`, { signal })
+      if (!res.ok) throw new Error(`HTTP ${res.status}`)
+      const clock = (await res.json()) as { readonly timeScale?: unknown }
+      const timeScale = typeof clock.timeScale === "number" && clock.timeScale >= 1 ? clock.timeScale : 1
+      return { controlUrl: base, timeScale, operator: PairGates.layer({ controlUrl: base, by: "simulator (--yes)" }) }
+    },
+    catch: (e) =>
+      usage(
+        `--simulator ${controlUrl}: no simulator control API answers there (${e instanceof Error ? e.message : String(e)}). Start one with \`sra-upgrade sim\` and pass the control URL it prints; --yes is refused for real appliances.`
+      )
+  })
+
+/** `sra-upgrade sim`: start, print, wait for Ctrl-C. */
+export const serve = (options: {
+  readonly timeScale: number
+  readonly clients: number
+  readonly json: boolean
+  readonly writeSite: Option.Option<string>
+}) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const sim = yield* Simulator.start({
+        timeScale: options.timeScale,
+        fleet: { jumpClients: options.clients }
+      }).pipe(Effect.mapError((e) => usage(e.message)))
+      if (Option.isSome(options.writeSite)) {
+        const file = resolve(options.writeSite.value)
+        const secretName = `${basename(file).replace(/\.(ya?ml|json)$/i, "")}.client-secret`
+        const caName = `${basename(file).replace(/\.(ya?ml|json)$/i, "")}.ca.pem`
+        const { caPem, secret, yaml } = Demo.siteFileFor(
+          sim,
+          "async",
+          join(dirname(file), "sim-backups"),
+          secretName,
+          caName
+        )
+        yield* Effect.tryPromise({
+          try: async () => {
+            await writeFile(join(dirname(file), secretName), secret + "\n", { mode: 0o600 })
+            await writeFile(join(dirname(file), caName), caPem)
+            await writeFile(file, yaml)
+          },
+          catch: (e) => usage(`cannot write ${file}: ${e instanceof Error ? e.message : String(e)}`)
+        })
+        if (!options.json)
+          yield* Console.log(`Site file for this simulator: ${file} (secret in ${secretName}, CA in ${caName})`)
+      }
+      if (options.json) {
+        yield* Console.log(
+          JSON.stringify({
+            pid: process.pid,
+            control: sim.controlUrl,
+            site: sim.site,
+            appliances: sim.appliances,
+            accounts: sim.accounts.map((a) => ({ ...a, clientSecret: Redacted.value(a.clientSecret) }))
+          })
+        )
+      } else {
+        yield* Console.log(
+          [
+            `SRA appliance simulator (${sim.config.product.toUpperCase()}, time x${sim.config.timeScale})`,
+            "",
+            ...sim.appliances.map(
+              (a) => `  appliance ${a.id}  ${a.hostname.padEnd(24)} ${a.httpsUrl}  (http: ${a.httpUrl})`
+            ),
+            `  site      ${sim.site.hostname.padEnd(24)} ${sim.site.httpsUrl}  (http: ${sim.site.httpUrl})`,
+            `  control   ${sim.controlUrl}`,
+            "",
+            "API accounts (client_id / client_secret; simulator only):",
+            ...sim.accounts.map((a) => `  ${a.name.padEnd(14)} ${a.clientId}  ${Redacted.value(a.clientSecret)}`),
+            "",
+            `Run a plan against it with: sra-upgrade run --site ${Option.getOrElse(options.writeSite, () => "<site file>")} --to 24.3.2 --yes --simulator ${sim.controlUrl}`,
+            "Ctrl-C to stop."
+          ].join("\n")
+        )
+      }
+      return yield* Effect.never
+    })
+  )
