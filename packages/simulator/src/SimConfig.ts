@@ -80,6 +80,16 @@ export interface ApplianceSpec {
   readonly clockOffsetSeconds: number
   /** Logged-in representatives at start, each with its number of sessions (PREP-4). */
   readonly loggedInUsers: ReadonlyArray<{ readonly displayName: string; readonly sessions: number }>
+  /**
+   * A new box straight from the factory (hardware migration, MIGRATE-*): default credentials
+   * admin/password, no settings, users, API accounts, Jump Clients or Jumpoints, no relationship
+   * (`failoverRole` and `sharedIps` are ignored: shared IPs start disabled), EULA not accepted, and
+   * its own factory certificate. It is not part of the simulated site until a backup of the site
+   * is restored on it.
+   */
+  readonly fresh?: boolean | undefined
+  /** Product version a fresh box ships with (default: `version`); its build is derived from it. */
+  readonly factoryVersion?: string | undefined
 }
 
 /**
@@ -146,8 +156,17 @@ export interface SimConfig {
   readonly autoSyncSeconds: number
   /** How long both appliances show Backup during a planned role swap, simulated seconds. */
   readonly roleSwapSeconds: number
-  /** TLS certificate and key (PEM) for HTTPS listeners; a bundled self-signed one by default. */
+  /**
+   * TLS certificate (PEM, leaf first, then intermediates) and key for every HTTPS listener. By
+   * default a private CA generated at start issues the certificates (see `certificateLayout`).
+   */
   readonly tls?: { readonly cert: string; readonly key: string } | undefined
+  /**
+   * With the generated CA: `shared` (default) = every appliance of the site serves one site-wide
+   * leaf (a failover pair shares its certificate); `per-appliance` = each appliance serves its own
+   * leaf (its host name and the site host name). Fresh boxes always serve their own factory leaf.
+   */
+  readonly certificateLayout?: "shared" | "per-appliance" | undefined
   /** Seed of every pseudo-random choice (ids, client schedules). */
   readonly seed: number
   /** Largest request body accepted, bytes. */
@@ -294,6 +313,7 @@ export const make = (input: SimConfigInput = {}): SimConfig => {
     autoSyncSeconds: input.autoSyncSeconds ?? 15 * 60,
     roleSwapSeconds: input.roleSwapSeconds ?? 20,
     tls: input.tls,
+    certificateLayout: input.certificateLayout ?? "shared",
     seed: input.seed ?? 42,
     maxBodyBytes: input.maxBodyBytes ?? 1024 * 1024,
     rateLimit: input.rateLimit ?? { perSecond: 20, perHour: 15000 }

@@ -51,6 +51,25 @@ export interface ApplianceEndpoint {
   readonly guid: string
   readonly httpUrl: string
   readonly httpsUrl: string
+  /**
+   * Lower-case hex SHA-256 of the DER leaf the appliance's HTTPS listener serves now (follows
+   * `PUT /__sim/appliances/{id}/certificates/{cid}/default`): pin it in clients.
+   */
+  readonly certificateSha256: string
+}
+
+/**
+ * A certificate and its private key, as a person would hold them.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CertificateWithKey {
+  /** Leaf then intermediate (PEM). */
+  readonly certificatePem: string
+  readonly privateKeyPem: Redacted.Redacted<string>
+  /** Lower-case hex SHA-256 of the DER leaf. */
+  readonly sha256: string
 }
 
 /**
@@ -84,8 +103,20 @@ export interface SimulatorHandle {
   /** Base URL of the control API, e.g. `http://127.0.0.1:40123/__sim`. */
   readonly controlUrl: string
   readonly accounts: ReadonlyArray<AccountCredentials>
-  /** PEM of the certificate the HTTPS listeners serve (trust it in clients). */
+  /**
+   * PEM of the certificate the HTTPS listeners of the site's appliances serve at start, first,
+   * followed by its intermediate and the root CA: pass it as a CA bundle, or pin its first
+   * certificate. With an explicit `tls` option: that certificate.
+   */
   readonly certificatePem: string
+  /** PEM of the root CA that issued every generated certificate (with an explicit `tls`: that certificate). */
+  readonly caPem: string
+  /**
+   * A certificate for the site host name issued by the same CA, installed on no appliance at start:
+   * import it (`POST /__sim/appliances/{id}/certificates`) to play the site's real certificate.
+   * Undefined with an explicit `tls`.
+   */
+  readonly siteCertificate: CertificateWithKey | undefined
   /**
    * Calls the control API in process: `control("POST", "/failover/sync")`.
    * Fails with `ControlRefused` (carrying the simulator's message) on a 4xx/5xx.
@@ -113,7 +144,7 @@ export const start = (
   Effect.acquireRelease(
     Effect.tryPromise({
       try: async () => {
-        const server = new SimServer(SimConfig.make(input))
+        const server = await SimServer.create(SimConfig.make(input))
         try {
           await server.start()
         } catch (e) {
@@ -141,7 +172,7 @@ export const start = (
 export const startPromise = async (
   input: SimConfig.SimConfigInput = {}
 ): Promise<SimulatorHandle & { readonly close: () => Promise<void> }> => {
-  const server = new SimServer(SimConfig.make(input))
+  const server = await SimServer.create(SimConfig.make(input))
   try {
     await server.start()
   } catch (e) {
@@ -213,15 +244,24 @@ const toHandle = (server: SimServer): SimulatorHandle => {
       permBackup: a.permBackup,
       permConfiguration: a.permConfiguration
     })),
-    certificatePem: server.config.tls?.cert ?? defaultCertificate.cert,
+    certificatePem: server.certificatePem,
+    caPem: server.caPem,
+    siteCertificate: server.pki
+      ? {
+          certificatePem: server.pki.site.cert,
+          privateKeyPem: Redacted.make(server.pki.site.key),
+          sha256: server.pki.site.sha256
+        }
+      : undefined,
     control
   }
 }
 
 /**
- * The bundled self-signed certificate and key of the HTTPS listeners
- * (CN=sra-simulator.local, SAN localhost and 127.0.0.1). Its key is public:
- * for tests and demos only.
+ * A bundled self-signed certificate and key (CN=sra-simulator.local, SAN
+ * localhost and 127.0.0.1). The listeners no longer serve it (a CA is
+ * generated at each start); it stays as a ready-made certificate to import
+ * or to pass as `tls`. Its key is public: for tests and demos only.
  *
  * @since 0.1.0
  * @category constructors

@@ -57,7 +57,7 @@ const input: SimConfigInput = {
   ...(clients !== undefined ? { fleet: { jumpClients: Math.floor(clients) } } : {})
 }
 
-const server = new SimServer(SimConfig.make(input))
+const server = await SimServer.create(SimConfig.make(input))
 await server.start()
 const config = server.config
 const sim = {
@@ -82,7 +82,8 @@ if (args.includes("--json")) {
       control: sim.controlUrl,
       site: sim.site,
       appliances: sim.appliances,
-      accounts: sim.accounts
+      accounts: sim.accounts,
+      caPem: server.caPem
     })
   )
 } else {
@@ -90,7 +91,8 @@ if (args.includes("--json")) {
     `SRA appliance simulator (${sim.config.product.toUpperCase()}, time x${sim.config.timeScale})`,
     "",
     ...sim.appliances.map(
-      (a) => `  appliance ${a.id}  ${a.hostname.padEnd(24)} ${a.httpsUrl}  (http: ${a.httpUrl})  guid ${a.guid}`
+      (a) =>
+        `  appliance ${a.id}  ${a.hostname.padEnd(24)} ${a.httpsUrl}  (http: ${a.httpUrl})  guid ${a.guid}  cert sha256 ${a.certificateSha256}`
     ),
     `  site      ${sim.site.hostname.padEnd(24)} ${sim.site.httpsUrl}  (http: ${sim.site.httpUrl})`,
     `  control   ${sim.controlUrl}   (GET ${sim.controlUrl}/state)`,
@@ -101,7 +103,8 @@ if (args.includes("--json")) {
         `  ${a.name.padEnd(14)} ${a.clientId}  ${a.clientSecret}  perm_command=${a.permCommand} perm_backup=${a.permBackup ? 1 : 0}`
     ),
     "",
-    "HTTPS uses a bundled self-signed certificate (CN=sra-simulator.local): pass curl -k or trust it.",
+    "HTTPS certificates come from a private CA generated at start; its root (trust it, e.g. curl --cacert):",
+    server.caPem.trim(),
     `Try: curl -s -u '${sim.accounts[0]?.clientId}:${sim.accounts[0]?.clientSecret ?? ""}' -d grant_type=client_credentials ${sim.appliances[0]?.httpUrl}/oauth2/token`,
     "Ctrl-C to stop."
   ]

@@ -4,6 +4,7 @@
  * reset, faults, clock). Never mounted on a vendor path. JSON in, JSON out;
  * refusals are `{ "message": … }` with a 4xx status.
  */
+import { readBackupFile } from "./backup.js"
 import type { Reply } from "./http.js"
 import { json, parseJsonObject } from "./http.js"
 import type { Appliance, Fault, FaultKind, World } from "./world.js"
@@ -37,6 +38,8 @@ const FAULT_KINDS: ReadonlyArray<FaultKind> = [
 
 export const applianceView = (world: World, a: Appliance) => {
   const h = world.health(a)
+  const inventory = world.inventoryOf(a)
+  const served = world.servedCertificate(a)
   return {
     id: a.spec.id,
     guid: a.guid,
@@ -67,7 +70,15 @@ export const applianceView = (world: World, a: Appliance) => {
       pathPrefix: f.pathPrefix ?? null,
       latencyMs: f.latencyMs
     })),
-    activeTokens: a.tokens.size
+    activeTokens: a.tokens.size,
+    siteMember: a.local === undefined,
+    defaultCredentials: a.defaultCredentials,
+    eulaAccepted: a.eulaAccepted,
+    apiAccounts: world.accountsOf(a).size,
+    users: [...a.users],
+    jumpClients: inventory.clients.length,
+    jumpoints: inventory.jumpoints.length,
+    servedCertificateSha256: served.fingerprint256.replace(/:/g, "").toLowerCase()
   }
 }
 
@@ -314,6 +325,82 @@ const route = (world: World, ctx: ControlContext, { method, path, url, body }: C
     method === m && sub.length === pattern.length && pattern.every((p, i) => p === "*" || p === sub[i])
 
   if (at("GET")) return ok(applianceView(world, a))
+  // A deleted appliance can only be looked at; a powered-off one only powered on or deleted.
+  if (method !== "GET" && !at("POST", "power-on") && !at("DELETE")) world.requirePower(a)
+
+  // Hardware migration (MIGRATE-*)
+  if (at("DELETE")) {
+    world.deleteAppliance(a)
+    return ok(applianceView(world, a))
+  }
+  if (at("POST", "power-off")) {
+    world.powerOff(a)
+    return ok(applianceView(world, a))
+  }
+  if (at("POST", "power-on")) {
+    world.powerOn(a)
+    return ok(applianceView(world, a))
+  }
+  if (at("POST", "eula", "accept")) {
+    world.acceptEula(a)
+    return ok({ eulaAccepted: true })
+  }
+  if (at("PUT", "admin-password")) {
+    world.setAdminPassword(a, str(o, "password")!)
+    return ok({ defaultCredentials: a.defaultCredentials })
+  }
+  if (at("GET", "accounts"))
+    return ok(
+      [...world.accountsOf(a).values()].map((x) => ({
+        name: x.name,
+        clientId: x.clientId,
+        enabled: x.enabled,
+        permCommand: x.permCommand,
+        permBackup: x.permBackup,
+        permConfiguration: x.permConfiguration
+      }))
+    )
+  if (at("POST", "accounts")) {
+    const perm = o.permCommand ?? "full_access"
+    if (perm !== "deny" && perm !== "read_only" && perm !== "full_access")
+      throw new SimRefusal(422, 'Field "permCommand" must be deny, read_only or full_access.', "permCommand")
+    const name = str(o, "name")!
+    if (name.length > 100) throw new SimRefusal(422, 'Field "name" must be at most 100 characters.', "name")
+    const account = world.createAccount(a, {
+      name,
+      permCommand: perm,
+      permBackup: o.permBackup === undefined ? true : bool(o, "permBackup"),
+      permConfiguration: o.permConfiguration === undefined ? true : bool(o, "permConfiguration")
+    })
+    return ok({
+      name: account.name,
+      clientId: account.clientId,
+      clientSecret: account.clientSecret,
+      permCommand: account.permCommand,
+      permBackup: account.permBackup,
+      permConfiguration: account.permConfiguration
+    })
+  }
+  if (at("POST", "restore")) {
+    const path = str(o, "path")!
+    const pw = o.password
+    if (pw !== undefined && pw !== null && typeof pw !== "string")
+      throw new SimRefusal(422, 'Field "password" must be a string.', "password")
+    const password = typeof pw === "string" ? pw : undefined
+    const { manifest, payload } = readBackupFile(path)
+    const summary = world.restore(a, manifest, payload, password)
+    return ok({
+      restored: true,
+      from: {
+        hostname: manifest.hostname,
+        version: manifest.version,
+        build: manifest.build,
+        createdAt: manifest.createdAt
+      },
+      ...summary,
+      defaultCredentials: a.defaultCredentials
+    })
+  }
   if (at("GET", "updates"))
     return ok({
       available: world.available(a),

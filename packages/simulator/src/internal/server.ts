@@ -8,7 +8,8 @@ import * as https from "node:https"
 import * as net from "node:net"
 import type { AddressInfo } from "node:net"
 import type { SimConfig } from "../SimConfig.js"
-import { defaultCertPem, defaultKeyPem } from "./cert.js"
+import type { Pki } from "./cert.js"
+import { defaultCertPem, defaultKeyPem, generatePki } from "./cert.js"
 import { handleControl } from "./control.js"
 import { BodyTooLarge, json, readBody, send, text } from "./http.js"
 import { handleVendor } from "./vendor.js"
@@ -21,6 +22,8 @@ export interface Endpoint {
   readonly guid: string
   readonly httpUrl: string
   readonly httpsUrl: string
+  /** Lower-case hex SHA-256 of the DER leaf the HTTPS listener serves now. */
+  readonly certificateSha256: string
 }
 
 const portOf = (s: net.Server): number => (s.address() as AddressInfo).port
@@ -57,22 +60,60 @@ const track = (server: net.Server): Set<net.Socket> => {
   return sockets
 }
 
+/** The listeners of one appliance, closed while it is powered off or deleted (MIGRATE-9). */
+interface ApplianceListeners {
+  readonly plain: net.Server
+  readonly secure: https.Server
+  readonly sockets: Set<net.Socket>
+  listening: boolean
+}
+
 export class SimServer {
   readonly world: World
   private readonly servers: Array<{ server: net.Server; sockets: Set<net.Socket> }> = []
   private readonly ports = new Map<string, { http: number; https: number }>()
   private readonly secureServers = new Map<string, { server: https.Server; certId: string }>()
+  private readonly listeners = new Map<string, ApplianceListeners>()
+  private listenChain: Promise<void> = Promise.resolve()
   private controlPort = 0
   private timer: ReturnType<typeof setTimeout> | undefined
   private closed = false
   readonly siteFront: SiteFront
   private readonly tls: { cert: string; key: string }
+  /** PEM a client should trust: the generated root CA, or the explicit `tls` certificate. */
+  readonly caPem: string
+  /** What `certificatePem` reports: the served shared leaf + intermediate + root, or the explicit `tls` certificate. */
+  readonly certificatePem: string
 
-  constructor(readonly config: SimConfig) {
+  /** Generates the private CA (unless `config.tls` is set), then builds the server. */
+  static async create(config: SimConfig): Promise<SimServer> {
+    if (config.tls) return new SimServer(config)
+    const pki = await generatePki({
+      siteHostname: config.siteHostname,
+      appliances: config.appliances.map((a) => ({ id: a.id, hostname: a.hostname, fresh: a.fresh === true }))
+    })
+    return new SimServer(config, pki)
+  }
+
+  constructor(
+    readonly config: SimConfig,
+    readonly pki?: Pki
+  ) {
     this.tls = config.tls
       ? { cert: config.tls.cert, key: config.tls.key }
-      : { cert: defaultCertPem, key: defaultKeyPem }
-    this.world = new World(config, this.tls)
+      : pki
+        ? { cert: pki.shared.cert, key: pki.shared.key }
+        : { cert: defaultCertPem, key: defaultKeyPem }
+    this.caPem = config.tls ? config.tls.cert : pki ? pki.rootPem : defaultCertPem
+    this.certificatePem = config.tls ? config.tls.cert : pki ? pki.shared.cert + pki.rootPem : defaultCertPem
+    const perAppliance = new Map<string, { cert: string; key: string }>()
+    if (pki && !config.tls)
+      for (const a of config.appliances)
+        if (a.fresh === true || config.certificateLayout === "per-appliance") {
+          const c = pki.perAppliance.get(a.id)
+          if (c) perAppliance.set(a.id, c)
+        }
+    this.world = new World(config, this.tls, perAppliance)
     this.siteFront = new SiteFront(this.world, config.host, (a, secure) => {
       const p = this.ports.get(a.spec.id)
       return p ? (secure ? p.https : p.http) : 0
@@ -89,23 +130,31 @@ export class SimServer {
         { requestTimeout: 120_000, headersTimeout: 30_000, maxHeaderSize: 16 * 1024 },
         handler
       )
+      const served = this.world.servedCertificate(a)
       const secure = https.createServer(
         {
-          cert: this.tls.cert,
-          key: this.tls.key,
+          cert: served.certPem,
+          key: served.keyPem ?? this.tls.key,
           requestTimeout: 120_000,
           headersTimeout: 30_000,
           maxHeaderSize: 16 * 1024
         },
         handler
       )
+      const sockets = new Set<net.Socket>()
       for (const s of [plain, secure]) {
         this.guard(s)
-        this.servers.push({ server: s, sockets: track(s) })
+        const tracked = track(s)
+        s.on("connection", (c: net.Socket) => {
+          sockets.add(c)
+          c.on("close", () => sockets.delete(c))
+        })
+        this.servers.push({ server: s, sockets: tracked })
         await listen(s, host, port())
       }
       this.ports.set(a.spec.id, { http: portOf(plain), https: portOf(secure) })
-      this.secureServers.set(a.spec.id, { server: secure, certId: `${a.spec.id}-default` })
+      this.secureServers.set(a.spec.id, { server: secure, certId: served.id })
+      this.listeners.set(a.spec.id, { plain, secure, sockets, listening: true })
     }
     const control = http.createServer({ requestTimeout: 60_000, headersTimeout: 30_000 }, this.handler(undefined))
     this.guard(control)
@@ -116,6 +165,7 @@ export class SimServer {
     await this.siteFront.start(sitePorts)
     this.world.onChange(() => {
       this.arm()
+      this.reconcileListeners()
       this.siteFront.reconcile()
       this.serveDefaultCertificates()
     })
@@ -126,6 +176,7 @@ export class SimServer {
   async stop(): Promise<void> {
     this.closed = true
     if (this.timer) clearTimeout(this.timer)
+    await this.listenChain
     await this.siteFront.stop()
     await Promise.all(
       this.servers.map(async ({ server, sockets }) => {
@@ -138,16 +189,53 @@ export class SimServer {
 
   endpoints(): Array<Endpoint> {
     const host = this.config.host.includes(":") ? `[${this.config.host}]` : this.config.host
-    return [...this.world.appliances.values()].map((a) => {
+    const world = this.world
+    return [...world.appliances.values()].map((a) => {
       const p = this.ports.get(a.spec.id)!
       return {
         id: a.spec.id,
         hostname: a.hostname,
         guid: a.guid,
         httpUrl: `http://${host}:${p.http}`,
-        httpsUrl: `https://${host}:${p.https}`
+        httpsUrl: `https://${host}:${p.https}`,
+        get certificateSha256(): string {
+          return world.servedCertificate(a).fingerprint256.replace(/:/g, "").toLowerCase()
+        }
       }
     })
+  }
+
+  /** Close the listeners of powered-off and deleted appliances; open them again on power-on. */
+  private reconcileListeners(): void {
+    this.listenChain = this.listenChain.then(async () => {
+      if (this.closed) return
+      for (const [id, l] of this.listeners) {
+        const a = this.world.appliances.get(id)
+        const off = a?.lifecycle._tag === "PoweredOff" || a?.lifecycle._tag === "Deleted"
+        if (off && l.listening) {
+          l.listening = false
+          const done = Promise.all([closeServer(l.plain), closeServer(l.secure)])
+          for (const s of l.sockets) s.destroy()
+          await done
+          this.world.log(id, "power", "Listeners closed: connections to this appliance are refused")
+        } else if (!off && !l.listening) {
+          const p = this.ports.get(id)!
+          try {
+            await listen(l.plain, this.config.host, p.http)
+            await listen(l.secure, this.config.host, p.https)
+            l.listening = true
+          } catch (e) {
+            this.world.log(id, "error", `Could not listen again: ${e instanceof Error ? e.message : String(e)}`)
+          }
+        }
+      }
+    })
+  }
+
+  /** Resolves once listeners and the site front follow the latest state. */
+  async settled(): Promise<void> {
+    await this.listenChain
+    await this.siteFront.settled()
   }
 
   controlUrl(): string {
@@ -167,12 +255,12 @@ export class SimServer {
   private serveDefaultCertificates(): void {
     for (const [id, entry] of this.secureServers) {
       const a = this.world.appliances.get(id)
-      const chosen = a?.certificates.find((c) => c.isDefault && c.keyPem !== undefined)
-      const wanted = chosen?.id ?? `${id}-default`
-      if (wanted === entry.certId) continue
-      entry.certId = wanted
-      entry.server.setSecureContext(chosen?.keyPem ? { cert: chosen.certPem, key: chosen.keyPem } : this.tls)
-      this.world.log(id, "certificate", `HTTPS now serves ${chosen?.subject ?? "the bundled certificate"}`)
+      if (!a) continue
+      const served = this.world.servedCertificate(a)
+      if (served.id === entry.certId) continue
+      entry.certId = served.id
+      entry.server.setSecureContext({ cert: served.certPem, key: served.keyPem ?? this.tls.key })
+      this.world.log(id, "certificate", `HTTPS now serves ${served.subject}`)
     }
   }
 
@@ -247,7 +335,7 @@ export class SimServer {
         }
       )
       this.world.tick()
-      await this.siteFront.settled()
+      await this.settled()
       send(res, reply)
       return
     }

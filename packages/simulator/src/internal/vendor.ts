@@ -9,7 +9,7 @@ import { backupStream } from "./backup.js"
 import type { Reply } from "./http.js"
 import { el, formParams, json, namespaces, parseJsonObject, send, text, xml, xmlDocument } from "./http.js"
 import type { Appliance, World } from "./world.js"
-import type { Client } from "./fleet.js"
+import type { Client, Jumpoint } from "./fleet.js"
 import { compareVersions, rfc3339, SimRefusal, xmlTime } from "./util.js"
 
 const ACCESS_DENIED = {
@@ -123,8 +123,8 @@ const token = (world: World, a: Appliance, { req, body }: VendorRequest): Reply 
       "invalid_client",
       "Send the API account's client id and secret with HTTP Basic authentication."
     )
-  const account = world.accounts.get(clientId)
-  if (!account || account.clientSecret !== secret || !account.enabled)
+  const account = world.accountsOf(a).get(clientId)
+  if (!account || !world.secretMatches(account, secret) || !account.enabled)
     return oauthError(
       401,
       "invalid_client",
@@ -298,7 +298,7 @@ const commandV1 = (world: World, a: Appliance, account: ApiAccount, { req, url, 
       if (bad !== undefined)
         return doc("connected_client_list", [el("error", `Invalid value for type: ${bad.slice(0, 64)}.`)])
       const want = (t: string): boolean => types.includes("all") || types.includes(t)
-      const serving = world.siteTargets().targets.includes(a)
+      const serving = world.siteTargets().targets.includes(a) && a.local === undefined
       const pinned = serving ? world.fleet.clients.filter((c) => c.connectionType === "active").length : 0
       const counts: Array<[string, number]> = [
         ["representative", a.reps.length],
@@ -500,14 +500,15 @@ const config = (world: World, a: Appliance, account: ApiAccount, { req, url }: V
   if (method !== "GET" && method !== "HEAD")
     return json(405, { message: `The simulator serves ${sub} read-only (GET, HEAD).` }, { Allow: "GET, HEAD, OPTIONS" })
   const [, kind, idText] = known
-  const jpJson = (j: (typeof world.fleet.jumpoints)[number]) => ({
+  const inventory = world.inventoryOf(a)
+  const jpJson = (j: Jumpoint) => ({
     id: j.id,
     name: j.name,
     platform: j.platform,
     code_name: j.codeName,
     comments: "",
     enabled: j.enabled,
-    connected: world.isUp(a),
+    connected: world.isUp(a) && a.local === undefined,
     clustered: j.clustered,
     shell_jump_enabled: false,
     protocol_tunnel_enabled: false,
@@ -518,21 +519,21 @@ const config = (world: World, a: Appliance, account: ApiAccount, { req, url }: V
     if ([...url.searchParams.keys()].length > 0) return json(401, { message: "Unrecognized query parameters." })
     const id = Number(idText)
     if (kind === "jump-client") {
-      const c = world.fleet.clients.find((x) => x.id === id)
+      const c = inventory.clients.find((x) => x.id === id)
       return c ? json(200, clientJson(c, a.version)) : json(404, { message: "Not Found" })
     }
-    const j = world.fleet.jumpoints.find((x) => x.id === id)
+    const j = inventory.jumpoints.find((x) => x.id === id)
     return j ? json(200, jpJson(j)) : json(404, { message: "Not Found" })
   }
   const filters: Record<string, (x: never) => string> =
     kind === "jump-client"
       ? jumpClientFilters
       : {
-          name: (j: (typeof world.fleet.jumpoints)[number]) => j.name,
-          public_ip: (j: (typeof world.fleet.jumpoints)[number]) => j.publicIp,
-          private_ip: (j: (typeof world.fleet.jumpoints)[number]) => j.privateIp,
-          hostname: (j: (typeof world.fleet.jumpoints)[number]) => j.hostname,
-          code_name: (j: (typeof world.fleet.jumpoints)[number]) => j.codeName
+          name: (j: Jumpoint) => j.name,
+          public_ip: (j: Jumpoint) => j.publicIp,
+          private_ip: (j: Jumpoint) => j.privateIp,
+          hostname: (j: Jumpoint) => j.hostname,
+          code_name: (j: Jumpoint) => j.codeName
         }
   const unknown = [...url.searchParams.keys()].filter(
     (k) => k !== "per_page" && k !== "current_page" && !(k in filters)
@@ -555,7 +556,7 @@ const config = (world: World, a: Appliance, account: ApiAccount, { req, url }: V
       errors.connection_type = ["Must be active, passive or uninstalled."]
   }
   if (Object.keys(errors).length > 0) return json(422, { message: "The given data was invalid.", errors })
-  const source: ReadonlyArray<unknown> = kind === "jump-client" ? world.fleet.clients : world.fleet.jumpoints
+  const source: ReadonlyArray<unknown> = kind === "jump-client" ? inventory.clients : inventory.jumpoints
   const matched = source.filter((item) =>
     [...url.searchParams.entries()]
       .filter(([k]) => k in filters)
@@ -577,7 +578,7 @@ const config = (world: World, a: Appliance, account: ApiAccount, { req, url }: V
   const items =
     kind === "jump-client"
       ? (page as Array<Client>).map((c) => clientJson(c, a.version))
-      : (page as Array<(typeof world.fleet.jumpoints)[number]>).map(jpJson)
+      : (page as Array<Jumpoint>).map(jpJson)
   return json(200, items, {
     Link: links.join(", "),
     "X-BT-Pagination-Current-Page": currentPage,
@@ -632,16 +633,8 @@ const backup = (
     "Content-Length": size,
     ...rateHeaders
   })
-  const stream = backupStream(
-    {
-      hostname: a.hostname,
-      version: a.version,
-      build: a.build,
-      createdAt: new Date().toISOString(),
-      passwordProtected: world.backupPassword !== undefined
-    },
-    truncate === true ? Math.floor(size / 2) : size
-  )
+  const { manifest, payload } = world.backupManifest(a, size)
+  const stream = backupStream(manifest, truncate === true ? Math.floor(size / 2) : size, payload)
   world.log(
     a.spec.id,
     "backup",

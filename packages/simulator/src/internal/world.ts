@@ -9,8 +9,10 @@
  * for the next due event. Times the appliances *report* (token expiry, rate
  * limits, clocks, last sync) are real wall-clock times.
  */
-import { createPrivateKey, randomBytes, X509Certificate } from "node:crypto"
-import type { ApiAccount, ApplianceSpec, SimConfig, UpdatePackage } from "../SimConfig.js"
+import { createHash, createPrivateKey, randomBytes, scryptSync, timingSafeEqual, X509Certificate } from "node:crypto"
+import type { ApiAccount, ApplianceSpec, CommandPermission, SimConfig, UpdatePackage } from "../SimConfig.js"
+import type { BackupManifest, BackupPayload, PasswordVerifier } from "./backup.js"
+import type { Client, Jumpoint } from "./fleet.js"
 import { Fleet } from "./fleet.js"
 import { compareVersions, hexOf, SimRefusal } from "./util.js"
 
@@ -24,6 +26,24 @@ export type Lifecycle =
     }
   | { readonly _tag: "Rebooting"; readonly until: number; readonly packageId: string }
   | { readonly _tag: "NeedsSupport"; readonly reason: string }
+  /** A physical appliance switched off (MIGRATE-9): its listeners are closed. */
+  | { readonly _tag: "PoweredOff" }
+  /** A virtual appliance deleted (MIGRATE-9): its listeners are closed for good. */
+  | { readonly _tag: "Deleted" }
+
+/** An API account; restored ones carry only the SHA-256 of their secret. */
+export type StoredAccount = ApiAccount & { readonly secretSha256?: string | undefined }
+
+/**
+ * Settings of an appliance that is not (or no longer) a member of the simulated site: a factory
+ * box, a factory-reset one, or one restored from another simulator's backup.
+ */
+export interface LocalSite {
+  readonly siteId: string
+  readonly accounts: Map<string, StoredAccount>
+  readonly jumpClients: Array<Client>
+  readonly jumpoints: Array<Jumpoint>
+}
 
 export interface LoggedInRep {
   readonly id: number
@@ -66,6 +86,14 @@ export interface Fault {
 export interface Appliance {
   readonly spec: ApplianceSpec
   readonly guid: string
+  /** undefined = member of the simulated site (site-wide accounts, live Jump Client fleet). */
+  local: LocalSite | undefined
+  /** The initial admin/password login is still in place (MIGRATE-7). */
+  defaultCredentials: boolean
+  /** The end-user license agreement was accepted at first login (MIGRATE-6). */
+  eulaAccepted: boolean
+  /** Configured users (display names), as a backup carries them. */
+  users: Array<string>
   hostname: string
   version: string
   build: string
@@ -112,9 +140,25 @@ export interface SimEvent {
 const GiB = 1024 ** 3
 const REBOOT = "__reboot__"
 
+const sha256 = (s: string): string => createHash("sha256").update(s, "utf8").digest("hex")
+
+const emptySite = (): LocalSite => ({
+  siteId: `local-${randomBytes(8).toString("hex")}`,
+  accounts: new Map(),
+  jumpClients: [],
+  jumpoints: []
+})
+
+/** A plausible build for a factory version, e.g. `38112-<40 hex>`. */
+const factoryBuild = (version: string): string =>
+  `${10000 + (Number.parseInt(hexOf(`build:${version}`, 6), 16) % 90000)}-${hexOf(`factory:${version}`, 40)}`
+
 export class World {
   readonly appliances = new Map<string, Appliance>()
-  readonly accounts = new Map<string, ApiAccount>()
+  readonly accounts = new Map<string, StoredAccount>()
+  /** Identity of the simulated site (random per run): a backup restored in the same run rejoins it. */
+  readonly siteId = randomBytes(8).toString("hex")
+  private backupVerifier: { readonly password: string; readonly verifier: PasswordVerifier } | undefined
   readonly catalog: ReadonlyArray<UpdatePackage>
   readonly fleet: Fleet
   relationship: Relationship | undefined
@@ -136,7 +180,9 @@ export class World {
 
   constructor(
     readonly config: SimConfig,
-    defaultCert: { readonly cert: string; readonly key: string }
+    defaultCert: { readonly cert: string; readonly key: string },
+    /** Per-appliance certificate served at start, when not `defaultCert`. */
+    certificates?: ReadonlyMap<string, { readonly cert: string; readonly key: string }>
   ) {
     this.timeScale = config.timeScale
     this.catalog = config.updates
@@ -146,17 +192,23 @@ export class World {
     this.rateLimits = { ...config.rateLimit }
     for (const a of config.accounts) this.accounts.set(a.clientId, a)
     for (const spec of config.appliances) {
+      const fresh = spec.fresh === true
+      const version = fresh ? (spec.factoryVersion ?? spec.version) : spec.version
       const appliance: Appliance = {
         spec,
         guid: hexOf(`appliance:${config.seed}:${spec.id}`, 32),
+        local: fresh ? emptySite() : undefined,
+        defaultCredentials: fresh,
+        eulaAccepted: !fresh,
+        users: fresh ? [] : spec.loggedInUsers.map((u) => u.displayName),
         hostname: spec.hostname,
-        version: spec.version,
-        build: spec.build,
+        version,
+        build: version === spec.version ? spec.build : factoryBuild(version),
         baseVersion: spec.baseVersion,
         lifecycle: { _tag: "Running" },
-        failoverRole: spec.failoverRole,
-        sharedIps: new Map(spec.sharedIps.map((s) => [s.ip, s.enabled])),
-        interApplianceKey: spec.interApplianceKey,
+        failoverRole: fresh ? "none" : spec.failoverRole,
+        sharedIps: new Map(spec.sharedIps.map((s) => [s.ip, fresh ? false : s.enabled])),
+        interApplianceKey: fresh ? "" : spec.interApplianceKey,
         dataSizeBytes: spec.dataSizeBytes,
         clockOffsetSeconds: spec.clockOffsetSeconds,
         installed: new Set(),
@@ -171,16 +223,18 @@ export class World {
         tokenOrder: new Map(),
         rate: new Map()
       }
+      const served = certificates?.get(spec.id) ?? defaultCert
       appliance.certificates.push({
-        ...describeCert(`${spec.id}-default`, defaultCert.cert, defaultCert.key),
+        ...describeCert(`${spec.id}-default`, served.cert, served.key),
         isDefault: true
       })
-      for (const u of spec.loggedInUsers) this.addRep(appliance, u.displayName, u.sessions)
+      if (!fresh) for (const u of spec.loggedInUsers) this.addRep(appliance, u.displayName, u.sessions)
       this.appliances.set(spec.id, appliance)
     }
-    const first = config.appliances[0]
-    const primary = config.appliances.find((a) => a.failoverRole === "primary")
-    const backup = config.appliances.find((a) => a.failoverRole === "backup")
+    const members = config.appliances.filter((a) => a.fresh !== true)
+    const first = members[0] ?? config.appliances[0]
+    const primary = members.find((a) => a.failoverRole === "primary")
+    const backup = members.find((a) => a.failoverRole === "backup")
     const target = primary?.id ?? first?.id ?? "A"
     this.dns = { target, pending: undefined }
     this.nat = target
@@ -470,7 +524,8 @@ export class World {
 
   private syncFleetTarget(now: number): void {
     const t = this.siteTargets()
-    const serving = t.targets.find((a) => a.lifecycle._tag === "Running")
+    // Jump Clients only reconnect to an appliance that holds the site's configuration.
+    const serving = t.targets.find((a) => a.lifecycle._tag === "Running" && a.local === undefined)
     this.fleet.setTarget(serving?.version, now)
   }
 
@@ -487,6 +542,7 @@ export class World {
       )
     }
     a.reps.push(rep)
+    if (!a.users.includes(displayName)) a.users.push(displayName)
     for (const lsid of rep.sessions) a.records.add(lsid)
     return rep
   }
@@ -563,6 +619,11 @@ export class World {
     const p = this.pkg(packageId)
     if (a.lifecycle._tag !== "Running")
       throw new SimRefusal(409, `Appliance ${a.spec.id} is ${a.lifecycle._tag}; installs need a running appliance.`)
+    if (!a.eulaAccepted)
+      throw new SimRefusal(
+        409,
+        `The end-user license agreement of ${a.spec.id} is not accepted: accept it at the first login of /appliance (POST /__sim/appliances/${a.spec.id}/eula/accept), then install the update (MIGRATE-6).`
+      )
     const viaUpload = a.uploaded.has(p.id)
     if (!viaUpload) {
       if (a.downloaded.has(p.id))
@@ -890,6 +951,15 @@ export class World {
     return { cert: c, keyPem }
   }
 
+  /** The certificate the HTTPS listener serves: the default one when its private key is here, else the factory one. */
+  servedCertificate(a: Appliance): Certificate {
+    return (
+      a.certificates.find((c) => c.isDefault && c.keyPem !== undefined) ??
+      a.certificates.find((c) => c.id === `${a.spec.id}-default`) ??
+      a.certificates[0]!
+    )
+  }
+
   setDefaultCertificate(a: Appliance, id: string): Certificate {
     const c = a.certificates.find((x) => x.id === id)
     if (!c)
@@ -904,8 +974,12 @@ export class World {
   }
 
   factoryReset(a: Appliance): void {
+    this.requirePower(a)
     if (this.relationship && this.inRelationship(a)) this.breakRelationship()
     a.lifecycle = { _tag: "Running" }
+    a.local = emptySite()
+    a.users = []
+    a.defaultCredentials = true
     a.failoverRole = "none"
     for (const ip of a.sharedIps.keys()) a.sharedIps.set(ip, false)
     a.reps = []
@@ -918,8 +992,274 @@ export class World {
     a.downloadKey = undefined
     a.uploaded.clear()
     a.interApplianceKey = ""
-    this.log(a.spec.id, "reset", "Factory reset: configuration, users, relationship and certificates cleared")
+    this.log(
+      a.spec.id,
+      "reset",
+      "Factory reset: configuration, users, API accounts, relationship and certificates cleared; login back to admin/password"
+    )
     this.tick()
+  }
+
+  // ---------------------------------------------------------------- hardware migration (MIGRATE-*)
+
+  /** Refuses actions on an appliance that is switched off or deleted. */
+  requirePower(a: Appliance): void {
+    if (a.lifecycle._tag === "Deleted")
+      throw new SimRefusal(410, `Appliance ${a.spec.id} was deleted: nothing can be done on it any more.`)
+    if (a.lifecycle._tag === "PoweredOff")
+      throw new SimRefusal(
+        409,
+        `Appliance ${a.spec.id} is powered off: power it on first (POST /__sim/appliances/${a.spec.id}/power-on).`
+      )
+  }
+
+  /** API accounts this appliance knows: the site's, or its own when it is not a site member. */
+  accountsOf(a: Appliance): Map<string, StoredAccount> {
+    return a.local?.accounts ?? this.accounts
+  }
+
+  /** Checks a client secret in constant time (restored accounts only know its SHA-256). */
+  secretMatches(account: StoredAccount, secret: string): boolean {
+    const want = Buffer.from(account.secretSha256 ?? sha256(account.clientSecret), "hex")
+    const got = Buffer.from(sha256(secret), "hex")
+    return want.length === got.length && timingSafeEqual(want, got)
+  }
+
+  /** Jump Clients and Jumpoints the configuration API of this appliance lists. */
+  inventoryOf(a: Appliance): { readonly clients: ReadonlyArray<Client>; readonly jumpoints: ReadonlyArray<Jumpoint> } {
+    return a.local
+      ? { clients: a.local.jumpClients, jumpoints: a.local.jumpoints }
+      : { clients: this.fleet.clients, jumpoints: this.fleet.jumpoints }
+  }
+
+  /** Creates an API account as a person would in /login > Management > API Configuration. */
+  createAccount(
+    a: Appliance,
+    input: { name: string; permCommand: CommandPermission; permBackup: boolean; permConfiguration: boolean }
+  ): StoredAccount {
+    this.requirePower(a)
+    const accounts = this.accountsOf(a)
+    if ([...accounts.values()].some((x) => x.name === input.name))
+      throw new SimRefusal(409, `An API account named "${input.name}" already exists on ${a.spec.id}.`, "name")
+    const account: StoredAccount = {
+      name: input.name,
+      clientId: randomBytes(20).toString("hex"),
+      clientSecret: randomBytes(24).toString("base64url"),
+      enabled: true,
+      permCommand: input.permCommand,
+      permBackup: input.permBackup,
+      permConfiguration: input.permConfiguration
+    }
+    accounts.set(account.clientId, account)
+    this.log(
+      a.spec.id,
+      "accounts",
+      `API account ${input.name} created${a.local ? "" : " (site-wide: synced to the peer)"}`
+    )
+    return account
+  }
+
+  setAdminPassword(a: Appliance, password: string): void {
+    this.requirePower(a)
+    if (password.length < 8 || password === "password")
+      throw new SimRefusal(
+        422,
+        "Choose an admin password of at least 8 characters, other than the factory one.",
+        "password"
+      )
+    a.defaultCredentials = false
+    this.log(a.spec.id, "security", "Initial admin password changed (MIGRATE-7)")
+  }
+
+  acceptEula(a: Appliance): void {
+    this.requirePower(a)
+    a.eulaAccepted = true
+    this.log(a.spec.id, "eula", "End-user license agreement accepted (MIGRATE-6)")
+  }
+
+  powerOff(a: Appliance): void {
+    this.requirePower(a)
+    a.lifecycle = { _tag: "PoweredOff" }
+    a.reps = []
+    a.tokens.clear()
+    a.tokenOrder.clear()
+    this.log(a.spec.id, "power", "Powered off: connections are refused (MIGRATE-9)")
+    this.tick()
+  }
+
+  powerOn(a: Appliance): void {
+    if (a.lifecycle._tag === "Deleted") this.requirePower(a)
+    if (a.lifecycle._tag !== "PoweredOff") throw new SimRefusal(409, `Appliance ${a.spec.id} is not powered off.`)
+    a.lifecycle = { _tag: "Rebooting", until: this.simNow() + 120_000, packageId: REBOOT }
+    this.log(a.spec.id, "power", "Powered on: booting (120 simulated s)")
+    this.tick()
+  }
+
+  deleteAppliance(a: Appliance): void {
+    if (a.lifecycle._tag === "Deleted") this.requirePower(a)
+    a.lifecycle = { _tag: "Deleted" }
+    a.reps = []
+    a.tokens.clear()
+    a.tokenOrder.clear()
+    for (const ip of a.sharedIps.keys()) a.sharedIps.set(ip, false)
+    this.log(a.spec.id, "power", "Virtual appliance deleted: its addresses no longer answer (MIGRATE-9)")
+    this.tick()
+  }
+
+  private passwordVerifier(password: string): PasswordVerifier {
+    if (this.backupVerifier?.password !== password) {
+      const salt = randomBytes(16)
+      this.backupVerifier = {
+        password,
+        verifier: {
+          algorithm: "scrypt",
+          salt: salt.toString("hex"),
+          hash: scryptSync(password, salt, 32).toString("hex")
+        }
+      }
+    }
+    return this.backupVerifier.verifier
+  }
+
+  /** What `/api/backup` writes after `BTNSB1`: the settings a restore needs (MIGRATE-2). */
+  backupManifest(a: Appliance, totalBytes: number): { manifest: BackupManifest; payload: BackupPayload } {
+    const inventory = this.inventoryOf(a)
+    const manifest: BackupManifest = {
+      hostname: a.hostname,
+      version: a.version,
+      build: a.build,
+      createdAt: new Date().toISOString(),
+      passwordProtected: this.backupPassword !== undefined,
+      format: 2,
+      product: this.config.product,
+      baseVersion: a.baseVersion,
+      applianceGuid: a.guid,
+      siteId: a.local?.siteId ?? this.siteId,
+      siteHostname: this.config.siteHostname,
+      totalBytes,
+      password: this.backupPassword === undefined ? null : this.passwordVerifier(this.backupPassword)
+    }
+    const payload: BackupPayload = {
+      accounts: [...this.accountsOf(a).values()].map((x) => ({
+        name: x.name,
+        clientId: x.clientId,
+        secretSha256: x.secretSha256 ?? sha256(x.clientSecret),
+        enabled: x.enabled,
+        permCommand: x.permCommand,
+        permBackup: x.permBackup,
+        permConfiguration: x.permConfiguration
+      })),
+      users: [...a.users],
+      jumpClients: inventory.clients.map((c) => ({
+        id: c.id,
+        name: c.name,
+        hostname: c.hostname,
+        fqdn: c.fqdn,
+        tag: c.tag,
+        jumpGroupId: c.jumpGroupId,
+        connectionType: c.connectionType,
+        privateIp: c.privateIp,
+        publicIp: c.publicIp,
+        operatingSystem: c.operatingSystem,
+        consoleUser: c.consoleUser,
+        version: c.version,
+        revision: c.revision
+      })),
+      jumpoints: inventory.jumpoints.map((j) => ({ ...j }))
+    }
+    return { manifest, payload }
+  }
+
+  /**
+   * Restores a settings backup on `/login > Management > Software > Restore` (MIGRATE-6/7):
+   * refuses a wrong or missing password (403), a backup from a newer product version (409) or
+   * another product (409). A backup of this run's site makes the appliance a member of the site
+   * again (site accounts, live Jump Client fleet); any other one is copied as it is in the file.
+   * The admin login stays as it was (`defaultCredentials` unchanged); certificates are untouched.
+   */
+  restore(
+    a: Appliance,
+    manifest: BackupManifest,
+    payload: BackupPayload,
+    password: string | undefined
+  ): { joinedSite: boolean; accounts: number; jumpClients: number; jumpoints: number; users: number } {
+    this.requirePower(a)
+    if (a.lifecycle._tag !== "Running")
+      throw new SimRefusal(409, `Appliance ${a.spec.id} is ${a.lifecycle._tag}: restore on a running appliance.`)
+    const v = manifest.password
+    if (v !== null) {
+      if (password === undefined)
+        throw new SimRefusal(403, "This backup is password protected: send the password it was made with.", "password")
+      const salt = Buffer.from(v.salt, "hex")
+      const want = Buffer.from(v.hash, "hex")
+      const got = scryptSync(password, salt, want.length || 32)
+      if (want.length !== got.length || !timingSafeEqual(want, got))
+        throw new SimRefusal(
+          403,
+          "The backup password is wrong: use the password set when the backup was made (without it the backup cannot be restored).",
+          "password"
+        )
+    }
+    if (manifest.product !== this.config.product)
+      throw new SimRefusal(
+        409,
+        `This backup comes from a ${manifest.product.toUpperCase()} site; the appliance runs ${this.config.product.toUpperCase()}: restore it on an appliance of the same product.`
+      )
+    if (compareVersions(manifest.version, a.version) > 0)
+      throw new SimRefusal(
+        409,
+        `This backup was made on version ${manifest.version}; ${a.spec.id} runs ${a.version}. Install the update to ${manifest.version} on ${a.spec.id} first (accept the EULA, then /appliance > Updates), then restore (MIGRATE-6).`
+      )
+    const joinedSite = manifest.siteId === this.siteId
+    if (joinedSite) {
+      a.local = undefined
+    } else {
+      const accounts = new Map<string, StoredAccount>()
+      for (const x of payload.accounts)
+        accounts.set(x.clientId, {
+          name: x.name,
+          clientId: x.clientId,
+          clientSecret: "",
+          secretSha256: x.secretSha256,
+          enabled: x.enabled,
+          permCommand: x.permCommand,
+          permBackup: x.permBackup,
+          permConfiguration: x.permConfiguration
+        })
+      a.local = {
+        siteId: manifest.siteId,
+        accounts,
+        jumpClients: payload.jumpClients.map((c) => ({
+          ...c,
+          checkInPhaseMs: 0,
+          state: "offline",
+          lastConnectWall: undefined,
+          lastDisconnectWall: undefined,
+          upgradeDoneAt: undefined,
+          nextCheckInAt: undefined
+        })),
+        jumpoints: payload.jumpoints.map((j) => ({ ...j }))
+      }
+    }
+    a.users = [...payload.users]
+    a.reps = []
+    a.tokens.clear()
+    a.tokenOrder.clear()
+    const inventory = this.inventoryOf(a)
+    const summary = {
+      joinedSite,
+      accounts: this.accountsOf(a).size,
+      jumpClients: inventory.clients.length,
+      jumpoints: inventory.jumpoints.length,
+      users: a.users.length
+    }
+    this.log(
+      a.spec.id,
+      "restore",
+      `Settings restored from the backup of ${manifest.hostname} (${manifest.version}): ${summary.accounts} API account(s), ${summary.jumpClients} Jump Client(s), ${summary.jumpoints} Jumpoint(s)${joinedSite ? "; the appliance is a member of the site again" : ""}`
+    )
+    this.tick()
+    return summary
   }
 
   // ---------------------------------------------------------------- faults
@@ -968,7 +1308,7 @@ export class World {
       a.tokens.delete(token)
       return undefined
     }
-    const account = this.accounts.get(t.account)
+    const account = this.accountsOf(a).get(t.account)
     return account?.enabled ? account : undefined
   }
 
