@@ -1,1 +1,9 @@
-export {}
+/**
+ * @since 0.1.0
+ */
+export * as MigrationPlan from "./MigrationPlan.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as MigrationHandlers from "./MigrationHandlers.js"

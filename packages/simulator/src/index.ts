@@ -17,3 +17,8 @@ export * as SimOperator from "./SimOperator.js"
  * @since 0.1.0
  */
 export * as Seed from "./Seed.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as MigrationOperator from "./MigrationOperator.js"

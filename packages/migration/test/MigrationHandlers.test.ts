@@ -1,0 +1,438 @@
+import { describe, expect, it } from "@effect/vitest"
+import { FakeAppliance } from "@sra-upgrade/appliance-client/test"
+import { Bundle, TestChains } from "@sra-upgrade/certificates"
+import { ApplianceApi, ApplianceError, Executor, Operator, Plan, type RunReport, StepHandler } from "@sra-upgrade/core"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as tls from "node:tls"
+import * as MigrationPlan from "../src/MigrationPlan.js"
+import { approve, env, GUID_A, GUID_N, newBox, plan, R, site } from "./support.js"
+
+const H = MigrationPlan.handlers
+const SITE = "support.example.test"
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "sra-migration-"))
+
+const gate = (id: string, handler: string, params: Record<string, unknown>, rules: ReadonlyArray<string> = []) =>
+  new Plan.ManualGate({
+    id,
+    title: id,
+    rules: R(...rules),
+    estimatedSeconds: 1,
+    handler,
+    params,
+    idempotent: true,
+    instructions: [id]
+  })
+const check = (id: string, handler: string, params: Record<string, unknown>) =>
+  new Plan.Check({
+    id,
+    title: id,
+    rules: [],
+    estimatedSeconds: 1,
+    handler,
+    params,
+    idempotent: true,
+    severity: "blocking"
+  })
+
+const seeds = (extra: Record<string, Partial<FakeAppliance.State>> = {}) => ({
+  A: { guid: GUID_A },
+  N: { guid: GUID_N },
+  "N-old": { guid: GUID_N },
+  site: { guid: GUID_A },
+  ...extra
+})
+
+const runPlan = (
+  steps: ReadonlyArray<Plan.Step>,
+  options: {
+    readonly seeds?: Record<string, Partial<FakeAppliance.State>>
+    readonly script?: Record<string, Operator.Script>
+    readonly before?: (fakes: (typeof FakeAppliance.FakeAppliances)["Service"]) => void
+    readonly passphrase?: string
+  } = {}
+) =>
+  Effect.gen(function* () {
+    const fakes = yield* FakeAppliance.FakeAppliances
+    options.before?.(fakes)
+    return yield* Executor.run(plan(steps))
+  }).pipe(
+    Effect.provide(
+      env(
+        options.seeds ?? seeds(),
+        options.script ?? {},
+        options.passphrase === undefined ? {} : { bundlePassphrase: Redacted.make(options.passphrase) }
+      )
+    )
+  )
+
+const stepOf = (report: RunReport.RunReport, id: string) => {
+  const s = report.steps.find((x) => x.id === id)
+  if (s === undefined) throw new Error(`no step ${id}`)
+  return s
+}
+
+/** A TLS server on 127.0.0.1:0 serving `chainPem`, closed with the scope. */
+const serveTls = (chainPem: string, keyPem: string) =>
+  Effect.acquireRelease(
+    Effect.async<tls.Server & { port: number }>((resume) => {
+      const server = tls.createServer({ cert: chainPem, key: keyPem }, (socket) => socket.end())
+      server.listen(0, "127.0.0.1", () =>
+        resume(Effect.succeed(Object.assign(server, { port: (server.address() as { port: number }).port })))
+      )
+    }),
+    (server) => Effect.async<void>((resume) => void server.close(() => resume(Effect.void)))
+  )
+
+const writeBundle = (chain: TestChains.GeneratedChain, file: string, passphrase = "export-pass") =>
+  Bundle.exportBundle(chain.chain, chain.leaf.privateKey, Redacted.make(passphrase), { path: file }).pipe(Effect.orDie)
+
+describe("MigrationHandlers", () => {
+  it.effect("the registries provide every handler a migration plan names", () =>
+    Effect.gen(function* () {
+      const registry = yield* StepHandler.StepHandlers
+      for (const name of MigrationPlan.handlerNames) expect(registry.names).toContain(name)
+      const s = site()
+      const p = MigrationPlan.planMigration(s.appliances[0]!, newBox(), s, {
+        current: { product: "24.1.3" },
+        oldKind: "physical",
+        newCurrent: "23.3.1"
+      })
+      if (p._tag === "Left") throw new Error(p.left.message)
+      for (const step of p.right.steps) expect(registry.names, step.handler).toContain(step.handler)
+    }).pipe(Effect.provide(env(seeds())))
+  )
+
+  it.effect("MIGRATE-1: the install gate is verified by the load-balancer probe on the new box's own address", () =>
+    Effect.gen(function* () {
+      const step = gate("new-install", H.newInstalled, { url: "fake://N" }, ["MIGRATE-1"])
+      const script = { "new-install": approve({ apiClientId: "x" }) }
+      const down = yield* runPlan([step], {
+        script,
+        before: (f) => (f.get("N").state.probe = { status: 503, body: "" })
+      })
+      expect(down.status).toBe("failed")
+      expect(stepOf(down, "new-install").error).toMatch(/HTTP 503.*not healthy yet/)
+      const up = yield* runPlan([step], { script })
+      expect(up.status).toBe("succeeded")
+      expect(stepOf(up, "new-install").evidence["probeStatus"]).toBe(200)
+    })
+  )
+
+  it.effect(
+    "MIGRATE-1: the new box must be another appliance (GUID), answer on its own address and not serve the site yet",
+    () =>
+      Effect.gen(function* () {
+        const step = check("check-new", H.checkNewAppliance, {
+          old: "A",
+          new: "N",
+          newUrl: "fake://N",
+          siteUrl: "https://support.example.test",
+          siteClient: "site"
+        })
+        const same = yield* runPlan([step], { seeds: seeds({ N: { guid: GUID_A } }) })
+        expect(stepOf(same, "check-new").error).toMatch(/same appliance GUID/)
+        const serving = yield* runPlan([step], { seeds: seeds({ site: { guid: GUID_N } }) })
+        expect(stepOf(serving, "check-new").error).toMatch(/already answered by the new appliance N/)
+        const unreachable = yield* runPlan([step], {
+          before: (f) => f.get("N").failNext("health", new ApplianceError.Unauthorized(), 5)
+        })
+        expect(stepOf(unreachable, "check-new").error).toMatch(/create its API account/)
+        const ok = yield* runPlan([step])
+        expect(ok.status).toBe("succeeded")
+        expect(stepOf(ok, "check-new").evidence).toMatchObject({ siteServedBy: "A", oldGuid: GUID_A, newGuid: GUID_N })
+      })
+  )
+
+  it.effect(
+    "MIGRATE-6: the version check refuses a new box newer than the target and says when an install is needed",
+    () =>
+      Effect.gen(function* () {
+        const step = check("versions", H.checkVersions, { old: "A", new: "N", oldVersion: "24.1.3", target: "24.1.3" })
+        const newer = yield* runPlan([step], { seeds: seeds({ N: { guid: GUID_N, version: "25.1.1" } }) })
+        expect(stepOf(newer, "versions").error).toMatch(/already runs 25\.1\.1, newer than 24\.1\.3/)
+        const moved = yield* runPlan([step], { seeds: seeds({ A: { guid: GUID_A, version: "24.3.2" } }) })
+        expect(stepOf(moved, "versions").error).toMatch(/plan the migration again/)
+        const older = yield* runPlan([step], { seeds: seeds({ N: { guid: GUID_N, version: "23.3.1" } }) })
+        expect(stepOf(older, "versions").evidence["installNeeded"]).toBe(true)
+        const noInstall = check("versions", H.checkVersions, {
+          old: "A",
+          new: "N",
+          oldVersion: "24.1.3",
+          target: "24.1.3",
+          installPlanned: false
+        })
+        const unplanned = yield* runPlan([noInstall], { seeds: seeds({ N: { guid: GUID_N, version: "23.3.1" } }) })
+        expect(stepOf(unplanned, "versions").error).toMatch(/older than 24\.1\.3, and this plan installs nothing/)
+        const eula = gate("eula", H.eulaAccepted, { appliance: "N" }, ["MIGRATE-6"])
+        const accepted = yield* runPlan([eula], { script: { eula: approve({ acceptedBy: "me" }) } })
+        expect(stepOf(accepted, "eula").evidence).toMatchObject({ verifiableByApi: false })
+        const refused = yield* runPlan([eula], {
+          script: { eula: new Operator.Rejected({ by: "me", reason: "EULA not acceptable" }) }
+        })
+        expect(refused.status).toBe("failed")
+      })
+  )
+
+  it.live("MIGRATE-2: the backup taken through the API is re-read before the restore; a file changed since fails", () =>
+    Effect.gen(function* () {
+      const dir = tmp()
+      const backup = new Plan.Action({
+        id: "backup",
+        title: "backup",
+        rules: R("MIGRATE-2"),
+        estimatedSeconds: 1,
+        handler: "core/download-backup",
+        params: { appliance: "A", directory: dir, passwordProtected: false },
+        idempotent: true
+      })
+      const verify = check("verify", H.verifyBackup, { backupStep: "backup", appliance: "A" })
+      const ok = yield* runPlan([backup, verify])
+      expect(ok.status).toBe("succeeded")
+      const ev = stepOf(ok, "verify").evidence
+      expect(ev["sha256"]).toBe(stepOf(ok, "backup").evidence["sha256"])
+      // the same check on a file altered behind the run's back (gate = the moment a person touched it)
+      const tamper = gate("tamper", H.returnShipped, {})
+      const altered = yield* runPlan([backup, tamper, verify], {
+        script: {
+          tamper: () => {
+            for (const f of fs.readdirSync(dir)) fs.appendFileSync(path.join(dir, f), "x")
+            return approve()
+          }
+        }
+      })
+      expect(stepOf(altered, "verify").error).toMatch(/changed since it was downloaded/)
+      const missing = yield* runPlan([verify])
+      expect(stepOf(missing, "verify").error).toMatch(/No backup recorded/)
+    })
+  )
+
+  it.live("MIGRATE-3: the export gate compares the bundle's leaf fingerprint with what the old box serves", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const dir = tmp()
+        const served = yield* TestChains.generateChain({ siteFqdn: SITE })
+        const other = yield* TestChains.generateChain({ siteFqdn: SITE })
+        const server = yield* serveTls(served.chainPem, served.keyPem)
+        const good = path.join(dir, "good.pem")
+        const wrong = path.join(dir, "wrong.pem")
+        yield* writeBundle(served, good)
+        yield* writeBundle(other, wrong)
+        const step = (file: string) =>
+          gate("export", H.exportedBundle, { path: file, siteFqdn: SITE, host: "127.0.0.1", port: server.port }, [
+            "MIGRATE-3"
+          ])
+        const script = { export: approve({ file: "f" }) }
+        const ok = yield* runPlan([step(good)], { script, passphrase: "export-pass" })
+        expect(ok.status).toBe("succeeded")
+        const ev = stepOf(ok, "export").evidence
+        expect(ev["leafSha256"]).toBe(served.chain[0]!.sha256)
+        expect(ev["servedByOldSha256"]).toBe(served.chain[0]!.sha256)
+        expect(ev["keyChecked"]).toBe(true)
+        const bad = yield* runPlan([step(wrong)], { script })
+        expect(stepOf(bad, "export").error).toMatch(/not the certificate served by the site/)
+      })
+    )
+  )
+
+  it.live("MIGRATE-5: a certificate with warnings blocks the default choice (escalate to support)", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const dir = tmp()
+        const soon = yield* TestChains.generateChain({
+          siteFqdn: SITE,
+          leafNotAfter: new Date(Date.now() + 10 * 24 * 3600 * 1000)
+        })
+        const server = yield* serveTls(soon.chainPem, soon.keyPem)
+        const file = path.join(dir, "soon.pem")
+        yield* writeBundle(soon, file)
+        const step = gate(
+          "default",
+          H.defaultCertificate,
+          { path: file, siteFqdn: SITE, host: "127.0.0.1", port: server.port },
+          ["MIGRATE-5"]
+        )
+        const report = yield* runPlan([step], { script: { default: approve() } })
+        expect(report.status).toBe("failed")
+        expect(stepOf(report, "default").error).toMatch(/ExpiresSoon.*Warnings block.*escalate to vendor support/s)
+      })
+    )
+  )
+
+  it.live("MIGRATE-5: the chosen certificate must be what the new box serves (TLS probe)", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const dir = tmp()
+        const site = yield* TestChains.generateChain({ siteFqdn: SITE })
+        const factory = yield* TestChains.generateChain({ siteFqdn: "factory.invalid", commonName: "factory.invalid" })
+        const file = path.join(dir, "site.pem")
+        yield* writeBundle(site, file)
+        const step = (port: number) =>
+          gate(
+            "default",
+            H.defaultCertificate,
+            {
+              path: file,
+              siteFqdn: SITE,
+              host: "127.0.0.1",
+              port,
+              others: [{ label: "factory certificate", chainPem: factory.chainPem }]
+            },
+            ["MIGRATE-5"]
+          )
+        const right = yield* serveTls(site.chainPem, site.keyPem)
+        const ok = yield* runPlan([step(right.port)], { script: { default: approve() } })
+        expect(ok.status).toBe("succeeded")
+        expect(stepOf(ok, "default").evidence).toMatchObject({
+          chosenLeafSha256: site.chain[0]!.sha256,
+          servedLeafSha256: site.chain[0]!.sha256
+        })
+        const stillFactory = yield* serveTls(factory.chainPem, factory.keyPem)
+        const bad = yield* runPlan([step(stillFactory.port)], { script: { default: approve() } })
+        expect(stepOf(bad, "default").error).toMatch(/not the chosen/)
+      })
+    )
+  )
+
+  it.effect(
+    "MIGRATE-7: the restore gate holds only once the old API account works on the new box, on the old version",
+    () =>
+      Effect.gen(function* () {
+        const step = gate(
+          "restore",
+          H.restored,
+          { old: "A", new: "N", restoredClient: "N-old", backupStep: "backup" },
+          ["MIGRATE-7"]
+        )
+        const script = { restore: approve({ file: "b.nsb" }) }
+        const notYet = yield* runPlan([step], {
+          script,
+          before: (f) => f.get("N-old").failNext("apiInfo", new ApplianceError.Unauthorized())
+        })
+        expect(stepOf(notYet, "restore").error).toMatch(/not restored yet/)
+        const older = yield* runPlan([step], { script, seeds: seeds({ "N-old": { guid: GUID_N, version: "23.3.1" } }) })
+        expect(stepOf(older, "restore").error).toMatch(/runs 23\.3\.1 and the old one 24\.1\.3/)
+        const wrongBox = yield* runPlan([step], { script, seeds: seeds({ "N-old": { guid: GUID_A } }) })
+        expect(stepOf(wrongBox, "restore").error).toMatch(/reaches the old appliance/)
+        const ok = yield* runPlan([step], { script })
+        expect(ok.status).toBe("succeeded")
+      })
+  )
+
+  it.effect(
+    "MIGRATE-7: the new box must answer like the old one: version, Jump Client and Jumpoint counts, API account",
+    () =>
+      Effect.gen(function* () {
+        const jc = (id: number) =>
+          new ApplianceApi.JumpClient({
+            id,
+            name: `jc-${id}`,
+            jumpGroupId: 1,
+            connectionType: "active",
+            needsUpdate: false,
+            isLost: false
+          })
+        const jp = new ApplianceApi.Jumpoint({
+          id: 1,
+          name: "jp",
+          platform: "windows",
+          enabled: true,
+          connected: true,
+          clustered: false
+        })
+        const step = check("compare", H.compareAppliances, { old: "A", new: "N", restoredClient: "N-old" })
+        const old = { guid: GUID_A, jumpClients: [jc(1), jc(2), jc(3)], jumpoints: [jp] }
+        const short = yield* runPlan([step], {
+          seeds: seeds({ A: old, "N-old": { guid: GUID_N, jumpClients: [jc(1)], jumpoints: [jp] } })
+        })
+        expect(stepOf(short, "compare").error).toMatch(/1 Jump Client\(s\) ≠ 3/)
+        const perms = yield* runPlan([step], {
+          seeds: seeds({
+            A: old,
+            "N-old": {
+              ...old,
+              guid: GUID_N,
+              permissions: { perm_command: "read_only", perm_backup: true, perm_configuration: true }
+            }
+          })
+        })
+        expect(stepOf(perms, "compare").error).toMatch(/permissions differ/)
+        const same = yield* runPlan([step], { seeds: seeds({ A: old, "N-old": { ...old, guid: GUID_N } }) })
+        expect(same.status).toBe("succeeded")
+        expect(stepOf(same, "compare").evidence).toMatchObject({ new: { jumpClients: 3, jumpoints: 1 } })
+      })
+  )
+
+  it.effect("MIGRATE-7: the default-credentials gate blocks unless the change is attested (no API can tell)", () =>
+    Effect.gen(function* () {
+      const step = gate("creds", H.credentialsChanged, { appliance: "N-old" }, ["MIGRATE-7"])
+      const vague = yield* runPlan([step], { script: { creds: approve({ attestation: "later", vault: "v" }) } })
+      expect(vague.status).toBe("failed")
+      expect(stepOf(vague, "creds").error).toMatch(/was not attested/)
+      const ok = yield* runPlan([step], { script: { creds: approve({ attestation: "Changed", vault: "vault/sra" }) } })
+      expect(ok.status).toBe("succeeded")
+      expect(stepOf(ok, "creds").evidence).toMatchObject({ verifiableByApi: false, attestedBy: "test" })
+    })
+  )
+
+  it.live("MIGRATE-8: after the cut-over gate the run waits until the site address is answered by the new box", () =>
+    Effect.gen(function* () {
+      const s = site()
+      const pair = MigrationPlan.pairOf(s.appliances[0]!, newBox(), s, { siteClientId: "site", siteUrl: "fake://site" })
+      const encoded = Schema.encodeSync(MigrationPlan.pairSchema)(pair)
+      const cut = gate("cutover", H.cutover, { pair: encoded }, ["MIGRATE-8"])
+      const wait = new Plan.WaitFor({
+        id: "cutover-wait",
+        title: "wait",
+        rules: R("MIGRATE-8"),
+        estimatedSeconds: 1,
+        handler: H.siteServedByNew,
+        params: { pair: encoded },
+        idempotent: true,
+        intervalSeconds: 0.01,
+        deadlineSeconds: 0.2
+      })
+      let moveDns = (): void => undefined
+      const script = {
+        cutover: () => {
+          moveDns()
+          return approve({ dnsChange: "CHG-1" })
+        }
+      }
+      const moved = yield* runPlan([cut, wait], {
+        script,
+        before: (f) => (moveDns = () => void (f.get("site").state.guid = GUID_N))
+      })
+      expect(moved.status).toBe("succeeded")
+      expect(stepOf(moved, "cutover-wait").evidence).toMatchObject({ servedBy: "N" })
+      expect(stepOf(moved, "cutover").evidence).toMatchObject({ method: "dns", automated: false, servedBy: "N" })
+      moveDns = () => undefined
+      const notMoved = yield* runPlan([cut, wait], { script })
+      expect(notMoved.status).toBe("failed")
+      expect(stepOf(notMoved, "cutover-wait").error).toMatch(/answered by A, not N/)
+    })
+  )
+
+  it.effect("MIGRATE-9: decommission is verified by the old box no longer answering the site's API account", () =>
+    Effect.gen(function* () {
+      const params = { old: "A", oldUrl: "fake://A", new: "N-old" }
+      const reset = gate("reset", H.oldReset, params, ["MIGRATE-9"])
+      const script = { reset: approve({ resetBy: "me" }), off: approve() }
+      const still = yield* runPlan([reset], { script })
+      expect(stepOf(still, "reset").error).toMatch(/still answers the site's API account/)
+      const gone = yield* runPlan([reset], {
+        script,
+        before: (f) => f.get("A").failNext("apiInfo", new ApplianceError.Unauthorized())
+      })
+      expect(gone.status).toBe("succeeded")
+      expect(stepOf(gone, "reset").evidence).toMatchObject({ oldAnswer: "Unauthorized", newHealthy: true })
+      const off = gate("off", H.oldPoweredOff, params, ["MIGRATE-9"])
+      const stillOn = yield* runPlan([off], { script })
+      expect(stepOf(stillOn, "off").error).toMatch(/still answers on fake:\/\/A/)
+    })
+  )
+})

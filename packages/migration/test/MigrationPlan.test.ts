@@ -1,0 +1,195 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Plan } from "@sra-upgrade/core"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as MigrationPlan from "../src/MigrationPlan.js"
+import { newBox, site } from "./support.js"
+
+const { stepIds: S, handlers: H } = MigrationPlan
+
+const build = (options: Partial<MigrationPlan.Options> = {}, s = site(), n = newBox()) =>
+  MigrationPlan.planMigration(s.appliances[0]!, n, s, {
+    current: { product: "24.1.3" },
+    oldKind: "physical",
+    ...options
+  })
+
+const ok = (options: Partial<MigrationPlan.Options> = {}, s = site(), n = newBox()) => {
+  const r = build(options, s, n)
+  if (Either.isLeft(r)) throw new Error(r.left.message)
+  return r.right
+}
+
+const index = (plan: Plan.Plan, id: string) => {
+  const i = plan.steps.findIndex((s) => s.id === id)
+  expect(i, `step ${id}`).toBeGreaterThanOrEqual(0)
+  return i
+}
+const step = (plan: Plan.Plan, id: string) => plan.steps[index(plan, id)]!
+
+const reason = (r: Either.Either<Plan.Plan, MigrationPlan.MigrationPlanError>) =>
+  Either.isLeft(r) ? r.left.reason._tag : "built"
+
+describe("planMigration", () => {
+  it("MIGRATE-1: starts with the install gate verified by the probe of the new box's own address, then checks it is another box not serving the site", () => {
+    const plan = ok()
+    const first = plan.steps[0]!
+    expect(first._tag).toBe("ManualGate")
+    expect(first.id).toBe(S.newInstall)
+    expect(first.rules).toContain("MIGRATE-1")
+    expect(first.handler).toBe(H.newInstalled)
+    expect(first.params["url"]).toBe("https://10.0.0.21")
+    const check = step(plan, S.checkNew)
+    expect(check._tag === "Check" && check.severity).toBe("blocking")
+    expect(check.handler).toBe(H.checkNewAppliance)
+    expect(check.params).toMatchObject({ old: "A", new: "N", newUrl: "https://10.0.0.21" })
+    expect(index(plan, S.checkNew)).toBeGreaterThan(index(plan, S.newInstall))
+    // the physical deployment guide for a physical box, the virtual one otherwise
+    expect(step(ok({ newKind: "physical" }), S.newInstall)._tag === "ManualGate").toBe(true)
+    const gate = step(ok({ newKind: "physical" }), S.newInstall) as Plan.ManualGate
+    expect(gate.instructions.join(" ")).toMatch(/rack it/)
+    expect((step(ok(), S.newInstall) as Plan.ManualGate).instructions.join(" ")).toMatch(/hypervisor/)
+  })
+
+  it("MIGRATE-1: refuses a new box with the old one's id, unique IP or API URL, and an old box outside the site", () => {
+    const s = site()
+    expect(reason(build({}, s, newBox({ id: "A" })))).toBe("SameAppliance")
+    expect(reason(build({}, s, newBox({ uniqueIp: "10.0.0.11" })))).toBe("SameAppliance")
+    expect(reason(build({}, s, newBox({ apiUrl: "https://10.0.0.11/" })))).toBe("SameAppliance")
+    const other = newBox({ id: "X", uniqueIp: "10.0.0.99", apiUrl: "https://10.0.0.99" })
+    const r = MigrationPlan.planMigration(other, newBox(), s, { current: { product: "24.1.3" }, oldKind: "virtual" })
+    expect(reason(r)).toBe("NotInSite")
+    if (Either.isLeft(r)) expect(r.left.message).toMatch(/not in the site file/)
+  })
+
+  it("MIGRATE-6: the EULA gate comes before the install, which comes before the restore; the install is left out when the box already runs the target", () => {
+    const plan = ok({ newCurrent: "23.3.1" })
+    expect(index(plan, S.eula)).toBeLessThan(index(plan, S.software))
+    expect(index(plan, S.software)).toBeLessThan(index(plan, S.softwareWait))
+    expect(index(plan, S.softwareWait)).toBeLessThan(index(plan, S.restore))
+    const wait = step(plan, S.softwareWait)
+    expect(wait._tag).toBe("WaitFor")
+    expect(wait.params).toMatchObject({ appliance: "N", version: "24.1.3", fromVersion: "23.3.1" })
+    expect(step(plan, S.checkVersions).rules).toContain("MIGRATE-6")
+    const same = ok({ newCurrent: "24.1.3" })
+    expect(same.steps.some((s) => s.id === S.software)).toBe(false)
+    expect(same.steps.some((s) => s.id === S.eula)).toBe(true)
+    expect(same.notes.join(" ")).toMatch(/no software install/)
+  })
+
+  it("MIGRATE-6: refuses a target older than the old box, and a new box already newer than the target", () => {
+    expect(reason(build({ target: "23.3.1" }))).toBe("TargetTooOld")
+    expect(reason(build({ newCurrent: "25.1.1" }))).toBe("NewTooRecent")
+    expect(reason(build({ target: "24.x" }))).toBe("BadVersion")
+    expect(ok({ target: "24.3.2" }).targetVersion).toBe("24.3.2")
+  })
+
+  it("MIGRATE-2: the old box's backup is taken through the API and re-verified before the restore", () => {
+    const plan = ok()
+    const backup = step(plan, S.backup)
+    expect(backup._tag).toBe("Action")
+    expect(backup.handler).toBe("core/download-backup")
+    expect(backup.params).toMatchObject({ appliance: "A", directory: "/var/backups/sra", passwordProtected: true })
+    const verify = step(plan, S.backupVerify)
+    expect(verify.handler).toBe(H.verifyBackup)
+    expect(verify.params["backupStep"]).toBe(S.backup)
+    expect(index(plan, S.backupVerify)).toBeLessThan(index(plan, S.restore))
+  })
+
+  it("MIGRATE-3: the export gate is verified by the fingerprint of the exported bundle against what the old box serves", () => {
+    const gate = step(ok(), S.exportCertificate) as Plan.ManualGate
+    expect(gate.rules).toEqual(["MIGRATE-3"])
+    expect(gate.target).toBe("A")
+    expect(gate.handler).toBe(H.exportedBundle)
+    expect(gate.params).toMatchObject({
+      path: "/var/backups/sra/certificates/support.example.test.pem",
+      siteFqdn: "support.example.test",
+      host: "10.0.0.11",
+      port: 443
+    })
+    expect(gate.instructions.join(" ")).toMatch(/passphrase/)
+  })
+
+  it("MIGRATE-4: the import gate on the new box is checked by the certificates package", () => {
+    const plan = ok()
+    const gate = step(plan, S.importCertificate)
+    expect(gate.rules).toEqual(["MIGRATE-4"])
+    expect(gate.target).toBe("N")
+    expect(gate.handler).toBe("certificates.bundle-file")
+    expect(index(plan, S.exportCertificate)).toBeLessThan(index(plan, S.importCertificate))
+  })
+
+  it("MIGRATE-5: the default-certificate gate names the site FQDN and probes the new box's address", () => {
+    const plan = ok({ otherCertificates: [{ label: "factory", chainPem: "PEM" }] })
+    const gate = step(plan, S.defaultCertificate) as Plan.ManualGate
+    expect(gate.rules).toEqual(["MIGRATE-5"])
+    expect(gate.handler).toBe(H.defaultCertificate)
+    expect(gate.params).toMatchObject({ siteFqdn: "support.example.test", host: "10.0.0.21", port: 443 })
+    expect(gate.params["others"]).toEqual([{ label: "factory", chainPem: "PEM" }])
+    expect(gate.instructions.join(" ")).toMatch(/no warnings/)
+    expect(index(plan, S.importCertificate)).toBeLessThan(index(plan, S.defaultCertificate))
+  })
+
+  it("MIGRATE-7: restore gate, API comparison, then a blocking attestation that admin / password was changed (no API can tell)", () => {
+    const plan = ok({ restoredClientId: "N-old-account" })
+    const restore = step(plan, S.restore)
+    expect(restore.params).toMatchObject({ restoredClient: "N-old-account", backupStep: S.backup })
+    const compare = step(plan, S.compare)
+    expect(compare._tag === "Check" && compare.severity).toBe("blocking")
+    expect(compare.params["restoredClient"]).toBe("N-old-account")
+    const creds = step(plan, S.credentials) as Plan.ManualGate
+    expect(creds.instructions.join(" ")).toMatch(/No API can tell/)
+    expect(creds.evidence.map((e) => e.name)).toContain("attestation")
+    expect(plan.notes.join(" ")).toMatch(/admin \/ password/)
+    expect(index(plan, S.restore)).toBeLessThan(index(plan, S.compare))
+    expect(index(plan, S.credentials)).toBeLessThan(index(plan, S.cutover))
+    // after the restore every check reads the new box with the old API account
+    expect(step(plan, S.verifyNew).params["appliance"]).toBe("N-old-account")
+  })
+
+  it("MIGRATE-8: the cut-over goes through failover's TrafficSwitch gate (DNS by default), waits for the new box on the site address, then VERIFY-1/2", () => {
+    const plan = ok({ siteClientId: "site" })
+    const cut = step(plan, S.cutover) as Plan.ManualGate
+    expect(cut.rules).toEqual(["MIGRATE-8", "SWITCH-2"])
+    expect(cut.instructions.join(" ")).toMatch(/10\.0\.0\.11 \(A\) to 10\.0\.0\.21 \(N\)/)
+    const pair = cut.params["pair"] as Record<string, Record<string, unknown>>
+    expect(pair["primary"]!["id"]).toBe("A")
+    expect(pair["backup"]!["id"]).toBe("N")
+    expect(pair["siteClientId"]).toBe("site")
+    const wait = step(plan, S.cutoverWait)
+    expect(wait._tag).toBe("WaitFor")
+    expect(wait.handler).toBe(H.siteServedByNew)
+    expect(index(plan, S.cutoverWait)).toBe(index(plan, S.cutover) + 1)
+    expect(step(plan, S.verifyNew).rules).toContain("VERIFY-1")
+    expect(step(plan, S.verifyConsole).rules).toContain("VERIFY-2")
+    const nat = ok({}, site({ trafficSwitch: { method: "nat", rule: "fw 42" } }))
+    expect(step(nat, S.cutover).rules).toEqual(["MIGRATE-8", "SWITCH-3"])
+  })
+
+  it("MIGRATE-9: after the confirmation, a virtual old box is deleted; a physical one is reset, powered off and returned", () => {
+    const physical = ok({ oldKind: "physical" })
+    const after = index(physical, S.confirmInProduction)
+    expect(after).toBeGreaterThan(index(physical, S.verifyConsole))
+    expect(index(physical, S.oldReset)).toBe(after + 1)
+    expect(index(physical, S.oldPowerOff)).toBe(after + 2)
+    expect(index(physical, S.oldReturn)).toBe(after + 3)
+    expect(physical.steps.some((s) => s.id === S.oldDelete)).toBe(false)
+    expect((step(physical, S.oldReset) as Plan.ManualGate).instructions.join(" ")).toMatch(/Status > Basics/)
+    for (const id of [S.oldReset, S.oldPowerOff, S.oldReturn]) expect(step(physical, id)._tag).toBe("ManualGate")
+    const virtual = ok({ oldKind: "virtual" })
+    expect(virtual.steps.at(-1)!.id).toBe(S.oldDelete)
+    expect(virtual.steps.some((s) => s.id === S.oldReset)).toBe(false)
+  })
+
+  it.effect("the plan round-trips through JSON and every step is tagged with its rules", () =>
+    Effect.gen(function* () {
+      const plan = ok({ newCurrent: "23.3.1" })
+      const back = yield* Plan.fromJson(Plan.toJson(plan))
+      expect(Plan.toJson(back)).toBe(Plan.toJson(plan))
+      const rules = new Set(plan.steps.flatMap((s) => s.rules))
+      for (let i = 1; i <= 9; i++) expect(rules.has(Plan.RuleId.make(`MIGRATE-${i}`))).toBe(true)
+      expect(plan.kind).toBe("migration")
+      expect(Plan.toMarkdown(plan)).toMatch(/No API can tell/)
+    })
+  )
+})
