@@ -1,0 +1,465 @@
+/**
+ * An in-memory `ApplianceApi` for unit tests of plans and handlers: no
+ * sockets, state you can read and change between steps, failures you can
+ * inject, and a record of every call. Time comes from Effect's Clock, so
+ * `TestClock` drives `takenAt`, `serverTime` and `localTime`.
+ *
+ * @example
+ * ```ts
+ * import { FakeAppliance } from "@sra-upgrade/appliance-client/test"
+ *
+ * const Test = FakeAppliance.layer({ A: { failoverRole: "primary" }, B: { failoverRole: "backup" } })
+ * // in a test:
+ * const fakes = yield* FakeAppliance.FakeAppliances
+ * fakes.get("A").state.healthy = false
+ * fakes.get("B").failNext("health", new ApplianceError.Timeout({ afterMillis: 30_000 }))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { ApplianceApi, ApplianceError, BackupArtifact } from "@sra-upgrade/core"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
+import { createHash, randomBytes } from "node:crypto"
+import * as Fs from "node:fs/promises"
+import * as Path from "node:path"
+import * as Errors from "./internal/errors.js"
+
+/**
+ * The operations of an appliance, as recorded in `calls` and targeted by `failNext`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Operation =
+  | "health"
+  | "apiInfo"
+  | "setFailoverRole"
+  | "loggedInUsers"
+  | "connectedClients"
+  | "downloadBackup"
+  | "jumpClients"
+  | "jumpoints"
+
+/**
+ * The mutable state of one fake appliance. Change it freely in tests.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface State {
+  guid: string
+  hostname: string
+  version: string
+  build: string
+  healthy: boolean
+  errorMessage: string | undefined
+  clusterRole: ApplianceApi.ClusterRole
+  failoverRole: ApplianceApi.FailoverRole
+  enabledSharedIps: Array<string>
+  lastDataSync: Date | undefined
+  lastDataSyncStatus: string | undefined
+  product: "pra" | "rs" | "unknown"
+  /** API account permissions (perm_command: full_access | read_only | deny; others booleans). */
+  permissions: Record<string, string | boolean>
+  /** Appliance clock minus the local clock (PREP-8). */
+  clockOffsetMillis: number
+  loggedInUsers: Array<ApplianceApi.LoggedInUser>
+  connectedClients: Record<string, number>
+  jumpClients: Array<ApplianceApi.JumpClient>
+  jumpoints: Array<ApplianceApi.Jumpoint>
+  /** Bytes served as the settings backup. */
+  backupContent: Uint8Array
+  /** When set, a backup needs this password. */
+  backupPassword: string | undefined
+  /** What `GET /check_health` answers when this appliance is probed. */
+  probe: { status: number; body: string }
+}
+
+/**
+ * A recorded call.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Call {
+  readonly operation: Operation
+  readonly at: number
+  /** The role change asked for, for `setFailoverRole`. */
+  readonly request?: ApplianceApi.RoleChangeRequest | undefined
+}
+
+/**
+ * One fake appliance: its state, its call log and failure injection.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface FakeAppliance {
+  readonly id: string
+  readonly state: State
+  readonly calls: Array<Call>
+  /** The next `times` calls of `operation` fail with `reason` (before touching state). */
+  readonly failNext: (operation: Operation, reason: ApplianceError.ApplianceErrorReason, times?: number) => void
+  /** How many times `operation` was called. */
+  readonly count: (operation: Operation) => number
+}
+
+/**
+ * Access to the fake appliances of the layer.
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export class FakeAppliances extends Context.Tag("@sra-upgrade/appliance-client/FakeAppliances")<
+  FakeAppliances,
+  {
+    /** Throws for an id that the layer was not built with (a test wiring mistake). */
+    readonly get: (id: string) => FakeAppliance
+    readonly all: ReadonlyArray<FakeAppliance>
+    /** Probe answers by URL for addresses that are not an appliance id (default 200 "OK"). */
+    readonly probes: Map<string, { status: number; body: string }>
+    /** Probes sent, with the host name presented. */
+    readonly probeCalls: Array<ApplianceApi.ProbeTarget>
+  }
+>() {}
+
+/**
+ * A healthy single appliance with full API permissions.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const defaultState = (id: string): State => ({
+  guid: createHash("md5").update(`fake-${id}`).digest("hex"),
+  hostname: `${id.toLowerCase()}.example.test`,
+  version: "24.1.3",
+  build: "40516-fake",
+  healthy: true,
+  errorMessage: undefined,
+  clusterRole: "single",
+  failoverRole: "none",
+  enabledSharedIps: [],
+  lastDataSync: undefined,
+  lastDataSyncStatus: undefined,
+  product: "pra",
+  permissions: { perm_command: "full_access", perm_backup: true, perm_configuration: true },
+  clockOffsetMillis: 0,
+  loggedInUsers: [],
+  connectedClients: {},
+  jumpClients: [],
+  jumpoints: [],
+  backupContent: new TextEncoder().encode(`fake settings backup of ${id}\n`),
+  backupPassword: undefined,
+  probe: { status: 200, body: "OK" }
+})
+
+/**
+ * Builds one fake appliance (used by `layer`; handy on its own too).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeAppliance = (id: string, seed?: Partial<State>): FakeAppliance => {
+  const state: State = { ...defaultState(id), ...seed }
+  const calls: Array<Call> = []
+  const failures: Array<Failure> = []
+  const fake: FakeAppliance = {
+    id,
+    state,
+    calls,
+    failNext: (operation, reason, times = 1) => {
+      failures.push({ operation, reason, left: times })
+    },
+    count: (operation) => calls.filter((c) => c.operation === operation).length
+  }
+  pendingFailures.set(fake, failures)
+  return fake
+}
+
+interface Failure {
+  readonly operation: Operation
+  readonly reason: ApplianceError.ApplianceErrorReason
+  left: number
+}
+
+const pendingFailures = new WeakMap<FakeAppliance, Array<Failure>>()
+
+const failuresOf = (fake: FakeAppliance): Array<Failure> => pendingFailures.get(fake) ?? []
+
+const clientOf = (fake: FakeAppliance, registry: () => ReadonlyArray<FakeAppliance>): ApplianceApi.ApplianceClient => {
+  const who: Errors.Who = { id: fake.id, baseUrl: `fake://${fake.id}`, clientId: "fake-account", pinned: false }
+  const fail = (operation: Operation, reason: ApplianceError.ApplianceErrorReason) =>
+    Effect.fail(Errors.make(who, operation, reason))
+  const s = fake.state
+  const enter = (operation: Operation, request?: ApplianceApi.RoleChangeRequest) =>
+    Effect.gen(function* () {
+      const at = yield* Clock.currentTimeMillis
+      fake.calls.push({ operation, at, ...(request ? { request } : {}) })
+      const failures = failuresOf(fake)
+      const i = failures.findIndex((f) => f.operation === operation && f.left > 0)
+      if (i >= 0) {
+        const f = failures[i]!
+        f.left--
+        if (f.left === 0) failures.splice(i, 1)
+        return yield* fail(operation, f.reason)
+      }
+      const command = s.permissions.perm_command
+      const needs = Errors.permissions[operation] ?? "perm_command"
+      const allowed =
+        operation === "setFailoverRole"
+          ? command === "full_access"
+          : operation === "downloadBackup"
+            ? s.permissions.perm_backup === true
+            : operation === "jumpClients" || operation === "jumpoints"
+              ? s.permissions.perm_configuration === true
+              : command === "full_access" || command === "read_only"
+      if (!allowed) return yield* fail(operation, new ApplianceError.Forbidden({ permission: needs }))
+    })
+
+  const health = Effect.zipRight(
+    enter("health"),
+    Effect.sync(
+      () =>
+        new ApplianceApi.Health({
+          applianceGuid: s.guid,
+          hostname: s.hostname,
+          version: s.version,
+          build: s.build,
+          healthy: s.healthy,
+          ...(s.errorMessage !== undefined ? { errorMessage: s.errorMessage } : {}),
+          clusterRole: s.clusterRole,
+          failoverRole: s.failoverRole,
+          enabledSharedIps: [...s.enabledSharedIps],
+          ...(s.lastDataSync !== undefined ? { lastDataSync: s.lastDataSync } : {}),
+          ...(s.lastDataSyncStatus !== undefined ? { lastDataSyncStatus: s.lastDataSyncStatus } : {}),
+          source: "v2"
+        })
+    )
+  )
+
+  const apiInfo = Effect.zipRight(
+    enter("apiInfo"),
+    Effect.map(
+      Clock.currentTimeMillis,
+      (now) =>
+        new ApplianceApi.ApiInfo({
+          product: s.product,
+          permissions: { ...s.permissions },
+          serverTime: new Date(now + s.clockOffsetMillis),
+          localTime: new Date(now),
+          commandApiVersion: "2.0.0",
+          backupApiVersion: "1.0.0",
+          configApiVersion: "1.10.0"
+        })
+    )
+  )
+
+  const setFailoverRole = (request: ApplianceApi.RoleChangeRequest) =>
+    Effect.zipRight(
+      enter("setFailoverRole", request),
+      Effect.suspend(() => {
+        const peers = registry().filter((f) => f !== fake && f.state.failoverRole !== "none")
+        if (s.failoverRole === "none" && peers.length === 0) {
+          return fail(
+            "setFailoverRole",
+            new ApplianceError.ApplianceRefused({
+              applianceMessage: "This appliance is not in a failover relationship."
+            })
+          )
+        }
+        s.failoverRole = request.role
+        for (const peer of peers) peer.state.failoverRole = request.role === "primary" ? "backup" : "primary"
+        return Effect.succeed(
+          new ApplianceApi.RoleChangeResult(
+            request.dataSyncFirst
+              ? {
+                  message: "Successfully started data sync. Role change will occur upon successful completion.",
+                  syncStarted: true
+                }
+              : { message: "Successfully changed role.", syncStarted: false }
+          )
+        )
+      })
+    )
+
+  const loggedInUsers = Effect.zipRight(
+    enter("loggedInUsers"),
+    Effect.sync(() => [...s.loggedInUsers])
+  )
+  const connectedClients = Effect.zipRight(
+    enter("connectedClients"),
+    Effect.sync(() => new ApplianceApi.ConnectedClientSummary({ counts: { ...s.connectedClients } }))
+  )
+
+  const downloadBackup = (request: ApplianceApi.BackupRequest) =>
+    Effect.zipRight(
+      enter("downloadBackup"),
+      Effect.gen(function* () {
+        if (
+          s.backupPassword !== undefined &&
+          (request.password === undefined || Redacted.value(request.password) !== s.backupPassword)
+        ) {
+          return yield* fail(
+            "downloadBackup",
+            new ApplianceError.ApplianceRefused({ applianceMessage: "The backup password is wrong.", status: 403 })
+          )
+        }
+        if (s.backupContent.length === 0) {
+          return yield* fail(
+            "downloadBackup",
+            new ApplianceError.Decode({ path: "(body)", excerpt: "the backup is empty" })
+          )
+        }
+        const takenAt = new Date(yield* Clock.currentTimeMillis)
+        const directory = Path.resolve(request.directory)
+        const content = s.backupContent
+        const path = yield* Effect.tryPromise({
+          try: async () => {
+            await Fs.mkdir(directory, { recursive: true })
+            const temp = Path.join(directory, `.${randomBytes(6).toString("hex")}.partial`)
+            await Fs.writeFile(temp, content)
+            const name = `${s.hostname}-${takenAt.toISOString().replace(/[:.]/g, "-")}`
+            for (let i = 0; ; i++) {
+              const candidate = Path.join(directory, `${name}${i === 0 ? "" : `-${i}`}.nsb`)
+              try {
+                await Fs.link(temp, candidate)
+                await Fs.rm(temp)
+                return candidate
+              } catch (e) {
+                if ((e as { code?: string }).code !== "EEXIST") throw e
+              }
+            }
+          },
+          catch: (e) =>
+            Errors.make(
+              who,
+              "downloadBackup",
+              new ApplianceError.ApplianceRefused({ applianceMessage: `cannot write the backup: ${String(e)}` })
+            )
+        })
+        request.onProgress?.(content.length)
+        return new BackupArtifact.BackupArtifact({
+          path,
+          bytes: content.length,
+          sha256: createHash("sha256").update(content).digest("hex"),
+          takenAt,
+          applianceId: s.guid,
+          version: s.version,
+          passwordProtected: request.password !== undefined
+        })
+      })
+    )
+
+  const matches = (filter: object | undefined, value: (key: string) => string | number | undefined) =>
+    Object.entries(filter ?? {}).every(
+      ([k, v]) => v === undefined || String(value(k) ?? "").toLowerCase() === String(v).toLowerCase()
+    )
+
+  const jumpClients = (filter?: ApplianceApi.JumpClientFilter) =>
+    Stream.unwrap(
+      Effect.zipRight(
+        enter("jumpClients"),
+        Effect.sync(() =>
+          Stream.fromIterable(
+            s.jumpClients.filter((j) =>
+              matches(filter, (k) =>
+                k === "name"
+                  ? j.name
+                  : k === "hostname"
+                    ? j.hostname
+                    : k === "jump_group_id"
+                      ? j.jumpGroupId
+                      : k === "connection_type"
+                        ? j.connectionType
+                        : undefined
+              )
+            )
+          )
+        )
+      )
+    )
+
+  const jumpoints = (filter?: ApplianceApi.JumpointFilter) =>
+    Stream.unwrap(
+      Effect.zipRight(
+        enter("jumpoints"),
+        Effect.sync(() =>
+          Stream.fromIterable(s.jumpoints.filter((j) => matches(filter, (k) => (k === "name" ? j.name : undefined))))
+        )
+      )
+    )
+
+  return {
+    id: fake.id,
+    health,
+    apiInfo,
+    setFailoverRole,
+    loggedInUsers,
+    connectedClients,
+    downloadBackup,
+    jumpClients,
+    jumpoints
+  }
+}
+
+/**
+ * An `ApplianceApi` over fake appliances keyed by id, plus `FakeAppliances`
+ * to reach their state. Each build of the layer starts from the seeds.
+ * A probe whose URL is `fake://<id>` (or is listed in `probes`) answers
+ * from that appliance's `state.probe`; other URLs answer 200 "OK".
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  seeds: Readonly<Record<string, Partial<State>>>
+): Layer.Layer<ApplianceApi.ApplianceApi | FakeAppliances> =>
+  Layer.effectContext(
+    Effect.sync(() => {
+      const fakes = Object.entries(seeds).map(([id, seed]) => makeAppliance(id, seed))
+      const byId = new Map(fakes.map((f) => [f.id, f]))
+      const clients = new Map(fakes.map((f) => [f.id, clientOf(f, () => fakes)]))
+      const probes = new Map<string, { status: number; body: string }>()
+      const probeCalls: Array<ApplianceApi.ProbeTarget> = []
+      const api = ApplianceApi.ApplianceApi.of({
+        appliance: (id) => {
+          const client = clients.get(id)
+          return client !== undefined
+            ? Effect.succeed(client)
+            : Effect.fail(
+                Errors.make(
+                  { id, baseUrl: `fake://${id}`, clientId: "fake-account", pinned: false },
+                  "appliance",
+                  new ApplianceError.NotConfigured()
+                )
+              )
+        },
+        probe: (target) =>
+          Effect.sync(() => {
+            probeCalls.push(target)
+            const m = /^fake:\/\/([^/]+)/.exec(target.url)
+            const answer = probes.get(target.url) ??
+              (m ? byId.get(m[1]!)?.state.probe : undefined) ?? { status: 200, body: "OK" }
+            return new ApplianceApi.ProbeResult({ ok: answer.status === 200, status: answer.status, body: answer.body })
+          })
+      })
+      return Context.make(ApplianceApi.ApplianceApi, api).pipe(
+        Context.add(FakeAppliances, {
+          get: (id) => {
+            const f = byId.get(id)
+            if (f === undefined)
+              throw new Error(`FakeAppliance: no appliance "${id}" (have ${[...byId.keys()].join(", ")})`)
+            return f
+          },
+          all: fakes,
+          probes,
+          probeCalls
+        })
+      )
+    })
+  )

@@ -1,0 +1,63 @@
+/**
+ * TLS trust for one appliance: system CAs (default), a CA bundle (then only
+ * that bundle is trusted), or a
+ * SHA-256 pin of the leaf certificate. Verification happens in our own
+ * undici connector, before the socket is handed to the HTTP client, so no
+ * byte of a request is ever written to an untrusted peer and the error can
+ * name the fingerprint that was seen.
+ *
+ * @internal
+ */
+import type { TLSSocket } from "node:tls"
+import { buildConnector } from "undici"
+
+/** @internal */
+export interface TlsTrust {
+  readonly caPem?: string | undefined
+  readonly pinSha256?: string | undefined
+  readonly servername?: string | undefined
+}
+
+/** The connector refused the peer's certificate. @internal */
+export class TlsRefused extends Error {
+  readonly code = "SRA_TLS_REFUSED"
+  constructor(
+    readonly expected: string | undefined,
+    readonly seen: string | undefined,
+    readonly why: string
+  ) {
+    super(`TLS certificate refused: ${why}`)
+  }
+}
+
+/** `AA:BB:...` or `aabb...` → lower-case hex without separators. @internal */
+export const normalizeFingerprint = (fp: string): string => fp.replace(/[^0-9a-fA-F]/g, "").toLowerCase()
+
+/** @internal */
+export const makeConnector = (trust: TlsTrust | undefined, timeoutMillis: number): buildConnector.connector => {
+  const pin = trust?.pinSha256 !== undefined ? normalizeFingerprint(trust.pinSha256) : undefined
+  const base = buildConnector({
+    // we verify ourselves below, to report what was seen
+    rejectUnauthorized: false,
+    ...(trust?.caPem !== undefined ? { ca: trust.caPem } : {}),
+    ...(trust?.servername !== undefined ? { servername: trust.servername } : {}),
+    maxCachedSessions: 0,
+    timeout: timeoutMillis
+  })
+  return (options, callback) =>
+    base(options, (error, socket) => {
+      if (error !== null) return callback(error, null)
+      if (!("encrypted" in socket) || socket.encrypted !== true) return callback(null, socket)
+      const tls = socket as TLSSocket
+      const seen = normalizeFingerprint(tls.getPeerCertificate()?.fingerprint256 ?? "")
+      if (pin !== undefined) {
+        if (seen === pin) return callback(null, tls)
+        tls.destroy()
+        return callback(new TlsRefused(pin, seen || undefined, "fingerprint differs from the pin"), null)
+      }
+      if (tls.authorized) return callback(null, tls)
+      const why = String(tls.authorizationError ?? "untrusted certificate")
+      tls.destroy()
+      return callback(new TlsRefused(undefined, seen || undefined, why), null)
+    })
+}
