@@ -326,6 +326,26 @@ for (const xmlNamespace of ["bomgar", "beyondtrust"] as const) {
   })
 }
 
+describe("v1 fallback on an older appliance (no /api/command/v2)", () => {
+  for (const xmlNamespace of ["bomgar", "beyondtrust"] as const) {
+    it.scopedLive(`health and api info fall back to the v1 XML API by themselves (${xmlNamespace})`, () =>
+      Effect.gen(function* () {
+        const sim = yield* Simulator.start({ xmlNamespace, product: xmlNamespace === "bomgar" ? "rs" : "pra" })
+        // the appliance answers a plain 404 page on every v2 path, as one that predates the JSON API
+        yield* sim.control("POST", "/appliances/A/faults", { kind: "http404", pathPrefix: "/api/command/v2" })
+        const [health, info, again] = yield* on(connect(sim, "A"), (c) => Effect.all([c.health, c.apiInfo, c.health]))
+        expect(health).toMatchObject({ source: "v1", healthy: true, applianceGuid: sim.appliance("A").guid })
+        expect(again.source).toBe("v1")
+        expect(info.permissions.perm_command).toBe("full_access")
+        // the same appliance with v2 answers v2: the fallback is the 404's doing
+        yield* sim.control("DELETE", "/appliances/A/faults")
+        const modern = yield* on(connect(sim, "A"), (c) => c.health)
+        expect(modern.source).toBe("v2")
+      })
+    )
+  }
+})
+
 describe("probe (VERIFY-3)", () => {
   it.scopedLive("VERIFY-3: an appliance answers the load-balancer probe as the site", () =>
     Effect.gen(function* () {

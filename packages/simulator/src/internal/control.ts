@@ -26,6 +26,7 @@ export interface ControlContext {
 
 const FAULT_KINDS: ReadonlyArray<FaultKind> = [
   "http500",
+  "http404",
   "latency",
   "drop",
   "truncate",

@@ -367,6 +367,13 @@ export class SimServer {
       })
       if (res.destroyed) return
     }
+    // an older appliance without a path (e.g. no /api/command/v2): the web server's plain 404 page
+    if (this.world.consumeFault(a, "http404", path))
+      return send(res, {
+        status: 404,
+        headers: { "Content-Type": "text/html" },
+        body: "<html><body><h1>404 Not Found</h1></body></html>"
+      })
     if (this.world.consumeFault(a, "http500", path))
       return send(
         res,

@@ -65,6 +65,7 @@ export interface Certificate {
 
 export type FaultKind =
   | "http500"
+  | "http404"
   | "latency"
   | "drop"
   | "truncate"
