@@ -124,41 +124,12 @@ const runMethod = (method: "sync" | "async") =>
       })
       if (Either.isLeft(plan)) return yield* Effect.die(plan.left)
 
-      // the failover gates, played through the control API; core gates by SimOperator
-      const core = SimOperator.make({ controlUrl: sim.controlUrl })
-      const control = (m: string, path: string, body: unknown = {}) => Effect.orDie(sim.control(m, path, body))
-      const operator: Operator.Operator["Type"] = {
-        answer: (request) =>
-          Effect.gen(function* () {
-            const p = request.step.params as Record<string, unknown>
-            if (!request.step.handler.startsWith("failover/") || request.purpose === "confirm-effect")
-              return yield* core.answer(request)
-            switch (request.step.handler) {
-              case PairPlan.handlers.syncRequested:
-                yield* control("POST", "/failover/sync")
-                break
-              case PairPlan.handlers.broken:
-                yield* control("POST", "/failover/break")
-                break
-              case PairPlan.handlers.established:
-                yield* control("POST", "/failover/establish", { primary: p["primary"], backup: p["backup"] })
-                break
-              case PairPlan.handlers.switched:
-                if (TRAFFIC === "shared-ip") {
-                  yield* control("PUT", `/appliances/${String(p["from"])}/shared-ips/${SHARED_IP}`, { enabled: false })
-                  yield* Effect.sleep(`${Math.round((SWITCH_SECONDS / TIME_SCALE) * 1000)} millis`)
-                  yield* control("PUT", `/appliances/${String(p["to"])}/shared-ips/${SHARED_IP}`, { enabled: true })
-                } else if (TRAFFIC === "dns")
-                  yield* control("PUT", "/site/dns", { target: p["to"], ttlSeconds: DNS_TTL })
-                else yield* control("PUT", "/site/nat", { target: p["to"] })
-                break
-            }
-            return new Operator.Approved({
-              by: "bench",
-              evidence: Object.fromEntries(request.evidence.map((e) => [e.name, "simulated"]))
-            })
-          })
-      }
+      // every gate played through the control API; a pause between the two network pages (shared IP)
+      const operator = SimOperator.make({
+        controlUrl: sim.controlUrl,
+        by: "bench",
+        sharedIpPauseMillis: (SWITCH_SECONDS / TIME_SCALE) * 1000
+      })
 
       const prober = yield* Layer.memoize(
         SiteProber.layer({ url: sim.site.httpUrl, hostname: site.hostname, intervalMillis: PROBE_MS }).pipe(

@@ -1,9 +1,8 @@
 /**
  * Wiring of the failover-pair end-to-end tests: a simulated pair, the live
  * adapter on real sockets (A, B and a client on the site address), core's
- * and failover's handlers, a site prober, and an operator that plays every
- * manual gate through the simulator's control API (core gates by the
- * simulator's own `SimOperator`, failover gates here).
+ * and failover's handlers, a site prober, and the simulator's `SimOperator`
+ * playing every manual gate (core and failover) through the control API.
  */
 import { ApplianceClient } from "@sra-upgrade/appliance-client"
 import {
@@ -166,68 +165,6 @@ export const planFor = (env: PairEnv, method: "sync" | "async", extra: Partial<P
   return r.right
 }
 
-type Json = Record<string, unknown>
-
-/** Plays the failover gates through the control API; core gates go to `SimOperator`. */
-export const pairOperator = (
-  env: PairEnv,
-  hooks: { readonly onGate?: (request: Operator.GateRequest) => Effect.Effect<void> } = {}
-): Operator.Operator["Type"] => {
-  const core = SimOperator.make({ controlUrl: env.sim.controlUrl, by: "sim-operator" })
-  const control = (method: string, path: string, body?: unknown) => env.sim.control(method, path, body ?? {})
-  const by = "pair-operator"
-  const act = (request: Operator.GateRequest): Effect.Effect<Record<string, string>, Simulator.SimulatorError> => {
-    const p = request.step.params as Json
-    switch (request.step.handler) {
-      case PairPlan.handlers.syncRequested:
-        return Effect.as(control("POST", "/failover/sync"), { pressed: "Sync now" })
-      case PairPlan.handlers.broken:
-        return Effect.as(control("POST", "/failover/break"), { pressed: "Break failover relationship" })
-      case PairPlan.handlers.established:
-        return Effect.as(control("POST", "/failover/establish", { primary: p["primary"], backup: p["backup"] }), {
-          pressed: "Establish relationship"
-        })
-      case PairPlan.handlers.switched: {
-        const from = String(p["from"])
-        const to = String(p["to"])
-        const pair = p["pair"] as { traffic: { method: Traffic } }
-        switch (pair.traffic.method) {
-          case "shared-ip":
-            return Effect.as(
-              Effect.zipRight(
-                control("PUT", `/appliances/${from}/shared-ips/${SHARED_IP}`, { enabled: false }),
-                control("PUT", `/appliances/${to}/shared-ips/${SHARED_IP}`, { enabled: true })
-              ),
-              { moved: `${SHARED_IP} ${from} -> ${to}` }
-            )
-          case "dns":
-            return Effect.as(control("PUT", "/site/dns", { target: to, ttlSeconds: DNS_TTL_SECONDS }), {
-              dnsChange: `sim-dns-${to}`
-            })
-          case "nat":
-            return Effect.as(control("PUT", "/site/nat", { target: to }), { natChange: `sim-nat-${to}` })
-        }
-      }
-      // eslint-disable-next-line no-fallthrough
-      default:
-        return Effect.succeed({})
-    }
-  }
-  return {
-    answer: (request) =>
-      Effect.gen(function* () {
-        if (hooks.onGate) yield* hooks.onGate(request)
-        if (!request.step.handler.startsWith("failover/") || request.purpose === "confirm-effect")
-          return yield* core.answer(request)
-        const r = yield* Effect.either(act(request))
-        if (r._tag === "Left") return new Operator.Rejected({ by, reason: `simulator: ${r.left.message}` })
-        const evidence: Record<string, string> = {}
-        for (const f of request.evidence) evidence[f.name] = r.right[f.name] ?? "simulated"
-        return new Operator.Approved({ by, evidence })
-      })
-  }
-}
-
 /** Everything the executor needs, over one journal (shared across resumes when given). */
 export const executorLayer = (
   env: PairEnv,
@@ -244,7 +181,10 @@ export const executorLayer = (
   const handlers = Layer.provideMerge(StepHandler.merge(failover, CoreHandlers.layer()), withSwitch)
   return Layer.provide(
     Executor.layer,
-    Layer.merge(handlers, Layer.succeed(Operator.Operator, options.operator ?? pairOperator(env)))
+    Layer.merge(
+      handlers,
+      Layer.succeed(Operator.Operator, options.operator ?? SimOperator.make({ controlUrl: env.sim.controlUrl }))
+    )
   )
 }
 

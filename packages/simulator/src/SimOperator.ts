@@ -1,10 +1,14 @@
 /**
- * An `Operator` that performs the manual gates of the `core/…` plans
- * through the simulator's control API (`/__sim/`), then approves with the
- * evidence it read back — so a whole run is automatic against the
- * simulator, while the same plan asks a person on a real appliance.
+ * The simulator operator: an `Operator` that performs the manual gates of
+ * every plan of the SDK — single appliance (`core/…`), failover pair
+ * (`failover/…`, see `PairOperator`) and hardware migration (`migration/…`,
+ * see `MigrationOperator`) — through the simulator's control API
+ * (`/__sim/`), then approves with the evidence it read back. A whole run is
+ * automatic against the simulator, while the same plan asks a person on a
+ * real appliance. Gates are matched on the step's `handler` name and
+ * `params`; the simulator depends on no planner package.
  *
- * What each gate does here:
+ * What each `core/…` gate does here:
  * - `core/confirm-install-started`: automatic method → `POST
  *   /appliances/{id}/updates/{pkg}/install`; manual method → upload with the
  *   download key, then install. Idempotent: nothing is started again when
@@ -27,8 +31,12 @@
 import { Operator } from "@sra-upgrade/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type * as Redacted from "effect/Redacted"
 import { mkdir, writeFile } from "node:fs/promises"
 import { join } from "node:path"
+import * as ControlClient from "./internal/controlClient.js"
+import * as MigrationGates from "./internal/migrationGates.js"
+import * as PairOperator from "./PairOperator.js"
 
 /**
  * Options of the simulator operator.
@@ -43,17 +51,28 @@ export interface Options {
   readonly exportDirectory?: string | undefined
   /** Passphrase protecting exported private keys (default `simulator-export-passphrase`). */
   readonly exportPassphrase?: string | undefined
+  /** Backup password of the site, used by the migration's restore (MIGRATE-7). */
+  readonly backupPassword?: string | undefined
+  /** Called when the migration creates the API account of the new box (MIGRATE-1). */
+  readonly onAccountCreated?:
+    | ((
+        applianceId: string,
+        credentials: { readonly clientId: string; readonly clientSecret: Redacted.Redacted<string> }
+      ) => void)
+    | undefined
+  /**
+   * Real milliseconds between disabling the shared IP on the old appliance
+   * and enabling it on the new one at a failover switch (default 0).
+   */
+  readonly sharedIpPauseMillis?: number | undefined
   /** Name recorded as the approver (default `simulator-operator`). */
   readonly by?: string | undefined
   /** Called with every request before it is answered (tests, demos). */
   readonly onRequest?: ((request: Operator.GateRequest) => void) | undefined
 }
 
-class ControlFailure {
-  constructor(readonly message: string) {}
-}
-
-type Json = Record<string, unknown>
+const { ControlFailure } = ControlClient
+type Json = ControlClient.Json
 
 /**
  * The operator as a value (for composing with another operator).
@@ -63,36 +82,16 @@ type Json = Record<string, unknown>
  */
 export const make = (options: Options): (typeof Operator.Operator)["Service"] => {
   const by = options.by ?? "simulator-operator"
-  const base = options.controlUrl.replace(/\/+$/, "")
+  const client = ControlClient.make(options.controlUrl)
+  const { call } = client
   const downloadKeys = new Map<string, string>()
-
-  const call = (method: string, path: string, body?: unknown): Effect.Effect<unknown, ControlFailure> =>
-    Effect.tryPromise({
-      try: async (signal) => {
-        const res = await fetch(`${base}${path}`, {
-          method,
-          signal,
-          headers: { "content-type": "application/json" },
-          ...(body === undefined ? {} : { body: JSON.stringify(body) })
-        })
-        const text = await res.text()
-        const value: unknown = text === "" ? {} : JSON.parse(text)
-        return { status: res.status, value }
-      },
-      catch: (e) => new ControlFailure(`control API unreachable: ${e instanceof Error ? e.message : String(e)}`)
-    }).pipe(
-      Effect.flatMap(({ status, value }) =>
-        status >= 400
-          ? Effect.fail(
-              new ControlFailure(
-                typeof value === "object" && value !== null && "message" in value
-                  ? String((value as Json)["message"])
-                  : `HTTP ${status}`
-              )
-            )
-          : Effect.succeed(value)
-      )
-    )
+  const failover = PairOperator.play(client, { sharedIpPauseMillis: options.sharedIpPauseMillis })
+  const migration = MigrationGates.play(client, {
+    by,
+    exportPassphrase: options.exportPassphrase ?? "simulator-export-passphrase",
+    backupPassword: options.backupPassword,
+    onAccountCreated: options.onAccountCreated
+  })
 
   const appliance = (id: string) => Effect.map(call("GET", `/appliances/${encodeURIComponent(id)}`), (v) => v as Json)
 
@@ -127,7 +126,7 @@ export const make = (options: Options): (typeof Operator.Operator)["Service"] =>
       return list.map((p) => String(p["id"]))
     })
 
-  const perform = (request: Operator.GateRequest): Effect.Effect<Record<string, string>, ControlFailure> => {
+  const core = (request: Operator.GateRequest): Effect.Effect<Record<string, string>, ControlClient.ControlFailure> => {
     const p = request.step.params as Json
     const id = typeof p["appliance"] === "string" ? p["appliance"] : (request.step.target ?? "A")
     switch (request.step.handler) {
@@ -161,14 +160,11 @@ export const make = (options: Options): (typeof Operator.Operator)["Service"] =>
             options.exportDirectory ?? (typeof p["exportDirectory"] === "string" ? p["exportDirectory"] : undefined)
           if (dir === undefined) return yield* Effect.fail(new ControlFailure("no folder to export the certificate to"))
           const path = join(dir, `${id}-${String(cert["id"]).replace(/[^A-Za-z0-9._-]/g, "-")}.pem`)
-          yield* Effect.tryPromise({
-            try: async () => {
-              await mkdir(dir, { recursive: true })
-              await writeFile(path, `${String(exported["certificate"])}\n${String(exported["privateKey"] ?? "")}\n`, {
-                mode: 0o600
-              })
-            },
-            catch: (e) => new ControlFailure(`cannot write ${path}: ${e instanceof Error ? e.message : String(e)}`)
+          yield* client.io(`cannot write ${path}`, async () => {
+            await mkdir(dir, { recursive: true })
+            await writeFile(path, `${String(exported["certificate"])}\n${String(exported["privateKey"] ?? "")}\n`, {
+              mode: 0o600
+            })
           })
           return { path, fingerprint: String(cert["fingerprint256"]) }
         })
@@ -212,18 +208,16 @@ export const make = (options: Options): (typeof Operator.Operator)["Service"] =>
             evidence: {},
             note: "simulator: the step's effect is read back by the run"
           })
-        const r = yield* Effect.either(perform(request))
+        const r = yield* Effect.either(failover(request) ?? migration(request) ?? core(request))
         if (r._tag === "Left") return new Operator.Rejected({ by, reason: `simulator: ${r.left.message}` })
-        const evidence: Record<string, string> = {}
-        for (const f of request.evidence) evidence[f.name] = r.right[f.name] ?? "simulated"
-        for (const [k, v] of Object.entries(r.right)) evidence[k] ??= v
-        return new Operator.Approved({ by, evidence })
+        return ControlClient.approve(by, request, r.right)
       })
   }
 }
 
 /**
- * The simulator operator as a layer.
+ * The simulator operator as a layer: the one operator for every gate of a
+ * run against the simulator.
  *
  * @since 0.1.0
  * @category layers

@@ -3,7 +3,7 @@
  * operator (the simulator plays the manual gates).
  */
 import type { Operator } from "@sra-upgrade/core"
-import { Simulator } from "@sra-upgrade/simulator"
+import { SimOperator, Simulator } from "@sra-upgrade/simulator"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
@@ -13,7 +13,6 @@ import { writeFile } from "node:fs/promises"
 import { basename, dirname, join, resolve } from "node:path"
 import { type CliError, usage } from "../CliError.js"
 import * as Demo from "../Demo.js"
-import * as PairGates from "./pairGates.js"
 
 /** A simulator reached through its control API. */
 export interface Target {
@@ -33,7 +32,7 @@ export const target = (controlUrl: string): Effect.Effect<Target, CliError> =>
       if (!res.ok) throw new Error(`HTTP ${res.status}`)
       const clock = (await res.json()) as { readonly timeScale?: unknown }
       const timeScale = typeof clock.timeScale === "number" && clock.timeScale >= 1 ? clock.timeScale : 1
-      return { controlUrl: base, timeScale, operator: PairGates.layer({ controlUrl: base, by: "simulator (--yes)" }) }
+      return { controlUrl: base, timeScale, operator: SimOperator.layer({ controlUrl: base, by: "simulator (--yes)" }) }
     },
     catch: (e) =>
       usage(

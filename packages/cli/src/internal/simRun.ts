@@ -7,7 +7,7 @@
 import type { ApplianceApi, ApplianceError, Plan, RunReport, Site } from "@sra-upgrade/core"
 import { ApplianceApi as Api, Executor } from "@sra-upgrade/core"
 import { SiteProber } from "@sra-upgrade/failover"
-import type { Simulator } from "@sra-upgrade/simulator"
+import { SimOperator, type Simulator } from "@sra-upgrade/simulator"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -17,7 +17,6 @@ import { join } from "node:path"
 import { CliError, ExitCode } from "../CliError.js"
 import * as Planners from "../Planners.js"
 import type * as Report from "../Report.js"
-import * as PairGates from "./pairGates.js"
 import * as Runner from "./runner.js"
 
 export interface Options {
@@ -71,7 +70,7 @@ export const run = (
         Layer.succeedContext(prober)
       ),
       appliances: options.appliances,
-      operator: PairGates.layer({
+      operator: SimOperator.layer({
         controlUrl: sim.controlUrl,
         exportDirectory: join(options.workDirectory, "certificates")
       }),

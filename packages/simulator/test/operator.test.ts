@@ -1,0 +1,114 @@
+/**
+ * The simulator operator (`SimOperator`, its failover part `PairOperator`)
+ * against a real simulator: each gate is matched on its handler name and
+ * params, performed through the control API, and read back from /__sim/state.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { type Operator, Plan } from "@sra-upgrade/core"
+import * as Effect from "effect/Effect"
+import { SimOperator, Simulator } from "../src/index.js"
+
+interface State {
+  readonly appliances: ReadonlyArray<{
+    readonly id: string
+    readonly failoverRole: string
+    readonly sharedIps: ReadonlyArray<{ readonly ip: string; readonly enabled: boolean }>
+  }>
+  readonly relationship: { readonly primary: string; readonly backup: string } | null
+}
+
+const SHARED_IP = "10.0.0.10"
+
+const gate = (
+  handler: string,
+  params: Readonly<Record<string, unknown>>,
+  purpose: Operator.GatePurpose = "gate",
+  evidence: ReadonlyArray<string> = []
+): Operator.GateRequest => {
+  const fields = evidence.map((name) => new Plan.EvidenceField({ name, description: name }))
+  return {
+    runId: "operator-test",
+    purpose,
+    step: new Plan.ManualGate({
+      id: `pair/${handler.replace(/\W/g, "-")}`,
+      title: handler,
+      rules: [],
+      target: "site",
+      estimatedSeconds: 1,
+      handler,
+      params,
+      idempotent: true,
+      instructions: [],
+      evidence: fields
+    }),
+    instructions: [],
+    evidence: fields
+  }
+}
+
+const holders = (state: State) =>
+  state.appliances.filter((a) => a.sharedIps.some((s) => s.ip === SHARED_IP && s.enabled)).map((a) => a.id)
+
+const pairParams = { method: "shared-ip", sharedIp: SHARED_IP }
+
+describe("SimOperator: failover gates (PairOperator)", () => {
+  it.scoped("PAIR-4 SWITCH-1: break, then the switch gate moves the shared IP from A to B", () =>
+    Effect.gen(function* () {
+      const sim = yield* Simulator.start({ timeScale: 0, traffic: "shared-ip", siteSharedIp: SHARED_IP })
+      const state = () => Effect.orDie(sim.control("GET", "/state")) as Effect.Effect<State>
+      const operator = SimOperator.make({ controlUrl: sim.controlUrl })
+      expect(holders(yield* state())).toEqual(["A"])
+
+      const broken = yield* operator.answer(gate("failover/broken", { appliances: ["A", "B"] }))
+      expect(broken._tag).toBe("Approved")
+      expect((yield* state()).relationship).toBeNull()
+
+      const switched = yield* operator.answer(
+        gate("failover/switched", { pair: { traffic: pairParams }, from: "A", to: "B" })
+      )
+      expect(switched._tag).toBe("Approved")
+      expect(holders(yield* state())).toEqual(["B"])
+
+      const established = yield* operator.answer(gate("failover/established", { primary: "B", backup: "A" }))
+      expect(established._tag).toBe("Approved")
+      expect((yield* state()).relationship).toMatchObject({ primary: "B", backup: "A" })
+    })
+  )
+
+  it.scoped("a switch gate that names no appliance is rejected with the reason, and nothing moves", () =>
+    Effect.gen(function* () {
+      const sim = yield* Simulator.start({ timeScale: 0, traffic: "shared-ip", siteSharedIp: SHARED_IP })
+      const operator = SimOperator.make({ controlUrl: sim.controlUrl, by: "tester" })
+      const answer = yield* operator.answer(gate("failover/switched", { pair: { traffic: pairParams } }))
+      expect(answer).toMatchObject({ _tag: "Rejected", by: "tester" })
+      expect(answer._tag === "Rejected" && answer.reason).toMatch(/^simulator: .*no appliance/)
+      const state = (yield* Effect.orDie(sim.control("GET", "/state"))) as State
+      expect(holders(state)).toEqual(["A"])
+    })
+  )
+
+  it.scoped("a refusal of the simulator rejects the gate with its message", () =>
+    Effect.gen(function* () {
+      const sim = yield* Simulator.start({ timeScale: 0, traffic: "shared-ip", siteSharedIp: SHARED_IP })
+      const operator = SimOperator.make({ controlUrl: sim.controlUrl })
+      // establishing while the relationship exists is refused by the simulator
+      const answer = yield* operator.answer(gate("failover/established", { primary: "A", backup: "Z" }))
+      expect(answer._tag === "Rejected" && answer.reason).toMatch(/^simulator: \S/)
+    })
+  )
+
+  it.scoped("other failover gates and confirm-effect questions are approved without a control call", () =>
+    Effect.gen(function* () {
+      const sim = yield* Simulator.start({ timeScale: 0, traffic: "shared-ip", siteSharedIp: SHARED_IP })
+      const operator = SimOperator.make({ controlUrl: sim.controlUrl })
+      const keys = yield* operator.answer(gate("failover/confirmed", {}, "gate", ["keysMatch"]))
+      expect(keys).toMatchObject({ _tag: "Approved", evidence: { keysMatch: "simulated" } })
+      const effect = yield* operator.answer(
+        gate("failover/switched", { pair: { traffic: pairParams }, from: "A", to: "B" }, "confirm-effect")
+      )
+      expect(effect._tag).toBe("Approved")
+      const state = (yield* Effect.orDie(sim.control("GET", "/state"))) as State
+      expect(holders(state)).toEqual(["A"])
+    })
+  )
+})
