@@ -27,9 +27,8 @@ import * as Fs from "node:fs/promises"
 import * as NodeHttp from "node:http"
 import * as NodeHttps from "node:https"
 import * as Path from "node:path"
-import { type Readable, Transform } from "node:stream"
-import { pipeline } from "node:stream"
-import { createWriteStream } from "node:fs"
+import type { Readable } from "node:stream"
+import { closeSync, openSync, writeSync } from "node:fs"
 import type { buildConnector } from "undici"
 import * as Errors from "./errors.js"
 import { InlineHash, ParallelHash } from "./hash.js"
@@ -903,47 +902,111 @@ export const make = (
           (h) => Effect.sync(() => h.destroy())
         )
         const bytes = yield* Effect.async<number, ApplianceError.ApplianceError>((resume) => {
+          // The hot path: hash each chunk, gather chunks into 1 MiB batches and write each batch with one
+          // synchronous write. A stream pipeline into fs.WriteStream pays a thread-pool round trip per
+          // 64 KiB chunk and halves the throughput; a 1 MiB write to the page cache blocks well under 1 ms.
           let bytes = 0
-          let idle = false
-          let ioFailed: unknown = undefined
-          let timer: ReturnType<typeof setTimeout> | undefined
-          const arm = () => {
-            if (timer !== undefined) clearTimeout(timer)
-            timer = setTimeout(() => {
-              idle = true
-              source.destroy(new Error("idle"))
-            }, settings.backupIdleTimeoutMillis)
+          let done = false
+          let lastData = Date.now()
+          let fd: number | undefined
+          try {
+            fd = openSync(temp, "wx", 0o600)
+          } catch (e) {
+            resume(Effect.fail(ioError(e)))
+            return
           }
-          const counter = new Transform({
-            highWaterMark: 1 << 16,
-            transform(chunk: Buffer, _encoding, callback) {
-              bytes += chunk.length
-              arm()
-              request.onProgress?.(bytes)
-              hasher.update(chunk, (error) => (error ? callback(error) : callback(null, chunk)))
+          const batch = Buffer.allocUnsafe(1 << 20)
+          let filled = 0
+          const flush = () => {
+            let offset = 0
+            while (offset < filled) offset += writeSync(fd!, batch, offset, filled - offset)
+            filled = 0
+          }
+          const finish = (outcome: Effect.Effect<number, ApplianceError.ApplianceError>) => {
+            if (done) return
+            done = true
+            clearInterval(watchdog)
+            source.off("data", onData)
+            source.off("end", onEnd)
+            source.off("error", onError)
+            source.off("close", onClose)
+            try {
+              closeSync(fd!)
+            } catch {
+              // already failing or closed: the finalizer removes the partial file
             }
-          })
-          const out = createWriteStream(temp, { flags: "wx", mode: 0o600, highWaterMark: 1 << 16 })
-          out.once("error", (e) => (ioFailed = e))
-          arm()
-          pipeline(source, counter, out, (error) => {
-            if (timer !== undefined) clearTimeout(timer)
-            if (error === undefined || error === null) return resume(Effect.succeed(bytes))
-            if (idle) {
-              return resume(
+            resume(outcome)
+          }
+          const watchdog = setInterval(
+            () => {
+              if (Date.now() - lastData <= settings.backupIdleTimeoutMillis) return
+              source.destroy()
+              finish(
                 Effect.fail(
                   fail(operation, new ApplianceError.Timeout({ afterMillis: settings.backupIdleTimeoutMillis }))
                 )
               )
+            },
+            Math.max(10, Math.min(1000, settings.backupIdleTimeoutMillis / 4))
+          )
+          const onData = (chunk: Buffer) => {
+            lastData = Date.now()
+            bytes += chunk.length
+            request.onProgress?.(bytes)
+            // the worker hasher applies backpressure by calling back later: pause the socket until it does
+            let called = false
+            let paused = false
+            hasher.update(chunk, (error) => {
+              called = true
+              if (error !== undefined) return finish(Effect.fail(ioError(error)))
+              if (paused) {
+                paused = false
+                source.resume()
+              }
+            })
+            try {
+              if (filled + chunk.length > batch.length) flush()
+              if (chunk.length >= batch.length) {
+                let offset = 0
+                while (offset < chunk.length) offset += writeSync(fd!, chunk, offset, chunk.length - offset)
+              } else {
+                chunk.copy(batch, filled)
+                filled += chunk.length
+              }
+            } catch (e) {
+              source.destroy()
+              return finish(Effect.fail(ioError(e)))
             }
-            if (ioFailed !== undefined) return resume(Effect.fail(ioError(ioFailed)))
-            if (error instanceof ApplianceError.ApplianceError) return resume(Effect.fail(error))
-            return resume(Effect.fail(fail(operation, reasonOfTransport(error, settings.timeoutMillis))))
-          })
+            if (!called) {
+              paused = true
+              source.pause()
+            }
+          }
+          const onEnd = () => {
+            try {
+              flush()
+            } catch (e) {
+              return finish(Effect.fail(ioError(e)))
+            }
+            finish(Effect.succeed(bytes))
+          }
+          const onError = (error: unknown) =>
+            finish(
+              Effect.fail(
+                error instanceof ApplianceError.ApplianceError
+                  ? error
+                  : fail(operation, reasonOfTransport(error, settings.timeoutMillis))
+              )
+            )
+          const onClose = () =>
+            finish(Effect.fail(fail(operation, new ApplianceError.Transport({ code: `CLOSED ${bytes} bytes` }))))
+          source.on("data", onData)
+          source.once("end", onEnd)
+          source.once("error", onError)
+          source.once("close", onClose)
           return Effect.sync(() => {
-            if (timer !== undefined) clearTimeout(timer)
             source.destroy()
-            out.destroy()
+            finish(Effect.interrupt)
           })
         })
         const sha256 = yield* Effect.tryPromise({ try: () => hasher.digest(), catch: ioError })
