@@ -37,6 +37,24 @@ try {
       throw new Error(`${name}: no exports (esm ${esm.trim()}, cjs ${cjs.trim()})`)
     console.log(`${name}: ESM ${esm.trim()} exports, CJS ${cjs.trim()} exports`)
   }
+  // the public test double of the adapter is a subpath export
+  if (packages.includes("appliance-client")) {
+    const name = "@sra-upgrade/appliance-client/test"
+    const esm = run(
+      "node",
+      ["--input-type=module", "-e", `const m = await import("${name}"); console.log(Object.keys(m).length)`],
+      work
+    )
+    const cjs = run("node", ["-e", `console.log(Object.keys(require("${name}")).length)`], work)
+    if (Number(esm) === 0 || Number(cjs) === 0) throw new Error(`${name}: no exports`)
+    console.log(`${name}: ESM ${esm.trim()} exports, CJS ${cjs.trim()} exports`)
+  }
+  // the packed command runs in plain Node
+  if (packages.includes("cli")) {
+    const help = run(join(work, "node_modules", ".bin", "sra-upgrade"), ["--help"], work)
+    if (!help.includes("demo")) throw new Error("sra-upgrade --help does not list the demo command")
+    console.log("sra-upgrade --help: ok")
+  }
   console.log(`pack smoke ok: ${packages.length} package(s)`)
 } finally {
   rmSync(work, { recursive: true, force: true })
