@@ -105,9 +105,7 @@ export const startSim = (
     ),
     // the simulator's pace for a test: generous rate limit so 5,000-client pages are quick
     rateLimit: { perSecond: 200, perHour: 1_000_000 },
-    // a small backup: with the default 8 MiB one the adapter leaves a paused undici parser behind, which
-    // asserts when the simulator closes the socket (reported to the adapter; see the issue note)
-    backupSizeBytes: extra.backupSizeBytes ?? 256 * 1024
+    ...(extra.backupSizeBytes === undefined ? {} : { backupSizeBytes: extra.backupSizeBytes })
   })
 
 export type Sim = Effect.Effect.Success<ReturnType<typeof startSim>>
