@@ -3,7 +3,16 @@ import prettier from "eslint-config-prettier"
 import tseslint from "typescript-eslint"
 
 export default tseslint.config(
-  { ignores: ["**/node_modules/**", "**/dist/**", "**/build/**", "**/.sra-upgrade/**", "**/coverage/**"] },
+  {
+    ignores: [
+      "**/node_modules/**",
+      "**/dist/**",
+      "**/build/**",
+      "**/.sra-upgrade/**",
+      "**/coverage/**",
+      "e2e/doc-samples/**"
+    ]
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
