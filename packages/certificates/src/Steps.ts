@@ -26,6 +26,7 @@ import * as Certificates from "./Certificate.js"
 import * as CertificateStore from "./CertificateStore.js"
 import * as Chain from "./Chain.js"
 import * as DefaultCertificate from "./DefaultCertificate.js"
+import { CertificateError } from "./CertificateError.js"
 import type * as Finding from "./Finding.js"
 import * as PrivateKeys from "./PrivateKey.js"
 import * as TlsProbe from "./TlsProbe.js"
@@ -120,13 +121,35 @@ export const ServedCertificateParams = Schema.Struct({
   trustAnchorsPem: Schema.optional(Schema.String)
 })
 
-const base = (id: string, title: string, ruleIds: ReadonlyArray<string>, target: string | undefined) => ({
-  id,
+/** How a step of this package is run: by `handler`, with a copy of `params`. */
+interface Run {
+  readonly estimatedSeconds: number
+  readonly handler: string
+  readonly params: object
+}
+
+/** The fields every step of this package shares: id (`options.id`, else `id`) and target from `options`; idempotent. */
+const base = (
+  options: { readonly id?: string | undefined; readonly target?: string | undefined },
+  id: string,
+  title: string,
+  ruleIds: ReadonlyArray<string>,
+  run: Run
+) => ({
+  id: options.id ?? id,
   title,
   rules: rules(...ruleIds),
-  ...(target === undefined ? {} : { target }),
-  notes: []
+  ...(options.target === undefined ? {} : { target: options.target }),
+  notes: [],
+  estimatedSeconds: run.estimatedSeconds,
+  handler: run.handler,
+  params: { ...run.params },
+  idempotent: true
 })
+
+/** A blocking check of this package. */
+const blockingCheck = (...args: Parameters<typeof base>): Plan.Check =>
+  new Plan.Check({ ...base(...args), severity: "blocking" })
 
 /**
  * CLIENT-3 as a blocking check: deployed clients will trust the chain the
@@ -139,19 +162,13 @@ export const certificateStoreCheck = (
   params: typeof CertificateStoreParams.Type,
   options: { readonly id?: string; readonly target?: string } = {}
 ): Plan.Check =>
-  new Plan.Check({
-    ...base(
-      options.id ?? "client-certificate-stores",
-      "Deployed clients will trust the certificate served after the upgrade",
-      ["CLIENT-3"],
-      options.target
-    ),
-    estimatedSeconds: 1,
-    handler: handlers.certificateStore,
-    params: { ...params },
-    idempotent: true,
-    severity: "blocking"
-  })
+  blockingCheck(
+    options,
+    "client-certificate-stores",
+    "Deployed clients will trust the certificate served after the upgrade",
+    ["CLIENT-3"],
+    { estimatedSeconds: 1, handler: handlers.certificateStore, params }
+  )
 
 /**
  * PREP-2 / MIGRATE-3 as a manual gate: export the certificate with key and
@@ -166,15 +183,12 @@ export const exportBundleGate = (
 ): Plan.ManualGate =>
   new Plan.ManualGate({
     ...base(
-      options.id ?? "export-certificates",
+      options,
+      "export-certificates",
       "Export the site certificate with its private key and chain",
       [options.rule ?? "PREP-2"],
-      options.target
+      { estimatedSeconds: 300, handler: handlers.bundleFile, params }
     ),
-    estimatedSeconds: 300,
-    handler: handlers.bundleFile,
-    params: { ...params },
-    idempotent: true,
     instructions: [
       "Log into the appliance's /appliance interface and open Security > Certificates.",
       "Tick the certificate assigned to the active IP address and choose Export from the menu (exporting does not remove it).",
@@ -201,16 +215,11 @@ export const importBundleGate = (
   options: { readonly id?: string; readonly target?: string } = {}
 ): Plan.ManualGate =>
   new Plan.ManualGate({
-    ...base(
-      options.id ?? "import-certificates",
-      "Import the site certificate on the new appliance",
-      ["MIGRATE-4"],
-      options.target
-    ),
-    estimatedSeconds: 300,
-    handler: handlers.bundleFile,
-    params: { ...params },
-    idempotent: true,
+    ...base(options, "import-certificates", "Import the site certificate on the new appliance", ["MIGRATE-4"], {
+      estimatedSeconds: 300,
+      handler: handlers.bundleFile,
+      params
+    }),
     instructions: [
       "Log into the new appliance's /appliance interface and open Security > Certificates.",
       `Under Certificate Installation choose Import, upload ${params.path} and enter its passphrase.`,
@@ -234,16 +243,11 @@ export const defaultCertificateGate = (
   options: { readonly id?: string; readonly target?: string } = {}
 ): Plan.ManualGate =>
   new Plan.ManualGate({
-    ...base(
-      options.id ?? "default-certificate",
-      "Select the default certificate of the new appliance",
-      ["MIGRATE-5"],
-      options.target
-    ),
-    estimatedSeconds: 120,
-    handler: handlers.defaultCertificate,
-    params: { ...params },
-    idempotent: true,
+    ...base(options, "default-certificate", "Select the default certificate of the new appliance", ["MIGRATE-5"], {
+      estimatedSeconds: 120,
+      handler: handlers.defaultCertificate,
+      params
+    }),
     instructions: [
       "On the new appliance's /appliance > Security > Certificates, find the certificate whose Issued to is " +
         `${params.siteFqdn}.`,
@@ -262,18 +266,10 @@ export const chainCheck = (
   params: typeof ValidateChainParams.Type,
   options: { readonly id?: string; readonly target?: string; readonly rules?: ReadonlyArray<string> } = {}
 ): Plan.Check =>
-  new Plan.Check({
-    ...base(
-      options.id ?? "certificate-chain",
-      "The certificate chain is valid for the site",
-      options.rules ?? [],
-      options.target
-    ),
+  blockingCheck(options, "certificate-chain", "The certificate chain is valid for the site", options.rules ?? [], {
     estimatedSeconds: 1,
     handler: handlers.validateChain,
-    params: { ...params },
-    idempotent: true,
-    severity: "blocking"
+    params
   })
 
 /**
@@ -286,18 +282,10 @@ export const servedCertificateCheck = (
   params: typeof ServedCertificateParams.Type,
   options: { readonly id?: string; readonly target?: string; readonly rules?: ReadonlyArray<string> } = {}
 ): Plan.Check =>
-  new Plan.Check({
-    ...base(
-      options.id ?? "served-certificate",
-      "The appliance serves the expected certificate",
-      options.rules ?? [],
-      options.target
-    ),
+  blockingCheck(options, "served-certificate", "The appliance serves the expected certificate", options.rules ?? [], {
     estimatedSeconds: 5,
     handler: handlers.servedCertificate,
-    params: { ...params },
-    idempotent: true,
-    severity: "blocking"
+    params
   })
 
 const decodeParams = <A, I>(schema: Schema.Schema<A, I>, ctx: StepHandler.StepContext) =>
@@ -309,6 +297,12 @@ const certs = (pem: string | undefined) =>
   pem === undefined || pem.trim() === "" ? Effect.succeed([]) : Certificates.parsePem(pem)
 
 const stepError = (e: { readonly message: string }) => StepHandler.fail(e.message)
+
+/** A `CertificateError` (unreadable PEM, bad chain input) fails the step with its message. */
+const certificateErrorFails = <A, E>(
+  self: Effect.Effect<A, E | CertificateError>
+): Effect.Effect<A, E | StepHandler.StepError> =>
+  Effect.mapError(self, (e) => (e instanceof CertificateError ? stepError(e) : e))
 
 const summary = (findings: ReadonlyArray<Finding.Finding>) =>
   findings.map((f) => ({ code: f.code, severity: f.severity, message: f.message }))
@@ -359,7 +353,7 @@ export const make = (options: LayerOptions = {}): Readonly<Record<string, StepHa
           findings: summary(verdict.findings)
         }
         return yield* failOnBlocking(verdict.findings, evidence)
-      }).pipe(Effect.mapError((e) => (e._tag === "CertificateError" ? stepError(e) : e)))
+      }).pipe(certificateErrorFails)
   },
   [handlers.bundleFile]: {
     run: (ctx) =>
@@ -423,7 +417,7 @@ export const make = (options: LayerOptions = {}): Readonly<Record<string, StepHa
           }
         }
         return { chosen: choice.chosen.candidate.label, leafSha256: chosen }
-      }).pipe(Effect.mapError((e) => (e._tag === "CertificateError" ? stepError(e) : e)))
+      }).pipe(certificateErrorFails)
   },
   [handlers.validateChain]: {
     run: (ctx) =>
@@ -438,7 +432,7 @@ export const make = (options: LayerOptions = {}): Readonly<Record<string, StepHa
           chainSha256: report.chain.map((c) => c.sha256),
           findings: summary(report.findings)
         })
-      }).pipe(Effect.mapError((e) => (e._tag === "CertificateError" ? stepError(e) : e)))
+      }).pipe(certificateErrorFails)
   },
   [handlers.servedCertificate]: {
     run: (ctx) =>
@@ -454,7 +448,7 @@ export const make = (options: LayerOptions = {}): Readonly<Record<string, StepHa
           chainSha256: result.served.chain.map((c) => c.sha256),
           findings: summary(result.findings)
         })
-      }).pipe(Effect.mapError((e) => (e._tag === "CertificateError" ? stepError(e) : e)))
+      }).pipe(certificateErrorFails)
   }
 })
 

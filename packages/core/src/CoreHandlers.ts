@@ -55,12 +55,8 @@ export interface Config {
 
 type Params = Readonly<Record<string, unknown>>
 
-const str = (p: Params, k: string): string => {
-  const v = p[k]
-  if (typeof v !== "string") throw new Error(`step parameter "${k}" must be a string`)
-  return v
-}
-const optStr = (p: Params, k: string): string | undefined => (typeof p[k] === "string" ? (p[k] as string) : undefined)
+const str = StepHandler.stringParam
+const optStr = StepHandler.optionalStringParam
 const num = (p: Params, k: string, def: number): number => (typeof p[k] === "number" ? (p[k] as number) : def)
 
 const paramsOf = (ctx: StepHandler.StepContext): Params => ctx.step.params
@@ -525,31 +521,10 @@ export const make = (
       [names.reportJumpoints]: reportJumpoints
     }
     // a bad parameter is a plan bug: report it as a step failure, not a crash
-    return Object.fromEntries(Object.entries(handlers).map(([name, h]) => [name, guardParams(h)])) as Record<
-      string,
-      StepHandler.Handler
-    >
+    return Object.fromEntries(
+      Object.entries(handlers).map(([name, h]) => [name, StepHandler.guardParams(h)])
+    ) as Record<string, StepHandler.Handler>
   })
-
-const guardParams = (h: StepHandler.Handler): StepHandler.Handler => {
-  const wrap =
-    <A>(f: ((ctx: StepHandler.StepContext) => Effect.Effect<A, StepHandler.HandlerError>) | undefined) =>
-    (ctx: StepHandler.StepContext) =>
-      Effect.suspend(() => f!(ctx)).pipe(
-        Effect.catchAllDefect((d) =>
-          Effect.fail(
-            StepHandler.fail(
-              `Step ${ctx.step.id}: ${d instanceof Error ? d.message : String(d)}; the plan is malformed, build it again.`
-            )
-          )
-        )
-      )
-  return {
-    ...(h.run === undefined ? {} : { run: wrap(h.run) }),
-    ...(h.poll === undefined ? {} : { poll: wrap(h.poll) }),
-    ...(h.verify === undefined ? {} : { verify: wrap(h.verify) })
-  }
-}
 
 /**
  * The registry layer of the `core/…` handlers.

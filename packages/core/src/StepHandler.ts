@@ -334,3 +334,55 @@ export const merge = <Layers extends ReadonlyArray<Layer.Layer<StepHandlers, unk
       return make(merged)
     })
   ) as never
+
+/**
+ * A required string parameter of a step. A missing or mistyped one is a plan
+ * bug: it throws, and `guardParams` reports it as a step failure.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const stringParam = (params: Readonly<Record<string, unknown>>, key: string): string => {
+  const v = params[key]
+  if (typeof v !== "string") throw new Error(`step parameter "${key}" must be a string`)
+  return v
+}
+
+/**
+ * An optional string parameter of a step (`undefined` when absent or not a string).
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const optionalStringParam = (params: Readonly<Record<string, unknown>>, key: string): string | undefined => {
+  const v = params[key]
+  return typeof v === "string" ? v : undefined
+}
+
+/**
+ * Wrap a handler so that a defect it raises (typically a missing or mistyped
+ * step parameter, see `stringParam`) fails the step with a message saying the
+ * plan is malformed, rather than crashing the run.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const guardParams = (h: Handler): Handler => {
+  const wrap =
+    <A>(f: ((ctx: StepContext) => Effect.Effect<A, HandlerError>) | undefined) =>
+    (ctx: StepContext) =>
+      Effect.suspend(() => f!(ctx)).pipe(
+        Effect.catchAllDefect((d) =>
+          Effect.fail(
+            fail(
+              `Step ${ctx.step.id}: ${d instanceof Error ? d.message : String(d)}; the plan is malformed, build it again.`
+            )
+          )
+        )
+      )
+  return {
+    ...(h.run === undefined ? {} : { run: wrap(h.run) }),
+    ...(h.poll === undefined ? {} : { poll: wrap(h.poll) }),
+    ...(h.verify === undefined ? {} : { verify: wrap(h.verify) })
+  }
+}

@@ -21,12 +21,8 @@ import { TrafficSwitch } from "./TrafficSwitch.js"
 
 type Params = Readonly<Record<string, unknown>>
 
-const str = (p: Params, k: string): string => {
-  const v = p[k]
-  if (typeof v !== "string") throw new Error(`step parameter "${k}" must be a string`)
-  return v
-}
-const optStr = (p: Params, k: string): string | undefined => (typeof p[k] === "string" ? (p[k] as string) : undefined)
+const str = StepHandler.stringParam
+const optStr = StepHandler.optionalStringParam
 const roleMap = (p: Params): Record<string, string> => {
   const v = p["expect"]
   if (typeof v !== "object" || v === null) throw new Error(`step parameter "expect" must be an object`)

@@ -189,6 +189,28 @@ const windowStep = (id: string, w: MaintenanceWindow.MaintenanceWindow, title: s
     notes
   })
 
+/** VERIFY-4: a person confirms the new version works in production on `serving` before the other appliance is touched. */
+const verifyInProduction = (
+  pair: Pair.Pair,
+  serving: Pair.Member,
+  version: string,
+  methodRule: string,
+  title: string,
+  instructions: Array<string>
+) =>
+  new Plan.ManualGate({
+    id: "pair/verify-4",
+    title,
+    rules: R("VERIFY-4", methodRule),
+    target: serving.id,
+    estimatedSeconds: 300,
+    handler: handlers.servedBy,
+    params: { pair: encodePair(pair), appliance: serving.id, version },
+    idempotent: true,
+    instructions,
+    evidence: [ev("observations", "what was checked in production")]
+  })
+
 /** Backup, Sync now, wait for the sync, break (PAIR-4). */
 const backupSyncBreak = (site: Site.Site, pair: Pair.Pair, interval: number, syncDeadline: number) => {
   const a = pair.primary
@@ -371,6 +393,19 @@ const validate = (
   })
 }
 
+/** What both methods start from: the validated pair, its members (`a` primary), the two windows, the polling figures. */
+const prepare = (site: Site.Site, options: Options) =>
+  Either.map(validate(site, options), ({ maxIntervalSeconds, pair }) => ({
+    maxIntervalSeconds,
+    pair,
+    w1: options.windows[0],
+    w2: options.windows[1],
+    a: pair.primary,
+    b: pair.backup,
+    interval: options.pollIntervalSeconds ?? 30,
+    syncDeadline: options.syncDeadlineSeconds ?? 6 * 3600
+  }))
+
 const finish = (
   pair: Pair.Pair,
   site: Site.Site,
@@ -478,12 +513,7 @@ export const planSynchronous = (
   options: Options
 ): Either.Either<Plan.Plan, PairPlanError> =>
   Either.gen(function* () {
-    const { maxIntervalSeconds, pair } = yield* validate(site, options)
-    const [w1, w2] = options.windows
-    const a = pair.primary
-    const b = pair.backup
-    const interval = options.pollIntervalSeconds ?? 30
-    const syncDeadline = options.syncDeadlineSeconds ?? 6 * 3600
+    const { maxIntervalSeconds, pair, w1, w2, a, b, interval, syncDeadline } = yield* prepare(site, options)
     const pa = appliancePart(yield* singleParts(site, target, options, a.id, w1), a.id, "first", true)
     const pbParts = yield* singleParts(site, target, options, b.id, w2)
     const pb = appliancePart(pbParts, b.id, "second", false)
@@ -516,21 +546,17 @@ export const planSynchronous = (
       windowStep("pair/window-2", w2, `Maintenance window 2 (${w2.label}): ${b.id}`, [
         `PAIR-1: the run pauses here durably; ${b.id} is upgraded only in this window.`
       ]),
-      new Plan.ManualGate({
-        id: "pair/verify-4",
-        title: `Confirm ${pbParts.targetVersion} works in production before upgrading ${b.id}`,
-        rules: R("VERIFY-4", "PAIR-5"),
-        target: a.id,
-        estimatedSeconds: 300,
-        handler: handlers.servedBy,
-        params: { pair: encodePair(pair), appliance: a.id, version: pbParts.targetVersion },
-        idempotent: true,
-        instructions: [
+      verifyInProduction(
+        pair,
+        a,
+        pbParts.targetVersion,
+        "PAIR-5",
+        `Confirm ${pbParts.targetVersion} works in production before upgrading ${b.id}`,
+        [
           `Review how ${a.id} behaved on ${pbParts.targetVersion} since window 1: sessions, consoles, integrations.`,
           `Reject to stop here (${b.id} still runs the old version and the pair stays broken; restore it from ${a.id} only once both run the same version).`
-        ],
-        evidence: [ev("observations", "what was checked in production")]
-      }),
+        ]
+      ),
       ...pb.install,
       ...restore(pair, a, b, interval, syncDeadline),
       rolesCheck(
@@ -575,20 +601,38 @@ export const planAsynchronous = (
   options: Options
 ): Either.Either<Plan.Plan, PairPlanError> =>
   Either.gen(function* () {
-    const { maxIntervalSeconds, pair } = yield* validate(site, options)
-    const [w1, w2] = options.windows
-    const a = pair.primary
-    const b = pair.backup
-    const interval = options.pollIntervalSeconds ?? 30
-    const syncDeadline = options.syncDeadlineSeconds ?? 6 * 3600
+    const { maxIntervalSeconds, pair, w1, w2, a, b, interval, syncDeadline } = yield* prepare(site, options)
     const pbParts = yield* singleParts(site, target, options, b.id, w1)
     const pb = appliancePart(pbParts, b.id, "first", false)
     const pa = appliancePart(yield* singleParts(site, target, options, a.id, w2), a.id, "second", false)
     const version = pbParts.targetVersion
     const encoded = encodePair(pair)
     const gate = TrafficSwitch.manualGate(pair, a, b)
+    const gateBack = TrafficSwitch.manualGate(pair, b, a)
     const ic = TrafficSwitch.integrationClientGate(pair, a, b)
     const settle = gate.settleSeconds
+    const asSiteParams = {
+      appliance: b.id,
+      servingNow: a.id,
+      url: b.apiUrl,
+      hostname: pair.siteHostname,
+      version,
+      ...(pbParts.build !== undefined ? { build: pbParts.build } : {})
+    }
+    /** The site address answers from `to` after a switch. */
+    const switchSettled = (id: string, to: Pair.Member) =>
+      new Plan.WaitFor({
+        id,
+        title: `Wait until the site address answers from ${to.id}`,
+        rules: R(...gate.rules),
+        target: "site",
+        estimatedSeconds: settle,
+        handler: handlers.servedBy,
+        params: { pair: encoded, appliance: to.id, version },
+        idempotent: true,
+        intervalSeconds: Math.max(1, Math.min(interval, 30)),
+        deadlineSeconds: settle * 2 + 600
+      })
     const steps: Array<Plan.Step> = [
       ...pb.pre,
       ...pa.pre,
@@ -608,14 +652,7 @@ export const planAsynchronous = (
         target: b.id,
         estimatedSeconds: 5,
         handler: handlers.verifyAsSite,
-        params: {
-          appliance: b.id,
-          servingNow: a.id,
-          url: b.apiUrl,
-          hostname: pair.siteHostname,
-          version,
-          ...(pbParts.build !== undefined ? { build: pbParts.build } : {})
-        },
+        params: asSiteParams,
         idempotent: true,
         severity: "blocking",
         notes: [
@@ -629,14 +666,7 @@ export const planAsynchronous = (
         target: b.id,
         estimatedSeconds: 900,
         handler: handlers.verifyAsSite,
-        params: {
-          appliance: b.id,
-          servingNow: a.id,
-          url: b.apiUrl,
-          hostname: pair.siteHostname,
-          version,
-          ...(pbParts.build !== undefined ? { build: pbParts.build } : {})
-        },
+        params: asSiteParams,
         idempotent: true,
         instructions: [
           `On at least two local machines that reach ${b.id}, add to the hosts file: ${b.uniqueIp} ${pair.siteHostname}`,
@@ -669,18 +699,7 @@ export const planAsynchronous = (
           "Verified through the API: enabled_shared_ips on both appliances and which appliance answers on the site address."
         ]
       }),
-      new Plan.WaitFor({
-        id: "pair/switch-settled",
-        title: `Wait until the site address answers from ${b.id}`,
-        rules: R(...gate.rules),
-        target: "site",
-        estimatedSeconds: settle,
-        handler: handlers.servedBy,
-        params: { pair: encoded, appliance: b.id, version },
-        idempotent: true,
-        intervalSeconds: Math.max(1, Math.min(interval, 30)),
-        deadlineSeconds: settle * 2 + 600
-      }),
+      switchSettled("pair/switch-settled", b),
       new Plan.ManualGate({
         id: "pair/integration-clients",
         title: ic.title,
@@ -699,21 +718,17 @@ export const planAsynchronous = (
       windowStep("pair/window-2", w2, `Maintenance window 2 (${w2.label}): ${a.id}`, [
         `PAIR-1: the run pauses here durably; ${b.id} serves the site meanwhile, without failover protection.`
       ]),
-      new Plan.ManualGate({
-        id: "pair/verify-4",
-        title: `Confirm ${version} works in this environment before upgrading ${a.id}`,
-        rules: R("VERIFY-4", "PAIR-6"),
-        target: b.id,
-        estimatedSeconds: 300,
-        handler: handlers.servedBy,
-        params: { pair: encoded, appliance: b.id, version },
-        idempotent: true,
-        instructions: [
+      verifyInProduction(
+        pair,
+        b,
+        version,
+        "PAIR-6",
+        `Confirm ${version} works in this environment before upgrading ${a.id}`,
+        [
           `Review how ${b.id} served production on ${version} since the switch: sessions, consoles, integrations.`,
           `Reject to stop before ${a.id} is touched: ${a.id} still runs the old version and can take the site back (reverse the switch).`
-        ],
-        evidence: [ev("observations", "what was checked in production")]
-      }),
+        ]
+      ),
       ...pa.install,
       ...restore(pair, b, a, interval, syncDeadline),
       rolesCheck(
@@ -757,29 +772,18 @@ export const planAsynchronous = (
             : [
                 new Plan.ManualGate({
                   id: "pair/switch-back",
-                  title: TrafficSwitch.manualGate(pair, b, a).title,
-                  rules: R(...TrafficSwitch.manualGate(pair, b, a).rules),
+                  title: gateBack.title,
+                  rules: R(...gateBack.rules),
                   target: "site",
                   estimatedSeconds: 120,
                   handler: handlers.switched,
                   params: { pair: encoded, from: b.id, to: a.id },
                   idempotent: true,
-                  instructions: TrafficSwitch.manualGate(pair, b, a).instructions,
-                  evidence: TrafficSwitch.manualGate(pair, b, a).evidence.map((e) => ev(e.name, e.description))
+                  instructions: gateBack.instructions,
+                  evidence: gateBack.evidence.map((e) => ev(e.name, e.description))
                 })
               ]),
-          new Plan.WaitFor({
-            id: "pair/switch-back-settled",
-            title: `Wait until the site address answers from ${a.id}`,
-            rules: R(...gate.rules),
-            target: "site",
-            estimatedSeconds: settle,
-            handler: handlers.servedBy,
-            params: { pair: encoded, appliance: a.id, version },
-            idempotent: true,
-            intervalSeconds: Math.max(1, Math.min(interval, 30)),
-            deadlineSeconds: settle * 2 + 600
-          })
+          switchSettled("pair/switch-back-settled", a)
         ]
       : []
     steps.push(...trailer(maxIntervalSeconds, swapBack))

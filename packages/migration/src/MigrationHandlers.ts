@@ -40,12 +40,8 @@ export interface Config {
 
 type Params = Readonly<Record<string, unknown>>
 
-const str = (p: Params, k: string): string => {
-  const v = p[k]
-  if (typeof v !== "string") throw new Error(`step parameter "${k}" must be a string`)
-  return v
-}
-const optStr = (p: Params, k: string): string | undefined => (typeof p[k] === "string" ? (p[k] as string) : undefined)
+const str = StepHandler.stringParam
+const optStr = StepHandler.optionalStringParam
 const num = (p: Params, k: string): number => {
   const v = p[k]
   if (typeof v !== "number") throw new Error(`step parameter "${k}" must be a number`)
@@ -123,6 +119,11 @@ export const make = (
     })
 
     const countOf = <A, E>(s: Stream.Stream<A, E>) => Stream.runCount(s)
+    /** What the box at the step's `host`/`port` serves for `siteFqdn`; `failure` words a failed probe. */
+    const probeServed = (p: Params, siteFqdn: string, failure: (message: string) => string) =>
+      TlsProbe.probeTls({ host: str(p, "host"), port: num(p, "port"), servername: siteFqdn }).pipe(
+        Effect.mapError((e) => StepHandler.fail(failure(e.message)))
+      )
 
     // ------------------------------------------------------------ MIGRATE-1
     const newInstalled: StepHandler.Handler = {
@@ -292,16 +293,11 @@ export const make = (
         Effect.gen(function* () {
           const p = ctx.step.params
           const siteFqdn = str(p, "siteFqdn")
-          const served = yield* TlsProbe.probeTls({
-            host: str(p, "host"),
-            port: num(p, "port"),
-            servername: siteFqdn
-          }).pipe(
-            Effect.mapError((e) =>
-              StepHandler.fail(
-                `Cannot read the certificate the old appliance serves (${e.message}): the exported file cannot be compared with it.`
-              )
-            )
+          const served = yield* probeServed(
+            p,
+            siteFqdn,
+            (message) =>
+              `Cannot read the certificate the old appliance serves (${message}): the exported file cannot be compared with it.`
           )
           const bundleFile = certificateHandlers[Steps.handlers.bundleFile]!
           const step = { ...ctx.step, params: { path: str(p, "path"), siteFqdn, leafSha256: served.leafSha256 } }
@@ -345,16 +341,10 @@ export const make = (
             )
           const chosen = choice.right.chosen
           const chosenSha = chosen.report.leaf?.sha256
-          const served = yield* TlsProbe.probeTls({
-            host: str(p, "host"),
-            port: num(p, "port"),
-            servername: siteFqdn
-          }).pipe(
-            Effect.mapError((e) =>
-              StepHandler.fail(
-                `Cannot probe what the new appliance serves (${e.message}): check its address and retry.`
-              )
-            )
+          const served = yield* probeServed(
+            p,
+            siteFqdn,
+            (message) => `Cannot probe what the new appliance serves (${message}): check its address and retry.`
           )
           const findings = TlsProbe.compare(served.chain, { chain: chosen.candidate.chain })
           const evidence = {
@@ -440,19 +430,15 @@ export const make = (
           if (oldJp !== newJp) problems.push(`${newJp} Jumpoint(s) ≠ ${oldJp}`)
           if (perms(oldInfo) !== perms(newInfo)) problems.push("the API account's permissions differ")
           if (oldInfo.product !== newInfo.product) problems.push(`product ${newInfo.product} ≠ ${oldInfo.product}`)
+          const summary = (h: typeof oldH, jumpClients: number, jumpoints: number, info: typeof oldInfo) => ({
+            version: h.version,
+            jumpClients: Number(jumpClients),
+            jumpoints: Number(jumpoints),
+            product: info.product
+          })
           const evidence = {
-            old: {
-              version: oldH.version,
-              jumpClients: Number(oldJc),
-              jumpoints: Number(oldJp),
-              product: oldInfo.product
-            },
-            new: {
-              version: newH.version,
-              jumpClients: Number(newJc),
-              jumpoints: Number(newJp),
-              product: newInfo.product
-            },
+            old: summary(oldH, oldJc, oldJp, oldInfo),
+            new: summary(newH, newJc, newJp, newInfo),
             apiAccountWorks: true
           }
           if (problems.length > 0)
@@ -628,7 +614,7 @@ export const make = (
           })
       }
     }
-    return Object.fromEntries(Object.entries(handlers).map(([name, h]) => [name, guardParams(h)]))
+    return Object.fromEntries(Object.entries(handlers).map(([name, h]) => [name, StepHandler.guardParams(h)]))
   })
 
 /** Compare two dotted product versions numerically (`24.3.2` < `25.1.1`). */
@@ -642,26 +628,6 @@ const compareVersions = (a: string, b: string): number => {
     if (x !== y) return x < y ? -1 : 1
   }
   return 0
-}
-
-const guardParams = (h: StepHandler.Handler): StepHandler.Handler => {
-  const wrap =
-    <A>(f: ((ctx: StepHandler.StepContext) => Effect.Effect<A, StepHandler.HandlerError>) | undefined) =>
-    (ctx: StepHandler.StepContext) =>
-      Effect.suspend(() => f!(ctx)).pipe(
-        Effect.catchAllDefect((d) =>
-          Effect.fail(
-            StepHandler.fail(
-              `Step ${ctx.step.id}: ${d instanceof Error ? d.message : String(d)}; the plan is malformed, build it again.`
-            )
-          )
-        )
-      )
-  return {
-    ...(h.run === undefined ? {} : { run: wrap(h.run) }),
-    ...(h.poll === undefined ? {} : { poll: wrap(h.poll) }),
-    ...(h.verify === undefined ? {} : { verify: wrap(h.verify) })
-  }
 }
 
 /**
