@@ -1,11 +1,21 @@
 /**
  * Downloads a 1 GiB settings backup from the simulator with the
- * appliance client (streamed to disk with a running SHA-256, temp file +
- * rename) and with `curl -o` (the baseline), in the same run, over plain
- * HTTP and over HTTPS. Prints both throughputs, their ratio and the client's
- * peak RSS. Targets: ratio >= 0.8, client peak RSS < 150 MB.
+ * appliance client (streamed to a file with a running SHA-256, fsync, temp
+ * file + rename) and with `curl -o` (the baseline), in the same run, over
+ * plain HTTP and over HTTPS. Prints both throughputs, their ratio and the
+ * client's peak RSS. Targets: ratio >= 0.8, client peak RSS < 150 MB.
  *
- *   pnpm exec tsx bench/backup-download.ts [sizeBytes] [rounds]
+ *   pnpm exec tsx bench/backup-download.ts [sizeBytes] [rounds] [--dir D]
+ *
+ * Files go to `--dir` (default `/dev/shm` when it exists): a 1 GiB write to
+ * this machine's shared virtual disk is bound by its write-back (iowait near
+ * 100 % during a run), which then decides both figures and depends on what
+ * the previous run left dirty. `--dir /tmp` measures with the disk; the
+ * `curl -o + fsync` column is then the fair baseline, since the client
+ * fsyncs the backup before naming it and curl does not.
+ *
+ * Client modes: `worker` (the default: hash and write on a worker thread)
+ * and `inline` (`hashOnWorkerThread: false`).
  *
  * Three processes: the simulator (`packages/simulator/src/bin.ts --json`),
  * curl, and the client. The client runs in its own plain `node` process from
@@ -74,16 +84,20 @@ if (clientArg >= 0) {
   process.exit(0)
 }
 
-const SIZE = Number(process.argv[2] ?? 1024 ** 3)
-const ROUNDS = Number(process.argv[3] ?? 3)
+const dirFlag = process.argv.indexOf("--dir")
+const positional = process.argv.slice(2).filter((_, i, all) => all[i] !== "--dir" && all[i - 1] !== "--dir")
+const SIZE = Number(positional[0] ?? 1024 ** 3)
+const ROUNDS = Number(positional[1] ?? 3)
 const root = new URL("..", import.meta.url).pathname
-const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "sra-bench-"))
+const bundleDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "sra-bench-bundle-"))
+const downloadsIn = dirFlag >= 0 ? process.argv[dirFlag + 1]! : Fs.existsSync("/dev/shm") ? "/dev/shm" : Os.tmpdir()
+const dir = Fs.mkdtempSync(Path.join(downloadsIn, "sra-bench-"))
 
 // bundle this file for the client process (plain node, no loader)
 const { build } = await import("tsup")
 await build({
   entry: { "bench-client": new URL(import.meta.url).pathname },
-  outDir: dir,
+  outDir: bundleDir,
   format: ["esm"],
   platform: "node",
   target: "node20",
@@ -96,7 +110,7 @@ await build({
   // undici is CommonJS and requires node builtins
   banner: { js: 'import { createRequire as __cr } from "node:module"; const require = __cr(import.meta.url);' }
 })
-const bundle = Path.join(dir, "bench-client.js")
+const bundle = Path.join(bundleDir, "bench-client.js")
 
 interface Started {
   readonly pid: number
@@ -148,12 +162,14 @@ const token = async (base: string): Promise<string> => {
   }
 }
 
-/** curl -o file; with `hash`, also `| tee file | sha256sum` (the same work as the client). */
-const curl = async (base: string, hash: boolean): Promise<number> => {
+type CurlMode = "plain" | "fsync" | "sha256"
+
+/** `curl -o file`; `fsync`: then `sync file` (timed); `sha256`: `| tee file | sha256sum` (the client's work). */
+const curl = async (base: string, mode: CurlMode): Promise<number> => {
   const bearer = await token(appliance.httpUrl) // tokens are per appliance, valid on both listeners
   const out = Path.join(dir, "curl.nsb")
   const t0 = performance.now()
-  if (hash) {
+  if (mode === "sha256") {
     execFileSync(
       "bash",
       [
@@ -166,6 +182,7 @@ const curl = async (base: string, hash: boolean): Promise<number> => {
     )
   } else {
     execFileSync("curl", ["-s", "-k", "-f", "-o", out, "-H", `Authorization: Bearer ${bearer}`, `${base}/api/backup`])
+    if (mode === "fsync") execFileSync("sync", [out])
   }
   const seconds = (performance.now() - t0) / 1000
   const bytes = Fs.statSync(out).size
@@ -174,10 +191,10 @@ const curl = async (base: string, hash: boolean): Promise<number> => {
   return bytes / seconds
 }
 
-let clientPeakRss = 0
+type ClientMode = "worker" | "inline"
 let clientRssBefore = 0
-const peakRss = { inline: 0, worker: 0 }
-const client = (base: string, https: boolean, worker = false): number => {
+const peakRss: Record<ClientMode, number> = { worker: 0, inline: 0 }
+const client = (base: string, https: boolean, mode: ClientMode): number => {
   const out = execFileSync(process.execPath, [
     bundle,
     "--client",
@@ -186,7 +203,7 @@ const client = (base: string, https: boolean, worker = false): number => {
       clientId: account.clientId,
       secret: account.clientSecret,
       ...(https ? { pin } : {}),
-      worker,
+      worker: mode === "worker",
       dir,
       size: SIZE
     })
@@ -196,55 +213,67 @@ const client = (base: string, https: boolean, worker = false): number => {
     maxRss: number
     rssBefore: number
   }
-  clientPeakRss = Math.max(clientPeakRss, result.maxRss)
-  peakRss[worker ? "worker" : "inline"] = Math.max(peakRss[worker ? "worker" : "inline"], result.maxRss)
+  peakRss[mode] = Math.max(peakRss[mode], result.maxRss)
   clientRssBefore = Math.max(clientRssBefore, result.rssBefore)
   return result.bytesPerSecond
 }
 
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+const mbps = (x: number) => (x / MB).toFixed(0)
 const rows: Array<Record<string, string>> = []
+const details: Array<string> = []
 try {
   for (const [label, base, https] of [
     ["http", appliance.httpUrl, false],
     ["https", appliance.httpsUrl, true]
   ] as const) {
-    const curlRuns: Array<number> = []
-    const curlHashRuns: Array<number> = []
-    const clientRuns: Array<number> = []
-    const workerRuns: Array<number> = []
-    for (let i = 0; i < ROUNDS; i++) {
-      curlRuns.push(await curl(base, false))
-      curlHashRuns.push(await curl(base, true))
-      clientRuns.push(client(base, https))
-      workerRuns.push(client(base, https, true))
+    const runs = {
+      curl: [] as Array<number>,
+      curlFsync: [] as Array<number>,
+      curlSha: [] as Array<number>,
+      worker: [] as Array<number>,
+      inline: [] as Array<number>
     }
-    const c = median(curlRuns)
-    const ch = median(curlHashRuns)
-    const k = median(clientRuns)
-    const w = median(workerRuns)
-    const fmt = (xs: ReadonlyArray<number>) => xs.map((x) => (x / MB).toFixed(0)).join("/")
+    for (let i = 0; i < ROUNDS; i++) {
+      // interleaved, so a slow moment of the machine hits every contender alike
+      runs.curl.push(await curl(base, "plain"))
+      runs.worker.push(client(base, https, "worker"))
+      runs.curlFsync.push(await curl(base, "fsync"))
+      runs.inline.push(client(base, https, "inline"))
+      runs.curlSha.push(await curl(base, "sha256"))
+    }
+    const m = Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, median(v)])) as Record<
+      keyof typeof runs,
+      number
+    >
     rows.push({
       transport: label,
-      size: `${(SIZE / MB).toFixed(0)} MiB`,
-      "curl -o MB/s": (c / MB).toFixed(0),
-      "curl|tee|sha256sum MB/s": (ch / MB).toFixed(0),
-      "client MB/s": (k / MB).toFixed(0),
-      "client/curl": (k / c).toFixed(2),
-      "client/(curl+sha256)": (k / ch).toFixed(2),
-      "client hash-on-worker MB/s": (w / MB).toFixed(0),
-      "worker/curl": (w / c).toFixed(2),
-      runs: `curl ${fmt(curlRuns)}; curl+sha ${fmt(curlHashRuns)}; client ${fmt(clientRuns)}; worker ${fmt(workerRuns)}`
+      "curl -o": mbps(m.curl),
+      "curl -o +fsync": mbps(m.curlFsync),
+      "curl|tee|sha256sum": mbps(m.curlSha),
+      "client (default)": mbps(m.worker),
+      "client/curl": (m.worker / m.curl).toFixed(2),
+      "client/(curl+fsync)": (m.worker / m.curlFsync).toFixed(2),
+      "client inline-hash": mbps(m.inline),
+      "inline/curl": (m.inline / m.curl).toFixed(2)
     })
+    details.push(
+      `${label} runs (MB/s): ${Object.entries(runs)
+        .map(([k, v]) => `${k} ${v.map(mbps).join("/")}`)
+        .join("; ")}`
+    )
   }
 } finally {
   child.kill("SIGINT")
   Fs.rmSync(dir, { recursive: true, force: true })
+  Fs.rmSync(bundleDir, { recursive: true, force: true })
 }
 
+console.log(`${(SIZE / MB).toFixed(0)} MiB backup, median of ${ROUNDS} rounds, MB/s (MiB/s), files in ${downloadsIn}`)
 console.table(rows)
+for (const d of details) console.log(d)
 console.log(
-  `client peak RSS (own node process, bundled, max over runs): ${(peakRss.inline / MB).toFixed(0)} MB default, ${(peakRss.worker / MB).toFixed(0)} MB with hashOnWorkerThread (RSS before the download: ${(clientRssBefore / MB).toFixed(0)} MB); target < 150 MB`
+  `client peak RSS (own node process, bundled, max over runs): ${mbps(peakRss.worker)} MB default (worker), ${mbps(peakRss.inline)} MB inline-hash (RSS before the download: ${mbps(clientRssBefore)} MB); target < 150 MB`
 )
 console.log(
   `machine: ${Os.cpus().length} cores, load average ${Os.loadavg()

@@ -100,9 +100,10 @@ export interface Connection {
   /** `auto` (default): JSON v2 API, XML v1 when the appliance has no v2. */
   readonly commandApi?: "auto" | "v1" | "v2" | undefined
   /**
-   * Compute the backup's SHA-256 on a worker thread (default false): faster
-   * on links above ~300 MB/s when a core is free, at the price of ~50 MB more
-   * memory during the download.
+   * Hash and write the backup on a worker thread (default true), beside the
+   * socket reads: about 10 % faster on fast links, for one thread and 8 MiB
+   * of shared buffers during the download. `false` does everything on the
+   * calling thread.
    */
   readonly hashOnWorkerThread?: boolean | undefined
   /** Reuse connections; the vendor asks clients to close them after each call (default false). */
@@ -149,7 +150,8 @@ const resolve = (c: Connection, connector: Internal.Settings["connector"]): Inte
   maxRetryAfterSeconds: c.retry?.maxRetryAfterSeconds ?? 60,
   commandApi: c.commandApi ?? "auto",
   keepAlive: c.keepAlive ?? false,
-  hashOnWorkerThread: c.hashOnWorkerThread ?? false,
+  hashOnWorkerThread: c.hashOnWorkerThread ?? true,
+  trust: c.tls,
   connector
 })
 

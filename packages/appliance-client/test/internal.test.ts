@@ -5,7 +5,10 @@ import * as Fiber from "effect/Fiber"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
 import { createHash } from "node:crypto"
-import { ParallelHash } from "../src/internal/hash.js"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import * as BackupFile from "../src/internal/backupFile.js"
 import * as Limiter from "../src/internal/limiter.js"
 import * as Token from "../src/internal/token.js"
 import * as Wire from "../src/internal/wire.js"
@@ -204,21 +207,53 @@ describe("XML (v1)", () => {
   })
 })
 
-describe("ParallelHash", () => {
-  it.live("PREP-1: the worker-thread SHA-256 equals node's over uneven chunks, with backpressure", () =>
+describe("BackupFile", () => {
+  const sizes = [0, 1, 4095, 1 << 20, (1 << 20) + 7, 3 * (1 << 20) - 1, 17, 5_000_000, 16_384, 2_500_000]
+  const chunks = sizes.map((n, i) => Buffer.alloc(n, (i * 37) % 251).map((b, j) => (b + j) % 256))
+  const whole = Buffer.concat(chunks)
+  const expected = createHash("sha256").update(whole).digest("hex")
+
+  for (const [name, open] of [
+    ["on a worker thread, 4 slots", (path: string) => BackupFile.onWorker(path, { slots: 4 })],
+    ["on the calling thread", (path: string) => BackupFile.inline(path)]
+  ] as const) {
+    it.live(`PREP-1: ${name}: the file and its SHA-256 equal the bytes written, whatever the piece sizes`, () =>
+      Effect.promise(async () => {
+        const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "sra-backup-file-"))
+        const path = Path.join(dir, "b.partial")
+        const file = open(path)
+        const reused = Buffer.alloc(6_000_000)
+        for (const c of chunks) {
+          reused.set(c)
+          await new Promise<void>((resolve, reject) => {
+            file.write(reused.subarray(0, c.length), (e) => (e ? reject(e) : resolve()))
+            // the caller's read buffer is reused at once: the writer must have copied what it needs
+            reused.fill(0xee)
+          })
+        }
+        const hex = await file.finish()
+        await file.close()
+        await file.close()
+        expect(hex).toBe(expected)
+        expect(Fs.readFileSync(path).equals(whole)).toBe(true)
+        expect(Fs.statSync(path).mode & 0o777).toBe(0o600)
+        Fs.rmSync(dir, { recursive: true, force: true })
+      })
+    )
+  }
+
+  it.live("PREP-1: a write error on the worker thread (a full disk) reaches the caller with its code", () =>
     Effect.promise(async () => {
-      const sizes = [0, 1, 4095, 1 << 20, (1 << 20) + 7, 3 * (1 << 20) - 1, 17, 2_500_000]
-      const chunks = sizes.map((n, i) => Buffer.alloc(n, (i * 37) % 251).map((b, j) => (b + j) % 256))
-      const expected = createHash("sha256")
-      for (const c of chunks) expected.update(c)
-      const hasher = new ParallelHash(1)
-      for (const c of chunks) {
-        // with maxInFlight 1, `next` waits for the worker whenever a batch is out
-        await new Promise<void>((resolve, reject) => hasher.update(c, (e) => (e ? reject(e) : resolve())))
-      }
-      const hex = await hasher.digest()
-      hasher.destroy()
-      expect(hex).toBe(expected.digest("hex"))
+      const file = BackupFile.onWorker("/dev/full", { slots: 4, flags: "w" })
+      const error = await new Promise<Error | undefined>((resolve) => {
+        const push = (n: number): void => {
+          if (n === 0) return void file.finish().then(() => resolve(undefined), resolve)
+          file.write(Buffer.alloc(1 << 20, 1), (e) => (e ? resolve(e) : push(n - 1)))
+        }
+        push(8)
+      })
+      await file.close()
+      expect((error as { code?: string } | undefined)?.code).toBe("ENOSPC")
     })
   )
 })

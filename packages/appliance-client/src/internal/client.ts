@@ -24,16 +24,13 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { randomBytes } from "node:crypto"
 import * as Fs from "node:fs/promises"
-import * as NodeHttp from "node:http"
-import * as NodeHttps from "node:https"
 import * as Path from "node:path"
-import type { Readable } from "node:stream"
-import { closeSync, openSync, writeSync } from "node:fs"
 import type { buildConnector } from "undici"
 import * as Errors from "./errors.js"
-import { InlineHash, ParallelHash } from "./hash.js"
+import * as BackupFile from "./backupFile.js"
 import type * as Limiter from "./limiter.js"
-import { TlsRefused } from "./tls.js"
+import * as RawHttp from "./rawHttp.js"
+import { TlsRefused, type TlsTrust } from "./tls.js"
 import type * as Token from "./token.js"
 import * as Wire from "./wire.js"
 
@@ -55,6 +52,8 @@ export interface Settings {
   readonly commandApi: "auto" | "v1" | "v2"
   readonly keepAlive: boolean
   readonly hashOnWorkerThread: boolean
+  /** TLS trust of our own connections (backups use it directly). */
+  readonly trust: TlsTrust | undefined
   /** Our TLS connector (undefined when the caller supplied a dispatcher). */
   readonly connector: buildConnector.connector | undefined
 }
@@ -132,21 +131,37 @@ export const reasonOfTransport = (cause: unknown, timeoutMillis: number): Applia
   return new ApplianceError.Transport(code !== undefined ? { code } : {})
 }
 
-/** What the pipeline needs of a response (an HttpClientResponse, or node:http's for backups). */
+/** What the pipeline needs of a response (an HttpClientResponse, or the backup's own). */
 interface Incoming {
   readonly status: number
   readonly headers: Readonly<Record<string, string | undefined>>
   readonly stream: Stream.Stream<Uint8Array, unknown>
-  /** The raw node stream when there is one (backups, node:http path). */
-  readonly readable?: Readable | undefined
+  /** The body read on demand, when the response came from our own HTTP/1.1 reader (backups). */
+  readonly body?: RawHttp.BodySource | undefined
 }
 
+type ReadFailure = { readonly _tag: "TooLarge" } | { readonly _tag: "Cut"; readonly cause: unknown }
+
 /** Reads at most `max` bytes of a body; more is a Decode error. */
-const readBounded = (
-  response: Incoming,
-  max: number
-): Effect.Effect<Uint8Array, { readonly _tag: "TooLarge" } | { readonly _tag: "Cut"; readonly cause: unknown }> =>
-  Effect.suspend(() => {
+const readBounded = (response: Incoming, max: number): Effect.Effect<Uint8Array, ReadFailure> => {
+  const body = response.body
+  if (body !== undefined) {
+    return Effect.async<Uint8Array, ReadFailure>((resume) => {
+      RawHttp.collect(body, max, (error, bytes) =>
+        resume(
+          error === null
+            ? Effect.succeed(bytes!)
+            : Effect.fail(
+                error instanceof RawHttp.HttpProtocolError && error.code === "TOO_LARGE"
+                  ? ({ _tag: "TooLarge" } as const)
+                  : ({ _tag: "Cut", cause: error } as const)
+              )
+        )
+      )
+      return Effect.sync(() => body.destroy())
+    })
+  }
+  return Effect.suspend(() => {
     const parts: Array<Uint8Array> = []
     let size = 0
     return response.stream.pipe(
@@ -161,6 +176,7 @@ const readBounded = (
       Effect.map(() => Buffer.concat(parts, size))
     )
   })
+}
 
 /** The platform wraps transport failures; the interesting cause is inside. */
 const causeOf = (e: unknown): unknown =>
@@ -755,54 +771,41 @@ export const make = (
           )
           .pipe(Effect.mapError(mapHttpError(operation)))
       }
-      // node:http(s) on our own TLS connector: undici 7.30.2 crashes the process with an
-      // uncatchable assertion when the peer closes while a large body is paused by
-      // backpressure (nodejs/undici#5360), which is exactly a multi-GB backup written
-      // to a slower disk from a server that sends `Connection: close`.
+      // Our own HTTP/1.1 reader (rawHttp.ts): one preallocated read buffer, no stream machinery, so a
+      // multi-GB backup moves at the speed of the link. (undici 7.30.2 also crashes the process with an
+      // uncatchable assertion when the peer closes while a large body is paused by backpressure,
+      // nodejs/undici#5360.)
+      const body = password ? Buffer.from(JSON.stringify({ password: Redacted.value(password) })) : undefined
       return Effect.acquireRelease(
-        Effect.async<NodeHttp.IncomingMessage, ApplianceError.ApplianceError>((resume) => {
-          const url = new URL(`${settings.baseUrl}/api/backup`)
-          const tls = url.protocol === "https:"
-          const body = password ? Buffer.from(JSON.stringify({ password: Redacted.value(password) })) : undefined
-          const headers: Record<string, string> = {
-            accept: "application/octet-stream",
-            authorization: `Bearer ${bearer}`,
-            ...(settings.keepAlive ? {} : { connection: "close" }),
-            ...(body ? { "content-type": "application/json", "content-length": String(body.length) } : {})
-          }
-          const req = (tls ? NodeHttps : NodeHttp).request(url, {
-            method: body ? "POST" : "GET",
-            headers,
-            createConnection: (_options, oncreate) => {
-              connector(
-                {
-                  hostname: url.hostname.replace(/^\[|\]$/g, ""),
-                  host: url.host,
-                  protocol: url.protocol,
-                  port: url.port || (tls ? "443" : "80")
-                },
-                (error, socket) => (error !== null ? oncreate(error, undefined as never) : oncreate(null, socket))
+        Effect.async<RawHttp.RawResponse, ApplianceError.ApplianceError>((resume) => {
+          const abort = RawHttp.request(
+            {
+              url: new URL(`${settings.baseUrl}/api/backup`),
+              method: body ? "POST" : "GET",
+              headers: {
+                accept: "application/octet-stream",
+                authorization: `Bearer ${bearer}`,
+                ...(body ? { "content-type": "application/json" } : {})
+              },
+              body,
+              trust: settings.trust
+            },
+            (error, response) =>
+              resume(
+                error === null
+                  ? Effect.succeed(response!)
+                  : Effect.fail(fail(operation, reasonOfTransport(error, settings.timeoutMillis)))
               )
-              return undefined
-            }
-          })
-          req.once("response", (res) => resume(Effect.succeed(res)))
-          req.once("error", (e) => resume(Effect.fail(fail(operation, reasonOfTransport(e, settings.timeoutMillis)))))
-          req.end(body)
-          return Effect.sync(() => req.destroy())
+          )
+          return Effect.sync(abort)
         }),
-        (res) => Effect.sync(() => res.destroy())
+        (res) => Effect.sync(() => res.body.destroy())
       ).pipe(
         Effect.map((res): Incoming => ({
-          status: res.statusCode ?? 0,
-          headers: Object.fromEntries(
-            Object.entries(res.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(", ") : v])
-          ),
-          stream: NodeStream.fromReadable<unknown>(
-            () => res,
-            (e) => e
-          ),
-          readable: res
+          status: res.status,
+          headers: res.headers,
+          stream: Stream.die("the backup body is read through `body`"),
+          body: res.body
         }))
       )
     }
@@ -889,58 +892,40 @@ export const make = (
             : Effect.void
         )
         const source =
-          response.readable !== undefined
-            ? response.readable
-            : yield* NodeStream.toReadable(
-                response.stream.pipe(
-                  Stream.mapError((e) => fail(operation, reasonOfTransport(causeOf(e), settings.timeoutMillis)))
-                )
+          response.body ??
+          RawHttp.fromReadable(
+            yield* NodeStream.toReadable(
+              response.stream.pipe(
+                Stream.mapError((e) => fail(operation, reasonOfTransport(causeOf(e), settings.timeoutMillis)))
               )
-        // the hot path is plain node streams: Effect per chunk costs too much at 1 GB/s
-        const hasher = yield* Effect.acquireRelease(
-          Effect.sync(() => (settings.hashOnWorkerThread ? new ParallelHash() : new InlineHash())),
-          (h) => Effect.sync(() => h.destroy())
+            )
+          )
+        const file = yield* Effect.acquireRelease(
+          Effect.try({
+            try: () => (settings.hashOnWorkerThread ? BackupFile.onWorker(temp) : BackupFile.inline(temp)),
+            catch: ioError
+          }),
+          (f) => Effect.promise(() => f.close())
         )
         const bytes = yield* Effect.async<number, ApplianceError.ApplianceError>((resume) => {
-          // The hot path: hash each chunk, gather chunks into 1 MiB batches and write each batch with one
-          // synchronous write. A stream pipeline into fs.WriteStream pays a thread-pool round trip per
-          // 64 KiB chunk and halves the throughput; a 1 MiB write to the page cache blocks well under 1 ms.
+          // The hot path, with no Effect per read: each read goes to the backup file (hash + write, on a
+          // worker thread by default) before the read buffer is reused; the socket pauses while the
+          // writer is behind.
           let bytes = 0
           let done = false
           let lastData = Date.now()
-          let fd: number | undefined
-          try {
-            fd = openSync(temp, "wx", 0o600)
-          } catch (e) {
-            resume(Effect.fail(ioError(e)))
-            return
-          }
-          const batch = Buffer.allocUnsafe(1 << 20)
-          let filled = 0
-          const flush = () => {
-            let offset = 0
-            while (offset < filled) offset += writeSync(fd!, batch, offset, filled - offset)
-            filled = 0
-          }
+          // reads paused while the writer catches up: the peer is not idle then
+          let writerBehind = false
           const finish = (outcome: Effect.Effect<number, ApplianceError.ApplianceError>) => {
             if (done) return
             done = true
             clearInterval(watchdog)
-            source.off("data", onData)
-            source.off("end", onEnd)
-            source.off("error", onError)
-            source.off("close", onClose)
-            try {
-              closeSync(fd!)
-            } catch {
-              // already failing or closed: the finalizer removes the partial file
-            }
+            source.destroy()
             resume(outcome)
           }
           const watchdog = setInterval(
             () => {
-              if (Date.now() - lastData <= settings.backupIdleTimeoutMillis) return
-              source.destroy()
+              if (writerBehind || Date.now() - lastData <= settings.backupIdleTimeoutMillis) return
               finish(
                 Effect.fail(
                   fail(operation, new ApplianceError.Timeout({ afterMillis: settings.backupIdleTimeoutMillis }))
@@ -949,67 +934,39 @@ export const make = (
             },
             Math.max(10, Math.min(1000, settings.backupIdleTimeoutMillis / 4))
           )
-          const onData = (chunk: Buffer) => {
-            lastData = Date.now()
-            bytes += chunk.length
-            request.onProgress?.(bytes)
-            // the worker hasher applies backpressure by calling back later: pause the socket until it does
-            let called = false
-            let paused = false
-            hasher.update(chunk, (error) => {
-              called = true
-              if (error !== undefined) return finish(Effect.fail(ioError(error)))
-              if (paused) {
-                paused = false
-                source.resume()
+          source.start({
+            data: (chunk) => {
+              if (done) return
+              lastData = Date.now()
+              bytes += chunk.length
+              request.onProgress?.(bytes)
+              let called = false
+              file.write(chunk, (error) => {
+                called = true
+                if (error !== undefined) return finish(Effect.fail(ioError(error)))
+                if (writerBehind) {
+                  writerBehind = false
+                  lastData = Date.now()
+                  source.resume()
+                }
+              })
+              if (!called) {
+                writerBehind = true
+                source.pause()
               }
-            })
-            try {
-              if (filled + chunk.length > batch.length) flush()
-              if (chunk.length >= batch.length) {
-                let offset = 0
-                while (offset < chunk.length) offset += writeSync(fd!, chunk, offset, chunk.length - offset)
-              } else {
-                chunk.copy(batch, filled)
-                filled += chunk.length
-              }
-            } catch (e) {
-              source.destroy()
-              return finish(Effect.fail(ioError(e)))
-            }
-            if (!called) {
-              paused = true
-              source.pause()
-            }
-          }
-          const onEnd = () => {
-            try {
-              flush()
-            } catch (e) {
-              return finish(Effect.fail(ioError(e)))
-            }
-            finish(Effect.succeed(bytes))
-          }
-          const onError = (error: unknown) =>
-            finish(
-              Effect.fail(
-                error instanceof ApplianceError.ApplianceError
-                  ? error
-                  : fail(operation, reasonOfTransport(error, settings.timeoutMillis))
+            },
+            end: () => finish(Effect.succeed(bytes)),
+            error: (error) =>
+              finish(
+                Effect.fail(
+                  error instanceof ApplianceError.ApplianceError
+                    ? error
+                    : fail(operation, reasonOfTransport(error, settings.timeoutMillis))
+                )
               )
-            )
-          const onClose = () =>
-            finish(Effect.fail(fail(operation, new ApplianceError.Transport({ code: `CLOSED ${bytes} bytes` }))))
-          source.on("data", onData)
-          source.once("end", onEnd)
-          source.once("error", onError)
-          source.once("close", onClose)
-          return Effect.sync(() => {
-            source.destroy()
-            finish(Effect.interrupt)
           })
+          return Effect.sync(() => finish(Effect.interrupt))
         })
-        const sha256 = yield* Effect.tryPromise({ try: () => hasher.digest(), catch: ioError })
         const declared = response.headers["content-length"]
         if (declared !== undefined && Number(declared) !== bytes) {
           return yield* Effect.fail(
@@ -1021,17 +978,8 @@ export const make = (
             fail(operation, new ApplianceError.Decode({ path: "(body)", excerpt: "the backup is empty" }))
           )
         }
-        yield* Effect.tryPromise({
-          try: async () => {
-            const handle = await Fs.open(temp, "r+")
-            try {
-              await handle.sync()
-            } finally {
-              await handle.close()
-            }
-          },
-          catch: ioError
-        })
+        // the rest of the bytes written, then fsync: the file is on disk before it gets its name
+        const sha256 = yield* Effect.tryPromise({ try: () => file.finish(), catch: ioError })
         const takenAt = new Date(yield* Clock.currentTimeMillis)
         const name = backupName(response.headers["content-disposition"], about.hostname || settings.id, takenAt)
         const final = yield* Effect.tryPromise({ try: () => renameFresh(temp, directory, name), catch: ioError })

@@ -33,9 +33,25 @@ export class TlsRefused extends Error {
 /** `AA:BB:...` or `aabb...` → lower-case hex without separators. @internal */
 export const normalizeFingerprint = (fp: string): string => fp.replace(/[^0-9a-fA-F]/g, "").toLowerCase()
 
+/**
+ * Checks a connected TLS socket made with `rejectUnauthorized: false`
+ * against the trust: the pin alone when one is set, else the CA chain and
+ * host name. Returns why it is refused, or `undefined` when trusted.
+ *
+ * @internal
+ */
+export const verifyPeer = (socket: TLSSocket, trust: TlsTrust | undefined): TlsRefused | undefined => {
+  const seen = normalizeFingerprint(socket.getPeerCertificate()?.fingerprint256 ?? "")
+  if (trust?.pinSha256 !== undefined) {
+    const pin = normalizeFingerprint(trust.pinSha256)
+    return seen === pin ? undefined : new TlsRefused(pin, seen || undefined, "fingerprint differs from the pin")
+  }
+  if (socket.authorized) return undefined
+  return new TlsRefused(undefined, seen || undefined, String(socket.authorizationError ?? "untrusted certificate"))
+}
+
 /** @internal */
 export const makeConnector = (trust: TlsTrust | undefined, timeoutMillis: number): buildConnector.connector => {
-  const pin = trust?.pinSha256 !== undefined ? normalizeFingerprint(trust.pinSha256) : undefined
   const base = buildConnector({
     // we verify ourselves below, to report what was seen
     rejectUnauthorized: false,
@@ -49,15 +65,9 @@ export const makeConnector = (trust: TlsTrust | undefined, timeoutMillis: number
       if (error !== null) return callback(error, null)
       if (!("encrypted" in socket) || socket.encrypted !== true) return callback(null, socket)
       const tls = socket as TLSSocket
-      const seen = normalizeFingerprint(tls.getPeerCertificate()?.fingerprint256 ?? "")
-      if (pin !== undefined) {
-        if (seen === pin) return callback(null, tls)
-        tls.destroy()
-        return callback(new TlsRefused(pin, seen || undefined, "fingerprint differs from the pin"), null)
-      }
-      if (tls.authorized) return callback(null, tls)
-      const why = String(tls.authorizationError ?? "untrusted certificate")
+      const refusal = verifyPeer(tls, trust)
+      if (refusal === undefined) return callback(null, tls)
       tls.destroy()
-      return callback(new TlsRefused(undefined, seen || undefined, why), null)
+      return callback(refusal, null)
     })
 }
