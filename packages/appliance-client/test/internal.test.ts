@@ -242,6 +242,44 @@ describe("BackupFile", () => {
     )
   }
 
+  for (const [name, open] of [
+    ["on a worker thread", (path: string) => BackupFile.onWorker(path, { slots: 4 })],
+    ["on the calling thread", (path: string) => BackupFile.inline(path)]
+  ] as const) {
+    it.live(`PREP-1: ${name}, bytes read straight into its memory (framing gaps, copies between) are kept`, () =>
+      Effect.promise(async () => {
+        const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "sra-backup-file-"))
+        const path = Path.join(dir, "b.partial")
+        const file = open(path)
+        const body = Buffer.alloc(9_000_000).map((_, i) => (i * 7 + (i >> 13)) % 256)
+        const reads = [16_384, 1 << 20, 70_000, 5, 300_000, 16_384, 999_999]
+        let sent = 0
+        let inPlace = 0
+        let region = file.readBuffer!()
+        for (let i = 0; sent < body.length; i++) {
+          // a read lands in `region`: some framing bytes (a chunk-size line), then body bytes
+          const gap = i % 3 === 0 ? Math.min(7, region.length - 1) : 0
+          const m = Math.min(reads[i % reads.length]!, region.length - gap, body.length - sent)
+          region.fill(0x2a, 0, gap)
+          region.set(body.subarray(sent, sent + m), gap)
+          const piece = i % 5 === 4 ? Buffer.from(region.subarray(gap, gap + m)) : region.subarray(gap, gap + m) // sometimes a copy
+          if (piece.length === m && piece.buffer === region.buffer && region.length > 65_536) inPlace++
+          sent += m
+          const done = new Promise<void>((resolve, reject) => file.write(piece, (e) => (e ? reject(e) : resolve())))
+          // node asks for the next read's memory at once, before the writer has caught up
+          region = file.readBuffer!()
+          await done
+        }
+        const hex = await file.finish()
+        await file.close()
+        expect(inPlace).toBeGreaterThan(10)
+        expect(hex).toBe(createHash("sha256").update(body).digest("hex"))
+        expect(Fs.readFileSync(path).equals(body)).toBe(true)
+        Fs.rmSync(dir, { recursive: true, force: true })
+      })
+    )
+  }
+
   it.live("PREP-1: a write error on the worker thread (a full disk) reaches the caller with its code", () =>
     Effect.promise(async () => {
       const file = BackupFile.onWorker("/dev/full", { slots: 4, flags: "w" })

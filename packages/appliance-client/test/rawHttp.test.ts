@@ -218,6 +218,49 @@ describe("RawHttp (backup reader)", () => {
     })
   )
 
+  it.scopedLive("PREP-1: reads land in the memory the sink lends, chunk framing and all", () =>
+    Effect.gen(function* () {
+      const data = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 31) % 256))
+      const { port } = yield* serve((socket) =>
+        sendParts(
+          socket,
+          [
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+            `${(100_000).toString(16)}\r\n`,
+            data.subarray(0, 100_000),
+            `\r\n${(200_000).toString(16)}\r\n`,
+            data.subarray(100_000),
+            "\r\n0\r\n\r\n"
+          ],
+          "keep"
+        )
+      )
+      const lent = Buffer.alloc(256 * 1024)
+      const response = yield* Effect.async<RawHttp.RawResponse>((resume) => {
+        RawHttp.request(
+          { url: new URL(`http://127.0.0.1:${port}/`), method: "GET", headers: {}, trust: undefined },
+          (_e, r) => resume(Effect.succeed(r!))
+        )
+      })
+      const parts: Array<Buffer> = []
+      let inLent = 0
+      const ended = yield* Effect.async<boolean>((resume) =>
+        response.body.start({
+          data: (b) => {
+            if (b.buffer === lent.buffer) inLent++
+            parts.push(Buffer.from(b))
+          },
+          end: () => resume(Effect.succeed(true)),
+          error: () => resume(Effect.succeed(false)),
+          readBuffer: () => lent
+        })
+      )
+      expect(ended).toBe(true)
+      expect(Buffer.concat(parts).equals(data)).toBe(true)
+      expect(inLent).toBeGreaterThan(0)
+    })
+  )
+
   describe("TLS", () => {
     const withTls = <A, E>(
       f: (site: {

@@ -3,16 +3,18 @@
  * SHA-256, flushed to disk (`fsync`) before the digest is returned.
  *
  * Two ways, one interface:
- * - `WorkerBackupFile` (default): the main thread only copies each read into
- *   a ring of shared 1 MiB slots; a worker thread hashes and writes them.
+ * - `onWorker` (default): socket reads land in a ring of shared 1 MiB slots
+ *   (or are copied there); a worker thread hashes and writes them.
  *   Hashing (~0.6 s per GB here) and writing then run beside the socket
  *   reads, on their own core. Memory is the ring (8 MiB), allocated once.
- * - `InlineBackupFile`: everything on the calling thread (small pieces
- *   gathered into 1 MiB writes), no extra thread.
+ * - `inline`: everything on the calling thread (pieces gathered into 1 MiB
+ *   writes), no extra thread.
  *
- * `write` copies the bytes before it returns (the caller's read buffer is
+ * `write` keeps the bytes before it returns (the caller's read buffer is
  * reused) and calls `next` when more may be sent: later when the worker is
- * behind, which is the caller's cue to stop reading the socket.
+ * behind, which is the caller's cue to stop reading the socket. `readBuffer`
+ * lends the memory where the next socket read may land, so that most bytes
+ * are never copied in user space.
  *
  * @internal
  */
@@ -28,6 +30,12 @@ export interface BackupFile {
   readonly finish: () => Promise<string>
   /** Stops any work and closes the file (it is not removed). Safe to call twice. */
   readonly close: () => Promise<void>
+  /**
+   * Where the next socket read may land (`onread`): bytes read there and then
+   * passed to `write` are not copied again. Absent when the file has no such
+   * memory.
+   */
+  readonly readBuffer?: () => Buffer
 }
 
 const SLOT = 1 << 20
@@ -45,34 +53,65 @@ export interface Options {
   readonly flags?: string
 }
 
-/** Everything on the calling thread. @internal */
+/** Smallest free tail of a buffer worth reading into. */
+const MIN_READ = 64 * 1024
+
+/**
+ * Everything on the calling thread: bytes gather in one 1 MiB batch (read
+ * into it in place when the socket can) and each full batch is one write.
+ *
+ * @internal
+ */
 export const inline = (path: string, options?: Options): BackupFile => {
   const fd = openSync(path, options?.flags ?? "wx", 0o600)
   const hash = createHash("sha256")
   const batch = Buffer.allocUnsafe(SLOT)
+  const spill = Buffer.allocUnsafe(MIN_READ)
   let filled = 0
   let closed = false
+  let failure: Error | undefined
   const flush = () => {
     writeAll(fd, batch.subarray(0, filled))
     filled = 0
   }
   return {
     write: (bytes, next) => {
+      if (failure !== undefined) return next(failure)
       try {
         hash.update(bytes)
-        if (filled + bytes.length > batch.length) flush()
-        if (bytes.length >= batch.length) writeAll(fd, bytes)
-        else {
-          batch.set(bytes, filled)
+        if (bytes.buffer === batch.buffer) {
+          // read in place; a gap before it (framing bytes) is closed
+          const at = bytes.byteOffset - batch.byteOffset
+          if (at !== filled) batch.copyWithin(filled, at, at + bytes.length)
           filled += bytes.length
+        } else {
+          if (filled + bytes.length > batch.length) flush()
+          if (bytes.length >= batch.length) writeAll(fd, bytes)
+          else {
+            batch.set(bytes, filled)
+            filled += bytes.length
+          }
         }
       } catch (e) {
-        return next(e as Error)
+        failure = e as Error
+        return next(failure)
       }
       next()
     },
+    readBuffer: () => {
+      if (failure !== undefined) return spill
+      try {
+        if (batch.length - filled < MIN_READ) flush()
+      } catch (e) {
+        // reported by the next write
+        failure = e as Error
+        return spill
+      }
+      return batch.subarray(filled)
+    },
     finish: () =>
-      new Promise((resolve) => {
+      new Promise((resolve, reject) => {
+        if (failure !== undefined) return reject(failure)
         flush()
         fsyncSync(fd)
         resolve(hash.digest("hex"))
@@ -104,7 +143,7 @@ parentPort.on("message", (m) => {
     hash.update(bytes)
     let offset = 0
     while (offset < bytes.length) offset += writeSync(workerData.fd, bytes, offset, bytes.length - offset)
-    parentPort.postMessage(0)
+    parentPort.postMessage(m[0])
   } catch (e) {
     parentPort.postMessage({ error: { message: String(e && e.message), code: e && e.code } })
   }
@@ -122,8 +161,12 @@ class WorkerIoError extends Error {
 }
 
 /**
- * Hashing and writing on a worker thread. `options.slots` 1 MiB slots are shared;
- * `next` is held back while more than half of them wait for the worker.
+ * Hashing and writing on a worker thread. `options.slots` 1 MiB slots are
+ * shared with it. Bytes go into the current slot, by copy or, when the socket
+ * read straight into the slot (`readBuffer`), in place; each contiguous run of
+ * them is handed to the worker, at the latest when the slot is full. A slot is
+ * reused only when the worker is done with all of it; `next` is held back
+ * while more than half of the slots wait for the worker.
  *
  * @internal
  */
@@ -133,9 +176,13 @@ export const onWorker = (path: string, options?: Options): BackupFile => {
   const ring = Buffer.from(new SharedArrayBuffer(slots * SLOT))
   // referenced on purpose: a pending digest must keep the process alive; `close` ends the thread
   const worker = new Worker(workerSource, { eval: true, workerData: { ring: ring.buffer, fd } })
-  let slot = 0 // the slot being filled
-  let filled = 0
-  let inFlight = 0 // slots handed to the worker and not yet done
+  const spill = Buffer.allocUnsafe(MIN_READ)
+  const outstanding = new Array<number>(slots).fill(0) // runs handed to the worker, per slot
+  let busySlots = 0
+  let current = 0
+  let cursor = 0 // next free byte of the current slot
+  let runStart = 0 // absolute offsets of the run not yet handed over
+  let runEnd = 0
   const overflow: Array<Buffer> = [] // bytes that found no free slot (bounded: the caller stops reading)
   let waiting: (() => void) | undefined
   let failure: Error | undefined
@@ -151,21 +198,42 @@ export const onWorker = (path: string, options?: Options): BackupFile => {
     waiting = undefined
     w?.()
   }
-  const post = () => {
-    inFlight++
-    worker.postMessage([slot * SLOT, filled])
-    slot = (slot + 1) % slots
-    filled = 0
+  const handOver = () => {
+    if (runEnd === runStart) return
+    if (outstanding[current]++ === 0) busySlots++
+    worker.postMessage([runStart, runEnd - runStart])
+    runStart = runEnd
+  }
+  /** Moves to the next slot if the worker is done with it. */
+  const advance = (): boolean => {
+    const next = (current + 1) % slots
+    if (outstanding[next]! > 0) return false
+    handOver()
+    current = next
+    cursor = 0
+    runStart = runEnd = current * SLOT
+    return true
+  }
+  /** Appends bytes at `at` (absolute) to the run, handing the previous run over if this one is not contiguous. */
+  const extend = (at: number, length: number) => {
+    if (at !== runEnd) {
+      handOver()
+      runStart = at
+    }
+    runEnd = at + length
+    cursor = runEnd - current * SLOT
+    if (cursor === SLOT) handOver()
   }
   /** Copies bytes into free slots; returns how many did not fit. */
   const place = (bytes: Uint8Array): number => {
     let offset = 0
-    while (offset < bytes.length && inFlight < slots) {
-      const n = Math.min(bytes.length - offset, SLOT - filled)
-      ring.set(bytes.subarray(offset, offset + n), slot * SLOT + filled)
-      filled += n
+    while (offset < bytes.length) {
+      if (cursor === SLOT && !advance()) break
+      const n = Math.min(bytes.length - offset, SLOT - cursor)
+      const at = current * SLOT + cursor
+      ring.set(bytes.subarray(offset, offset + n), at)
+      extend(at, n)
       offset += n
-      if (filled === SLOT) post()
     }
     return bytes.length - offset
   }
@@ -180,20 +248,22 @@ export const onWorker = (path: string, options?: Options): BackupFile => {
       overflow.shift()
     }
   }
-  worker.on("message", (m: 0 | { digest: string } | { error: { message: string; code?: string } }) => {
-    if (m === 0) {
-      inFlight--
+  const mayFinish = () => {
+    if (finished === undefined || overflow.length > 0) return
+    handOver()
+    if (busySlots === 0) worker.postMessage(null)
+  }
+  worker.on("message", (m: number | { digest: string } | { error: { message: string; code?: string } }) => {
+    if (typeof m === "number") {
+      const slot = Math.floor(m / SLOT)
+      if (--outstanding[slot]! === 0) busySlots--
       drainOverflow()
-      if (waiting !== undefined && overflow.length === 0 && inFlight <= slots / 2) {
+      if (waiting !== undefined && overflow.length === 0 && busySlots <= slots / 2) {
         const w = waiting
         waiting = undefined
         w()
       }
-      if (finished !== undefined && overflow.length === 0 && inFlight === 0) {
-        if (filled > 0) post()
-        else worker.postMessage(null)
-      }
-      return
+      return mayFinish()
     }
     if ("digest" in m) return finished?.(m.digest)
     fail(new WorkerIoError(m.error.message, m.error.code))
@@ -204,19 +274,27 @@ export const onWorker = (path: string, options?: Options): BackupFile => {
   return {
     write: (bytes, next) => {
       if (failure !== undefined) return next(failure)
-      const left = place(bytes)
-      if (left > 0) overflow.push(Buffer.from(bytes.subarray(bytes.length - left)))
-      if (overflow.length === 0 && inFlight <= slots / 2) return next()
+      if (bytes.buffer === ring.buffer && overflow.length === 0) {
+        // read in place by the socket: only the bookkeeping
+        extend(bytes.byteOffset, bytes.length)
+      } else {
+        const left = overflow.length > 0 ? bytes.length : place(bytes)
+        if (left > 0) overflow.push(Buffer.from(bytes.subarray(bytes.length - left)))
+      }
+      if (overflow.length === 0 && busySlots <= slots / 2) return next()
       waiting = () => next(failure)
+    },
+    readBuffer: () => {
+      if (overflow.length > 0) return spill
+      if (SLOT - cursor < MIN_READ && !advance()) return spill
+      return ring.subarray(current * SLOT + cursor, (current + 1) * SLOT)
     },
     finish: () =>
       new Promise<string>((resolve, reject) => {
         if (failure !== undefined) return reject(failure)
         finished = resolve
         failed = reject
-        if (overflow.length > 0 || inFlight > 0) return // the last acknowledgement continues
-        if (filled > 0) post()
-        else worker.postMessage(null)
+        mayFinish()
       }),
     close: () => {
       // the worker must be gone before the descriptor is closed (it could be reused by another file)

@@ -956,6 +956,7 @@ export const make = (
               }
             },
             end: () => finish(Effect.succeed(bytes)),
+            readBuffer: file.readBuffer,
             error: (error) =>
               finish(
                 Effect.fail(

@@ -27,6 +27,11 @@ export interface BodySink {
   readonly data: (bytes: Buffer) => void
   readonly end: () => void
   readonly error: (cause: unknown) => void
+  /**
+   * Memory for the next socket read, when the sink has its own (then the
+   * bytes it receives may lie in it, and need no copy). Called after each read.
+   */
+  readonly readBuffer?: (() => Buffer) | undefined
 }
 
 /** A response body that is read on demand. @internal */
@@ -297,7 +302,8 @@ export const request = (req: RawRequest, callback: (error: unknown, response?: R
     }
   }
   const onread = {
-    buffer: readBuffer,
+    // called after each read for the memory of the next one
+    buffer: (): Buffer => sink?.readBuffer?.() ?? readBuffer,
     callback: (n: number, bytes: Buffer): boolean => {
       try {
         if (inHead) onHead(bytes, n)
