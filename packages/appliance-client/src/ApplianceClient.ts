@@ -101,8 +101,8 @@ export interface Connection {
   readonly commandApi?: "auto" | "v1" | "v2" | undefined
   /**
    * Hash and write the backup on a worker thread (default true), beside the
-   * socket reads: about 10 % faster on fast links, for one thread and 8 MiB
-   * of shared buffers during the download. `false` does everything on the
+   * socket reads: 3–30 % faster on fast links (bench/backup-download.ts),
+   * for one thread and 8 MiB of shared buffers during the download. `false` does everything on the
    * calling thread.
    */
   readonly hashOnWorkerThread?: boolean | undefined
