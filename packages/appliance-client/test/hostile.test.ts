@@ -199,93 +199,96 @@ describe("hostile responses", () => {
   )
 })
 
-describe("backup download", () => {
-  const payload = Buffer.from(Array.from({ length: 300_000 }, (_, i) => i % 251))
+for (const hashOnWorkerThread of [true, false]) {
+  describe(`backup download (${hashOnWorkerThread ? "worker thread" : "calling thread"})`, () => {
+    const backupConnection = (url: string) => connection(url, { hashOnWorkerThread })
+    const payload = Buffer.from(Array.from({ length: 300_000 }, (_, i) => i % 251))
 
-  it.scopedLive("PREP-1: the backup is streamed, hashed and renamed into place", () =>
-    Effect.gen(function* () {
-      const dir = yield* tempDir()
-      const bodies: Array<string> = []
-      const { url } = yield* server((req, res) => {
-        let body = ""
-        req.on("data", (d) => (body += d))
-        req.on("end", () => {
-          bodies.push(body)
-          res.writeHead(200, {
-            "content-type": "application/octet-stream",
-            "content-disposition": 'attachment; filename="h.example.test_2026-11-28.nsb"',
-            "content-length": String(payload.length)
+    it.scopedLive("PREP-1: the backup is streamed, hashed and renamed into place", () =>
+      Effect.gen(function* () {
+        const dir = yield* tempDir()
+        const bodies: Array<string> = []
+        const { url } = yield* server((req, res) => {
+          let body = ""
+          req.on("data", (d) => (body += d))
+          req.on("end", () => {
+            bodies.push(body)
+            res.writeHead(200, {
+              "content-type": "application/octet-stream",
+              "content-disposition": 'attachment; filename="h.example.test_2026-11-28.nsb"',
+              "content-length": String(payload.length)
+            })
+            res.end(payload)
           })
-          res.end(payload)
         })
-      })
-      const progress: Array<number> = []
-      const artifact = yield* withClient(connection(url), (c) =>
-        c.downloadBackup({
-          directory: dir,
-          password: Redacted.make(BACKUP_PASSWORD),
-          onProgress: (n) => progress.push(n)
+        const progress: Array<number> = []
+        const artifact = yield* withClient(backupConnection(url), (c) =>
+          c.downloadBackup({
+            directory: dir,
+            password: Redacted.make(BACKUP_PASSWORD),
+            onProgress: (n) => progress.push(n)
+          })
+        )
+        expect(artifact).toMatchObject({
+          path: Path.join(dir, "h.example.test_2026-11-28.nsb"),
+          bytes: payload.length,
+          sha256: createHash("sha256").update(payload).digest("hex"),
+          applianceId: "0123456789abcdef0123456789abcdef",
+          version: "24.3.2",
+          passwordProtected: true
         })
-      )
-      expect(artifact).toMatchObject({
-        path: Path.join(dir, "h.example.test_2026-11-28.nsb"),
-        bytes: payload.length,
-        sha256: createHash("sha256").update(payload).digest("hex"),
-        applianceId: "0123456789abcdef0123456789abcdef",
-        version: "24.3.2",
-        passwordProtected: true
+        expect(Fs.readdirSync(dir)).toEqual(["h.example.test_2026-11-28.nsb"])
+        expect(Fs.readFileSync(artifact.path).equals(payload)).toBe(true)
+        expect(progress.at(-1)).toBe(payload.length)
+        expect(JSON.parse(bodies[0]!)).toEqual({ password: BACKUP_PASSWORD })
+        // a second backup never overwrites the first
+        const again = yield* withClient(backupConnection(url), (c) => c.downloadBackup({ directory: dir }))
+        expect(again.path).toBe(Path.join(dir, "h.example.test_2026-11-28-1.nsb"))
       })
-      expect(Fs.readdirSync(dir)).toEqual(["h.example.test_2026-11-28.nsb"])
-      expect(Fs.readFileSync(artifact.path).equals(payload)).toBe(true)
-      expect(progress.at(-1)).toBe(payload.length)
-      expect(JSON.parse(bodies[0]!)).toEqual({ password: BACKUP_PASSWORD })
-      // a second backup never overwrites the first
-      const again = yield* withClient(connection(url), (c) => c.downloadBackup({ directory: dir }))
-      expect(again.path).toBe(Path.join(dir, "h.example.test_2026-11-28-1.nsb"))
-    })
-  )
+    )
 
-  it.scopedLive("PREP-1: a cut connection leaves no file that looks like a backup", () =>
-    Effect.gen(function* () {
-      const dir = yield* tempDir()
-      const { url } = yield* server((_req, res) => {
-        res.writeHead(200, { "content-type": "application/octet-stream", "content-length": String(payload.length) })
-        res.write(payload.subarray(0, 100_000))
-        setTimeout(() => res.socket?.destroy(), 20)
+    it.scopedLive("PREP-1: a cut connection leaves no file that looks like a backup", () =>
+      Effect.gen(function* () {
+        const dir = yield* tempDir()
+        const { url } = yield* server((_req, res) => {
+          res.writeHead(200, { "content-type": "application/octet-stream", "content-length": String(payload.length) })
+          res.write(payload.subarray(0, 100_000))
+          setTimeout(() => res.socket?.destroy(), 20)
+        })
+        const error = yield* Effect.flip(withClient(backupConnection(url), (c) => c.downloadBackup({ directory: dir })))
+        expect(error.reason._tag).toBe("Transport")
+        expect(Fs.readdirSync(dir)).toEqual([])
       })
-      const error = yield* Effect.flip(withClient(connection(url), (c) => c.downloadBackup({ directory: dir })))
-      expect(error.reason._tag).toBe("Transport")
-      expect(Fs.readdirSync(dir)).toEqual([])
-    })
-  )
+    )
 
-  it.scopedLive("PREP-1: a stalled backup ends in Timeout and leaves nothing", () =>
-    Effect.gen(function* () {
-      const dir = yield* tempDir()
-      const { url } = yield* server((_req, res) => {
-        res.writeHead(200, { "content-type": "application/octet-stream" })
-        res.write(payload.subarray(0, 1000))
+    it.scopedLive("PREP-1: a stalled backup ends in Timeout and leaves nothing", () =>
+      Effect.gen(function* () {
+        const dir = yield* tempDir()
+        const { url } = yield* server((_req, res) => {
+          res.writeHead(200, { "content-type": "application/octet-stream" })
+          res.write(payload.subarray(0, 1000))
+        })
+        const error = yield* Effect.flip(withClient(backupConnection(url), (c) => c.downloadBackup({ directory: dir })))
+        expect(error.reason).toMatchObject({ _tag: "Timeout", afterMillis: 500 })
+        expect(Fs.readdirSync(dir)).toEqual([])
       })
-      const error = yield* Effect.flip(withClient(connection(url), (c) => c.downloadBackup({ directory: dir })))
-      expect(error.reason).toMatchObject({ _tag: "Timeout", afterMillis: 500 })
-      expect(Fs.readdirSync(dir)).toEqual([])
-    })
-  )
+    )
 
-  it.scopedLive("PREP-1: a JSON answer with status 200 is not saved as a backup", () =>
-    Effect.gen(function* () {
-      const dir = yield* tempDir()
-      const { url } = yield* server((_req, res) => {
-        res.writeHead(200, { "content-type": "application/json" })
-        res.end(JSON.stringify({ message: "Invalid credentials" }))
+    it.scopedLive("PREP-1: a JSON answer with status 200 is not saved as a backup", () =>
+      Effect.gen(function* () {
+        const dir = yield* tempDir()
+        const { url } = yield* server((_req, res) => {
+          res.writeHead(200, { "content-type": "application/json" })
+          res.end(JSON.stringify({ message: "Invalid credentials" }))
+        })
+        const error = yield* Effect.flip(withClient(backupConnection(url), (c) => c.downloadBackup({ directory: dir })))
+        expect(error.reason._tag).toBe("ApplianceRefused")
+        expect(error.message).toContain("Invalid credentials")
+        expect(Fs.readdirSync(dir)).toEqual([])
       })
-      const error = yield* Effect.flip(withClient(connection(url), (c) => c.downloadBackup({ directory: dir })))
-      expect(error.reason._tag).toBe("ApplianceRefused")
-      expect(error.message).toContain("Invalid credentials")
-      expect(Fs.readdirSync(dir)).toEqual([])
-    })
-  )
-})
+    )
+  })
+}
 
 describe("secrets", () => {
   it.scopedLive("client secret, tokens and backup password never reach errors or logs", () =>

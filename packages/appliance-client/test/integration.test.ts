@@ -140,11 +140,11 @@ describe("against the simulator (HTTPS, pinned self-signed certificate)", () => 
     })
   )
 
-  it.scopedLive("PREP-1: hashing on a worker thread gives the file's SHA-256 too", () =>
+  it.scopedLive("PREP-1: hashing and writing on the calling thread gives the file's SHA-256 too", () =>
     Effect.gen(function* () {
       const sim = yield* Simulator.start({ backupSizeBytes: 5 * 1024 * 1024 + 3 })
       const dir = yield* tempDir
-      const artifact = yield* on(connect(sim, "A", { hashOnWorkerThread: true }), (c) =>
+      const artifact = yield* on(connect(sim, "A", { hashOnWorkerThread: false }), (c) =>
         c.downloadBackup({ directory: dir })
       )
       const content = Fs.readFileSync(artifact.path)
