@@ -342,7 +342,7 @@ const clientOf = (fake: FakeAppliance, registry: () => ReadonlyArray<FakeApplian
               new ApplianceError.ApplianceRefused({ applianceMessage: `cannot write the backup: ${String(e)}` })
             )
         })
-        request.onProgress?.(content.length)
+        request.onProgress?.(content.length, content.length)
         return new BackupArtifact.BackupArtifact({
           path,
           bytes: content.length,

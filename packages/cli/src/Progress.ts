@@ -143,6 +143,17 @@ export const make = (
           for (const w of e.warnings) out.push(`  ⚠ ${w}`)
           return out
         }
+        case "StepProgress": {
+          const t0 = started.get(e.stepId)
+          const seconds = t0 === undefined ? 0 : (e.at.getTime() - t0) / 1000
+          const amount = (n: number) => (e.unit === "bytes" ? formatBytes(n) : String(n))
+          const whole =
+            e.total === undefined || e.total <= 0
+              ? ""
+              : ` of ${amount(e.total)} (${Math.floor((100 * e.done) / e.total)} %)`
+          const rate = e.unit === "bytes" && seconds > 0 ? ` · ${formatBytes(e.done / seconds)}/s` : ""
+          return [`  ${e.unit === "bytes" ? "↓" : "…"} ${amount(e.done)}${whole}${rate}`]
+        }
         case "StepFailed":
           return [`  ✘ ${label(e.stepId)} failed: ${e.error.message}`]
         case "SupportNeeded":

@@ -117,6 +117,24 @@ describe("Progress", () => {
     expect(done).toBe("  ✔ done in 2.0 s (20m00s simulated)")
   })
 
+  it("shows a long step's progress: bytes so far, of the whole, and the rate", () => {
+    const r = Progress.make(plan)
+    r.lines(envelope(1, new RunEvent.StepStarted({ stepId: "A/install", attempt: 1, at })))
+    const [line] = r.lines(
+      envelope(
+        2,
+        new RunEvent.StepProgress({
+          stepId: "A/install",
+          done: 512 * 1024 ** 2,
+          total: 2 * 1024 ** 3,
+          unit: "bytes",
+          at: plus(4)
+        })
+      )
+    )
+    expect(line).toBe("  ↓ 512.0 MiB of 2.0 GiB (25 %) · 128.0 MiB/s")
+  })
+
   it("draws the Jump Client rollout as a bar", () => {
     const r = Progress.make(plan)
     const [line] = r.lines(

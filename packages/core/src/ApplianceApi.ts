@@ -151,8 +151,8 @@ export interface BackupRequest {
   readonly directory: string
   /** Backup password when the site protects its backups. */
   readonly password?: Redacted.Redacted<string> | undefined
-  /** Called as bytes arrive, for progress displays. */
-  readonly onProgress?: ((bytesSoFar: number) => void) | undefined
+  /** Called as bytes arrive, for progress displays; `totalBytes` when the appliance announced the size. */
+  readonly onProgress?: ((bytesSoFar: number, totalBytes?: number) => void) | undefined
 }
 
 /**

@@ -30,6 +30,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import type * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import { ApplianceApi, type Health } from "./ApplianceApi.js"
 import * as Rehearsal from "./Rehearsal.js"
@@ -285,10 +286,30 @@ export const make = (
               "The site protects its backups with a password, but none was given to the step handlers: resolve the site's backup.password and pass it to CoreHandlers.layer({ backupPassword })."
             )
           const c = yield* client(p)
-          const artifact = yield* c.downloadBackup({
+          // bytes so far, published once a second as StepProgress while the download runs
+          let done = 0
+          let total: number | undefined
+          let reported = 0
+          const report = ctx.progress
+          const download = c.downloadBackup({
             directory: str(p, "directory"),
-            password: protectedWanted ? config.backupPassword : undefined
+            password: protectedWanted ? config.backupPassword : undefined,
+            onProgress: (bytes, announced) => {
+              done = bytes
+              total = announced
+            }
           })
+          const artifact = yield* report === undefined
+            ? download
+            : download.pipe(
+                Effect.raceFirst(
+                  Effect.suspend(() => {
+                    if (done === reported) return Effect.void
+                    reported = done
+                    return report({ done, total, unit: "bytes" })
+                  }).pipe(Effect.repeat(Schedule.spaced("1 second")), Effect.zipRight(Effect.never))
+                )
+              )
           const evidence = {
             path: artifact.path,
             bytes: artifact.bytes,

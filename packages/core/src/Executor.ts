@@ -203,6 +203,8 @@ interface RunCtx {
   readonly attempts: Map<string, number>
   readonly confirmReasons: Map<string, string>
   readonly sink: Sink | undefined
+  /** One event at a time: a handler's progress reports may come from another fiber. */
+  readonly emitLock: Effect.Semaphore
 }
 
 /** Events are built here from typed values: skip the constructors' re-validation (hot path). */
@@ -260,22 +262,24 @@ export const make = Effect.gen(function* () {
       )
     })
 
-  /** Journal, then apply, then publish. Uninterruptible: the state always matches the journal. */
+  /** Journal, then apply, then publish, one event at a time. Uninterruptible: the state always matches the journal. */
   const emit = (ctx: RunCtx, event: RunEvent.RunEvent) =>
     Effect.uninterruptible(
-      Effect.gen(function* () {
-        const r = RunState.transition(ctx.state, event)
-        if (Either.isLeft(r)) return yield* Effect.die(r.left)
-        const envelope = new RunEvent.Envelope({ runId: ctx.runId, seq: ctx.seq + 1, event }, true)
-        yield* Effect.mapError(journal.append(envelope), journalErr(ctx.runId))
-        ctx.seq++
-        ctx.state = r.right.state
-        ctx.records.push(envelope)
-        if (event._tag === "ConfirmationNeeded") ctx.confirmReasons.set(event.stepId, event.reason)
-        yield* PubSub.publish(pubsub, envelope)
-        if (ctx.sink) yield* ctx.sink(envelope)
-        return r.right.intents
-      })
+      ctx.emitLock.withPermits(1)(
+        Effect.gen(function* () {
+          const r = RunState.transition(ctx.state, event)
+          if (Either.isLeft(r)) return yield* Effect.die(r.left)
+          const envelope = new RunEvent.Envelope({ runId: ctx.runId, seq: ctx.seq + 1, event }, true)
+          yield* Effect.mapError(journal.append(envelope), journalErr(ctx.runId))
+          ctx.seq++
+          ctx.state = r.right.state
+          ctx.records.push(envelope)
+          if (event._tag === "ConfirmationNeeded") ctx.confirmReasons.set(event.stepId, event.reason)
+          yield* PubSub.publish(pubsub, envelope)
+          if (ctx.sink) yield* ctx.sink(envelope)
+          return r.right.intents
+        })
+      )
     )
 
   const stepOf = (ctx: RunCtx, stepId: string) => ctx.stepById.get(stepId)!
@@ -284,7 +288,26 @@ export const make = Effect.gen(function* () {
     runId: ctx.runId,
     plan: ctx.plan,
     step,
-    attempt: ctx.attempts.get(step.id) ?? 1
+    attempt: ctx.attempts.get(step.id) ?? 1,
+    progress: (update) =>
+      Effect.flatMap(now, (at) =>
+        emit(
+          ctx,
+          new RunEvent.StepProgress(
+            {
+              stepId: step.id,
+              done: update.done,
+              ...(update.total === undefined ? {} : { total: update.total }),
+              unit: update.unit,
+              at
+            },
+            trusted
+          )
+        )
+      ).pipe(
+        Effect.asVoid,
+        Effect.mapError((e) => StepHandler.fail(`the journal could not record the step's progress: ${e.message}`))
+      )
   })
 
   const handlerOf = (step: Plan.Step) => Option.getOrUndefined(handlers.get(step.handler))
@@ -549,7 +572,8 @@ export const make = Effect.gen(function* () {
     records: [],
     attempts: new Map(),
     confirmReasons: new Map(),
-    sink
+    sink,
+    emitLock: Effect.unsafeMakeSemaphore(1)
   })
 
   const newRunId = (plan: Plan.Plan) =>

@@ -141,6 +141,22 @@ export class WaitProgress extends Schema.TaggedClass<WaitProgress>()("WaitProgre
 }) {}
 
 /**
+ * How far a long step has come, while it runs: bytes of a backup so far and
+ * of the whole when known. Handlers report it through
+ * `StepContext.progress`; it changes no state (replay skips it).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export class StepProgress extends Schema.TaggedClass<StepProgress>()("StepProgress", {
+  stepId: Schema.String,
+  done: Schema.Number,
+  total: Schema.optional(Schema.Number),
+  unit: Schema.Literal("bytes", "items"),
+  at: Schema.Date
+}) {}
+
+/**
  * The run pauses until a maintenance window opens.
  *
  * @since 0.1.0
@@ -230,6 +246,7 @@ export const RunEvent = Schema.Union(
   GateOpened,
   GateAnswered,
   WaitProgress,
+  StepProgress,
   Paused,
   WindowOpened,
   Resumed,

@@ -363,6 +363,10 @@ export const transition = (state: RunState, event: RunEvent.RunEvent): Result =>
                 )
         }
       },
+      StepProgress: (e): Result => {
+        const bad = running(e.stepId)
+        return bad ? invalid(bad) : ok(state)
+      },
       WaitProgress: (e): Result => {
         const bad = running(e.stepId)
         if (bad) return invalid(bad)

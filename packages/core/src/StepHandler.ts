@@ -212,6 +212,27 @@ export interface StepContext {
   readonly step: Plan.Step
   /** 1 for the first start of this step in this run, 2 after a re-run... */
   readonly attempt: number
+  /**
+   * Publishes how far the step has come (a `StepProgress` event, journaled
+   * like every event): report at most about once a second. Absent when the
+   * caller runs a handler outside an executor. Fails only when the journal
+   * cannot be written.
+   *
+   * @since 0.2.0
+   */
+  readonly progress?: ((update: Progress) => Effect.Effect<void, StepError>) | undefined
+}
+
+/**
+ * How far a step has come.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Progress {
+  readonly done: number
+  readonly total?: number | undefined
+  readonly unit: "bytes" | "items"
 }
 
 /**

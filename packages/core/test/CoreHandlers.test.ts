@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
@@ -145,6 +146,33 @@ describe("CoreHandlers", () => {
       expect(ev["sha256"]).toMatch(/^[0-9a-f]{64}$/)
       expect(ev["passwordProtected"]).toBe(true)
       expect(fake.backupPasswords).toEqual(["pw"])
+    })
+  )
+
+  it.effect("PREP-1: a long backup publishes its bytes so far about once a second while it downloads", () =>
+    Effect.gen(function* () {
+      const plan = planFor(tmp(), "24.3.2")
+      const fake = new FakeAppliance()
+      fake.backupTicks = [0, 300, 300, 700, 1000]
+      const hs = yield* handlersOf(fake, { backupPassword: Redacted.make("pw") })
+      const updates: Array<StepHandler.Progress> = []
+      const step = stepOf(plan, "A/backup")
+      const fiber = yield* Effect.fork(
+        hs["core/download-backup"]!.run!({
+          ...ctx(step, plan),
+          progress: (u) => Effect.sync(() => void updates.push(u))
+        })
+      )
+      yield* TestClock.adjust("10 seconds")
+      const ev = yield* Fiber.join(fiber)
+      expect(ev["bytes"]).toBeGreaterThan(0)
+      // at most one report per second of a 5-second download, only when the count moved, always with the total
+      expect(updates.length).toBeGreaterThanOrEqual(2)
+      expect(updates.length).toBeLessThanOrEqual(6)
+      expect(updates.every((u, i) => i === 0 || u.done > updates[i - 1]!.done)).toBe(true)
+      expect(updates.every((u) => [300, 700, 1000].includes(u.done) && u.total === 1000 && u.unit === "bytes")).toBe(
+        true
+      )
     })
   )
 

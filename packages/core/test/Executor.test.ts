@@ -159,6 +159,62 @@ describe("Executor", () => {
   })
 
   it.effect(
+    "progress reported by a handler, even from concurrent fibers, is journaled in order between start and end",
+    () => {
+      const p = plan([action("copy"), action("after")])
+      const handlers: Record<string, StepHandler.Handler> = {
+        copy: {
+          run: (ctx) =>
+            Effect.gen(function* () {
+              // 20 reports at once from 20 fibers: each must get its own sequence number
+              yield* Effect.forEach(
+                Array.from({ length: 20 }, (_, i) => i + 1),
+                (i) => ctx.progress!({ done: i * 10, total: 200, unit: "bytes" }),
+                { concurrency: "unbounded", discard: true }
+              )
+              return { copied: 200 }
+            })
+        },
+        after: { run: () => Effect.succeed({}) }
+      }
+      return Effect.gen(function* () {
+        const report = yield* Executor.run(p, { runId: "p1" })
+        expect(report.status).toBe("succeeded")
+        const journal = yield* Effect.flatMap(Journal.Journal, (j) => j.read("p1"))
+        const seqs = journal.records.map((r) => r.seq)
+        expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1))
+        const tags = journal.records.map((r) => r.event._tag)
+        const progress = journal.records.flatMap((r) => (r.event._tag === "StepProgress" ? [r.event] : []))
+        expect(progress).toHaveLength(20)
+        expect(new Set(progress.map((e) => e.done)).size).toBe(20)
+        expect(progress.every((e) => e.stepId === "copy" && e.total === 200 && e.unit === "bytes")).toBe(true)
+        expect(tags.indexOf("StepProgress")).toBeGreaterThan(tags.indexOf("StepStarted"))
+        expect(tags.lastIndexOf("StepProgress")).toBeLessThan(tags.indexOf("StepSucceeded"))
+        // the journal with progress in it replays to the same report
+        const again = yield* Executor.report("p1")
+        expect(again.status).toBe("succeeded")
+        expect(again.steps.map((s) => s.status)).toEqual(["succeeded", "succeeded"])
+      }).pipe(
+        // a journal whose appends take time (as a remote or database journal's would): concurrent reports
+        // would interleave there without the executor's lock
+        Effect.provide(
+          wire(
+            handlers,
+            Operator.layerAutoApprove("tester"),
+            Layer.effect(
+              Journal.Journal,
+              Effect.map(Journal.Journal, (j) => ({
+                ...j,
+                append: (record: Parameters<typeof j.append>[0]) => Effect.zipRight(Effect.yieldNow(), j.append(record))
+              }))
+            ).pipe(Layer.provide(Journal.layerMemory))
+          )
+        )
+      )
+    }
+  )
+
+  it.effect(
     "PREP-4: Window pauses the run until the window opens (TestClock), and a cancel while paused resumes the wait",
     () => {
       const world = new World()

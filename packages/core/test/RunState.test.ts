@@ -68,6 +68,7 @@ const events = (s: RunState.RunState, stepId: string): Record<string, RunEvent.R
     }),
     Deferred: new RunEvent.GateAnswered({ stepId, purpose, answer: new Operator.Deferred({ by: "ann" }), at }),
     WaitProgress: new RunEvent.WaitProgress({ stepId, poll: 1, holds: false, observed: 1, at }),
+    StepProgress: new RunEvent.StepProgress({ stepId, done: 1, total: 2, unit: "bytes", at }),
     Paused: new RunEvent.Paused({ stepId, until: at, at }),
     WindowOpened: new RunEvent.WindowOpened({ stepId, at }),
     Resumed: new RunEvent.Resumed({ at }),
@@ -102,6 +103,7 @@ const expected: Record<string, Record<string, string>> = {
     "StepVerified+": "running(gate) [Begin]",
     "StepVerified-": "running(act) [Begin]",
     ConfirmationNeeded: "waiting-for-operator(act) [AskOperator]",
+    StepProgress: "running(act*) []",
     Resumed: "running(act*) [Recover]",
     Cancelled: "cancelled []"
   },
@@ -110,6 +112,7 @@ const expected: Record<string, Record<string, string>> = {
     StepFailed: "failed(wait) [Finish]",
     SupportNeeded: "halted-needs-support(wait) [Finish]",
     WaitProgress: "running(wait*) []",
+    StepProgress: "running(wait*) []",
     Resumed: "running(wait*) [Perform]",
     Cancelled: "cancelled []"
   },
@@ -118,6 +121,7 @@ const expected: Record<string, Record<string, string>> = {
     StepFailed: "failed(win) [Finish]",
     SupportNeeded: "halted-needs-support(win) [Finish]",
     Paused: "paused-until-window(win) [SleepUntil]",
+    StepProgress: "running(win*) []",
     Resumed: "running(win*) [Perform]",
     Cancelled: "cancelled []"
   },
@@ -125,6 +129,7 @@ const expected: Record<string, Record<string, string>> = {
     StepSucceeded: "succeeded [Finish]",
     StepFailed: "failed(last) [Finish]",
     SupportNeeded: "halted-needs-support(last) [Finish]",
+    StepProgress: "running(last*) []",
     Resumed: "running(last*) [Perform]",
     Cancelled: "cancelled []"
   },

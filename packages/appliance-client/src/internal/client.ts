@@ -907,6 +907,8 @@ export const make = (
           }),
           (f) => Effect.promise(() => f.close())
         )
+        const length = response.headers["content-length"]
+        const announced = length !== undefined && /^\d+$/.test(length) ? Number(length) : undefined
         const bytes = yield* Effect.async<number, ApplianceError.ApplianceError>((resume) => {
           // The hot path, with no Effect per read: each read goes to the backup file (hash + write, on a
           // worker thread by default) before the read buffer is reused; the socket pauses while the
@@ -939,7 +941,7 @@ export const make = (
               if (done) return
               lastData = Date.now()
               bytes += chunk.length
-              request.onProgress?.(bytes)
+              request.onProgress?.(bytes, announced)
               let called = false
               file.write(chunk, (error) => {
                 called = true
