@@ -12,6 +12,7 @@ import type * as CliApp from "@effect/cli/CliApp"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
+import type { ApplianceClient } from "@sra-upgrade/appliance-client"
 import { Certificate, Chain } from "@sra-upgrade/certificates"
 import {
   ApplianceApi,
@@ -122,7 +123,7 @@ const prepare = (
   to: string,
   method: Option.Option<Planners.Method>,
   current: Option.Option<string> = Option.none(),
-  keepAlive = false
+  simulator?: Sim.Target
 ) =>
   Effect.gen(function* () {
     const site = yield* SiteConnections.load(file)
@@ -133,14 +134,36 @@ const prepare = (
     )
     const offline = Option.isSome(current)
     const connections = offline ? [] : yield* SiteConnections.connections(site, { siteFile: file })
-    // keepAlive for simulators: see Demo (nodejs/undici#5360)
-    const appliances = Runner.appliancesLayer(keepAlive ? connections.map((c) => ({ ...c, keepAlive })) : connections)
+    const appliances = Runner.appliancesLayer(withSimulator(connections, site, simulator))
     const observed = Option.isSome(current)
       ? new Map(site.appliances.map((a) => [a.id, { product: current.value }] as const))
       : yield* Effect.provide(observe(site), appliances)
-    const plan = yield* Planners.plan(site, to, m, { current: observed, now: new Date() })
+    // against a simulator, a pair's site address is its site front (the site host name resolves nowhere)
+    const front = site.isPair ? simulator?.siteFront : undefined
+    const plan = yield* Planners.plan(site, to, m, {
+      current: observed,
+      now: new Date(),
+      ...(front === undefined ? {} : { siteUrl: front.httpUrl, siteClientId: Demo.siteClientId })
+    })
     return { site, method: m, plan, appliances } satisfies Prepared
   })
+
+/**
+ * The connections of a run against a simulator: keep-alive (see Demo), and for a pair one more
+ * connection, `Demo.siteClientId`, to the simulator's site front (tells which appliance answers there).
+ */
+const withSimulator = (
+  connections: ReadonlyArray<ApplianceClient.Connection>,
+  site: Site.Site,
+  simulator: Sim.Target | undefined
+): ReadonlyArray<ApplianceClient.Connection> => {
+  if (simulator === undefined) return connections
+  const front = site.isPair && connections.length > 0 ? simulator.siteFront : undefined
+  return [
+    ...connections,
+    ...(front === undefined ? [] : [{ ...connections[0]!, id: Demo.siteClientId, baseUrl: front.httpsUrl }])
+  ].map((c) => ({ ...c, keepAlive: true }))
+}
 
 const handlersFor = (site: Site.Site, file: string, timeScale = 1) =>
   Effect.gen(function* () {
@@ -152,13 +175,17 @@ const handlersFor = (site: Site.Site, file: string, timeScale = 1) =>
     })
   })
 
-const appliancesFor = (site: Site.Site, file: string) =>
-  Effect.map(SiteConnections.connections(site, { siteFile: file }), Runner.appliancesLayer)
+const appliancesFor = (site: Site.Site, file: string, simulator?: Sim.Target) =>
+  Effect.map(SiteConnections.connections(site, { siteFile: file }), (connections) =>
+    Runner.appliancesLayer(withSimulator(connections, site, simulator))
+  )
 
 interface Driving {
   readonly operator: Layer.Layer<Operator.Operator>
   /** Simulated seconds per real second of a simulator target, else 1. */
   readonly timeScale: number
+  /** The `--simulator` target, when one was given. */
+  readonly simulator: Sim.Target | undefined
 }
 
 const driving = (options: {
@@ -174,11 +201,15 @@ const driving = (options: {
         return yield* usage(
           "--yes approves manual gates without a person: it is only allowed against a simulator (give --simulator <control URL>). For real appliances answer at the terminal or give --answers FILE."
         )
-      return { operator: sim.operator, timeScale }
+      return { operator: sim.operator, timeScale, simulator: sim }
     }
     if (Option.isSome(options.answers))
-      return { operator: Gates.layerAnswers(yield* Gates.readAnswers(options.answers.value)), timeScale }
-    return { operator: Gates.layerTerminal(), timeScale }
+      return {
+        operator: Gates.layerAnswers(yield* Gates.readAnswers(options.answers.value)),
+        timeScale,
+        simulator: sim
+      }
+    return { operator: Gates.layerTerminal(), timeScale, simulator: sim }
   })
 
 const finish = (runsDir: string, json: boolean, runId: string | undefined) =>
@@ -307,14 +338,8 @@ const runCommand = Command.make(
   },
   (o) =>
     Effect.gen(function* () {
-      const { operator, timeScale } = yield* driving(o)
-      const { appliances, plan, site } = yield* prepare(
-        o.site,
-        o.to,
-        o.method,
-        Option.none(),
-        Option.isSome(o.simulator)
-      )
+      const { operator, timeScale, simulator } = yield* driving(o)
+      const { appliances, plan, site } = yield* prepare(o.site, o.to, o.method, Option.none(), simulator)
       const layer = Runner.executorLayer({
         handlers: yield* handlersFor(site, o.site, timeScale),
         appliances,
@@ -352,8 +377,8 @@ const resumeCommand = Command.make(
   (o) =>
     Effect.gen(function* () {
       const site = yield* SiteConnections.load(o.site)
-      const { operator, timeScale } = yield* driving(o)
-      const appliances = yield* appliancesFor(site, o.site)
+      const { operator, timeScale, simulator } = yield* driving(o)
+      const appliances = yield* appliancesFor(site, o.site, simulator)
       const layer = Runner.executorLayer({
         handlers: yield* handlersFor(site, o.site, timeScale),
         appliances,

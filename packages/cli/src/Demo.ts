@@ -67,7 +67,13 @@ export interface Options {
 }
 
 /** Registry id of the connection to the site address. */
-const siteClientId = "site"
+/**
+ * Id of the extra connection to a simulator's site front (the pair checks ask it who answers on the site).
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const siteClientId = "site"
 
 /** The simulator seed for a method: a pair, or one appliance with no failover role. */
 const simInput = (m: Planners.Method, timeScale: number): SimConfig.SimConfigInput => {

@@ -21,6 +21,14 @@ export interface Target {
   readonly timeScale: number
   /** The simulator plays the manual gates. */
   readonly operator: Layer.Layer<Operator.Operator>
+  /** The site address of the simulator (its site front), where pair plans probe and check who answers. */
+  readonly siteFront: SiteFront | undefined
+}
+
+/** URLs of a simulator's site front. */
+export interface SiteFront {
+  readonly httpUrl: string
+  readonly httpsUrl: string
 }
 
 /** Check that `controlUrl` is a simulator's control API and read its time scale. */
@@ -32,7 +40,16 @@ export const target = (controlUrl: string): Effect.Effect<Target, CliError> =>
       if (!res.ok) throw new Error(`HTTP ${res.status}`)
       const clock = (await res.json()) as { readonly timeScale?: unknown }
       const timeScale = typeof clock.timeScale === "number" && clock.timeScale >= 1 ? clock.timeScale : 1
-      return { controlUrl: base, timeScale, operator: SimOperator.layer({ controlUrl: base, by: "simulator (--yes)" }) }
+      const state = (await (await fetch(`${base}/state`, { signal })).json()) as {
+        readonly site?: { readonly httpUrl?: unknown; readonly httpsUrl?: unknown }
+      }
+      const { httpUrl, httpsUrl } = state.site ?? {}
+      return {
+        controlUrl: base,
+        timeScale,
+        operator: SimOperator.layer({ controlUrl: base, by: "simulator (--yes)" }),
+        siteFront: typeof httpUrl === "string" && typeof httpsUrl === "string" ? { httpUrl, httpsUrl } : undefined
+      }
     },
     catch: (e) =>
       usage(

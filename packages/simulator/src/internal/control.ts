@@ -187,17 +187,20 @@ const route = (world: World, ctx: ControlContext, { method, path, url, body }: C
     method === m && parts.length === pattern.length && pattern.every((p, i) => p === "*" || p === parts[i])
   const ok = (value: unknown = { ok: true }): Reply => json(200, value)
 
-  if (is("GET") || is("GET", "state"))
+  if (is("GET") || is("GET", "state")) {
+    const described = ctx.describe()
     return ok({
-      ...ctx.describe(),
+      ...described,
       simSeconds: Math.round(world.simNow() / 1000),
       timeScale: world.getTimeScale(),
       appliances: [...world.appliances.values()].map((a) => applianceView(world, a)),
       relationship: relationshipView(world),
-      site: siteView(world),
+      // the site front's URLs and listening state, with its routing
+      site: { ...(described["site"] as object | undefined), ...siteView(world) },
       fleet: fleetView(world, false),
       backup: { sizeBytes: world.backupSizeBytes, passwordProtected: world.backupPassword !== undefined }
     })
+  }
   if (is("GET", "events")) return ok(world.events)
   if (is("GET", "whoami")) return ok({ appliance: ctx.self ?? null })
   if (is("GET", "process")) {
