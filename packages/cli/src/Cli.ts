@@ -148,22 +148,15 @@ const prepare = (
     return { site, method: m, plan, appliances } satisfies Prepared
   })
 
-/**
- * The connections of a run against a simulator: keep-alive (see Demo), and for a pair one more
- * connection, `Demo.siteClientId`, to the simulator's site front (tells which appliance answers there).
- */
+/** Against a simulator: `Demo.simulatorConnections`, with its site front for a pair. */
 const withSimulator = (
   connections: ReadonlyArray<ApplianceClient.Connection>,
   site: Site.Site,
   simulator: Sim.Target | undefined
-): ReadonlyArray<ApplianceClient.Connection> => {
-  if (simulator === undefined) return connections
-  const front = site.isPair && connections.length > 0 ? simulator.siteFront : undefined
-  return [
-    ...connections,
-    ...(front === undefined ? [] : [{ ...connections[0]!, id: Demo.siteClientId, baseUrl: front.httpsUrl }])
-  ].map((c) => ({ ...c, keepAlive: true }))
-}
+): ReadonlyArray<ApplianceClient.Connection> =>
+  simulator === undefined
+    ? connections
+    : Demo.simulatorConnections(connections, site.isPair ? simulator.siteFront?.httpsUrl : undefined)
 
 const handlersFor = (site: Site.Site, file: string, timeScale = 1) =>
   Effect.gen(function* () {

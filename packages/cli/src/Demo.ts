@@ -75,6 +75,26 @@ export interface Options {
  */
 export const siteClientId = "site"
 
+/**
+ * The connections of a run against a simulator: keep-alive (the simulator then keeps the socket open,
+ * which avoids undici 7.30's crash when a peer closes while a body is paused, nodejs/undici#5360), and,
+ * given the simulator's site front, one more connection `siteClientId` to it (it tells which appliance
+ * answers on the site; the failover checks use it).
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const simulatorConnections = (
+  connections: ReadonlyArray<ApplianceClient.Connection>,
+  siteFrontHttpsUrl: string | undefined
+): ReadonlyArray<ApplianceClient.Connection> =>
+  [
+    ...connections,
+    ...(siteFrontHttpsUrl === undefined || connections.length === 0
+      ? []
+      : [{ ...connections[0]!, id: siteClientId, baseUrl: siteFrontHttpsUrl }])
+  ].map((c) => ({ ...c, keepAlive: true }))
+
 /** The simulator seed for a method: a pair, or one appliance with no failover role. */
 const simInput = (m: Planners.Method, timeScale: number): SimConfig.SimConfigInput => {
   const defaults = SimConfig.make()
@@ -184,18 +204,8 @@ export const run = (options: Options): Effect.Effect<void, CliError> =>
       })
       const site = yield* SiteConnections.load(siteFile)
       const connections = yield* SiteConnections.connections(site, { siteFile })
-      // keepAlive: the simulator then keeps the socket open after a streamed backup, which avoids
-      // undici 7.30's crash when a peer closes while the body is paused (nodejs/undici#5360).
       const appliances = Layer.succeedContext(
-        yield* Layer.build(
-          ApplianceClient.layer(
-            [
-              ...connections,
-              // the site address itself: tells which appliance answers there (the failover checks use it)
-              { ...connections[0]!, id: siteClientId, baseUrl: sim.site.httpsUrl }
-            ].map((c) => ({ ...c, keepAlive: true }))
-          )
-        )
+        yield* Layer.build(ApplianceClient.layer(simulatorConnections(connections, sim.site.httpsUrl)))
       )
 
       const current = yield* Effect.provide(

@@ -152,7 +152,7 @@ const readBounded = (response: Incoming, max: number): Effect.Effect<Uint8Array,
           error === null
             ? Effect.succeed(bytes!)
             : Effect.fail(
-                error instanceof RawHttp.HttpProtocolError && error.code === "TOO_LARGE"
+                error instanceof RawHttp.BodyTooLarge
                   ? ({ _tag: "TooLarge" } as const)
                   : ({ _tag: "Cut", cause: error } as const)
               )

@@ -84,6 +84,13 @@ export class PrematureClose extends Error {
   }
 }
 
+/** A body longer than `collect` accepts. @internal */
+export class BodyTooLarge extends Error {
+  constructor(readonly max: number) {
+    super(`body over ${max} bytes`)
+  }
+}
+
 const MAX_HEAD = 64 * 1024
 const MAX_CHUNK_LINE = 4 * 1024
 
@@ -413,7 +420,7 @@ export const fromReadable = (readable: Readable): BodySource => {
 }
 
 /**
- * Reads at most `max` bytes of a body (error answers). More is `TooLarge`.
+ * Reads at most `max` bytes of a body (error answers). More is `BodyTooLarge`.
  *
  * @internal
  */
@@ -428,7 +435,7 @@ export const collect = (source: BodySource, max: number, callback: (error: unkno
       if (size > max) {
         done = true
         source.destroy()
-        return callback(new HttpProtocolError("TOO_LARGE", `body over ${max} bytes`))
+        return callback(new BodyTooLarge(max))
       }
       parts.push(Buffer.from(bytes))
     },
