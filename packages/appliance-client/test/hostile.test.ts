@@ -199,9 +199,9 @@ describe("hostile responses", () => {
   )
 })
 
-for (const hashOnWorkerThread of [true, false]) {
-  describe(`backup download (${hashOnWorkerThread ? "worker thread" : "calling thread"})`, () => {
-    const backupConnection = (url: string) => connection(url, { hashOnWorkerThread })
+for (const writeBackupOnWorkerThread of [true, false]) {
+  describe(`backup download (${writeBackupOnWorkerThread ? "worker thread" : "calling thread"})`, () => {
+    const backupConnection = (url: string) => connection(url, { writeBackupOnWorkerThread })
     const payload = Buffer.from(Array.from({ length: 300_000 }, (_, i) => i % 251))
 
     it.scopedLive("PREP-1: the backup is streamed, hashed and renamed into place", () =>

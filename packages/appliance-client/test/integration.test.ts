@@ -144,7 +144,7 @@ describe("against the simulator (HTTPS, pinned self-signed certificate)", () => 
     Effect.gen(function* () {
       const sim = yield* Simulator.start({ backupSizeBytes: 5 * 1024 * 1024 + 3 })
       const dir = yield* tempDir
-      const artifact = yield* on(connect(sim, "A", { hashOnWorkerThread: false }), (c) =>
+      const artifact = yield* on(connect(sim, "A", { writeBackupOnWorkerThread: false }), (c) =>
         c.downloadBackup({ directory: dir })
       )
       const content = Fs.readFileSync(artifact.path)

@@ -51,7 +51,7 @@ export interface Settings {
   readonly maxRetryAfterSeconds: number
   readonly commandApi: "auto" | "v1" | "v2"
   readonly keepAlive: boolean
-  readonly hashOnWorkerThread: boolean
+  readonly writeBackupOnWorkerThread: boolean
   /** TLS trust of our own connections (backups use it directly). */
   readonly trust: TlsTrust | undefined
   /** Our TLS connector (undefined when the caller supplied a dispatcher). */
@@ -902,7 +902,7 @@ export const make = (
           )
         const file = yield* Effect.acquireRelease(
           Effect.try({
-            try: () => (settings.hashOnWorkerThread ? BackupFile.onWorker(temp) : BackupFile.inline(temp)),
+            try: () => (settings.writeBackupOnWorkerThread ? BackupFile.onWorker(temp) : BackupFile.inline(temp)),
             catch: ioError
           }),
           (f) => Effect.promise(() => f.close())

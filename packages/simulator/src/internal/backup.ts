@@ -8,9 +8,14 @@ import { Readable } from "node:stream"
 import type { Jumpoint } from "./fleet.js"
 import { hexOf, SimRefusal } from "./util.js"
 
-const CHUNK = 64 * 1024
+/**
+ * 1 MiB pieces: the simulator then spends about half the CPU per GB it did
+ * with 64 KiB ones (0.19–0.25 against 0.33–0.40 CPU-s, `curl -o /dev/null`),
+ * which matters when it shares the machine with the client it serves.
+ */
+const CHUNK = 1024 * 1024
 
-/** A 64 KiB pattern built once per process. */
+/** A 1 MiB pattern built once per process. */
 let pattern: Buffer | undefined
 const getPattern = (): Buffer => {
   if (!pattern) pattern = Buffer.from(hexOf("sra-simulator-backup-pattern", CHUNK * 2), "hex")
