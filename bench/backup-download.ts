@@ -15,11 +15,12 @@
  * fsyncs the backup before naming it and curl does not.
  *
  * On tmpfs each contender starts from warm memory: before every download the
- * bench writes and deletes a file of the backup's size there. This VM hands
+ * bench writes and deletes a file 512 MiB larger than the backup there (the
+ * client process's own ~100 MB must not use up the warm pages). This VM hands
  * freed memory back to its host, and the first touch of such pages costs up
  * to six times more (`dd` to /dev/shm: 2.2 GB/s, then 371 MB/s on some runs);
  * without the warm-up that decided which contender won a round. Ratios are
- * taken per round (client and curl measured back to back) and the median of
+ * taken per round (client and curl measured back to back, in alternating order) and the median of
  * those is printed beside the medians of the throughputs.
  *
  * Client modes: `worker` (the default: the calling thread reads and hashes,
@@ -108,7 +109,7 @@ const warm = () => {
   if (!warmUp) return
   const path = Path.join(dir, "warm-up")
   const fd = Fs.openSync(path, "w")
-  for (let written = 0; written < SIZE; written += MB) Fs.writeSync(fd, ZEROS)
+  for (let written = 0; written < SIZE + 512 * MB; written += MB) Fs.writeSync(fd, ZEROS)
   Fs.closeSync(fd)
   Fs.rmSync(path)
 }
@@ -257,11 +258,25 @@ try {
       inline: [] as Array<number>
     }
     for (let i = 0; i < ROUNDS; i++) {
-      // interleaved, so a slow moment of the machine hits every contender alike
-      runs.curl.push(await curl(base, "plain"))
-      runs.worker.push(client(base, https, "worker"))
-      runs.curlFsync.push(await curl(base, "fsync"))
-      runs.inline.push(client(base, https, "inline"))
+      // interleaved, so a slow moment of the machine hits every contender alike; each pair measured back to
+      // back, curl first in even rounds and the client first in odd ones
+      const pair = async (first: () => Promise<void> | void, second: () => Promise<void> | void) => {
+        if (i % 2 === 0) {
+          await first()
+          await second()
+        } else {
+          await second()
+          await first()
+        }
+      }
+      await pair(
+        async () => void runs.curl.push(await curl(base, "plain")),
+        () => void runs.worker.push(client(base, https, "worker"))
+      )
+      await pair(
+        async () => void runs.curlFsync.push(await curl(base, "fsync")),
+        () => void runs.inline.push(client(base, https, "inline"))
+      )
       runs.curlSha.push(await curl(base, "sha256"))
     }
     const m = Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, median(v)])) as Record<
