@@ -101,11 +101,11 @@ export interface Connection {
   readonly commandApi?: "auto" | "v1" | "v2" | undefined
   /**
    * Write the backup file on a worker thread (default true) while the
-   * calling thread reads the socket and hashes: about 0.84 of `curl -o`'s
-   * throughput over HTTP on a 2-core machine, against 0.6–0.7 with
-   * everything on the calling thread (bench/backup-download.ts), for one
-   * thread and 8 MiB of shared buffers during the download. `false` does
-   * everything on the calling thread.
+   * calling thread reads the socket and hashes: 0.86–0.91 of `curl -o`'s
+   * throughput on a 2-core machine, against 0.61–0.75 with everything on
+   * the calling thread (bench/backup-download.ts, docs/benchmarks.md), for
+   * one thread and 8 MiB of shared buffers during the download. `false`
+   * does everything on the calling thread.
    */
   readonly writeBackupOnWorkerThread?: boolean | undefined
   /** Reuse connections; the vendor asks clients to close them after each call (default false). */

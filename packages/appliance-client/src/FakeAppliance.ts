@@ -339,7 +339,10 @@ const clientOf = (fake: FakeAppliance, registry: () => ReadonlyArray<FakeApplian
             Errors.make(
               who,
               "downloadBackup",
-              new ApplianceError.ApplianceRefused({ applianceMessage: `cannot write the backup: ${String(e)}` })
+              new ApplianceError.LocalIo({
+                path: directory,
+                code: (e as { code?: string }).code ?? String(e).slice(0, 200)
+              })
             )
         })
         request.onProgress?.(content.length, content.length)

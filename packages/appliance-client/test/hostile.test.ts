@@ -274,6 +274,31 @@ for (const writeBackupOnWorkerThread of [true, false]) {
       })
     )
 
+    it.scopedLive(
+      "PREP-1: a backup folder that cannot be written is LocalIo naming the folder, not the appliance",
+      () =>
+        Effect.gen(function* () {
+          const dir = yield* tempDir()
+          const blocker = Path.join(dir, "a-file")
+          Fs.writeFileSync(blocker, "not a folder")
+          const { url } = yield* server((_req, res) => {
+            res.writeHead(200, { "content-type": "application/octet-stream", "content-length": String(payload.length) })
+            res.end(payload)
+          })
+          const target = Path.join(blocker, "backups")
+          const error = yield* Effect.flip(
+            withClient(backupConnection(url), (c) =>
+              c.downloadBackup({ directory: target, password: Redacted.make(BACKUP_PASSWORD) })
+            )
+          )
+          expect(error.reason).toMatchObject({ _tag: "LocalIo", path: target, code: "ENOTDIR" })
+          expect(error.message).toContain(`cannot write in ${target}: ENOTDIR`)
+          expect(error.hint).toContain(`Check that ${target} is a writable directory`)
+          expect(error.message).not.toContain(BACKUP_PASSWORD)
+          expect(Fs.readdirSync(dir)).toEqual(["a-file"])
+        })
+    )
+
     it.scopedLive("PREP-1: a JSON answer with status 200 is not saved as a backup", () =>
       Effect.gen(function* () {
         const dir = yield* tempDir()

@@ -99,6 +99,21 @@ export class ApplianceRefused extends Schema.TaggedClass<ApplianceRefused>()("Ap
 }) {}
 
 /**
+ * The backup could not be written on this machine: `code` is the system's
+ * error code (`ENOSPC`, `EACCES`, `ENOTDIR`…) or `STALLED` when no write to
+ * `path` finished for `afterMillis` (a disk or network share that stopped
+ * answering).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class LocalIo extends Schema.TaggedClass<LocalIo>()("LocalIo", {
+  path: Schema.String,
+  code: Schema.String,
+  afterMillis: Schema.optional(Schema.Number)
+}) {}
+
+/**
  * The run refers to an appliance that no layer was configured for.
  *
  * @since 0.1.0
@@ -122,6 +137,7 @@ export const ApplianceErrorReason = Schema.Union(
   TlsMismatch,
   Decode,
   ApplianceRefused,
+  LocalIo,
   NotConfigured
 )
 
@@ -178,6 +194,10 @@ const describeReason = (reason: ApplianceErrorReason): string => {
       return "unauthorized"
     case "NotFound":
       return "not found"
+    case "LocalIo":
+      return reason.code === "STALLED"
+        ? `no write to ${reason.path} finished for ${reason.afterMillis ?? "?"} ms`
+        : `cannot write in ${reason.path}: ${reason.code}`
     case "NotConfigured":
       return "no connection configured for this appliance"
   }

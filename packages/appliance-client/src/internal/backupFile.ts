@@ -29,7 +29,11 @@ export interface BackupFile {
   readonly write: (bytes: Uint8Array, next: (error?: Error) => void) => void
   /** Writes what is left, fsyncs, and returns the lower-case hex SHA-256 of everything written. */
   readonly finish: () => Promise<string>
-  /** Stops any work and closes the file (it is not removed). Safe to call twice. */
+  /**
+   * Stops any work and closes the file (it is not removed). Safe to call
+   * twice. Returns after a short grace when the worker is stuck in a write
+   * that does not return (the file is then closed when it does).
+   */
   readonly close: () => Promise<void>
   /**
    * Where the next socket read may land (`onread`): bytes read there and then
@@ -52,6 +56,8 @@ export interface Options {
   readonly slots?: number
   /** `open` flags (default `wx`: the file must be new). */
   readonly flags?: string
+  /** How long `close` waits for a worker stuck in a write (default 2 s); it closes the file later. */
+  readonly closeGraceMillis?: number
 }
 
 /** Smallest free tail of a buffer worth reading into. */
@@ -167,10 +173,10 @@ class WorkerIoError extends Error {
  * reused only when the worker is done with all of it; `next` is held back
  * while more than half of the slots wait for the worker.
  *
- * Why this split: on a 2-core machine hashing beside the socket reads, while
- * the bytes are in this core's cache, and writing on the other core beat
- * both hashing and writing on the worker (0.79 → 0.84 of `curl -o` over
- * HTTP, bench/backup-download.ts) and a third thread (0.83).
+ * Why this split: on a 2-core machine, hashing beside the socket reads
+ * (while the bytes are in this core's cache) and writing on the other core
+ * beat hashing and writing on the worker: 0.79 → 0.85 of `curl -o` over
+ * HTTP, 0.86 → 0.88 over HTTPS (docs/benchmarks.md).
  *
  * @internal
  */
@@ -308,7 +314,13 @@ export const onWorker = (path: string, options?: Options): BackupFile => {
         .terminate()
         .catch(() => undefined)
         .then(() => closeSync(fd))
-      return closing
+      // A worker blocked in a write to a disk that stopped answering ends only when that write returns:
+      // wait a little, then let it close the file when it can, without keeping the process alive.
+      worker.unref()
+      return Promise.race([
+        closing,
+        new Promise<void>((resolve) => setTimeout(resolve, options?.closeGraceMillis ?? 2_000).unref())
+      ])
     }
   }
 }

@@ -104,6 +104,12 @@ const causeChain = (cause: unknown): ReadonlyArray<unknown> => {
   return out
 }
 
+/** How long a failed backup waits for its partial file to be removed (the disk may be what failed). */
+const CLEANUP_GRACE_MILLIS = 5_000
+
+/** The final flush (last writes + fsync) may take this many idle timeouts: write-back of GBs on a slow disk. */
+const FINAL_FLUSH_FACTOR = 10
+
 const codeOf = (cause: unknown): string | undefined => {
   for (const c of causeChain(cause)) {
     if (typeof c === "object" && c !== null && "code" in c && typeof c.code === "string") return c.code
@@ -880,15 +886,21 @@ export const make = (
         const ioError = (e: unknown) =>
           fail(
             operation,
-            new ApplianceError.ApplianceRefused({
-              applianceMessage: `cannot write the backup in ${directory}: ${codeOf(e) ?? String(e)}`
+            new ApplianceError.LocalIo({
+              path: directory,
+              code: codeOf(e) ?? (e instanceof Error ? e.message : String(e)).slice(0, 200)
             })
           )
+        const stalled = (afterMillis: number) =>
+          fail(operation, new ApplianceError.LocalIo({ path: directory, code: "STALLED", afterMillis }))
         yield* Effect.tryPromise({ try: () => Fs.mkdir(directory, { recursive: true }), catch: ioError })
-        // the partial file goes away on any failure or interruption
+        // the partial file goes away on any failure or interruption (not waited for long: the disk may be the
+        // reason of the failure, and a `.partial` name never passes for a backup)
         yield* Effect.addFinalizer((exit) =>
           exit._tag === "Failure"
-            ? Effect.promise(() => Fs.rm(temp, { force: true }).catch(() => undefined))
+            ? Effect.promise(() => Fs.rm(temp, { force: true }).catch(() => undefined)).pipe(
+                Effect.timeoutOption(CLEANUP_GRACE_MILLIS)
+              )
             : Effect.void
         )
         const source =
@@ -927,10 +939,14 @@ export const make = (
           }
           const watchdog = setInterval(
             () => {
-              if (writerBehind || Date.now() - lastData <= settings.backupIdleTimeoutMillis) return
+              const idle = Date.now() - lastData
+              if (idle <= settings.backupIdleTimeoutMillis) return
+              // paused for the writer all that time: the disk, not the appliance, stopped
               finish(
                 Effect.fail(
-                  fail(operation, new ApplianceError.Timeout({ afterMillis: settings.backupIdleTimeoutMillis }))
+                  writerBehind
+                    ? stalled(settings.backupIdleTimeoutMillis)
+                    : fail(operation, new ApplianceError.Timeout({ afterMillis: settings.backupIdleTimeoutMillis }))
                 )
               )
             },
@@ -982,7 +998,10 @@ export const make = (
           )
         }
         // the rest of the bytes written, then fsync: the file is on disk before it gets its name
-        const sha256 = yield* Effect.tryPromise({ try: () => file.finish(), catch: ioError })
+        const flushBound = FINAL_FLUSH_FACTOR * settings.backupIdleTimeoutMillis
+        const sha256 = yield* Effect.tryPromise({ try: () => file.finish(), catch: ioError }).pipe(
+          Effect.timeoutFail({ duration: flushBound, onTimeout: () => stalled(flushBound) })
+        )
         const takenAt = new Date(yield* Clock.currentTimeMillis)
         const name = backupName(response.headers["content-disposition"], about.hostname || settings.id, takenAt)
         const final = yield* Effect.tryPromise({ try: () => renameFresh(temp, directory, name), catch: ioError })

@@ -57,8 +57,26 @@ export const hint = (who: Who, operation: string, reason: ApplianceError.Applian
       return `${who.baseUrl} answered something this client does not understand: check that the URL points at an SRA appliance (not a proxy or login page) and report the excerpt if it does.`
     case "ApplianceRefused":
       return `Read the appliance's message above and fix the cause on the appliance (/login), then retry.`
+    case "LocalIo":
+      return localIoHint(reason)
     case "NotConfigured":
       return `Add a connection for this appliance id to the ApplianceClient layer.`
+  }
+}
+
+const localIoHint = (reason: ApplianceError.LocalIo): string => {
+  switch (reason.code) {
+    case "STALLED":
+      return `The disk or network share holding ${reason.path} stopped answering: check it (mount, health, free space), then retry, or choose another backup directory.`
+    case "ENOSPC":
+    case "EDQUOT":
+      return `Free space in ${reason.path} or choose another backup directory, then retry.`
+    case "EACCES":
+    case "EPERM":
+    case "EROFS":
+      return `Make ${reason.path} writable by the user running this tool, or choose another backup directory, then retry.`
+    default:
+      return `Check that ${reason.path} is a writable directory on a healthy disk, then retry.`
   }
 }
 
