@@ -4,10 +4,12 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
+import { spawnSync } from "node:child_process"
 import { createHash } from "node:crypto"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
 import * as BackupFile from "../src/internal/backupFile.js"
 import * as Limiter from "../src/internal/limiter.js"
 import * as Token from "../src/internal/token.js"
@@ -279,6 +281,29 @@ describe("BackupFile", () => {
       })
     )
   }
+
+  it.live("PREP-1: code after close still runs when the backup file was the program's last work", () =>
+    Effect.promise(async () => {
+      const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "sra-backup-file-"))
+      const child = spawnSync(
+        process.execPath,
+        [
+          "--import",
+          "tsx",
+          fileURLToPath(new URL("fixtures/close-then-print.ts", import.meta.url)),
+          Path.join(dir, "b")
+        ],
+        { cwd: fileURLToPath(new URL("../../..", import.meta.url)), encoding: "utf8" }
+      )
+      Fs.rmSync(dir, { recursive: true, force: true })
+      expect({ status: child.status, stderr: child.stderr }).toEqual({ status: 0, stderr: "" })
+      expect(child.stdout).toBe(
+        `closed ${createHash("sha256")
+          .update(Buffer.alloc(3 * 1024 * 1024, 1))
+          .digest("hex")}\n`
+      )
+    })
+  )
 
   it.live("PREP-1: a write error on the worker thread (a full disk) reaches the caller with its code", () =>
     Effect.promise(async () => {

@@ -603,6 +603,12 @@ const simCommand = Command.make(
       Options.withDefault(20),
       Options.withDescription("Jump Clients in the fleet.")
     ),
+    backupSize: Options.integer("backup-size").pipe(
+      Options.withDefault(8 * 1024 * 1024),
+      Options.withDescription(
+        "Size in bytes of the settings backup each appliance streams (default 8 MiB; several GiB is fine)."
+      )
+    ),
     writeSite: Options.text("write-site").pipe(
       Options.optional,
       Options.withDescription("Write a site file (and its secret file beside it) describing this simulator.")

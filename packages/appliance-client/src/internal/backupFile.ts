@@ -310,17 +310,24 @@ export const onWorker = (path: string, options?: Options): BackupFile => {
       }),
     close: () => {
       // the worker must be gone before the descriptor is closed (it could be reused by another file)
-      closing ??= worker
+      const ended = (closing ??= worker
         .terminate()
         .catch(() => undefined)
         .then(() => closeSync(fd))
+        .catch(() => undefined))
       // A worker blocked in a write to a disk that stopped answering ends only when that write returns:
-      // wait a little, then let it close the file when it can, without keeping the process alive.
-      worker.unref()
-      return Promise.race([
-        closing,
-        new Promise<void>((resolve) => setTimeout(resolve, options?.closeGraceMillis ?? 2_000).unref())
-      ])
+      // wait a little, then let it close the file when it can, without keeping the process alive. (Until
+      // then the timer keeps the process alive: the caller's code after `close` must still run.)
+      return new Promise<void>((resolve) => {
+        const grace = setTimeout(() => {
+          worker.unref()
+          resolve()
+        }, options?.closeGraceMillis ?? 2_000)
+        void ended.then(() => {
+          clearTimeout(grace)
+          resolve()
+        })
+      })
     }
   }
 }

@@ -61,14 +61,19 @@ export const target = (controlUrl: string): Effect.Effect<Target, CliError> =>
 export const serve = (options: {
   readonly timeScale: number
   readonly clients: number
+  /** Bytes of each appliance's settings backup. */
+  readonly backupSize: number
   readonly json: boolean
   readonly writeSite: Option.Option<string>
 }) =>
   Effect.scoped(
     Effect.gen(function* () {
+      if (!(options.backupSize >= 1))
+        return yield* usage(`--backup-size expects a number of bytes of at least 1, got ${options.backupSize}`)
       const sim = yield* Simulator.start({
         timeScale: options.timeScale,
-        fleet: { jumpClients: options.clients }
+        fleet: { jumpClients: options.clients },
+        backupSizeBytes: options.backupSize
       }).pipe(Effect.mapError((e) => usage(e.message)))
       if (Option.isSome(options.writeSite)) {
         const file = resolve(options.writeSite.value)
