@@ -101,8 +101,8 @@ export interface Connection {
   readonly commandApi?: "auto" | "v1" | "v2" | undefined
   /**
    * Write the backup file on a worker thread (default true) while the
-   * calling thread reads the socket and hashes: 0.86–0.91 of `curl -o`'s
-   * throughput on a 2-core machine, against 0.61–0.75 with everything on
+   * calling thread reads the socket and hashes: 0.85–0.91 of `curl -o`'s
+   * throughput on a 2-core machine, against 0.61–0.80 with everything on
    * the calling thread (bench/backup-download.ts, docs/benchmarks.md), for
    * one thread and 8 MiB of shared buffers during the download. `false`
    * does everything on the calling thread.
