@@ -76,10 +76,9 @@ export interface Options {
 export const siteClientId = "site"
 
 /**
- * The connections of a run against a simulator: keep-alive (the simulator then keeps the socket open,
- * which avoids undici 7.30's crash when a peer closes while a body is paused, nodejs/undici#5360), and,
- * given the simulator's site front, one more connection `siteClientId` to it (it tells which appliance
- * answers on the site; the failover checks use it).
+ * The connections of a run against a simulator: the given ones and, given the simulator's site front,
+ * one more connection `siteClientId` to it (it tells which appliance answers on the site; the failover
+ * checks use it).
  *
  * @since 0.2.0
  * @category constructors
@@ -87,13 +86,12 @@ export const siteClientId = "site"
 export const simulatorConnections = (
   connections: ReadonlyArray<ApplianceClient.Connection>,
   siteFrontHttpsUrl: string | undefined
-): ReadonlyArray<ApplianceClient.Connection> =>
-  [
-    ...connections,
-    ...(siteFrontHttpsUrl === undefined || connections.length === 0
-      ? []
-      : [{ ...connections[0]!, id: siteClientId, baseUrl: siteFrontHttpsUrl }])
-  ].map((c) => ({ ...c, keepAlive: true }))
+): ReadonlyArray<ApplianceClient.Connection> => [
+  ...connections,
+  ...(siteFrontHttpsUrl === undefined || connections.length === 0
+    ? []
+    : [{ ...connections[0]!, id: siteClientId, baseUrl: siteFrontHttpsUrl }])
+]
 
 /** The simulator seed for a method: a pair, or one appliance with no failover role. */
 const simInput = (m: Planners.Method, timeScale: number): SimConfig.SimConfigInput => {

@@ -125,8 +125,7 @@ export const run = (options: Options): Effect.Effect<void, CliError> =>
               baseUrl: sim.appliance(a.id).httpsUrl,
               clientId: account.clientId,
               clientSecret: account.clientSecret,
-              tls: { caPem: sim.certificatePem },
-              keepAlive: true
+              tls: { caPem: sim.certificatePem }
             }))
           )
         )
