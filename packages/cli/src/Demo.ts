@@ -66,7 +66,6 @@ export interface Options {
   readonly method?: Planners.Method | undefined
 }
 
-/** Registry id of the connection to the site address. */
 /**
  * Id of the extra connection to a simulator's site front (the pair checks ask it who answers on the site).
  *

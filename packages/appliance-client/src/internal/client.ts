@@ -986,10 +986,9 @@ export const make = (
           })
           return Effect.sync(() => finish(Effect.interrupt))
         })
-        const declared = response.headers["content-length"]
-        if (declared !== undefined && Number(declared) !== bytes) {
+        if (length !== undefined && Number(length) !== bytes) {
           return yield* Effect.fail(
-            fail(operation, new ApplianceError.Transport({ code: `TRUNCATED ${bytes}/${declared} bytes` }))
+            fail(operation, new ApplianceError.Transport({ code: `TRUNCATED ${bytes}/${length} bytes` }))
           )
         }
         if (bytes === 0) {

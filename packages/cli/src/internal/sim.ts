@@ -31,18 +31,19 @@ export interface SiteFront {
   readonly httpsUrl: string
 }
 
-/** Check that `controlUrl` is a simulator's control API and read its time scale. */
+/** Check that `controlUrl` is a simulator's control API and read its time scale and site front. */
 export const target = (controlUrl: string): Effect.Effect<Target, CliError> =>
   Effect.tryPromise({
     try: async (signal) => {
       const base = controlUrl.replace(/\/+$/, "")
-      const res = await fetch(`${base}/clock`, { signal })
+      // the state carries the clock's time scale and the site front's URLs
+      const res = await fetch(`${base}/state`, { signal })
       if (!res.ok) throw new Error(`HTTP ${res.status}`)
-      const clock = (await res.json()) as { readonly timeScale?: unknown }
-      const timeScale = typeof clock.timeScale === "number" && clock.timeScale >= 1 ? clock.timeScale : 1
-      const state = (await (await fetch(`${base}/state`, { signal })).json()) as {
+      const state = (await res.json()) as {
+        readonly timeScale?: unknown
         readonly site?: { readonly httpUrl?: unknown; readonly httpsUrl?: unknown }
       }
+      const timeScale = typeof state.timeScale === "number" && state.timeScale >= 1 ? state.timeScale : 1
       const { httpUrl, httpsUrl } = state.site ?? {}
       return {
         controlUrl: base,
