@@ -11,7 +11,9 @@ const allowed = {
   certificates: ["core"],
   migration: ["core", "certificates", "failover"],
   simulator: ["core"],
-  cli: ["core", "appliance-client", "failover", "certificates", "migration", "simulator"]
+  fleet: ["core", "failover", "migration"],
+  server: ["core", "appliance-client", "failover", "certificates", "migration", "fleet"],
+  cli: ["core", "appliance-client", "failover", "certificates", "migration", "simulator", "fleet", "server"]
 }
 const testExtras = ["simulator", "appliance-client"]
 
