@@ -37,9 +37,11 @@ import * as Stream from "effect/Stream"
 import * as Take from "effect/Take"
 import { ApplianceError } from "./ApplianceError.js"
 import { Journal, JournalError } from "./Journal.js"
+import * as GateEvidence from "./GateEvidence.js"
 import * as Operator from "./Operator.js"
 import type * as Plan from "./Plan.js"
 import * as RunEvent from "./RunEvent.js"
+import * as RunHistory from "./RunHistory.js"
 import * as RunReport from "./RunReport.js"
 import * as RunState from "./RunState.js"
 import * as StepHandler from "./StepHandler.js"
@@ -200,6 +202,8 @@ interface RunCtx {
   state: RunState.RunState
   seq: number
   readonly records: Array<RunEvent.Envelope>
+  /** Typed queries over `records` for the handlers. */
+  readonly history: RunHistory.RunHistory
   readonly attempts: Map<string, number>
   readonly confirmReasons: Map<string, string>
   readonly sink: Sink | undefined
@@ -289,6 +293,7 @@ export const make = Effect.gen(function* () {
     plan: ctx.plan,
     step,
     attempt: ctx.attempts.get(step.id) ?? 1,
+    history: ctx.history,
     progress: (update) =>
       Effect.flatMap(now, (at) =>
         emit(
@@ -395,7 +400,7 @@ export const make = Effect.gen(function* () {
               {
                 stepId: step.id,
                 evidence: observation.evidence ?? { observed: observation.observed },
-                warnings: [],
+                warnings: observation.warnings ?? [],
                 at
               },
               trusted
@@ -493,10 +498,13 @@ export const make = Effect.gen(function* () {
       const given = yield* operator.answer(request)
       let answer: Operator.Answer = given
       if (given._tag === "Approved") {
-        const missing = request.evidence.filter((f) => !given.evidence[f.name]?.trim()).map((f) => f.name)
-        if (missing.length > 0) {
-          answer = new Operator.Deferred({ by: given.by, reason: `approval lacks evidence: ${missing.join(", ")}` })
-        }
+        // an approval whose evidence contradicts the plan is refused: the gate stays open
+        const refused = yield* GateEvidence.validate(step.id, request.evidence, given.evidence).pipe(
+          Effect.flatMap((values) => GateEvidence.checkLocalPaths(step.id, request.evidence, values)),
+          Effect.flip,
+          Effect.option
+        )
+        if (Option.isSome(refused)) answer = new Operator.Deferred({ by: given.by, reason: refused.value.message })
       }
       return yield* emit(ctx, new RunEvent.GateAnswered({ stepId: step.id, purpose, answer, at: yield* now }, trusted))
     })
@@ -563,18 +571,22 @@ export const make = Effect.gen(function* () {
       })
     )
 
-  const newCtx = (runId: string, plan: Plan.Plan, sink: Sink | undefined): RunCtx => ({
-    runId,
-    plan,
-    stepById: new Map(plan.steps.map((s) => [s.id, s])),
-    state: RunState.initial,
-    seq: 0,
-    records: [],
-    attempts: new Map(),
-    confirmReasons: new Map(),
-    sink,
-    emitLock: Effect.unsafeMakeSemaphore(1)
-  })
+  const newCtx = (runId: string, plan: Plan.Plan, sink: Sink | undefined): RunCtx => {
+    const records: Array<RunEvent.Envelope> = []
+    return {
+      runId,
+      plan,
+      stepById: new Map(plan.steps.map((s) => [s.id, s])),
+      state: RunState.initial,
+      seq: 0,
+      records,
+      history: RunHistory.make(records),
+      attempts: new Map(),
+      confirmReasons: new Map(),
+      sink,
+      emitLock: Effect.unsafeMakeSemaphore(1)
+    }
+  }
 
   const newRunId = (plan: Plan.Plan) =>
     Effect.gen(function* () {

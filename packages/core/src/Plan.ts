@@ -73,14 +73,42 @@ export class Check extends Schema.TaggedClass<Check>()("Check", {
 export class Action extends Schema.TaggedClass<Action>()("Action", base) {}
 
 /**
- * Evidence a person must give when approving a gate.
+ * What kind of value an evidence field holds; the executor refuses an
+ * approval whose value does not fit (see `GateEvidence`). Absent = `text`.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export const EvidenceFormat = Schema.Literal("text", "version", "sha256", "path", "integer", "number")
+
+/**
+ * @since 0.3.0
+ * @category models
+ */
+export type EvidenceFormat = typeof EvidenceFormat.Type
+
+/**
+ * Evidence a person must give when approving a gate: its name, what it means
+ * and, since 0.3.0, the constraints the answer must meet (checked by the
+ * executor before the gate is accepted, and by a portal before it submits).
  *
  * @since 0.1.0
  * @category models
  */
 export class EvidenceField extends Schema.Class<EvidenceField>("EvidenceField")({
   name: Schema.String,
-  description: Schema.String
+  description: Schema.String,
+  /** Kind of value; absent means free text (non-empty). */
+  format: Schema.optional(EvidenceFormat),
+  /** The value the plan expects (e.g. the base version it installs): any other is refused. */
+  expected: Schema.optional(Schema.String),
+  /** Bounds of an `integer` or `number`. */
+  minimum: Schema.optional(Schema.Number),
+  maximum: Schema.optional(Schema.Number),
+  /** A `path` on this machine must exist (paths on other machines, `\\host\share` or `scheme://`, are not checked). */
+  mustExist: Schema.optional(Schema.Boolean),
+  /** The answer may leave it empty. */
+  optional: Schema.optional(Schema.Boolean)
 }) {}
 
 /**
@@ -171,6 +199,24 @@ export class Plan extends Schema.Class<Plan>("Plan")({
     return this.steps.reduce((n, s) => n + (s._tag === "Window" ? 0 : s.estimatedSeconds), 0)
   }
 }
+
+/**
+ * Build a plan from its steps. The fields are validated (step ids unique,
+ * rule ids well-formed, durations non-negative); an invalid plan is a bug of
+ * its planner, so it is a defect (thrown), not a user error.
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const make = (fields: {
+  readonly id: string
+  readonly kind: typeof PlanKind.Type
+  readonly title: string
+  readonly site: string
+  readonly targetVersion: string
+  readonly steps: ReadonlyArray<Step>
+  readonly notes?: ReadonlyArray<string> | undefined
+}): Plan => new Plan({ ...fields, notes: fields.notes ?? [] })
 
 /**
  * Encode a plan to a JSON string.

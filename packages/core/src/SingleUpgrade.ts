@@ -34,9 +34,11 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as ClientUpdatePolicy from "./ClientUpdatePolicy.js"
+import * as CoreSteps from "./CoreSteps.js"
 import * as MaintenanceWindow from "./MaintenanceWindow.js"
 import * as Plan from "./Plan.js"
 import * as Site from "./Site.js"
+import * as StepDef from "./StepDef.js"
 import * as UpdatePackage from "./UpdatePackage.js"
 import * as Version from "./Version.js"
 
@@ -250,41 +252,6 @@ const err = (reason: SingleUpgradeErrorReason) => Either.left(new SingleUpgradeE
 // helpers
 // ---------------------------------------------------------------------------
 
-const R = (...ids: ReadonlyArray<string>) => ids.map((id) => Plan.RuleId.make(id))
-
-/** Handler names of this planner, all handled by `CoreHandlers`. */
-export const handlers = {
-  checkApiAccess: "core/check-api-access",
-  checkClockSkew: "core/check-clock-skew",
-  checkVersionPath: "core/check-version-path",
-  checkRehearsal: "core/check-rehearsal",
-  checkCertificateStores: "core/check-certificate-stores",
-  confirmCertificateStores: "core/confirm-certificate-stores",
-  reportDisconnects: "core/report-disconnects",
-  downloadBackup: "core/download-backup",
-  confirmCertificateExport: "core/confirm-certificate-export",
-  confirmDowntime: "core/confirm-downtime",
-  confirmTask: "core/confirm-task",
-  recordOfferedUpdates: "core/record-offered-updates",
-  confirmDownloadKey: "core/confirm-download-key",
-  confirmInstallStarted: "core/confirm-install-started",
-  awaitInstall: "core/await-install",
-  confirmBaseVersion: "core/confirm-base-version",
-  verifyVersion: "core/verify-version",
-  confirmConsoleCheck: "core/confirm-console-check",
-  awaitJumpClients: "core/await-jump-clients",
-  reportJumpoints: "core/report-jumpoints"
-} as const
-
-/**
- * Every handler name the single-appliance plans use (the `CoreHandlers`
- * registry provides each).
- *
- * @since 0.1.0
- * @category models
- */
-export const handlerNames: ReadonlyArray<string> = Object.values(handlers)
-
 const parseTarget = (
   target: TargetInput
 ): Either.Either<UpdatePackage.Target & { readonly label: string }, SingleUpgradeError> => {
@@ -321,30 +288,42 @@ const pkgLabel = (p: UpdatePackage.UpdatePackage) =>
 
 const slug = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, "-")
 
-// ---------------------------------------------------------------------------
-// the planner
-// ---------------------------------------------------------------------------
+/** Everything the sections are built from, decided once. */
+interface Context {
+  readonly site: Site.Site
+  readonly options: Options
+  readonly appliance: Site.Appliance
+  readonly id: string
+  readonly tgt: UpdatePackage.Target & { readonly label: string }
+  readonly installed: UpdatePackage.Installed
+  readonly offerSource: "options" | "site" | "gate"
+  readonly order: ReadonlyArray<UpdatePackage.InstallStep>
+  readonly kinds: ReadonlyArray<UpdatePackage.PackageKind>
+  readonly impact: ClientUpdatePolicy.ClientImpact
+  readonly storesCheck: ClientUpdatePolicy.ClientImpact["preChecks"][number] | undefined
+  readonly method: Method
+  readonly interval: number
+  readonly backupDir: string
+  readonly certDir: string
+  readonly rehearsalDir: string
+  readonly passwordProtected: boolean
+  readonly finalProduct: Version.ProductVersion | undefined
+  readonly estimates: ReadonlyArray<Site.InstallEstimate>
+  readonly installMinutes: number
+  readonly window: MaintenanceWindow.MaintenanceWindow | undefined
+}
 
-/**
- * Plan the upgrade of one appliance to `target`. Fails with a
- * {@link SingleUpgradeError} naming what is missing (e.g. the prerequisite
- * package by name, SINGLE-2).
- *
- * @since 0.1.0
- * @category constructors
- */
-export const planSingleUpgrade = (
+const prepare = (
   site: Site.Site,
   target: TargetInput,
   options: Options
-): Either.Either<Plan.Plan, SingleUpgradeError> => {
+): Either.Either<Context, SingleUpgradeError> => {
   // --- the appliance
   if (options.appliance === undefined && site.isPair)
     return err(new NotSingleAppliance({ appliances: site.appliances.map((a) => a.id) }))
   const appliance = options.appliance === undefined ? site.appliances[0]! : site.appliance(options.appliance)
   if (appliance === undefined)
     return err(new UnknownAppliance({ id: options.appliance!, known: site.appliances.map((a) => a.id) }))
-  const id = appliance.id
 
   // --- versions
   const parsedTarget = parseTarget(target)
@@ -371,7 +350,7 @@ export const planSingleUpgrade = (
 
   // --- packages on offer and their order (SINGLE-2, SINGLE-5)
   const offered = options.updates ?? site.updates
-  const offerSource: "options" | "site" | "gate" =
+  const offerSource: Context["offerSource"] =
     options.updates !== undefined && options.updates.length > 0 ? "options" : site.updates.length > 0 ? "site" : "gate"
   let order: ReadonlyArray<UpdatePackage.InstallStep> = []
   if (offerSource !== "gate") {
@@ -390,256 +369,279 @@ export const planSingleUpgrade = (
   const storesCheck = impact.preChecks.find((c) => c.rules.includes(Plan.RuleId.make("CLIENT-3")))
   if (storesCheck?.status === "fail") return err(new PreCheckFails({ rules: ["CLIENT-3"], detail: storesCheck.detail }))
 
-  const method: Method = options.method ?? "automatic"
-  const interval = options.pollIntervalSeconds ?? 30
   const backupDir = site.backup.directory
-  const certDir = options.certificateDirectory ?? `${backupDir}/certificates`
-  const rehearsalDir = options.rehearsalDirectory ?? `${backupDir}/rehearsals`
-  const passwordProtected = site.backup.password !== undefined
-  const finalProduct = order.reduce<Version.ProductVersion | undefined>(
-    (v, s) => s.package.productVersion ?? v,
-    offerSource === "gate" ? tgt.product : undefined
-  )
+  const estimates = order.map((s) => Site.estimateInstallMinutes(appliance.storedDataGb, s.package))
+  return Either.right({
+    site,
+    options,
+    appliance,
+    id: appliance.id,
+    tgt,
+    installed,
+    offerSource,
+    order,
+    kinds,
+    impact,
+    storesCheck,
+    method: options.method ?? "automatic",
+    interval: options.pollIntervalSeconds ?? 30,
+    backupDir,
+    certDir: options.certificateDirectory ?? `${backupDir}/certificates`,
+    rehearsalDir: options.rehearsalDirectory ?? `${backupDir}/rehearsals`,
+    passwordProtected: site.backup.password !== undefined,
+    finalProduct: order.reduce<Version.ProductVersion | undefined>(
+      (v, s) => s.package.productVersion ?? v,
+      offerSource === "gate" ? tgt.product : undefined
+    ),
+    estimates,
+    installMinutes:
+      offerSource === "gate"
+        ? Site.estimateInstallMinutes(appliance.storedDataGb, { kind: "site", id: tgt.label }).minutes
+        : estimates.reduce((n, e) => n + e.minutes, 0),
+    window:
+      options.window ??
+      Option.getOrUndefined(
+        options.now === undefined
+          ? Option.fromNullable(site.maintenanceWindows[0])
+          : MaintenanceWindow.current(site.maintenanceWindows, options.now)
+      )
+  })
+}
 
-  const steps: Array<Plan.Step> = []
-  const notes: Array<string> = []
+// ---------------------------------------------------------------------------
+// sections
+// ---------------------------------------------------------------------------
 
-  // ---------------------------------------------------------------- 1. checks
-  steps.push(
-    new Plan.Check({
-      id: `${id}/check-api`,
-      title: "API reachable, permissions sufficient",
-      rules: [],
-      target: id,
-      estimatedSeconds: 5,
-      handler: handlers.checkApiAccess,
-      params: {
+/** 1. Automated checks, then the before-upgrade gates (CLIENT-3, CLIENT-5, CLIENT-6). */
+const checksSection = (c: Context): ReadonlyArray<Plan.Step> => {
+  const { id, impact, order, tgt, installed, site, appliance } = c
+  const steps: Array<Plan.Step> = [
+    CoreSteps.CheckApiAccess.check(
+      {
+        id: `${id}/check-api`,
+        title: "API reachable, permissions sufficient",
+        rules: [],
+        target: id,
+        estimatedSeconds: 5,
+        notes: [
+          "The API account needs perm_backup (settings backup) and perm_command read_only or better; perm_configuration to follow the Jump Clients."
+        ]
+      },
+      {
         appliance: id,
         require: {
           perm_backup: true,
           perm_command: "read_only",
           perm_configuration: impact.followUps.some((f) => f.kind === "wait-for-jump-clients")
         }
+      }
+    ),
+    CoreSteps.CheckClockSkew.check(
+      {
+        id: `${id}/check-clock`,
+        title: "Appliance clock is right",
+        rules: ["PREP-8"],
+        target: id,
+        estimatedSeconds: 5,
+        notes: [
+          "A wrong clock breaks the download key and other features: fix the time and NTP under /appliance > Network > IP Configuration."
+        ]
       },
-      idempotent: true,
-      severity: "blocking",
-      notes: [
-        "The API account needs perm_backup (settings backup) and perm_command read_only or better; perm_configuration to follow the Jump Clients."
-      ]
-    }),
-    new Plan.Check({
-      id: `${id}/check-clock`,
-      title: "Appliance clock is right",
-      rules: R("PREP-8"),
-      target: id,
-      estimatedSeconds: 5,
-      handler: handlers.checkClockSkew,
-      params: { appliance: id, maxSkewSeconds: options.maxClockSkewSeconds ?? 120 },
-      idempotent: true,
-      severity: "blocking",
-      notes: [
-        "A wrong clock breaks the download key and other features: fix the time and NTP under /appliance > Network > IP Configuration."
-      ]
-    }),
-    new Plan.Check({
-      id: `${id}/check-version-path`,
-      title: `Version path ${installed.product.release} → ${tgt.label}`,
-      rules: R("SINGLE-2"),
-      target: id,
-      estimatedSeconds: 5,
-      handler: handlers.checkVersionPath,
-      params: {
+      { appliance: id, maxSkewSeconds: c.options.maxClockSkewSeconds ?? 120 }
+    ),
+    CoreSteps.CheckVersionPath.check(
+      {
+        id: `${id}/check-version-path`,
+        title: `Version path ${installed.product.release} → ${tgt.label}`,
+        rules: ["SINGLE-2"],
+        target: id,
+        estimatedSeconds: 5,
+        notes:
+          c.offerSource === "gate"
+            ? ["The packages on offer are not listed: the order is decided on the Updates page (prerequisites first)."]
+            : [
+                `Install order: ${order.map((s) => s.package.id).join(" → ")} (every prerequisite first; base software before the product updates that need it).`
+              ]
+      },
+      {
         appliance: id,
         expectedVersion: installed.product.release,
-        ...(options.current.build === undefined ? {} : { expectedBuild: options.current.build }),
+        ...(c.options.current.build === undefined ? {} : { expectedBuild: c.options.current.build }),
         target: tgt.label,
         order: order.map((s) => s.package.id)
-      },
-      idempotent: true,
-      severity: "blocking",
-      notes:
-        offerSource === "gate"
-          ? ["The packages on offer are not listed: the order is decided on the Updates page (prerequisites first)."]
-          : [
-              `Install order: ${order.map((s) => s.package.id).join(" → ")} (every prerequisite first; base software before the product updates that need it).`
-            ]
-    }),
-    new Plan.Check({
-      id: `${id}/check-rehearsal`,
-      title: "This plan was rehearsed on a simulator",
-      rules: R("PREP-5"),
-      target: id,
-      estimatedSeconds: 1,
-      handler: handlers.checkRehearsal,
-      params: { directory: rehearsalDir },
-      idempotent: true,
-      severity: "advisory",
-      notes: [
-        "Test the update in a controlled environment first: run this same plan against a simulator seeded from the site (Seed.fromSnapshot) and record the run (Rehearsal.record)."
-      ]
-    })
-  )
-
-  if (offerSource === "gate")
-    steps.push(
-      new Plan.ManualGate({
-        id: `${id}/record-updates`,
-        title: "Record the updates on offer",
-        rules: R("SINGLE-1", "SINGLE-2"),
+      }
+    ),
+    CoreSteps.CheckRehearsal.check(
+      {
+        id: `${id}/check-rehearsal`,
+        title: "This plan was rehearsed on a simulator",
+        rules: ["PREP-5"],
         target: id,
-        estimatedSeconds: 300,
-        handler: handlers.recordOfferedUpdates,
-        params: { appliance: id, target: tgt.label },
-        idempotent: true,
-        instructions: [
-          `Open ${applianceUrl(appliance)} > Updates and press "Check for updates" (restricted networks: use the download key, SINGLE-3).`,
-          "Write down every package listed: its name, version and whether it is base software or a product (site) update.",
-          "Packages that need another one first are unlocked only once that one is installed (SINGLE-2): list them in the site file's updates: with requires: to get a precise plan next time."
-        ],
-        evidence: [
-          new Plan.EvidenceField({ name: "offered", description: "the packages listed, as shown (name and version)" })
+        estimatedSeconds: 1,
+        notes: [
+          "Test the update in a controlled environment first: run this same plan against a simulator seeded from the site (Seed.fromSnapshot) and record the run (Rehearsal.record)."
         ]
-      })
+      },
+      { directory: c.rehearsalDir }
+    )
+  ]
+
+  if (c.offerSource === "gate")
+    steps.push(
+      CoreSteps.RecordOfferedUpdates.gate(
+        {
+          id: `${id}/record-updates`,
+          title: "Record the updates on offer",
+          rules: ["SINGLE-1", "SINGLE-2"],
+          target: id,
+          estimatedSeconds: 300,
+          instructions: [
+            `Open ${applianceUrl(appliance)} > Updates and press "Check for updates" (restricted networks: use the download key, SINGLE-3).`,
+            "Write down every package listed: its name, version and whether it is base software or a product (site) update.",
+            "Packages that need another one first are unlocked only once that one is installed (SINGLE-2): list them in the site file's updates: with requires: to get a precise plan next time."
+          ]
+        },
+        { appliance: id, target: tgt.label }
+      )
     )
 
-  if (storesCheck !== undefined)
+  if (c.storesCheck !== undefined)
     steps.push(
-      new Plan.ManualGate({
-        id: `${id}/certificate-stores`,
-        title: "Certificate stores are managed and current",
-        rules: R("CLIENT-3"),
-        target: id,
-        estimatedSeconds: 600,
-        handler: handlers.confirmCertificateStores,
-        params: {
-          appliance: id,
-          status: storesCheck.status,
-          stores: (site.clients.certificateStores ?? []).map((s) => s.name)
+      CoreSteps.ConfirmCertificateStores.gate(
+        {
+          id: `${id}/certificate-stores`,
+          title: "Certificate stores are managed and current",
+          rules: ["CLIENT-3"],
+          target: id,
+          estimatedSeconds: 600,
+          instructions: [
+            `The site file says: ${c.storesCheck.detail}`,
+            "For every certificate store the endpoints use (e.g. the Windows machine store pushed by group policy): check that it is managed centrally and already holds the root and intermediate certificates the new site package presents.",
+            `Compare with the chain served on https://${site.hostname}/ (browser: padlock > certificate > details).`,
+            "Do not go on while any store is unmanaged or outdated: many existing Jump Clients would show offline after the upgrade."
+          ],
+          notes: ["Until the certificates package automates this check, a person confirms it (blocking)."]
         },
-        idempotent: true,
-        instructions: [
-          `The site file says: ${storesCheck.detail}`,
-          "For every certificate store the endpoints use (e.g. the Windows machine store pushed by group policy): check that it is managed centrally and already holds the root and intermediate certificates the new site package presents.",
-          `Compare with the chain served on https://${site.hostname}/ (browser: padlock > certificate > details).`,
-          "Do not go on while any store is unmanaged or outdated: many existing Jump Clients would show offline after the upgrade."
-        ],
-        evidence: [new Plan.EvidenceField({ name: "stores", description: "the stores checked, and who manages each" })],
-        notes: ["Until the certificates package automates this check, a person confirms it (blocking)."]
-      })
+        {
+          appliance: id,
+          status: c.storesCheck.status,
+          stores: (site.clients.certificateStores ?? []).map((s) => s.name)
+        }
+      )
     )
 
   // client work before the upgrade (CLIENT-5, CLIENT-6, CLIENT-8)
   for (const action of impact.manualActions.filter((a) => a.phase === "before-upgrade"))
     steps.push(
-      new Plan.ManualGate({
-        id: `${id}/client-${action.kind}`,
-        title: action.title + (action.required ? "" : " (optional)"),
-        rules: action.rules,
-        target: id,
-        estimatedSeconds: 600,
-        handler: handlers.confirmTask,
-        params: { appliance: id, task: action.kind, required: action.required, items: [...action.items] },
-        idempotent: true,
-        instructions: action.instructions,
-        evidence: action.required
-          ? [new Plan.EvidenceField({ name: "done", description: "where/what was done (e.g. the archive path)" })]
-          : []
-      })
+      CoreSteps.ConfirmTask.gate(
+        {
+          id: `${id}/client-${action.kind}`,
+          title: action.title + (action.required ? "" : " (optional)"),
+          rules: action.rules,
+          target: id,
+          estimatedSeconds: 600,
+          instructions: action.instructions
+        },
+        { appliance: id, task: action.kind, required: action.required, items: [...action.items] }
+      )
     )
   const concurrency = impact.followUps.find((f) => f.kind === "limit-concurrent-upgrades")
   if (concurrency !== undefined) {
     const pending = impact.followUps.find((f) => f.kind === "upgrade-pending-notice")
+    const p = concurrency.params
     steps.push(
-      new Plan.ManualGate({
-        id: `${id}/jump-client-concurrency`,
-        title: concurrency.title,
-        rules: [...concurrency.rules, ...(pending?.rules ?? [])],
-        target: id,
-        estimatedSeconds: 120,
-        handler: handlers.confirmTask,
-        params: { appliance: id, task: "limit-concurrent-upgrades", ...concurrency.params },
-        idempotent: true,
-        instructions: [
-          `Open https://${site.hostname}/login > Jump > Jump Clients.`,
-          `Set "Maximum number of concurrent Jump Client upgrades" to at most ${String(concurrency.params["recommended"])} and "Maximum bandwidth of concurrent Jump Client upgrades" to ${Number(concurrency.params["recommendedBandwidthMiBps"]).toFixed(1)} MiB/s; save.`,
-          concurrency.detail,
-          ...(pending === undefined ? [] : [pending.detail])
-        ],
-        evidence: [
-          new Plan.EvidenceField({ name: "maxConcurrentUpgrades", description: "the value now saved on the page" })
-        ]
-      })
+      CoreSteps.ConfirmTask.gate(
+        {
+          id: `${id}/jump-client-concurrency`,
+          title: concurrency.title,
+          rules: [...concurrency.rules, ...(pending?.rules ?? [])],
+          target: id,
+          estimatedSeconds: 120,
+          instructions: [
+            `Open https://${site.hostname}/login > Jump > Jump Clients.`,
+            `Set "Maximum number of concurrent Jump Client upgrades" to at most ${String(p["recommended"])} and "Maximum bandwidth of concurrent Jump Client upgrades" to ${Number(p["recommendedBandwidthMiBps"]).toFixed(1)} MiB/s; save.`,
+            concurrency.detail,
+            ...(pending === undefined ? [] : [pending.detail])
+          ]
+        },
+        {
+          appliance: id,
+          task: "limit-concurrent-upgrades",
+          ...(typeof p["current"] === "number" ? { current: p["current"] } : {}),
+          ...(typeof p["recommended"] === "number" ? { recommended: p["recommended"] } : {}),
+          ...(typeof p["recommendedBandwidthMiBps"] === "number"
+            ? { recommendedBandwidthMiBps: p["recommendedBandwidthMiBps"] }
+            : {}),
+          ...(typeof p["saturatesLink"] === "boolean" ? { saturatesLink: p["saturatesLink"] } : {})
+        }
+      )
     )
   }
+  return steps
+}
 
-  // ---------------------------------------------------------------- 2. window (PREP-4, PREP-3)
-  const estimates = order.map((s) => Site.estimateInstallMinutes(appliance.storedDataGb, s.package))
-  const installMinutes =
-    offerSource === "gate"
-      ? Site.estimateInstallMinutes(appliance.storedDataGb, { kind: "site", id: tgt.label }).minutes
-      : estimates.reduce((n, e) => n + e.minutes, 0)
-  const window =
-    options.window ??
-    Option.getOrUndefined(
-      options.now === undefined
-        ? Option.fromNullable(site.maintenanceWindows[0])
-        : MaintenanceWindow.current(site.maintenanceWindows, options.now)
-    )
-  const estimateNote =
-    `PREP-3: installs estimated at ${installMinutes} min in total${appliance.storedDataGb > 0 ? `, from ${appliance.storedDataGb} GB of stored data` : ""}: ${(offerSource === "gate" ? [] : estimates).map((e) => e.explanation).join(" ")}`.trim()
-  if (window !== undefined) {
-    steps.push(
-      new Plan.Window({
-        id: `${id}/window`,
-        title: `Maintenance window ${window.label}`,
-        rules: R("PREP-4", "PREP-3"),
-        target: id,
-        estimatedSeconds: 0,
-        handler: "core/window",
-        idempotent: true,
-        window,
-        notes: [
-          estimateNote,
-          "The site is unavailable during the install: logged-in users are logged out and active sessions end."
-        ]
-      })
-    )
-    if (installMinutes > window.durationMinutes * 0.8)
-      notes.push(
-        `Warning (PREP-3): the installs are estimated at ${installMinutes} min, close to or beyond the ${window.durationMinutes} min of window "${window.label}": schedule a longer window.`
+/** The PREP-3 explanation of the install estimate. */
+const estimateNote = (c: Context) =>
+  `PREP-3: installs estimated at ${c.installMinutes} min in total${c.appliance.storedDataGb > 0 ? `, from ${c.appliance.storedDataGb} GB of stored data` : ""}: ${(c.offerSource === "gate" ? [] : c.estimates).map((e) => e.explanation).join(" ")}`.trim()
+
+/** 2. The maintenance window (PREP-4, PREP-3), or a gate agreeing to the downtime now. */
+const windowSection = (c: Context): ReadonlyArray<Plan.Step> => {
+  const { id, window } = c
+  if (window !== undefined)
+    return [
+      StepDef.window(
+        {
+          id: `${id}/window`,
+          title: `Maintenance window ${window.label}`,
+          rules: ["PREP-4", "PREP-3"],
+          target: id,
+          estimatedSeconds: 0,
+          notes: [
+            estimateNote(c),
+            "The site is unavailable during the install: logged-in users are logged out and active sessions end."
+          ]
+        },
+        window
       )
-  } else {
-    steps.push(
-      new Plan.ManualGate({
+    ]
+  return [
+    CoreSteps.ConfirmDowntime.gate(
+      {
         id: `${id}/downtime`,
         title: "Confirm the site may go down now (no maintenance window scheduled)",
-        rules: R("PREP-4", "PREP-3"),
+        rules: ["PREP-4", "PREP-3"],
         target: id,
         estimatedSeconds: 60,
-        handler: handlers.confirmDowntime,
-        params: { appliance: id, estimatedMinutes: installMinutes },
-        idempotent: true,
         instructions: [
           "The site file schedules no maintenance window: upgrade preferably at low traffic, inside an announced window.",
-          `The site will be unavailable for about ${installMinutes} min; logged-in users are logged out and sessions end.`,
+          `The site will be unavailable for about ${c.installMinutes} min; logged-in users are logged out and sessions end.`,
           "Approve only if the downtime is agreed now."
         ],
-        notes: [estimateNote]
-      })
+        notes: [estimateNote(c)]
+      },
+      { appliance: id, estimatedMinutes: c.installMinutes }
     )
-    notes.push("No maintenance window is scheduled (PREP-4): the run asks a person to confirm the downtime.")
-  }
+  ]
+}
 
+/** PREP-4, LICENSE-1: who is logged in right before the downtime. */
+const disconnectsSection = (c: Context): ReadonlyArray<Plan.Step> => {
+  const { id, site } = c
   const seats = Site.licenceSummary(site)
-  steps.push(
-    new Plan.Check({
-      id: `${id}/report-disconnects`,
-      title: "Report who will be disconnected",
-      rules: seats === undefined ? R("PREP-4") : R("PREP-4", "LICENSE-1"),
-      target: id,
-      estimatedSeconds: 5,
-      handler: handlers.reportDisconnects,
-      params: {
+  return [
+    CoreSteps.ReportDisconnects.check(
+      {
+        id: `${id}/report-disconnects`,
+        title: "Report who will be disconnected",
+        rules: seats === undefined ? ["PREP-4"] : ["PREP-4", "LICENSE-1"],
+        target: id,
+        estimatedSeconds: 5,
+        notes: [
+          "Lists the logged-in users (names) and counts their sessions and connected clients: all are disconnected by the install.",
+          ...(seats === undefined ? [] : [seats])
+        ]
+      },
+      {
         appliance: id,
         ...(site.licences === undefined
           ? {}
@@ -647,191 +649,162 @@ export const planSingleUpgrade = (
               licensedTechnicians: site.licences.technicians,
               ...(site.licences.endpoints === undefined ? {} : { licensedEndpoints: site.licences.endpoints })
             })
-      },
-      idempotent: true,
-      severity: "advisory",
-      notes: [
-        "Lists the logged-in users (names) and counts their sessions and connected clients: all are disconnected by the install.",
-        ...(seats === undefined ? [] : [seats])
-      ]
-    })
-  )
+      }
+    )
+  ]
+}
 
-  // ---------------------------------------------------------------- 3. backup, certificates
-  const backupStep = (stepId: string, title: string, rules: ReadonlyArray<Plan.RuleId>, label: string) =>
-    new Plan.Action({
-      id: stepId,
-      title,
-      rules,
-      target: id,
-      estimatedSeconds: 120,
-      handler: handlers.downloadBackup,
-      params: { appliance: id, directory: backupDir, passwordProtected, label },
-      idempotent: true,
-      notes: [
-        passwordProtected
-          ? "The backup is protected by the site's backup password: keep that password, without it the backup cannot be restored."
-          : "Warning: no backup password is configured; the backup is not password-protected.",
-        "The backup holds configuration and rights, not session recordings and not the local encryption key."
-      ]
-    })
-  steps.push(
-    backupStep(`${id}/backup`, "Download and verify a settings backup", R("PREP-1"), "before-upgrade"),
-    new Plan.ManualGate({
-      id: `${id}/export-certificates`,
+/** 3a. PREP-1: the settings backup, taken inside the window so it is fresh. */
+const backupSection = (c: Context): ReadonlyArray<Plan.Step> => [
+  CoreSteps.backupStep({
+    id: `${c.id}/backup`,
+    title: "Download and verify a settings backup",
+    rules: ["PREP-1"],
+    appliance: c.id,
+    directory: c.backupDir,
+    passwordProtected: c.passwordProtected,
+    label: "before-upgrade"
+  })
+]
+
+/** 3b. PREP-2: the certificates exported with their private keys. */
+const certificateExportSection = (c: Context): ReadonlyArray<Plan.Step> => [
+  CoreSteps.ConfirmCertificateExport.gate(
+    {
+      id: `${c.id}/export-certificates`,
       title: "Export the SSL certificates with their private keys",
-      rules: R("PREP-2"),
-      target: id,
+      rules: ["PREP-2"],
+      target: c.id,
       estimatedSeconds: 300,
-      handler: handlers.confirmCertificateExport,
-      params: { appliance: id, exportDirectory: certDir },
-      idempotent: true,
       instructions: [
-        `Open ${applianceUrl(appliance)} > Security > Certificates.`,
+        `Open ${applianceUrl(c.appliance)} > Security > Certificates.`,
         "For each certificate in use (at least the default one, issued to the site name): select it, choose Export, include the private key and the chain, and set a passphrase.",
-        `Save the file under ${certDir} and keep a copy off the appliance.`,
+        `Save the file under ${c.certDir} and keep a copy off the appliance.`,
         "Record the file path and the certificate's SHA-256 fingerprint (shown on the certificate's details page)."
       ],
-      evidence: [
-        new Plan.EvidenceField({ name: "path", description: "path of the exported file (certificate + private key)" }),
-        new Plan.EvidenceField({ name: "fingerprint", description: "SHA-256 fingerprint of the exported certificate" })
-      ],
       notes: ["With this file the site can be rebuilt if the upgrade fails."]
-    })
+    },
+    { appliance: c.id, exportDirectory: c.certDir }
   )
+]
 
-  // ---------------------------------------------------------------- 4. installs
-  const single6 =
-    "SINGLE-6: if the automatic install fails (download error, package not offered), fall back to the manual method: plan again with method manual (download key + upload)."
-  const waitFor = (p: {
+const single6 =
+  "SINGLE-6: if the automatic install fails (download error, package not offered), fall back to the manual method: plan again with method manual (download key + upload)."
+
+/** 4. The installs in order, each followed by its wait (SINGLE-1..5, PREP-3, PREP-6). */
+const installsSection = (c: Context): ReadonlyArray<Plan.Step> => {
+  const { id, appliance, method, order, tgt, installed, kinds } = c
+  const steps: Array<Plan.Step> = []
+  const awaitStep = (p: {
     readonly packageId: string
     readonly kind: UpdatePackage.PackageKind
     readonly version: string
     readonly minutes: number
-    readonly rules: ReadonlyArray<Plan.RuleId>
+    readonly rules: ReadonlyArray<string>
     readonly title: string
   }) =>
-    new Plan.WaitFor({
+    CoreSteps.awaitInstallStep({
       id: `${id}/await-${slug(p.packageId)}`,
       title: p.title,
       rules: p.rules,
-      target: id,
-      estimatedSeconds: p.minutes * 60,
-      handler: handlers.awaitInstall,
+      minutes: p.minutes,
+      intervalSeconds: c.interval,
       params: {
         appliance: id,
         package: p.packageId,
         kind: p.kind,
         version: p.version,
         fromVersion: installed.product.release,
-        ...(options.current.build === undefined ? {} : { fromBuild: options.current.build })
-      },
-      idempotent: true,
-      intervalSeconds: interval,
-      // PREP-3: much longer with data; twice the estimate plus 15 min before giving up
-      deadlineSeconds: p.minutes * 60 * 2 + 900,
-      notes: [
-        "Polls health until the appliance answers healthy with the expected version and build; an appliance that does not answer (rebooting) is normal meanwhile.",
-        ...(p.kind === "base"
-          ? [
-              "PREP-6: if the base software update fails (the appliance reports an update failure), the run halts: do NOT reboot the appliance and contact vendor support."
-            ]
-          : [])
-      ]
+        ...(c.options.current.build === undefined ? {} : { fromBuild: c.options.current.build })
+      }
     })
 
-  if (offerSource === "gate") {
+  if (c.offerSource === "gate") {
     steps.push(
-      new Plan.ManualGate({
-        id: `${id}/install-to-target`,
-        title: `Install the updates up to ${tgt.label}`,
-        rules: method === "manual" ? R("SINGLE-3", "SINGLE-2", "SINGLE-4") : R("SINGLE-1", "SINGLE-2", "SINGLE-4"),
-        target: id,
-        estimatedSeconds: 300,
-        handler: handlers.confirmInstallStarted,
-        params: { appliance: id, package: tgt.label, kind: kinds[0]!, method, version: tgt.label, offered: "gate" },
-        idempotent: false,
-        instructions: [
-          `Open ${applianceUrl(appliance)} > Updates and press "Check for updates".`,
-          `Install the package the page offers ("Install this update"); when it is done, check again: packages that needed it are now unlocked. Repeat until the appliance runs ${tgt.label}.`,
-          "Base software first, then the product updates that need it, right after a fresh backup (SINGLE-5).",
-          "A downloaded update disappears from the list: install it right away (SINGLE-4).",
-          single6
-        ]
-      }),
-      waitFor({
+      CoreSteps.ConfirmInstallStarted.gate(
+        {
+          id: `${id}/install-to-target`,
+          title: `Install the updates up to ${tgt.label}`,
+          rules: method === "manual" ? ["SINGLE-3", "SINGLE-2", "SINGLE-4"] : ["SINGLE-1", "SINGLE-2", "SINGLE-4"],
+          target: id,
+          estimatedSeconds: 300,
+          instructions: [
+            `Open ${applianceUrl(appliance)} > Updates and press "Check for updates".`,
+            `Install the package the page offers ("Install this update"); when it is done, check again: packages that needed it are now unlocked. Repeat until the appliance runs ${tgt.label}.`,
+            "Base software first, then the product updates that need it, right after a fresh backup (SINGLE-5).",
+            "A downloaded update disappears from the list: install it right away (SINGLE-4).",
+            single6
+          ]
+        },
+        { appliance: id, package: tgt.label, kind: kinds[0]!, method, version: tgt.label, offered: "gate" }
+      ),
+      awaitStep({
         packageId: "target",
         kind: kinds[0]!,
         version: tgt.product?.release ?? tgt.label,
-        minutes: installMinutes,
-        rules: R("SINGLE-1", "VERIFY-1"),
+        minutes: c.installMinutes,
+        rules: ["SINGLE-1", "VERIFY-1"],
         title: `Wait until the appliance reports ${tgt.label}`
       })
     )
-  } else {
-    if (method === "manual")
-      steps.push(
-        new Plan.ManualGate({
+    return steps
+  }
+  if (method === "manual")
+    steps.push(
+      CoreSteps.ConfirmDownloadKey.gate(
+        {
           id: `${id}/download-key`,
           title: "Fetch the packages with the appliance's download key",
-          rules: R("SINGLE-3", "PREP-8"),
+          rules: ["SINGLE-3", "PREP-8"],
           target: id,
           estimatedSeconds: 1800,
-          handler: handlers.confirmDownloadKey,
-          params: { appliance: id, packages: order.map((s) => s.package.id) },
-          idempotent: true,
           instructions: [
             `Open ${applianceUrl(appliance)} > Updates and generate the appliance's unique download key (it needs a correct clock, PREP-8).`,
             "From a system with Internet access, submit the key to the vendor's update server.",
             `Download: ${order.map((s) => pkgLabel(s.package)).join("; ")}.`,
             "Carry the files to the appliance's network on removable media."
-          ],
-          evidence: [new Plan.EvidenceField({ name: "files", description: "the package files fetched" })]
+          ]
+        },
+        { appliance: id, packages: order.map((s) => s.package.id) }
+      )
+    )
+  order.forEach((s, n) => {
+    const p = s.package
+    const estimate = c.estimates[n]!
+    if (s.freshBackupFirst) {
+      const previous = order[n - 1]!.package
+      steps.push(
+        CoreSteps.backupStep({
+          id: `${id}/backup-after-${slug(previous.id)}`,
+          title: `Fresh settings backup after ${previous.id}`,
+          rules: ["SINGLE-5", "PREP-1"],
+          appliance: id,
+          directory: c.backupDir,
+          passwordProtected: c.passwordProtected,
+          label: `after-${previous.id}`
         })
       )
-    order.forEach((s, n) => {
-      const p = s.package
-      const estimate = estimates[n]!
-      if (s.freshBackupFirst) {
-        const previous = order[n - 1]!.package
-        steps.push(
-          backupStep(
-            `${id}/backup-after-${slug(previous.id)}`,
-            `Fresh settings backup after ${previous.id}`,
-            R("SINGLE-5", "PREP-1"),
-            `after-${previous.id}`
-          )
-        )
-      }
-      const rules = [
-        method === "manual" ? "SINGLE-3" : "SINGLE-1",
-        ...(p.requires.length > 0 ? ["SINGLE-2"] : []),
-        ...(method === "automatic" ? ["SINGLE-4"] : []),
-        ...(s.immediatelyAfterPrevious ? ["SINGLE-5"] : []),
-        ...(method === "automatic" ? ["SINGLE-6"] : [])
-      ]
-      const immediate = s.immediatelyAfterPrevious
-        ? [
-            `SINGLE-5: install this right after ${order[n - 1]!.package.id}: no failover, no other appliance, nothing else in between.`
-          ]
-        : []
-      steps.push(
-        new Plan.ManualGate({
+    }
+    const rules = [
+      method === "manual" ? "SINGLE-3" : "SINGLE-1",
+      ...(p.requires.length > 0 ? ["SINGLE-2"] : []),
+      ...(method === "automatic" ? ["SINGLE-4"] : []),
+      ...(s.immediatelyAfterPrevious ? ["SINGLE-5"] : []),
+      ...(method === "automatic" ? ["SINGLE-6"] : [])
+    ]
+    const immediate = s.immediatelyAfterPrevious
+      ? [
+          `SINGLE-5: install this right after ${order[n - 1]!.package.id}: no failover, no other appliance, nothing else in between.`
+        ]
+      : []
+    steps.push(
+      CoreSteps.ConfirmInstallStarted.gate(
+        {
           id: `${id}/install-${slug(p.id)}`,
           title: `Install ${pkgLabel(p)}`,
-          rules: R(...rules),
+          rules,
           target: id,
           estimatedSeconds: 120,
-          handler: handlers.confirmInstallStarted,
-          params: {
-            appliance: id,
-            package: p.id,
-            kind: p.kind,
-            version: p.version,
-            method,
-            requires: [...p.requires]
-          },
-          idempotent: false,
           instructions:
             method === "automatic"
               ? [
@@ -849,167 +822,275 @@ export const planSingleUpgrade = (
                   `Approve as soon as the install has started; the run then waits for the appliance (about ${estimate.minutes} min).`
                 ],
           notes: p.requires.length > 0 ? [`Requires ${p.requires.join(", ")} (installed just before).`] : []
-        }),
-        waitFor({
-          packageId: p.id,
-          kind: p.kind,
-          version: p.version,
-          minutes: estimate.minutes,
-          rules:
-            p.kind === "base"
-              ? R("PREP-6", "PREP-3", method === "manual" ? "SINGLE-3" : "SINGLE-1")
-              : R("PREP-3", method === "manual" ? "SINGLE-3" : "SINGLE-1"),
-          title: `Wait for ${p.id} to be installed`
-        })
-      )
-      if (p.kind === "base")
-        steps.push(
-          new Plan.ManualGate({
+        },
+        { appliance: id, package: p.id, kind: p.kind, version: p.version, method, requires: [...p.requires] }
+      ),
+      awaitStep({
+        packageId: p.id,
+        kind: p.kind,
+        version: p.version,
+        minutes: estimate.minutes,
+        rules:
+          p.kind === "base"
+            ? ["PREP-6", "PREP-3", method === "manual" ? "SINGLE-3" : "SINGLE-1"]
+            : ["PREP-3", method === "manual" ? "SINGLE-3" : "SINGLE-1"],
+        title: `Wait for ${p.id} to be installed`
+      })
+    )
+    if (p.kind === "base")
+      steps.push(
+        CoreSteps.ConfirmBaseVersion.gate(
+          {
             id: `${id}/confirm-${slug(p.id)}`,
             title: `Confirm base software ${p.version}`,
-            rules: R("VERIFY-1", "PREP-6"),
+            rules: ["VERIFY-1", "PREP-6"],
             target: id,
             estimatedSeconds: 60,
-            handler: handlers.confirmBaseVersion,
-            params: { appliance: id, package: p.id, baseVersion: p.version, productVersion: installed.product.release },
-            idempotent: true,
             instructions: [
               `Open ${applianceUrl(appliance)} > Status > Basics and read the base software version: it must be ${p.version}.`,
               "No API reports the base software version: this confirmation is the check.",
               "If the update reports a failure: do NOT reboot the appliance; reject this gate and contact vendor support (PREP-6)."
-            ],
-            evidence: [new Plan.EvidenceField({ name: "baseVersion", description: "the base version shown" })]
-          })
+            ]
+          },
+          { appliance: id, package: p.id, baseVersion: p.version, productVersion: installed.product.release }
         )
-    })
-  }
+      )
+  })
+  return steps
+}
 
-  // ---------------------------------------------------------------- 5. verification
-  steps.push(
-    new Plan.Check({
-      id: `${id}/verify`,
-      title:
-        finalProduct === undefined
-          ? "Appliance healthy after the update"
-          : `Appliance healthy on ${finalProduct.release}`,
-      rules: R("VERIFY-1"),
-      target: id,
-      estimatedSeconds: 5,
-      handler: handlers.verifyVersion,
-      params: {
-        appliance: id,
-        version: finalProduct?.release ?? installed.product.release,
-        ...(finalProduct?.build === undefined ? {} : { build: Version.formatBuild(finalProduct.build) })
+/** 5a. VERIFY-1: the appliance is healthy on the target version. */
+const verifySection = (c: Context): ReadonlyArray<Plan.Step> => [
+  CoreSteps.verifyVersionStep({
+    id: `${c.id}/verify`,
+    title:
+      c.finalProduct === undefined
+        ? "Appliance healthy after the update"
+        : `Appliance healthy on ${c.finalProduct.release}`,
+    appliance: c.id,
+    version: c.finalProduct?.release ?? c.installed.product.release,
+    build: c.finalProduct?.build === undefined ? undefined : Version.formatBuild(c.finalProduct.build)
+  })
+]
+
+/** 5b. VERIFY-2 (CLIENT-2): a person checks the access console and opens a session. */
+const consoleSection = (c: Context): ReadonlyArray<Plan.Step> => {
+  const version = c.finalProduct?.release ?? c.installed.product.release
+  return [
+    CoreSteps.ConfirmConsoleCheck.gate(
+      {
+        id: `${c.id}/verify-console`,
+        title: "Check the access console and open a session",
+        rules: c.impact.touchesClients ? ["VERIFY-2", "CLIENT-2"] : ["VERIFY-2"],
+        target: c.id,
+        estimatedSeconds: 600,
+        instructions: [
+          `Launch the access console against ${c.site.hostname}; it upgrades itself to the new version (CLIENT-2).`,
+          `Open Help > About: the version must read ${version}.`,
+          "Open a session to a remote computer (e.g. jump to a test endpoint) and check that screen and input work.",
+          "Reject this gate if any of these fails."
+        ]
       },
-      idempotent: true,
-      severity: "blocking"
-    }),
-    new Plan.ManualGate({
-      id: `${id}/verify-console`,
-      title: "Check the access console and open a session",
-      rules: impact.touchesClients ? R("VERIFY-2", "CLIENT-2") : R("VERIFY-2"),
-      target: id,
-      estimatedSeconds: 600,
-      handler: handlers.confirmConsoleCheck,
-      params: { appliance: id, version: finalProduct?.release ?? installed.product.release },
-      idempotent: true,
-      instructions: [
-        `Launch the access console against ${site.hostname}; it upgrades itself to the new version (CLIENT-2).`,
-        `Open Help > About: the version must read ${finalProduct?.release ?? installed.product.release}.`,
-        "Open a session to a remote computer (e.g. jump to a test endpoint) and check that screen and input work.",
-        "Reject this gate if any of these fails."
-      ],
-      evidence: [
-        new Plan.EvidenceField({ name: "consoleVersion", description: "the version shown in Help > About" }),
-        new Plan.EvidenceField({ name: "session", description: "the endpoint a session was opened to" })
-      ]
-    })
-  )
+      { appliance: c.id, version }
+    )
+  ]
+}
 
-  // ---------------------------------------------------------------- 6. client follow-ups
+/** 6. Client follow-ups (CLIENT-4, 9, 10, 12, 13). */
+const clientsSection = (c: Context): ReadonlyArray<Plan.Step> => {
+  const { id, impact, site, options } = c
+  const steps: Array<Plan.Step> = []
   const waitJc = impact.followUps.find((f) => f.kind === "wait-for-jump-clients")
   if (waitJc !== undefined) {
     const maxPending = options.jumpClientWait?.maxPending ?? Number(waitJc.params["maxPending"] ?? 0)
     steps.push(
-      new Plan.WaitFor({
-        id: `${id}/jump-clients`,
-        title: `Wait until at most ${maxPending} Jump Client(s) still need the update`,
-        rules: R("CLIENT-10", "CLIENT-7", "CLIENT-6"),
-        target: id,
-        estimatedSeconds: Number(waitJc.params["deadlineSeconds"] ?? 900) / 1.5,
-        handler: handlers.awaitJumpClients,
-        params: { appliance: id, maxPending },
-        idempotent: true,
-        intervalSeconds: options.jumpClientWait?.intervalSeconds ?? Number(waitJc.params["intervalSeconds"] ?? 60),
-        deadlineSeconds: options.jumpClientWait?.deadlineSeconds ?? Number(waitJc.params["deadlineSeconds"] ?? 900),
-        notes: [
-          waitJc.detail,
-          "Counts the Jump Clients whose needs_update flag is set (configuration API), the only upgrade signal the vendor exposes."
-        ]
-      })
+      CoreSteps.AwaitJumpClients.wait(
+        {
+          id: `${id}/jump-clients`,
+          title: `Wait until at most ${maxPending} Jump Client(s) still need the update`,
+          rules: ["CLIENT-10", "CLIENT-7", "CLIENT-6"],
+          target: id,
+          estimatedSeconds: Number(waitJc.params["deadlineSeconds"] ?? 900) / 1.5,
+          intervalSeconds: options.jumpClientWait?.intervalSeconds ?? Number(waitJc.params["intervalSeconds"] ?? 60),
+          deadlineSeconds: options.jumpClientWait?.deadlineSeconds ?? Number(waitJc.params["deadlineSeconds"] ?? 900),
+          notes: [
+            waitJc.detail,
+            "Counts the Jump Clients whose needs_update flag is set (configuration API), the only upgrade signal the vendor exposes."
+          ]
+        },
+        { appliance: id, maxPending }
+      )
     )
   }
   if (site.clients.jumpoints > 0 && impact.touchesClients)
     steps.push(
-      new Plan.Check({
-        id: `${id}/jumpoints`,
-        title: "Jumpoints reconnected",
-        rules: R("CLIENT-9"),
-        target: id,
-        estimatedSeconds: 5,
-        handler: handlers.reportJumpoints,
-        params: { appliance: id, expected: site.clients.jumpoints },
-        idempotent: true,
-        severity: "advisory",
-        notes: ["Jumpoints update themselves; this reports how many are connected again."]
-      })
+      CoreSteps.ReportJumpoints.check(
+        {
+          id: `${id}/jumpoints`,
+          title: "Jumpoints reconnected",
+          rules: ["CLIENT-9"],
+          target: id,
+          estimatedSeconds: 5,
+          notes: ["Jumpoints update themselves; this reports how many are connected again."]
+        },
+        { appliance: id, expected: site.clients.jumpoints }
+      )
     )
   const ipFollowUp = impact.followUps.find((f) => f.kind === "verify-integration-client-source")
   for (const action of impact.manualActions.filter((a) => a.phase === "after-upgrade"))
     steps.push(
-      new Plan.ManualGate({
-        id: `${id}/client-${action.kind}`,
-        title: action.title,
-        rules: action.rules,
-        target: id,
-        estimatedSeconds: 900,
-        handler: handlers.confirmTask,
-        params: { appliance: id, task: action.kind, required: action.required, items: [...action.items] },
-        idempotent: true,
-        instructions: [
-          ...action.instructions,
-          ...(action.items.length > 0 ? [`Concerned: ${action.items.join("; ")}.`] : []),
-          ...(action.kind === "integration-client-reinstall" && ipFollowUp !== undefined ? [ipFollowUp.detail] : [])
-        ],
-        evidence: [new Plan.EvidenceField({ name: "done", description: "what was done, where" })]
-      })
+      CoreSteps.ConfirmTask.gate(
+        {
+          id: `${id}/client-${action.kind}`,
+          title: action.title,
+          rules: action.rules,
+          target: id,
+          estimatedSeconds: 900,
+          instructions: [
+            ...action.instructions,
+            ...(action.items.length > 0 ? [`Concerned: ${action.items.join("; ")}.`] : []),
+            ...(action.kind === "integration-client-reinstall" && ipFollowUp !== undefined ? [ipFollowUp.detail] : [])
+          ]
+        },
+        { appliance: id, task: action.kind, required: true, items: [...action.items] }
+      )
     )
+  return steps
+}
 
-  // ---------------------------------------------------------------- notes
-  notes.push(...impact.notes)
-  for (const s of impact.selfUpdating)
+/** Plan notes: client impact, self-updating clients, where the packages come from, the window warning. */
+const notesOf = (c: Context): ReadonlyArray<string> => {
+  const notes: Array<string> = [...c.impact.notes]
+  for (const s of c.impact.selfUpdating)
     notes.push(
       `${s.rules.join(", ")}: ${s.client}${s.count === undefined ? "" : ` (${s.count})`} updates itself ${s.when}.`
     )
   notes.push(
-    `Packages on offer: ${offerSource === "gate" ? "not listed; a person records them from /appliance > Updates" : offerSource === "site" ? "from the site file" : "given by the caller"}. Method: ${method} (${method === "manual" ? "SINGLE-3" : "SINGLE-1"}).`
+    `Packages on offer: ${c.offerSource === "gate" ? "not listed; a person records them from /appliance > Updates" : c.offerSource === "site" ? "from the site file" : "given by the caller"}. Method: ${c.method} (${c.method === "manual" ? "SINGLE-3" : "SINGLE-1"}).`
   )
-
-  const targetVersion = finalProduct?.release ?? tgt.label
-  return Either.mapLeft(
-    Schema.decodeUnknownEither(Plan.Plan)(
-      Schema.encodeSync(Plan.Plan)(
-        new Plan.Plan({
-          id: options.planId ?? `single-${id}-${slug(targetVersion)}`,
-          kind: "single",
-          title: `Upgrade ${site.hostname} (${id}) to ${targetVersion}`,
-          site: site.hostname,
-          targetVersion,
-          steps,
-          notes
-        })
-      )
-    ),
-    (e) => new SingleUpgradeError({ reason: new BadVersion({ field: "plan", detail: e.message }) })
-  )
+  return notes
 }
+
+/** PREP-3 / PREP-4: a warning when the installs do not fit the window, or when there is no window. */
+const windowWarnings = (c: Context): ReadonlyArray<string> => {
+  const w = c.window
+  if (w === undefined)
+    return ["No maintenance window is scheduled (PREP-4): the run asks a person to confirm the downtime."]
+  return c.installMinutes > w.durationMinutes * 0.8
+    ? [
+        `Warning (PREP-3): the installs are estimated at ${c.installMinutes} min, close to or beyond the ${w.durationMinutes} min of window "${w.label}": schedule a longer window.`
+      ]
+    : []
+}
+
+/**
+ * The named sections of a single-appliance upgrade, in plan order. A pair or
+ * migration planner picks the sections it needs; `planSingleUpgrade` joins
+ * them all.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface Sections {
+  /** The appliance's id in the site file. */
+  readonly appliance: string
+  /** The product version the plan ends on (or the target's label). */
+  readonly targetVersion: string
+  /** Its build, when the packages name it (for a version read-back). */
+  readonly targetBuild: string | undefined
+  readonly method: Method
+  /** PREP-3: the installs' estimated minutes in total. */
+  readonly installMinutes: number
+  /** The window the plan installs in, if any. */
+  readonly window: MaintenanceWindow.MaintenanceWindow | undefined
+  /** API, clock, version path, rehearsal checks; the before-upgrade gates (CLIENT-3, 5, 6). */
+  readonly checks: ReadonlyArray<Plan.Step>
+  /** The maintenance-window step, or the gate agreeing to the downtime now (PREP-3, PREP-4). */
+  readonly windowStep: ReadonlyArray<Plan.Step>
+  /** PREP-4, LICENSE-1: who is logged in and will be disconnected. */
+  readonly disconnects: ReadonlyArray<Plan.Step>
+  /** PREP-1: the settings backup. */
+  readonly backup: ReadonlyArray<Plan.Step>
+  /** PREP-2: the certificate export. */
+  readonly certificateExport: ReadonlyArray<Plan.Step>
+  /** SINGLE-*: the installs and their waits, base-version confirmations, fresh backups. */
+  readonly installs: ReadonlyArray<Plan.Step>
+  /** VERIFY-1: the version read back. */
+  readonly verify: ReadonlyArray<Plan.Step>
+  /** VERIFY-2: the console check. */
+  readonly console: ReadonlyArray<Plan.Step>
+  /** CLIENT-*: the follow-ups after the upgrade. */
+  readonly clients: ReadonlyArray<Plan.Step>
+  /** Plan-level notes: client impact, self-updating clients, method. */
+  readonly notes: ReadonlyArray<string>
+  /** PREP-3 / PREP-4 warnings about the window. */
+  readonly warnings: ReadonlyArray<string>
+}
+
+/**
+ * Build the sections of the upgrade of one appliance to `target`. Fails with
+ * a {@link SingleUpgradeError} naming what is missing (e.g. the prerequisite
+ * package by name, SINGLE-2).
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const sections = (
+  site: Site.Site,
+  target: TargetInput,
+  options: Options
+): Either.Either<Sections, SingleUpgradeError> =>
+  Either.map(prepare(site, target, options), (c) => ({
+    appliance: c.id,
+    targetVersion: c.finalProduct?.release ?? c.tgt.label,
+    targetBuild: c.finalProduct?.build === undefined ? undefined : Version.formatBuild(c.finalProduct.build),
+    method: c.method,
+    installMinutes: c.installMinutes,
+    window: c.window,
+    checks: checksSection(c),
+    windowStep: windowSection(c),
+    disconnects: disconnectsSection(c),
+    backup: backupSection(c),
+    certificateExport: certificateExportSection(c),
+    installs: installsSection(c),
+    verify: verifySection(c),
+    console: consoleSection(c),
+    clients: clientsSection(c),
+    notes: notesOf(c),
+    warnings: windowWarnings(c)
+  }))
+
+/**
+ * Plan the upgrade of one appliance to `target`: every section, in order.
+ * Fails with a {@link SingleUpgradeError} naming what is missing (e.g. the
+ * prerequisite package by name, SINGLE-2).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const planSingleUpgrade = (
+  site: Site.Site,
+  target: TargetInput,
+  options: Options
+): Either.Either<Plan.Plan, SingleUpgradeError> =>
+  Either.map(sections(site, target, options), (s) =>
+    Plan.make({
+      id: options.planId ?? `single-${s.appliance}-${slug(s.targetVersion)}`,
+      kind: "single",
+      title: `Upgrade ${site.hostname} (${s.appliance}) to ${s.targetVersion}`,
+      site: site.hostname,
+      targetVersion: s.targetVersion,
+      steps: [
+        ...s.checks,
+        ...s.windowStep,
+        ...s.disconnects,
+        ...s.backup,
+        ...s.certificateExport,
+        ...s.installs,
+        ...s.verify,
+        ...s.console,
+        ...s.clients
+      ],
+      notes: [...s.warnings, ...s.notes]
+    })
+  )

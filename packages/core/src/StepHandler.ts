@@ -26,6 +26,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { ApplianceError } from "./ApplianceError.js"
 import type * as Plan from "./Plan.js"
+import type * as RunHistory from "./RunHistory.js"
 
 /**
  * JSON evidence a step gathered: versions read back, checksums, counts.
@@ -120,6 +121,20 @@ export class HandlerMissing extends Schema.TaggedClass<HandlerMissing>()("Handle
 }) {}
 
 /**
+ * The step's params do not decode with its definition's Schema: the plan is
+ * malformed (built by hand, or by another version of a planner).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export class BadParams extends Schema.TaggedClass<BadParams>()("BadParams", {
+  handler: Schema.String,
+  /** Path of the bad field, e.g. `appliance` or `expect.A`. */
+  field: Schema.String,
+  detail: Schema.String
+}) {}
+
+/**
  * Why a step failed.
  *
  * @since 0.1.0
@@ -132,7 +147,8 @@ export const StepErrorReason = Schema.Union(
   WaitTimeout,
   GateRejected,
   WindowMissed,
-  HandlerMissing
+  HandlerMissing,
+  BadParams
 )
 
 /**
@@ -170,6 +186,8 @@ export class StepError extends Schema.TaggedError<StepError>("@sra-upgrade/core/
         return `Maintenance window "${r.label}" closed at ${r.closedAt.toISOString()}. Plan again with a new window.`
       case "HandlerMissing":
         return `No step handler "${r.handler}" with ${r.capability}: provide the layer of the package that defines it.`
+      case "BadParams":
+        return `Step parameter "${r.field}" of ${r.handler}: ${r.detail}. The plan is malformed: build it again with the planner.`
     }
   }
 }
@@ -213,6 +231,13 @@ export interface StepContext {
   /** 1 for the first start of this step in this run, 2 after a re-run... */
   readonly attempt: number
   /**
+   * What happened so far in this run (when a step succeeded, what a gate's
+   * answer was…). Runs outside an executor see an empty history.
+   *
+   * @since 0.3.0
+   */
+  readonly history: RunHistory.RunHistory
+  /**
    * Publishes how far the step has come (a `StepProgress` event, journaled
    * like every event): report at most about once a second. Absent when the
    * caller runs a handler outside an executor. Fails only when the journal
@@ -246,6 +271,13 @@ export interface Observation {
   /** JSON value shown in progress events and in a timeout. */
   readonly observed: unknown
   readonly evidence?: Evidence
+  /**
+   * When it holds: what the step could not observe and rests on a person's
+   * word (shown in the report and the terminal).
+   *
+   * @since 0.3.0
+   */
+  readonly warnings?: ReadonlyArray<string>
 }
 
 /**
@@ -295,7 +327,8 @@ export class StepHandlers extends Context.Tag("@sra-upgrade/core/StepHandlers")<
 >() {}
 
 /**
- * A registry from a record of handlers.
+ * A registry from a record of raw handlers (the executor's own tests; step
+ * packages register typed implementations with `layer`).
  *
  * @since 0.1.0
  * @category constructors
@@ -306,23 +339,39 @@ export const make = (handlers: Readonly<Record<string, Handler>>): StepHandlers[
 }
 
 /**
- * A registry layer from a record of handlers.
+ * A handler ready to register: its name, and how to build it from the
+ * services it needs (`R`). Made by a step definition's `implement`.
  *
- * @since 0.1.0
- * @category layers
+ * @since 0.3.0
+ * @category models
  */
-export const layer = (handlers: Readonly<Record<string, Handler>>): Layer.Layer<StepHandlers> =>
-  Layer.succeed(StepHandlers, make(handlers))
+export interface Implementation<R> {
+  readonly name: string
+  readonly build: Effect.Effect<Handler, never, R>
+}
 
 /**
- * A registry layer whose handlers capture services (e.g. `ApplianceApi`).
+ * A registry layer of implementations (built by step definitions'
+ * `implement`); it captures the services they need. Two implementations of
+ * one name is a wiring bug: the layer dies naming it.
  *
- * @since 0.1.0
+ * @since 0.3.0
  * @category layers
  */
-export const layerEffect = <E, R>(
-  handlers: Effect.Effect<Readonly<Record<string, Handler>>, E, R>
-): Layer.Layer<StepHandlers, E, R> => Layer.effect(StepHandlers, Effect.map(handlers, make))
+export const layer = <const Impls extends ReadonlyArray<Implementation<any>>>(
+  ...implementations: Impls
+): Layer.Layer<StepHandlers, never, Impls[number] extends Implementation<infer R> ? R : never> =>
+  Layer.effect(
+    StepHandlers,
+    Effect.gen(function* () {
+      const handlers: Record<string, Handler> = {}
+      for (const i of implementations) {
+        if (i.name in handlers) return yield* Effect.dieMessage(`Two implementations of step "${i.name}"; keep one.`)
+        handlers[i.name] = yield* i.build
+      }
+      return make(handlers)
+    })
+  )
 
 /**
  * Combine the registries of several packages into one. Two registries
@@ -355,55 +404,3 @@ export const merge = <Layers extends ReadonlyArray<Layer.Layer<StepHandlers, unk
       return make(merged)
     })
   ) as never
-
-/**
- * A required string parameter of a step. A missing or mistyped one is a plan
- * bug: it throws, and `guardParams` reports it as a step failure.
- *
- * @since 0.1.0
- * @category combinators
- */
-export const stringParam = (params: Readonly<Record<string, unknown>>, key: string): string => {
-  const v = params[key]
-  if (typeof v !== "string") throw new Error(`step parameter "${key}" must be a string`)
-  return v
-}
-
-/**
- * An optional string parameter of a step (`undefined` when absent or not a string).
- *
- * @since 0.1.0
- * @category combinators
- */
-export const optionalStringParam = (params: Readonly<Record<string, unknown>>, key: string): string | undefined => {
-  const v = params[key]
-  return typeof v === "string" ? v : undefined
-}
-
-/**
- * Wrap a handler so that a defect it raises (typically a missing or mistyped
- * step parameter, see `stringParam`) fails the step with a message saying the
- * plan is malformed, rather than crashing the run.
- *
- * @since 0.1.0
- * @category combinators
- */
-export const guardParams = (h: Handler): Handler => {
-  const wrap =
-    <A>(f: ((ctx: StepContext) => Effect.Effect<A, HandlerError>) | undefined) =>
-    (ctx: StepContext) =>
-      Effect.suspend(() => f!(ctx)).pipe(
-        Effect.catchAllDefect((d) =>
-          Effect.fail(
-            fail(
-              `Step ${ctx.step.id}: ${d instanceof Error ? d.message : String(d)}; the plan is malformed, build it again.`
-            )
-          )
-        )
-      )
-  return {
-    ...(h.run === undefined ? {} : { run: wrap(h.run) }),
-    ...(h.poll === undefined ? {} : { poll: wrap(h.poll) }),
-    ...(h.verify === undefined ? {} : { verify: wrap(h.verify) })
-  }
-}

@@ -59,6 +59,21 @@ export * as RunState from "./RunState.js"
 export * as StepHandler from "./StepHandler.js"
 
 /**
+ * @since 0.3.0
+ */
+export * as StepDef from "./StepDef.js"
+
+/**
+ * @since 0.3.0
+ */
+export * as GateEvidence from "./GateEvidence.js"
+
+/**
+ * @since 0.3.0
+ */
+export * as RunHistory from "./RunHistory.js"
+
+/**
  * @since 0.1.0
  */
 export * as ClientUpdatePolicy from "./ClientUpdatePolicy.js"
@@ -92,6 +107,11 @@ export * as SingleUpgrade from "./SingleUpgrade.js"
  * @since 0.1.0
  */
 export * as CoreHandlers from "./CoreHandlers.js"
+
+/**
+ * @since 0.3.0
+ */
+export * as CoreSteps from "./CoreSteps.js"
 
 /**
  * @since 0.1.0
