@@ -20,6 +20,7 @@ import {
   Journal,
   type Operator,
   Plan,
+  RunHistory,
   Site,
   type SingleUpgrade,
   StepHandler
@@ -303,7 +304,7 @@ const runChecks = (plan: Plan.Plan) =>
         rows.push({ ...base, result: "FAIL", detail: `no handler ${step.handler}` })
         continue
       }
-      const r = yield* Effect.either(run({ runId: "check", plan, step, attempt: 1 }))
+      const r = yield* Effect.either(run({ runId: "check", plan, step, attempt: 1, history: RunHistory.make([]) }))
       if (Either.isRight(r)) {
         const ev = Object.entries(r.right)
           .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)

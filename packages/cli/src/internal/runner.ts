@@ -42,7 +42,7 @@ export const journalLayer = (runsDir: string) => Journal.layer({ directory: runs
 /** Executor that can only read journals (status). */
 export const readOnlyExecutor = (runsDir: string): Layer.Layer<Executor.Executor, CliError> =>
   Executor.layer.pipe(
-    Layer.provide(Layer.mergeAll(StepHandler.layer({}), Operator.layerScripted({}), journalLayer(runsDir))),
+    Layer.provide(Layer.mergeAll(StepHandler.layerRaw({}), Operator.layerScripted({}), journalLayer(runsDir))),
     Layer.mapError((e) => new CliError({ exitCode: ExitCode.usage, message: e.message }))
   )
 
