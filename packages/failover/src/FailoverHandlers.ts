@@ -32,7 +32,7 @@ const health = (id: string) => Effect.flatMap(client(id), (c) => c.health)
 type Expected = Readonly<Record<string, string>>
 
 /** The roles each appliance reports, and those that differ from `expect`. */
-const readRoles = Effect.fn("failover/read-roles")(function* (expect: Expected) {
+const readRoles = Effect.fn("FailoverHandlers.readRoles")(function* (expect: Expected) {
   const seen: Record<string, string> = {}
   for (const id of Object.keys(expect)) seen[id] = (yield* health(id)).failoverRole
   const wrong = Object.keys(expect).filter((id) => seen[id] !== expect[id])
@@ -75,7 +75,7 @@ const observationEvidence = (o: SiteObservation) => ({
  * @since 0.3.0
  * @category handlers
  */
-export const roles = Effect.fn("failover/roles")(function* (params: typeof FailoverSteps.Roles.params.Type) {
+export const roles = Effect.fn(FailoverSteps.Roles.name)(function* (params: typeof FailoverSteps.Roles.params.Type) {
   const { seen, wrong } = yield* readRoles(params.expect)
   if (wrong.length > 0)
     return yield* StepHandler.fail(
@@ -91,7 +91,7 @@ export const roles = Effect.fn("failover/roles")(function* (params: typeof Failo
  * @since 0.3.0
  * @category handlers
  */
-export const awaitRoles = Effect.fn("failover/await-roles")(function* (
+export const awaitRoles = Effect.fn(FailoverSteps.AwaitRoles.name)(function* (
   params: typeof FailoverSteps.AwaitRoles.params.Type
 ) {
   const { seen, wrong } = yield* readRoles(params.expect)
@@ -104,7 +104,7 @@ export const awaitRoles = Effect.fn("failover/await-roles")(function* (
  * @since 0.3.0
  * @category handlers
  */
-export const syncRequested = Effect.fn("failover/sync-requested")(function* (
+export const syncRequested = Effect.fn(FailoverSteps.SyncRequested.name)(function* (
   params: typeof FailoverSteps.SyncRequested.params.Type
 ) {
   const h = yield* health(params.appliance)
@@ -127,7 +127,7 @@ export const syncRequested = Effect.fn("failover/sync-requested")(function* (
  * @since 0.3.0
  * @category handlers
  */
-export const awaitSync = Effect.fn("failover/await-sync")(function* (
+export const awaitSync = Effect.fn(FailoverSteps.AwaitSync.name)(function* (
   params: typeof FailoverSteps.AwaitSync.params.Type,
   ctx: StepHandler.StepContext
 ) {
@@ -168,7 +168,7 @@ export const awaitSync = Effect.fn("failover/await-sync")(function* (
  * @since 0.3.0
  * @category handlers
  */
-export const broken = Effect.fn("failover/broken")(function* (params: typeof FailoverSteps.Broken.params.Type) {
+export const broken = Effect.fn(FailoverSteps.Broken.name)(function* (params: typeof FailoverSteps.Broken.params.Type) {
   const expect = noneOf(params.appliances)
   const { seen, wrong } = yield* readRoles(expect)
   if (wrong.length > 0)
@@ -185,7 +185,7 @@ export const broken = Effect.fn("failover/broken")(function* (params: typeof Fai
  * @since 0.3.0
  * @category handlers
  */
-export const verifyBroken = Effect.fn("failover/broken.verify")(function* (
+export const verifyBroken = Effect.fn(`${FailoverSteps.Broken.name}.verify`)(function* (
   params: typeof FailoverSteps.Broken.params.Type
 ) {
   const { seen, wrong } = yield* readRoles(noneOf(params.appliances))
@@ -198,7 +198,7 @@ export const verifyBroken = Effect.fn("failover/broken.verify")(function* (
  * @since 0.3.0
  * @category handlers
  */
-export const confirmKeys = Effect.fn("failover/confirmed")(function* () {
+export const confirmKeys = Effect.fn(FailoverSteps.ConfirmKeys.name)(function* () {
   return {}
 })
 
@@ -208,7 +208,7 @@ export const confirmKeys = Effect.fn("failover/confirmed")(function* () {
  * @since 0.3.0
  * @category handlers
  */
-export const established = Effect.fn("failover/established")(function* (
+export const established = Effect.fn(FailoverSteps.Established.name)(function* (
   params: typeof FailoverSteps.Established.params.Type
 ) {
   const expect = establishedRoles(params)
@@ -227,7 +227,7 @@ export const established = Effect.fn("failover/established")(function* (
  * @since 0.3.0
  * @category handlers
  */
-export const verifyEstablished = Effect.fn("failover/established.verify")(function* (
+export const verifyEstablished = Effect.fn(`${FailoverSteps.Established.name}.verify`)(function* (
   params: typeof FailoverSteps.Established.params.Type
 ) {
   const { seen, wrong } = yield* readRoles(establishedRoles(params))
@@ -241,7 +241,7 @@ export const verifyEstablished = Effect.fn("failover/established.verify")(functi
  * @since 0.3.0
  * @category handlers
  */
-export const verifyAsSite = Effect.fn("failover/verify-as-site")(function* (
+export const verifyAsSite = Effect.fn(FailoverSteps.VerifyAsSite.name)(function* (
   params: typeof FailoverSteps.VerifyAsSite.params.Type
 ) {
   const api = yield* ApplianceApi.ApplianceApi
@@ -282,14 +282,20 @@ export const verifyAsSite = Effect.fn("failover/verify-as-site")(function* (
  * @since 0.3.0
  * @category handlers
  */
-export const switched = Effect.fn("failover/switched")(function* (params: typeof FailoverSteps.Switched.params.Type) {
+export const switched = Effect.fn(FailoverSteps.Switched.name)(function* (
+  params: typeof FailoverSteps.Switched.params.Type
+) {
   const traffic = yield* TrafficSwitch
   const { pair } = params
   const from = memberOf(pair, params.from)
   const to = memberOf(pair, params.to)
   const applied = yield* traffic.apply(pair, from, to)
   const check = yield* traffic.verify(pair, from, to)
-  const evidence = { method: pair.traffic.method, automated: applied.automated, ...observationEvidence(check.observation) }
+  const evidence = {
+    method: pair.traffic.method,
+    automated: applied.automated,
+    ...observationEvidence(check.observation)
+  }
   if (pair.traffic.method === "shared-ip" && !check.holds)
     return yield* StepHandler.fail(`The switch is not complete: ${check.problems.join(" ")}`, evidence)
   return evidence
@@ -301,7 +307,7 @@ export const switched = Effect.fn("failover/switched")(function* (params: typeof
  * @since 0.3.0
  * @category handlers
  */
-export const verifySwitched = Effect.fn("failover/switched.verify")(function* (
+export const verifySwitched = Effect.fn(`${FailoverSteps.Switched.name}.verify`)(function* (
   params: typeof FailoverSteps.Switched.params.Type
 ) {
   const traffic = yield* TrafficSwitch
@@ -310,7 +316,7 @@ export const verifySwitched = Effect.fn("failover/switched.verify")(function* (
 })
 
 /** Whether the site is served by the step's appliance (on its version), and what is wrong otherwise. */
-const servedByCheck = Effect.fn("failover/served-by.check")(function* (
+const servedByCheck = Effect.fn(`${FailoverSteps.ServedBy.name}.check`)(function* (
   params: typeof FailoverSteps.ServedBy.params.Type
 ) {
   const traffic = yield* TrafficSwitch
@@ -329,7 +335,9 @@ const servedByCheck = Effect.fn("failover/served-by.check")(function* (
  * @since 0.3.0
  * @category handlers
  */
-export const servedBy = Effect.fn("failover/served-by")(function* (params: typeof FailoverSteps.ServedBy.params.Type) {
+export const servedBy = Effect.fn(FailoverSteps.ServedBy.name)(function* (
+  params: typeof FailoverSteps.ServedBy.params.Type
+) {
   const r = yield* servedByCheck(params)
   if (!r.holds)
     return yield* StepHandler.fail(
@@ -345,7 +353,7 @@ export const servedBy = Effect.fn("failover/served-by")(function* (params: typeo
  * @since 0.3.0
  * @category handlers
  */
-export const awaitServedBy = Effect.fn("failover/served-by.poll")(function* (
+export const awaitServedBy = Effect.fn(`${FailoverSteps.ServedBy.name}.poll`)(function* (
   params: typeof FailoverSteps.ServedBy.params.Type
 ) {
   const r = yield* servedByCheck(params)
@@ -362,7 +370,9 @@ export const awaitServedBy = Effect.fn("failover/served-by.poll")(function* (
  * @since 0.3.0
  * @category handlers
  */
-export const setRole = Effect.fn("failover/set-role")(function* (params: typeof FailoverSteps.SetRole.params.Type) {
+export const setRole = Effect.fn(FailoverSteps.SetRole.name)(function* (
+  params: typeof FailoverSteps.SetRole.params.Type
+) {
   const c = yield* client(params.appliance)
   const r = yield* c.setFailoverRole({ role: params.role, dataSyncFirst: params.dataSyncFirst === true, force: false })
   return { message: r.message, syncStarted: r.syncStarted }
@@ -375,7 +385,7 @@ export const setRole = Effect.fn("failover/set-role")(function* (params: typeof 
  * @since 0.3.0
  * @category handlers
  */
-export const verifySetRole = Effect.fn("failover/set-role.verify")(function* (
+export const verifySetRole = Effect.fn(`${FailoverSteps.SetRole.name}.verify`)(function* (
   params: typeof FailoverSteps.SetRole.params.Type
 ) {
   const h = yield* health(params.appliance)
@@ -394,7 +404,7 @@ export const verifySetRole = Effect.fn("failover/set-role.verify")(function* (
  * @since 0.3.0
  * @category handlers
  */
-export const protection = Effect.fn("failover/protection-report")(function* (
+export const protection = Effect.fn(FailoverSteps.Protection.name)(function* (
   params: typeof FailoverSteps.Protection.params.Type,
   ctx: StepHandler.StepContext
 ) {
@@ -418,7 +428,7 @@ export const protection = Effect.fn("failover/protection-report")(function* (
  * @since 0.3.0
  * @category handlers
  */
-export const availability = Effect.fn("failover/site-availability")(function* () {
+export const availability = Effect.fn(FailoverSteps.Availability.name)(function* () {
   const measured = yield* SiteProber.measured
   if (Option.isNone(measured))
     return yield* StepHandler.fail(

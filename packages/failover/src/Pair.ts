@@ -180,8 +180,7 @@ export const fromSite = (
         })
       })
     )
-  if (site.trafficSwitch === undefined)
-    return Either.left(new PairError({ reason: new NoTrafficSwitch() }))
+  if (site.trafficSwitch === undefined) return Either.left(new PairError({ reason: new NoTrafficSwitch() }))
   const member = (a: Site.Appliance) =>
     new Member({
       id: a.id,

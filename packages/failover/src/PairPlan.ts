@@ -273,12 +273,8 @@ const rolesCheck = (id: string, title: string, rules: ReadonlyArray<string>, exp
   FailoverSteps.Roles.check({ id, title, rules, estimatedSeconds: 5 }, { expect })
 
 /** One of the pair's two windows (PAIR-1, PREP-4). */
-const windowStep = (
-  id: string,
-  w: MaintenanceWindow.MaintenanceWindow,
-  title: string,
-  notes: ReadonlyArray<string>
-) => FailoverSteps.window({ id, title, rules: ["PAIR-1", "PREP-4"], estimatedSeconds: 0, notes }, w)
+const windowStep = (id: string, w: MaintenanceWindow.MaintenanceWindow, title: string, notes: ReadonlyArray<string>) =>
+  FailoverSteps.window({ id, title, rules: ["PAIR-1", "PREP-4"], estimatedSeconds: 0, notes }, w)
 
 /** VERIFY-4: a person confirms the new version works in production on `serving` before the other appliance is touched. */
 const verifyInProduction = (
@@ -611,7 +607,8 @@ const finish = (
     notes
   })
   const end = simulateRelationship(plan, c.a.id, c.b.id)
-  if (Either.isLeft(end)) throw new Error(`PairPlan: the ${kind} plan breaks the relationship machine: ${end.left.message}`)
+  if (Either.isLeft(end))
+    throw new Error(`PairPlan: the ${kind} plan breaks the relationship machine: ${end.left.message}`)
   if (!Relationship.isRestored(end.right))
     throw new Error(`PairPlan: the ${kind} plan does not end with the relationship restored.`)
   return plan
@@ -792,10 +789,17 @@ export const planAsynchronous = (
       windowStep("pair/window-2", w2, `Maintenance window 2 (${w2.label}): ${a.id}`, [
         `PAIR-1: the run pauses here durably; ${b.id} serves the site meanwhile, without failover protection.`
       ]),
-      verifyInProduction(c, b, version, "PAIR-6", `Confirm ${version} works in this environment before upgrading ${a.id}`, [
-        `Review how ${b.id} served production on ${version} since the switch: sessions, consoles, integrations.`,
-        `Reject to stop before ${a.id} is touched: ${a.id} still runs the old version and can take the site back (reverse the switch).`
-      ]),
+      verifyInProduction(
+        c,
+        b,
+        version,
+        "PAIR-6",
+        `Confirm ${version} works in this environment before upgrading ${a.id}`,
+        [
+          `Review how ${b.id} served production on ${version} since the switch: sessions, consoles, integrations.`,
+          `Reject to stop before ${a.id} is touched: ${a.id} still runs the old version and can take the site back (reverse the switch).`
+        ]
+      ),
       ...pa.install,
       ...restore(c, b, a),
       rolesCheck(

@@ -148,7 +148,8 @@ const members = (r: Relationship): readonly [string, string] =>
  */
 export const transition = (state: PairState, event: Event): Either.Either<PairState, RelationshipTransitionError> => {
   const r = state.relationship
-  const refuse = (message: string) => Either.left(new RelationshipTransitionError({ state: r._tag, event: event._tag, message }))
+  const refuse = (message: string) =>
+    Either.left(new RelationshipTransitionError({ state: r._tag, event: event._tag, message }))
   const next = (patch: Partial<PairState>) => Either.right<PairState>({ ...state, ...patch })
   return Match.value(event).pipe(
     Match.tagsExhaustive({
@@ -236,7 +237,10 @@ export const transition = (state: PairState, event: Event): Either.Either<PairSt
  * @since 0.1.0
  * @category combinators
  */
-export const replay = (state: PairState, events: Iterable<Event>): Either.Either<PairState, RelationshipTransitionError> => {
+export const replay = (
+  state: PairState,
+  events: Iterable<Event>
+): Either.Either<PairState, RelationshipTransitionError> => {
   let s = state
   for (const e of events) {
     const r = transition(s, e)

@@ -306,7 +306,7 @@ describe("FailoverHandlers", () => {
       const decoded = FailoverSteps.Switched.decodeParams(bad)
       expect(Either.isLeft(decoded) && decoded.left.reason).toMatchObject({
         _tag: "BadParams",
-        handler: "failover/switched",
+        handler: FailoverSteps.Switched.name,
         field: "to"
       })
       const report = yield* run(new Fake.FakeWorld(), [bad], { "pair/switch": Fake.approve() })
