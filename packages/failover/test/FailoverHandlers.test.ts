@@ -170,7 +170,7 @@ describe("FailoverHandlers", () => {
     })
   )
 
-  it.live("PAIR-1: the time without failover protection is reported from the journal", () =>
+  it.live("PAIR-1: the time without failover protection is reported from the run history", () =>
     Effect.gen(function* () {
       const world = new Fake.FakeWorld()
       const protection = FailoverSteps.Protection.check(

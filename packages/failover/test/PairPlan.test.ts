@@ -278,7 +278,7 @@ describe("PairPlan", () => {
     })
   )
 
-  it("PAIR-1: errors are tagged reasons, and a single-appliance error is nested, not flattened", () => {
+  it("errors are tagged reasons (windows, missing version), and a single-appliance error is nested, not flattened", () => {
     const overlap = PairPlan.planSynchronous(
       Fake.site(),
       "25.1.1",
