@@ -17,6 +17,7 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
@@ -204,3 +205,63 @@ export const start = (
  */
 export const layer = (options: Options): Layer.Layer<SiteProber, never, ApplianceApi.ApplianceApi> =>
   Layer.scoped(SiteProber, start(options))
+
+/**
+ * The figures of a run's site probing as step evidence (JSON): probes sent
+ * and failed, the longest outage, the total unavailable time and each outage.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface Figures {
+  readonly url: string
+  readonly intervalMillis: number
+  readonly sent: number
+  readonly failed: number
+  readonly longestOutageMillis: number
+  readonly unavailableMillis: number
+  readonly outages: ReadonlyArray<{
+    readonly start: string
+    readonly end: string | null
+    readonly failedProbes: number
+    readonly durationMillis: number
+    readonly lastError: string
+  }>
+}
+
+/**
+ * What the prober measured, as step evidence.
+ *
+ * @since 0.3.0
+ * @category combinators
+ */
+export const figures = (s: Stats): Figures => ({
+  url: s.url,
+  intervalMillis: s.intervalMillis,
+  sent: s.sent,
+  failed: s.failed,
+  longestOutageMillis: s.longestOutageMillis,
+  unavailableMillis: s.unavailableMillis,
+  outages: s.outages.map((o) => ({
+    start: o.start.toISOString(),
+    end: o.end?.toISOString() ?? null,
+    failedProbes: o.failedProbes,
+    durationMillis: o.durationMillis,
+    lastError: o.lastError
+  }))
+})
+
+/**
+ * The figures so far of the prober running with this run, or none when no
+ * prober was provided (a step handler reports them as its evidence).
+ *
+ * @since 0.3.0
+ * @category combinators
+ */
+export const measured: Effect.Effect<Option.Option<Figures>> = Effect.flatMap(
+  Effect.serviceOption(SiteProber),
+  Option.match({
+    onNone: () => Effect.succeedNone,
+    onSome: (p) => Effect.map(p.snapshot, (s) => Option.some(figures(s)))
+  })
+)

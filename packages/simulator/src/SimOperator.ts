@@ -6,7 +6,7 @@
  * (`/__sim/`), then approves with the evidence it read back. A whole run is
  * automatic against the simulator, while the same plan asks a person on a
  * real appliance. Gates are matched on the step's `handler` name and
- * `params`; the simulator depends on no planner package.
+ * `params` (failover gates by the `FailoverSteps` definitions).
  *
  * What each `core/…` gate does here:
  * - `core/confirm-install-started`: automatic method → `POST
