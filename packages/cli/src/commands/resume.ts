@@ -8,8 +8,8 @@ import * as Command from "@effect/cli/Command"
 import { Executor } from "@sra-upgrade/core"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
-import { answersOpt, jsonOpt, runsOpt, simulatorOpt, siteOpt, yesOpt } from "../internal/options.js"
-import { appliancesFor, driving, finish, handlersFor } from "../internal/prepare.js"
+import { answersOpt, jsonOpt, probeIntervalOpt, runsOpt, simulatorOpt, siteOpt, yesOpt } from "../internal/options.js"
+import { appliancesFor, driving, finish, runLayer } from "../internal/prepare.js"
 import * as Runner from "../internal/runner.js"
 import * as SiteConnections from "../SiteConnections.js"
 
@@ -28,18 +28,22 @@ export const command = Command.make(
     answers: answersOpt,
     yes: yesOpt,
     simulator: simulatorOpt,
-    json: jsonOpt
+    json: jsonOpt,
+    probeInterval: probeIntervalOpt
   },
   (o) =>
     Effect.gen(function* () {
       const site = yield* SiteConnections.load(o.site)
-      const { operator, timeScale, simulator } = yield* driving(o)
-      const appliances = yield* appliancesFor(site, o.site, simulator)
-      const layer = Runner.executorLayer({
-        handlers: yield* handlersFor(site, o.site, timeScale),
+      const drive = yield* driving(o)
+      const { timeScale } = drive
+      const appliances = yield* appliancesFor(site, o.site, drive.simulator)
+      const layer = yield* runLayer({
+        site,
+        file: o.site,
         appliances,
-        operator,
-        journal: Runner.journalLayer(o.runs)
+        driving: drive,
+        runs: o.runs,
+        probeIntervalSeconds: o.probeInterval
       })
       yield* Effect.gen(function* () {
         const before = yield* Executor.report(o.runId).pipe(Effect.mapError(Runner.fromExecutorError))

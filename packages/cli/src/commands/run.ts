@@ -8,8 +8,18 @@ import * as Options from "@effect/cli/Options"
 import { Executor } from "@sra-upgrade/core"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { answersOpt, jsonOpt, methodOpt, runsOpt, simulatorOpt, siteOpt, toOpt, yesOpt } from "../internal/options.js"
-import { driving, finish, handlersFor, prepare } from "../internal/prepare.js"
+import {
+  answersOpt,
+  jsonOpt,
+  methodOpt,
+  probeIntervalOpt,
+  runsOpt,
+  simulatorOpt,
+  siteOpt,
+  toOpt,
+  yesOpt
+} from "../internal/options.js"
+import { driving, finish, prepare, runLayer } from "../internal/prepare.js"
 import * as Runner from "../internal/runner.js"
 import * as Planners from "../Planners.js"
 
@@ -30,17 +40,21 @@ export const command = Command.make(
     yes: yesOpt,
     simulator: simulatorOpt,
     json: jsonOpt,
+    probeInterval: probeIntervalOpt,
     runId: Options.text("run-id").pipe(Options.optional, Options.withDescription("Journal name (default: generated)."))
   },
   (o) =>
     Effect.gen(function* () {
-      const { operator, timeScale, simulator } = yield* driving(o)
-      const { appliances, plan, site } = yield* prepare(o.site, o.to, o.method, Option.none(), simulator)
-      const layer = Runner.executorLayer({
-        handlers: yield* handlersFor(site, o.site, timeScale),
+      const drive = yield* driving(o)
+      const { timeScale } = drive
+      const { appliances, plan, site } = yield* prepare(o.site, o.to, o.method, Option.none(), drive.simulator)
+      const layer = yield* runLayer({
+        site,
+        file: o.site,
         appliances,
-        operator,
-        journal: Runner.journalLayer(o.runs)
+        driving: drive,
+        runs: o.runs,
+        probeIntervalSeconds: o.probeInterval
       })
       yield* Effect.gen(function* () {
         const runId = yield* Runner.follow(

@@ -2,6 +2,7 @@
  * Options shared by several commands.
  */
 import * as Options from "@effect/cli/Options"
+import * as Prober from "./prober.js"
 import * as Runner from "./runner.js"
 
 export const siteOpt = Options.text("site").pipe(
@@ -41,5 +42,11 @@ export const currentOpt = Options.text("current").pipe(
   Options.optional,
   Options.withDescription(
     "Plan offline: the product version the appliances run now (default: read from their health API)."
+  )
+)
+export const probeIntervalOpt = Options.float("probe-interval").pipe(
+  Options.withDefault(Prober.defaultIntervalSeconds),
+  Options.withDescription(
+    "Seconds between two probes of the site address (GET /check_health) while the run is driven; the report's availability comes from them. 0 turns probing off. Against a simulator the interval is in simulated seconds."
   )
 )

@@ -25,6 +25,7 @@ import * as Gates from "../Gates.js"
 import * as Planners from "../Planners.js"
 import * as Report from "../Report.js"
 import * as SiteConnections from "../SiteConnections.js"
+import * as Prober from "./prober.js"
 import * as Runner from "./runner.js"
 import * as Sim from "./sim.js"
 
@@ -172,4 +173,26 @@ export const finish = (runsDir: string, json: boolean, runId: string | undefined
 export const resolveBackupPassword = (ref: Site.SecretRef, file: string) =>
   Site.resolveSecret(ref, { baseDir: dirname(file), siteFile: file }).pipe(
     Effect.mapError((e) => usage(`${e.message} (backup.password)`))
+  )
+
+/**
+ * The executor of `run` and `resume`: the site's handlers and appliance port, the operator chosen by
+ * {@link driving}, the file journal in `runs`, and the site prober (unless `probeIntervalSeconds` is 0).
+ */
+export const runLayer = (options: {
+  readonly site: Site.Site
+  readonly file: string
+  readonly appliances: Layer.Layer<ApplianceApi.ApplianceApi>
+  readonly driving: Driving
+  readonly runs: string
+  readonly probeIntervalSeconds: number
+}): Effect.Effect<Layer.Layer<Executor.Executor, CliError>, CliError> =>
+  Effect.map(handlersFor(options.site, options.file, options.driving.timeScale), (handlers) =>
+    Runner.executorLayer({
+      handlers,
+      appliances: options.appliances,
+      operator: options.driving.operator,
+      journal: Runner.journalLayer(options.runs),
+      prober: Prober.options(options.site, options.probeIntervalSeconds, options.driving.simulator)
+    })
   )
