@@ -10,6 +10,12 @@
  * probe between two good ones therefore counts one interval: the resolution
  * of the measurement is the probe interval.
  *
+ * `layer` also provides core's `RunObserver`: an executor given it journals
+ * the probes made while a run is driven (compactly, see core's
+ * `Availability`), so the run report carries the site's availability over
+ * the whole run — across crashes and resumes — as `availability`. Leave the
+ * layer out to turn probing off (the report then says "not measured").
+ *
  * @since 0.1.0
  */
 import * as Clock from "effect/Clock"
@@ -18,11 +24,13 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as PubSub from "effect/PubSub"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import { ApplianceApi } from "@sra-upgrade/core"
+import * as Stream from "effect/Stream"
+import { ApplianceApi, Availability, RunObserver } from "@sra-upgrade/core"
 
 /**
  * One outage.
@@ -169,6 +177,8 @@ export class SiteProber extends Context.Tag("@sra-upgrade/failover/SiteProber")<
     readonly options: Options
     /** Figures so far. */
     readonly snapshot: Effect.Effect<Stats>
+    /** Every probe result from now on, as it comes (for observers such as the run journal). */
+    readonly probes: Stream.Stream<Availability.Probe>
   }
 >() {}
 
@@ -184,6 +194,7 @@ export const start = (
   Effect.gen(function* () {
     const api = yield* ApplianceApi.ApplianceApi
     const ref = yield* Ref.make(empty)
+    const results = yield* PubSub.sliding<Availability.Probe>(1_024)
     const timeoutMillis = options.timeoutMillis ?? Math.min(Math.max(options.intervalMillis, 1_000), 10_000)
     const once = Effect.gen(function* () {
       const at = yield* Clock.currentTimeMillis
@@ -192,19 +203,59 @@ export const start = (
         Effect.catchAll((e) => Effect.succeed({ ok: false, detail: e.message }))
       )
       yield* Ref.update(ref, (acc) => record(acc, { at, ...result }))
+      yield* PubSub.publish(results, { at, ...result })
     })
     yield* Effect.forkScoped(Effect.repeat(once, Schedule.fixed(Duration.millis(options.intervalMillis))))
-    return { options, snapshot: Effect.map(Ref.get(ref), (acc) => summarize(options, acc)) }
+    return {
+      options,
+      snapshot: Effect.map(Ref.get(ref), (acc) => summarize(options, acc)),
+      probes: Stream.fromPubSub(results)
+    }
   })
 
 /**
- * The prober as a layer: probing runs while the layer is alive.
+ * The run observer of a prober: while a run is driven, its probes are
+ * journaled (first probe, changes of state at once, a summary every
+ * `summaryEveryMillis`) through the executor.
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const observer = (
+  prober: SiteProber["Type"],
+  options: { readonly summaryEveryMillis?: number | undefined } = {}
+): RunObserver.RunObserver["Type"] => ({
+  observe: (observation) =>
+    Availability.observeProbes(
+      prober.probes,
+      {
+        url: prober.options.url,
+        intervalMillis: prober.options.intervalMillis,
+        summaryEveryMillis: options.summaryEveryMillis
+      },
+      observation
+    )
+})
+
+/**
+ * The prober as a layer: probing runs while the layer is alive. It also
+ * provides the `RunObserver` an executor uses to journal the probes of its
+ * runs (see {@link observer}); `summaryEveryMillis` sets how often unchanged
+ * probes are summed up in the journal.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<SiteProber, never, ApplianceApi.ApplianceApi> =>
-  Layer.scoped(SiteProber, start(options))
+export const layer = (
+  options: Options & { readonly summaryEveryMillis?: number | undefined }
+): Layer.Layer<SiteProber | RunObserver.RunObserver, never, ApplianceApi.ApplianceApi> =>
+  Layer.scopedContext(
+    Effect.map(start(options), (prober) =>
+      Context.make(SiteProber, prober).pipe(
+        Context.add(RunObserver.RunObserver, observer(prober, { summaryEveryMillis: options.summaryEveryMillis }))
+      )
+    )
+  )
 
 /**
  * The figures of a run's site probing as step evidence (JSON): probes sent

@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
 import { Executor, Operator, Plan, StepHandler } from "@sra-upgrade/core"
 import * as FailoverSteps from "../src/FailoverSteps.js"
 import * as Pair from "../src/Pair.js"
@@ -360,7 +361,7 @@ describe("FailoverHandlers", () => {
         { at: 2000, ok: false, detail: "HTTP 503" },
         { at: 3000, ok: true, detail: "HTTP 200" }
       ])
-      const prober = Layer.succeed(SiteProber.SiteProber, { options, snapshot: Effect.succeed(stats) })
+      const prober = Layer.succeed(SiteProber.SiteProber, { options, snapshot: Effect.succeed(stats), probes: Stream.empty })
       const world = new Fake.FakeWorld()
       const measured = yield* Executor.run(Fake.plan([check])).pipe(Effect.provide(Fake.executor(world, {}, prober)))
       expect(measured.status).toBe("succeeded")
