@@ -45,7 +45,8 @@ const formatter = (timeZone: string): Intl.DateTimeFormat => {
 }
 
 /**
- * The name ICU knows a time zone by (`Europe/Paris` for `europe/paris`), or
+ * The name ICU resolves a time zone to (`Europe/Paris` for `europe/paris`,
+ * `Asia/Calcutta` for `Asia/Kolkata`: ICU keeps the older names), or
  * undefined when it is not a time zone.
  *
  * @since 0.3.0
@@ -96,8 +97,9 @@ export const suggestTimeZones = (timeZone: string): ReadonlyArray<string> => {
 }
 
 /**
- * An IANA time zone name as ICU spells it (`Europe/Paris`, `Asia/Kolkata`,
- * `UTC`); a misspelt or wrongly cased name is refused with suggestions.
+ * An IANA time zone name (`Europe/Paris`, `Asia/Kolkata`, `UTC`) that the
+ * ICU data of Node knows; a misspelt name is refused with suggestions, a
+ * name in lower case with its spelling.
  *
  * @since 0.3.0
  * @category models
@@ -106,9 +108,9 @@ export const TimeZone = Schema.String.pipe(
   Schema.filter(
     (tz) => {
       const canonical = canonicalTimeZone(tz)
-      if (canonical === tz) return true
-      if (canonical !== undefined && canonical.toLowerCase() === tz.toLowerCase())
-        return `write the time zone as ${canonical}`
+      // ICU accepts any case and links (Asia/Kolkata, US/Eastern); IANA names start each part with a capital
+      if (canonical !== undefined)
+        return tz.split("/").every((part) => /^[A-Z]/.test(part)) || `write the time zone with its capitals, e.g. ${canonical}`
       const near = suggestTimeZones(tz)
       return `unknown IANA time zone ${JSON.stringify(tz)}${near.length > 0 ? ` (did you mean ${near.join(", ")}?)` : ""}; use a name like Europe/Paris or America/New_York (\`timedatectl list-timezones\`)`
     },
