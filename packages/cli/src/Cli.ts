@@ -33,6 +33,7 @@ import * as Option from "effect/Option"
 import { readdir, readFile } from "node:fs/promises"
 import { dirname } from "node:path"
 import { CliError, ExitCode, failed, usage } from "./CliError.js"
+import * as Fleet from "./commands/fleet.js"
 import * as Demo from "./Demo.js"
 import * as Gates from "./Gates.js"
 import * as Sim from "./internal/sim.js"
@@ -679,7 +680,8 @@ export const command = Command.make("sra-upgrade").pipe(
     backupCommand,
     certsCommand,
     simCommand,
-    demoCommand
+    demoCommand,
+    Fleet.command
   ])
 )
 
