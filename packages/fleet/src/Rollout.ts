@@ -13,8 +13,8 @@
  *   are in flight, and a failover pair holds its slot from its first window
  *   until the end of its second (PAIR-1);
  * - a site starts only inside one of its windows with enough of it left for
- *   its work (or at an opening, when no window is long enough: then the plan
- *   warns) — the rule {@link Admission} applies at run time.
+ *   its work (or inside its longest window, when no window is long enough:
+ *   then the plan warns) — the rule {@link Admission} applies at run time.
  *
  * Estimates: with `current` versions in the fleet file, the site's own plan
  * (core's single-appliance planner, failover's synchronous or asynchronous
@@ -332,7 +332,7 @@ const estimateSite = (
 export const assumptions: ReadonlyArray<string> = [
   "Waves run one after the other: a wave starts once every site of the wave before it has finished (succeeded, failed or skipped); approvals are assumed to be given as soon as they are asked for.",
   "Every site succeeds in its estimated time; a failover pair holds its slot of the concurrency cap from its first window until the end of its second (PAIR-1).",
-  "A site starts only inside one of its windows with enough of the window left for its work; when no window is long enough, at a window opening (and the plan warns)."
+  "A site starts only inside one of its windows with enough of the window left for its work; when no window is long enough, inside its longest window (and the plan warns)."
 ]
 
 /**

@@ -427,17 +427,23 @@ export const longestSeconds = (windows: ReadonlyArray<WeeklyWindow>): number =>
 /**
  * Whether work of `seconds` may start at `at`: a window is open and enough
  * of it is left. When no window is long enough for the work at all (the
- * rollout plan warns about it), any open instant is accepted, since waiting
- * cannot help.
+ * rollout plan warns about it), any instant inside one of the longest
+ * windows is accepted, since waiting cannot help.
  *
  * @since 0.3.0
  * @category combinators
  */
 export const canStartAt = (windows: ReadonlyArray<WeeklyWindow>, at: Date | number, seconds: number): boolean => {
   const t = typeof at === "number" ? at : at.getTime()
+  const longest = longestSeconds(windows)
+  if (longest < seconds) return Option.isSome(openAt(longestOf(windows), t))
   const open = openAt(windows, t)
-  if (Option.isNone(open)) return false
-  return open.value.end.getTime() - t >= seconds * 1000 || longestSeconds(windows) < seconds
+  return Option.isSome(open) && open.value.end.getTime() - t >= seconds * 1000
+}
+
+const longestOf = (windows: ReadonlyArray<WeeklyWindow>) => {
+  const longest = longestSeconds(windows)
+  return windows.filter((w) => w.durationMinutes * 60 === longest)
 }
 
 /**
@@ -455,12 +461,10 @@ export const firstStart = (
   const t = typeof at === "number" ? at : at.getTime()
   if (windows.length === 0) return Option.none()
   if (canStartAt(windows, t, seconds)) return Option.some(new Date(t))
-  const fits = longestSeconds(windows) >= seconds
-  // every window opens at least once a week: two weeks of openings always hold a fit
-  const candidates = openings(windows, t, t + 2 * WEEK_MS + 2 * 86_400_000).filter(
-    (o) => o.start.getTime() >= t && (!fits || o.seconds >= seconds)
-  )
-  return Option.fromNullable(candidates[0]?.start)
+  // the windows that can take the work (or the longest ones), each opening at least once a week
+  const usable = longestSeconds(windows) >= seconds ? windows.filter((w) => w.durationMinutes * 60 >= seconds) : longestOf(windows)
+  const next = openings(usable, t, t + WEEK_MS + 2 * 86_400_000).find((o) => o.start.getTime() >= t)
+  return Option.fromNullable(next?.start)
 }
 
 /**

@@ -112,6 +112,15 @@ describe("SiteWindow: openings", () => {
     // work longer than every window: any open instant (waiting cannot help; the plan warns)
     expect(SiteWindow.canStartAt(w, open + 60_000, 3 * 3600)).toBe(true)
     expect(SiteWindow.firstStart(w, open - 1, 3 * 3600).pipe(Option.map(iso))).toEqual(Option.some("2026-06-01T16:30:00.000Z"))
+    // ... inside the longest window only
+    const two = [...w, win("Asia/Kolkata", ["wed"], "01:00", 60)] // wed 01:00 IST = tue 19:30Z
+    expect(SiteWindow.canStartAt(two, at("2026-06-02T19:45:00Z"), 3 * 3600)).toBe(false)
+    expect(SiteWindow.firstStart(two, at("2026-06-02T00:00:00Z"), 3 * 3600).pipe(Option.map(iso))).toEqual(
+      Option.some("2026-06-08T16:30:00.000Z")
+    )
+    expect(SiteWindow.firstStart(two, at("2026-06-02T00:00:00Z"), 1800).pipe(Option.map(iso))).toEqual(
+      Option.some("2026-06-02T19:30:00.000Z")
+    )
   })
 
   it("overlaps finds windows that share local time, including one longer than the gap to its own next day", () => {

@@ -50,9 +50,8 @@ const DAY_MS = 86_400_000
 const candidateStarts = (site: Site, t: number): ReadonlyArray<number> => {
   const out: Array<number> = []
   if (SiteWindow.canStartAt(site.windows, t, site.first)) out.push(t)
-  const fits = SiteWindow.longestSeconds(site.windows) >= site.first
   for (const o of SiteWindow.openings(site.windows, t, t + 15 * DAY_MS))
-    if (o.start.getTime() > t && (!fits || o.seconds >= site.first)) out.push(o.start.getTime())
+    if (o.start.getTime() > t && SiteWindow.canStartAt(site.windows, o.start, site.first)) out.push(o.start.getTime())
   return out
 }
 
