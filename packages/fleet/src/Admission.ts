@@ -187,10 +187,10 @@ export class WaveNotApproved extends Schema.TaggedClass<WaveNotApproved>()("Wave
  * @since 0.3.0
  * @category models
  */
-export class PreviousWaveNotFinished extends Schema.TaggedClass<PreviousWaveNotFinished>()(
-  "PreviousWaveNotFinished",
-  { wave: Schema.Number, unfinished: Schema.Number }
-) {}
+export class PreviousWaveNotFinished extends Schema.TaggedClass<PreviousWaveNotFinished>()("PreviousWaveNotFinished", {
+  wave: Schema.Number,
+  unfinished: Schema.Number
+}) {}
 
 /**
  * The concurrency cap is reached.
@@ -337,12 +337,7 @@ const statusOf = (plan: Rollout.RolloutPlan, controls: Controls, t: Tally): Roll
  * @since 0.3.0
  * @category combinators
  */
-export const decide = (
-  plan: Rollout.RolloutPlan,
-  ledger: Ledger,
-  controls: Controls,
-  now: Date
-): Decision => {
+export const decide = (plan: Rollout.RolloutPlan, ledger: Ledger, controls: Controls, now: Date): Decision => {
   const t = tally(plan, ledger)
   const status = statusOf(plan, controls, t)
   const admit: Array<string> = []
@@ -354,7 +349,8 @@ export const decide = (
     if (stateOf(ledger, s.id)._tag !== "NotStarted") continue
     const wait = (reason: WaitReason) => waiting.push(new Waiting({ site: s.id, reason }))
     if (controls.aborted) wait(new Aborted())
-    else if (t.failed > plan.allowedFailures) wait(new BudgetExceeded({ failed: t.failed, allowed: plan.allowedFailures }))
+    else if (t.failed > plan.allowedFailures)
+      wait(new BudgetExceeded({ failed: t.failed, allowed: plan.allowedFailures }))
     else if (controls.paused) wait(new Paused())
     else if (t.currentWave !== undefined && s.wave > t.currentWave)
       wait(

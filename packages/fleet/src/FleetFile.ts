@@ -138,16 +138,14 @@ export const SiteEntry = Schema.Struct({
   windows: Schema.Array(WindowEntry).pipe(
     Schema.minItems(1, {
       message: () =>
-        "a site needs at least one maintenance window (PREP-4), e.g. { days: [sat], start: \"02:00\", durationMinutes: 240 }"
+        'a site needs at least one maintenance window (PREP-4), e.g. { days: [sat], start: "02:00", durationMinutes: 240 }'
     })
   ),
   /** Failover pairs only (PREP-7). */
   method: Schema.optional(PairMethod),
   /** What the appliances run now: one version for all, or one per appliance id. */
-  current: Schema.optional(
-    Schema.Union(VersionText, Schema.Record({ key: Schema.String, value: VersionText }))
-  )
-})
+  current: Schema.optional(Schema.Union(VersionText, Schema.Record({ key: Schema.String, value: VersionText })))
+}).pipe(Schema.filter((site) => siteCheck(site)))
 
 /**
  * @since 0.3.0
@@ -213,9 +211,7 @@ export class FailureBudget extends Schema.Class<FailureBudget>("FailureBudget")(
       Schema.Number.pipe(Schema.int(), Schema.nonNegative({ message: () => "expected a number of sites, 0 or more" }))
     ),
     percent: Schema.optional(
-      Schema.Number.pipe(
-        Schema.between(0, 100, { message: () => "expected a percentage between 0 and 100" })
-      )
+      Schema.Number.pipe(Schema.between(0, 100, { message: () => "expected a percentage between 0 and 100" }))
     )
   }).pipe(
     Schema.filter((b) =>
@@ -348,12 +344,18 @@ export const resolveWaves = (spec: WaveInput): Either.Either<ReadonlyArray<Fleet
     const take: Array<number> = []
     if (w.rest === true) {
       if (k !== spec.waves.length - 1)
-        issues.push({ path: ["waves", k, "rest"], message: "rest: true takes every site left, so it must be the last wave" })
+        issues.push({
+          path: ["waves", k, "rest"],
+          message: "rest: true takes every site left, so it must be the last wave"
+        })
       spec.sites.forEach((_, i) => !placed.has(i) && take.push(i))
     } else if (w.group !== undefined) {
       const g = w.group
       if (groupsUsed.has(g))
-        issues.push({ path: ["waves", k, "group"], message: `group ${g} already has a wave (waves[${groupsUsed.get(g)}])` })
+        issues.push({
+          path: ["waves", k, "group"],
+          message: `group ${g} already has a wave (waves[${groupsUsed.get(g)}])`
+        })
       else if (!knownGroups.includes(g))
         issues.push({
           path: ["waves", k, "group"],
@@ -407,6 +409,43 @@ export const resolveWaves = (spec: WaveInput): Either.Either<ReadonlyArray<Fleet
 
 const timeZoneOf = (site: SiteEntry, w: WindowEntry): string | undefined => w.timeZone ?? site.timeZone
 
+/** Checks within one site entry: a time zone for every window, one zone per site, no overlap. */
+const siteCheck = (s: {
+  readonly timeZone?: string | undefined
+  readonly windows: ReadonlyArray<WindowEntry>
+  readonly current?: string | Readonly<Record<string, string>> | undefined
+}): true | ReadonlyArray<Schema.FilterIssue> => {
+  const issues: Array<Schema.FilterIssue> = []
+  const zones = new Set<string>()
+  s.windows.forEach((w, k) => {
+    const tz = w.timeZone ?? s.timeZone
+    if (tz === undefined)
+      issues.push({
+        path: ["windows", k, "timeZone"],
+        message: "expected the window's IANA time zone (e.g. timeZone: Europe/Paris), here or on the site"
+      })
+    else zones.add(tz)
+  })
+  if (zones.size > 1)
+    issues.push({
+      path: ["windows"],
+      message: `a site has one time zone, these windows use ${[...zones].join(" and ")}; give each window of the site the same timeZone`
+    })
+  const describe = (k: number) =>
+    `${s.windows[k]!.days.join(", ")} ${s.windows[k]!.start} +${s.windows[k]!.durationMinutes} min`
+  for (const [a, b] of SiteWindow.overlaps(s.windows))
+    issues.push({
+      path: ["windows", b],
+      message:
+        a === b
+          ? `the window (${describe(a)}) lasts past its own next opening; shorten it or drop a day`
+          : `overlaps windows[${a}] (${describe(a)}); merge them or move one`
+    })
+  if (typeof s.current === "object" && Object.keys(s.current).length === 0)
+    issues.push({ path: ["current"], message: 'expected a version, or one per appliance id like { A: "24.1.3" }' })
+  return issues.length === 0 ? true : issues
+}
+
 const crossCheck = (spec: WaveInput): true | ReadonlyArray<Schema.FilterIssue> => {
   const issues: Array<Issue> = []
   const ids = new Map<string, number>()
@@ -425,32 +464,6 @@ const crossCheck = (spec: WaveInput): true | ReadonlyArray<Schema.FilterIssue> =
     if (same !== undefined)
       issues.push({ path: ["sites", i, "file"], message: `the site ${s.file} is listed twice (also sites[${same}])` })
     else files.set(file, i)
-    // windows: one time zone per site, no overlap
-    const zones = new Set<string>()
-    s.windows.forEach((w, k) => {
-      const tz = timeZoneOf(s, w)
-      if (tz === undefined)
-        issues.push({
-          path: ["sites", i, "windows", k, "timeZone"],
-          message: "expected the window's IANA time zone (e.g. timeZone: Europe/Paris), here or on the site"
-        })
-      else zones.add(tz)
-    })
-    if (zones.size > 1)
-      issues.push({
-        path: ["sites", i, "windows"],
-        message: `a site has one time zone, these windows use ${[...zones].join(" and ")}; give each window of the site the same timeZone`
-      })
-    for (const [a, b] of SiteWindow.overlaps(s.windows))
-      issues.push({
-        path: a === b ? ["sites", i, "windows", a] : ["sites", i, "windows", b],
-        message:
-          a === b
-            ? `the window (${s.windows[a]!.days.join(", ")} ${s.windows[a]!.start} +${s.windows[a]!.durationMinutes} min) lasts past its own next opening; shorten it or drop a day`
-            : `overlaps windows[${a}] (${s.windows[a]!.days.join(", ")} ${s.windows[a]!.start} +${s.windows[a]!.durationMinutes} min); merge them or move one`
-      })
-    if (typeof s.current === "object" && Object.keys(s.current).length === 0)
-      issues.push({ path: ["sites", i, "current"], message: "expected a version, or one per appliance id like { A: \"24.1.3\" }" })
   })
   const waves = resolveWaves(spec)
   if (Either.isLeft(waves)) issues.push(...waves.left)
@@ -626,10 +639,11 @@ const invalid = (file: string, issues: ReadonlyArray<Issue>) =>
       issues: issues.map(
         (i) =>
           new Site.FieldIssue({
-            path: i.path.reduce<string>(
-              (out, p) => (typeof p === "number" ? `${out}[${p}]` : out === "" ? p : `${out}.${p}`),
-              ""
-            ) || "(root)",
+            path:
+              i.path.reduce<string>(
+                (out, p) => (typeof p === "number" ? `${out}[${p}]` : out === "" ? p : `${out}.${p}`),
+                ""
+              ) || "(root)",
             message: i.message
           })
       )
@@ -710,7 +724,8 @@ export const make = (
         message: `site ${id} has one appliance (SINGLE-*); remove method: ${entry.method}, which is for failover pairs (PREP-7)`
       })
     let current: Record<string, string> | undefined
-    if (typeof entry.current === "string") current = Object.fromEntries(appliances.map((a) => [a, entry.current as string]))
+    if (typeof entry.current === "string")
+      current = Object.fromEntries(appliances.map((a) => [a, entry.current as string]))
     else if (entry.current !== undefined) {
       current = { ...entry.current }
       for (const key of Object.keys(entry.current))

@@ -198,7 +198,11 @@ const installEstimate = (site: Site.Site, appliance: Site.Appliance, target: str
   const wanted = Either.getOrUndefined(Version.parse(target))
   const byId = new Map(site.updates.map((p) => [p.id, p]))
   const root = site.updates.find(
-    (p) => p.kind === "site" && p.productVersion !== undefined && wanted !== undefined && Version.matches(p.productVersion, wanted)
+    (p) =>
+      p.kind === "site" &&
+      p.productVersion !== undefined &&
+      wanted !== undefined &&
+      Version.matches(p.productVersion, wanted)
   )
   if (root === undefined) {
     const e = Site.estimateInstallMinutes(appliance.storedDataGb, { kind: "site", id: `product ${target}` })
@@ -265,7 +269,8 @@ const estimateSite = (
             })
       if (Either.isRight(planned)) {
         const plan = planned.right
-        const source: EstimateSource = fs.kind === "single" ? "single-plan" : fs.kind === "sync-pair" ? "sync-pair-plan" : "async-pair-plan"
+        const source: EstimateSource =
+          fs.kind === "single" ? "single-plan" : fs.kind === "sync-pair" ? "sync-pair-plan" : "async-pair-plan"
         if (!site.isPair)
           return {
             estimate: new SiteEstimate({
@@ -388,7 +393,9 @@ export const plan = (fleet: FleetFile.Fleet, options: Options): RolloutPlan => {
       )
     const p = sim.placements.get(fs.id)
     if (p === undefined)
-      warnings.push(`cannot start within ${options.horizonDays ?? 400} days of ${now.toISOString()} (waves, cap and windows)`)
+      warnings.push(
+        `cannot start within ${options.horizonDays ?? 400} days of ${now.toISOString()} (waves, cap and windows)`
+      )
     const second = p === undefined ? Option.none() : p.secondWindow
     const first = p === undefined ? Option.none() : p.firstWindow
     if (Option.isSome(first) && Option.isSome(second)) {
@@ -566,7 +573,16 @@ const pad = (s: string, n: number) => (s.length >= n ? s : s + " ".repeat(n - s.
  * @category combinators
  */
 export const toTable = (r: RolloutPlan): string => {
-  const header = ["wave", "site", "kind", "time zone", "earliest start (local)", "work", "estimated end (local)", "fits"]
+  const header = [
+    "wave",
+    "site",
+    "kind",
+    "time zone",
+    "earliest start (local)",
+    "work",
+    "estimated end (local)",
+    "fits"
+  ]
   const rows = r.sites.map((s) => [
     `${s.wave + 1}${r.waves[s.wave]?.approval ? "*" : ""}`,
     s.id,

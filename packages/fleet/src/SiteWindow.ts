@@ -110,7 +110,10 @@ export const TimeZone = Schema.String.pipe(
       const canonical = canonicalTimeZone(tz)
       // ICU accepts any case and links (Asia/Kolkata, US/Eastern); IANA names start each part with a capital
       if (canonical !== undefined)
-        return tz.split("/").every((part) => /^[A-Z]/.test(part)) || `write the time zone with its capitals, e.g. ${canonical}`
+        return (
+          tz.split("/").every((part) => /^[A-Z]/.test(part)) ||
+          `write the time zone with its capitals, e.g. ${canonical}`
+        )
       const near = suggestTimeZones(tz)
       return `unknown IANA time zone ${JSON.stringify(tz)}${near.length > 0 ? ` (did you mean ${near.join(", ")}?)` : ""}; use a name like Europe/Paris or America/New_York (\`timedatectl list-timezones\`)`
     },
@@ -197,7 +200,13 @@ const offsetMs = (timeZone: string, t: number) => offsetMinutes(timeZone, t) * 6
  */
 export const fromLocal = (
   timeZone: string,
-  local: { readonly year: number; readonly month: number; readonly day: number; readonly hour: number; readonly minute: number }
+  local: {
+    readonly year: number
+    readonly month: number
+    readonly day: number
+    readonly hour: number
+    readonly minute: number
+  }
 ): Date => {
   const wall = Date.UTC(local.year, local.month - 1, local.day, local.hour, local.minute)
   const key = `${timeZone} ${wall}`
@@ -462,7 +471,8 @@ export const firstStart = (
   if (windows.length === 0) return Option.none()
   if (canStartAt(windows, t, seconds)) return Option.some(new Date(t))
   // the windows that can take the work (or the longest ones), each opening at least once a week
-  const usable = longestSeconds(windows) >= seconds ? windows.filter((w) => w.durationMinutes * 60 >= seconds) : longestOf(windows)
+  const usable =
+    longestSeconds(windows) >= seconds ? windows.filter((w) => w.durationMinutes * 60 >= seconds) : longestOf(windows)
   const next = openings(usable, t, t + WEEK_MS + 2 * 86_400_000).find((o) => o.start.getTime() >= t)
   return Option.fromNullable(next?.start)
 }

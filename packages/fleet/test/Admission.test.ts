@@ -52,7 +52,9 @@ describe("Admission.decide", () => {
         closesAt: new Date("2026-06-06T04:00:00Z")
       })
     )
-    expect(Admission.describe(reasons(late)["w0s1"]!)).toMatch(/closes at 2026-06-06T04:00:00.000Z, too soon for its work/)
+    expect(Admission.describe(reasons(late)["w0s1"]!)).toMatch(
+      /closes at 2026-06-06T04:00:00.000Z, too soon for its work/
+    )
   })
 
   it("waves are sequential: a later wave waits until every site of the current one has finished", () => {

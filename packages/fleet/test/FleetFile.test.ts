@@ -102,10 +102,16 @@ describe("FleetFile: the file alone, errors name the field path", () => {
       })
     )
     expect(issues(e)).toEqual([
-      expect.stringMatching(/^sites\[0\]\.windows\[0\]\.timeZone: unknown IANA time zone "Europe\/Pariss" \(did you mean Europe\/Paris/),
-      expect.stringMatching(/^sites\[1\]\.timeZone: unknown IANA time zone "Mars\/Olympus"; use a name like Europe\/Paris/)
+      expect.stringMatching(
+        /^sites\[0\]\.windows\[0\]\.timeZone: unknown IANA time zone "Europe\/Pariss" \(did you mean Europe\/Paris/
+      ),
+      expect.stringMatching(
+        /^sites\[1\]\.timeZone: unknown IANA time zone "Mars\/Olympus"; use a name like Europe\/Paris/
+      )
     ])
-    expect(e.message).toMatch(/^fleet\.yaml: 2 problem\(s\) in the fleet file \(see docs\/fleet\.md\):\n {2}- sites\[0\]/)
+    expect(e.message).toMatch(
+      /^fleet\.yaml: 2 problem\(s\) in the fleet file \(see docs\/fleet\.md\):\n {2}- sites\[0\]/
+    )
   })
 
   it("invalid windows: time of day, duration, days, a missing time zone", () => {
@@ -123,11 +129,17 @@ describe("FleetFile: the file alone, errors name the field path", () => {
       })
     )
     const got = issues(e)
-    expect(got).toContain('sites[0].windows[0].start: expected a local time HH:MM on 24 hours like "02:00", got "25:00"')
+    expect(got).toContain(
+      'sites[0].windows[0].start: expected a local time HH:MM on 24 hours like "02:00", got "25:00"'
+    )
     expect(got).toContain("sites[0].windows[1].days: expected at least one day, e.g. [sat, sun]")
     expect(got).toContain("sites[0].windows[1].durationMinutes: expected between 1 and 10080 minutes (one week)")
     expect(got).toContain("sites[0].windows[2].days: a day is listed twice")
-    expect(got).toContainEqual(expect.stringMatching(/^sites\[0\]\.windows\[3\]\.days\[0\]: expected "mon" or "tue" or .* or "sun", got "saturday"$/))
+    expect(got).toContainEqual(
+      expect.stringMatching(
+        /^sites\[0\]\.windows\[3\]\.days\[0\]: expected "mon" or "tue" or .* or "sun", got "saturday"$/
+      )
+    )
     // a window without a time zone on a site without one: the cross-field check reports it
     const tz = specError(
       fleetYaml({
@@ -173,12 +185,32 @@ describe("FleetFile: the file alone, errors name the field path", () => {
     ])
   })
 
+  it("the checks within a site run for every site, even when another site has a bad field", () => {
+    const e = specError(
+      fleetYaml({
+        sites: `  - file: a.yaml
+    windows: [{ timeZone: Europe/Pariss, days: [sat], start: "02:00", durationMinutes: 60 }]
+  - file: b.yaml
+    timeZone: Europe/Paris
+    windows:
+      - { days: [sat], start: "02:00", durationMinutes: 240 }
+      - { days: [sat], start: "05:00", durationMinutes: 60 }`
+      })
+    )
+    expect(issues(e)).toEqual([
+      expect.stringMatching(/^sites\[0\]\.windows\[0\]\.timeZone: unknown IANA time zone "Europe\/Pariss"/),
+      "sites[1].windows[1]: overlaps windows[0] (sat 02:00 +240 min); merge them or move one"
+    ])
+  })
+
   it("a site listed twice, by file or by id", () => {
     const site = (file: string, id?: string) => `  - file: ${file}
 ${id === undefined ? "" : `    id: ${id}\n`}    timeZone: UTC
     windows: [{ days: [sat], start: "02:00", durationMinutes: 60 }]`
     const e = specError(
-      fleetYaml({ sites: [site("a.yaml"), site("./a.yaml"), site("x/b.yaml"), site("y/b.yaml"), site("c.yaml", "a")].join("\n") })
+      fleetYaml({
+        sites: [site("a.yaml"), site("./a.yaml"), site("x/b.yaml"), site("y/b.yaml"), site("c.yaml", "a")].join("\n")
+      })
     )
     expect(issues(e)).toEqual([
       "sites[1].file: site id a is used twice (also sites[0]); give one of them an id:",
@@ -325,7 +357,9 @@ sites:
       expect(e.message).toContain(
         `  - sites[1].file: sites/missing.yaml does not exist (looked for ${join(dir, "sites/missing.yaml")}); fix the path, relative to the fleet file`
       )
-      expect(e.message).toMatch(/ {2}- sites\[2\]\.file \(site bad\):\n {6}.*bad\.yaml: 1 problem\(s\) in the site description.*\n {6} {2}- appliances\[0\]\.apiUrl: expected a base URL/)
+      expect(e.message).toMatch(
+        / {2}- sites\[2\]\.file \(site bad\):\n {6}.*bad\.yaml: 1 problem\(s\) in the site description.*\n {6} {2}- appliances\[0\]\.apiUrl: expected a base URL/
+      )
     })
   )
 
@@ -347,7 +381,9 @@ sites:
           id: "t",
           target: "24.3.2",
           waves: [{ rest: true }],
-          sites: [{ file: "a.yaml", timeZone: "UTC", windows: [{ days: ["sat"], start: "02:00", durationMinutes: 240 }] }]
+          sites: [
+            { file: "a.yaml", timeZone: "UTC", windows: [{ days: ["sat"], start: "02:00", durationMinutes: 240 }] }
+          ]
         }),
         "a.yaml": singleYaml("a")
       })

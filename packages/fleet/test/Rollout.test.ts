@@ -38,7 +38,8 @@ describe("Rollout.plan on the example fleet", () => {
         // inside a window with enough left (the admission rule)
         expect(SiteWindow.canStartAt(s.windows, s.earliestStart!, s.estimate.firstWindowSeconds)).toBe(true)
         // never before the previous wave has finished
-        if (s.wave > 0) expect(s.earliestStart!.getTime()).toBeGreaterThanOrEqual(plan.waves[s.wave - 1]!.estimatedEnd!.getTime())
+        if (s.wave > 0)
+          expect(s.earliestStart!.getTime()).toBeGreaterThanOrEqual(plan.waves[s.wave - 1]!.estimatedEnd!.getTime())
         // a pair's second window follows its first within 72 h (PAIR-1)
         if (s.kind !== "single") {
           const gap = s.secondWindow!.start.getTime() - s.firstWindow!.end.getTime()
@@ -67,7 +68,9 @@ describe("Rollout.plan on the example fleet", () => {
       expect(source("newark")).toBe("install-estimate")
       expect(plan.site("marseille")?.estimate.secondWindowSeconds).toBeGreaterThan(0)
       expect(plan.site("paris-hq")?.estimate.explanation).toMatch(/^the site's single plan from 24\.1\.3 \(\d+ steps\)/)
-      expect(plan.site("toulouse")?.estimate.explanation).toMatch(/install time only, no current version given \(PREP-3\)/)
+      expect(plan.site("toulouse")?.estimate.explanation).toMatch(
+        /install time only, no current version given \(PREP-3\)/
+      )
     })
   )
 
@@ -77,7 +80,9 @@ describe("Rollout.plan on the example fleet", () => {
       const sydney = plan.site("sydney")!
       expect(sydney.fitsWindow).toBe(false)
       expect(sydney.estimate.firstWindowSeconds).toBe((255 + 250) * 60)
-      expect(sydney.warnings).toContainEqual(expect.stringMatching(/^8h 25m of work in one window but its longest window lasts 6h/))
+      expect(sydney.warnings).toContainEqual(
+        expect.stringMatching(/^8h 25m of work in one window but its longest window lasts 6h/)
+      )
       expect(plan.warnings).toContain("estimated work exceeds every window of: sydney")
       // started at a window opening anyway (waiting cannot help)
       expect(Option.map(SiteWindow.openAt(sydney.windows, sydney.earliestStart!), (o) => o.start.getTime())).toEqual(
@@ -183,7 +188,9 @@ describe("Rollout.plan: windows and estimates", () => {
     windows: [{ days: [sat], start: "02:00", durationMinutes: 240 }]`)
     const b = Rollout.plan(newer, { now: NOW }).site("a")!
     expect(b.estimate.source).toBe("install-estimate")
-    expect(b.warnings).toContainEqual(expect.stringMatching(/^its plan cannot be built yet \(.*24\.4\.0.*\); the estimate counts install times only$/))
+    expect(b.warnings).toContainEqual(
+      expect.stringMatching(/^its plan cannot be built yet \(.*24\.4\.0.*\); the estimate counts install times only$/)
+    )
   })
 
   it("RolloutPlan is a Schema class: a decoded plan equals the encoded one field by field", () => {
@@ -193,7 +200,9 @@ describe("Rollout.plan: windows and estimates", () => {
       { now: NOW }
     )
     const encoded = Schema.encodeSync(Rollout.RolloutPlan)(plan)
-    expect(Schema.encodeSync(Rollout.RolloutPlan)(Schema.decodeUnknownSync(Rollout.RolloutPlan)(encoded))).toEqual(encoded)
+    expect(Schema.encodeSync(Rollout.RolloutPlan)(Schema.decodeUnknownSync(Rollout.RolloutPlan)(encoded))).toEqual(
+      encoded
+    )
     expect(encoded.sites[0]!.earliestStart).toBe("2026-10-03T02:00:00.000Z")
   })
 })

@@ -59,17 +59,35 @@ describe("SiteWindow: wall clock to instant", () => {
 describe("SiteWindow: openings", () => {
   it("durations are real elapsed minutes: a window spanning a change closes 240 minutes after it opened", () => {
     // fall back: Paris sun 01:00 + 240 min on 2026-10-25 closes at 04:00 CET (5 hours of wall clock)
-    const fall = SiteWindow.openings([win("Europe/Paris", ["sun"], "01:00", 240)], at("2026-10-24T12:00:00Z"), at("2026-10-25T12:00:00Z"))
-    expect(fall.map((o) => [iso(o.start), iso(o.end)])).toEqual([["2026-10-24T23:00:00.000Z", "2026-10-25T03:00:00.000Z"]])
+    const fall = SiteWindow.openings(
+      [win("Europe/Paris", ["sun"], "01:00", 240)],
+      at("2026-10-24T12:00:00Z"),
+      at("2026-10-25T12:00:00Z")
+    )
+    expect(fall.map((o) => [iso(o.start), iso(o.end)])).toEqual([
+      ["2026-10-24T23:00:00.000Z", "2026-10-25T03:00:00.000Z"]
+    ])
     expect(SiteWindow.formatLocal("Europe/Paris", fall[0]!.end)).toBe("sun 2026-10-25 04:00 +01:00")
     // spring forward: Paris sun 01:00 + 240 min on 2026-03-29 closes at 06:00 CEST (3 hours of wall clock)
-    const spring = SiteWindow.openings([win("Europe/Paris", ["sun"], "01:00", 240)], at("2026-03-28T12:00:00Z"), at("2026-03-29T12:00:00Z"))
-    expect(spring.map((o) => [iso(o.start), iso(o.end)])).toEqual([["2026-03-29T00:00:00.000Z", "2026-03-29T04:00:00.000Z"]])
+    const spring = SiteWindow.openings(
+      [win("Europe/Paris", ["sun"], "01:00", 240)],
+      at("2026-03-28T12:00:00Z"),
+      at("2026-03-29T12:00:00Z")
+    )
+    expect(spring.map((o) => [iso(o.start), iso(o.end)])).toEqual([
+      ["2026-03-29T00:00:00.000Z", "2026-03-29T04:00:00.000Z"]
+    ])
     expect(SiteWindow.formatLocal("Europe/Paris", spring[0]!.end)).toBe("sun 2026-03-29 06:00 +02:00")
     expect(spring[0]!.seconds).toBe(240 * 60)
     // New York fall back, 01:30 + 60 min: closes at 01:30 EST (the repeated hour)
-    const ny = SiteWindow.openings([win("America/New_York", ["sun"], "01:30", 60)], at("2026-10-31T12:00:00Z"), at("2026-11-01T12:00:00Z"))
-    expect(ny.map((o) => [iso(o.start), iso(o.end)])).toEqual([["2026-11-01T05:30:00.000Z", "2026-11-01T06:30:00.000Z"]])
+    const ny = SiteWindow.openings(
+      [win("America/New_York", ["sun"], "01:30", 60)],
+      at("2026-10-31T12:00:00Z"),
+      at("2026-11-01T12:00:00Z")
+    )
+    expect(ny.map((o) => [iso(o.start), iso(o.end)])).toEqual([
+      ["2026-11-01T05:30:00.000Z", "2026-11-01T06:30:00.000Z"]
+    ])
   })
 
   it("a weekly window skipped-hour start opens at the change; the week after it opens at its local time again", () => {
@@ -87,14 +105,22 @@ describe("SiteWindow: openings", () => {
     const w = [win("Europe/Paris", ["sat", "sun"], "02:00", 240)]
     // sat 2026-06-06 02:00 CEST = 00:00Z, until 04:00Z
     const start = at("2026-06-06T00:00:00Z")
-    expect(Option.map(SiteWindow.openAt(w, start), (o) => iso(o.start))).toEqual(Option.some("2026-06-06T00:00:00.000Z"))
+    expect(Option.map(SiteWindow.openAt(w, start), (o) => iso(o.start))).toEqual(
+      Option.some("2026-06-06T00:00:00.000Z")
+    )
     expect(Option.isSome(SiteWindow.openAt(w, start + 3_599_999 * 4))).toBe(true)
     expect(Option.isNone(SiteWindow.openAt(w, at("2026-06-06T04:00:00Z")))).toBe(true) // end excluded
     expect(Option.isNone(SiteWindow.openAt(w, start - 1))).toBe(true)
     // at the start: the opening itself; inside: the next one (sunday)
-    expect(Option.map(SiteWindow.nextOpening(w, start), (o) => iso(o.start))).toEqual(Option.some("2026-06-06T00:00:00.000Z"))
-    expect(Option.map(SiteWindow.nextOpening(w, start + 1), (o) => iso(o.start))).toEqual(Option.some("2026-06-07T00:00:00.000Z"))
-    expect(Option.map(SiteWindow.currentOrNext(w, start + 1), (o) => iso(o.start))).toEqual(Option.some("2026-06-06T00:00:00.000Z"))
+    expect(Option.map(SiteWindow.nextOpening(w, start), (o) => iso(o.start))).toEqual(
+      Option.some("2026-06-06T00:00:00.000Z")
+    )
+    expect(Option.map(SiteWindow.nextOpening(w, start + 1), (o) => iso(o.start))).toEqual(
+      Option.some("2026-06-07T00:00:00.000Z")
+    )
+    expect(Option.map(SiteWindow.currentOrNext(w, start + 1), (o) => iso(o.start))).toEqual(
+      Option.some("2026-06-06T00:00:00.000Z")
+    )
     // monday: next saturday
     expect(Option.map(SiteWindow.nextOpening(w, at("2026-06-08T09:00:00Z")), (o) => iso(o.start))).toEqual(
       Option.some("2026-06-13T00:00:00.000Z")
@@ -108,10 +134,14 @@ describe("SiteWindow: openings", () => {
     expect(SiteWindow.canStartAt(w, open, 7200)).toBe(true)
     expect(SiteWindow.canStartAt(w, open + 60_000, 7200)).toBe(false) // 119 min left for 120 min of work
     expect(SiteWindow.canStartAt(w, open + 60_000, 3600)).toBe(true)
-    expect(SiteWindow.firstStart(w, open + 60_000, 7200).pipe(Option.map(iso))).toEqual(Option.some("2026-06-08T16:30:00.000Z"))
+    expect(SiteWindow.firstStart(w, open + 60_000, 7200).pipe(Option.map(iso))).toEqual(
+      Option.some("2026-06-08T16:30:00.000Z")
+    )
     // work longer than every window: any open instant (waiting cannot help; the plan warns)
     expect(SiteWindow.canStartAt(w, open + 60_000, 3 * 3600)).toBe(true)
-    expect(SiteWindow.firstStart(w, open - 1, 3 * 3600).pipe(Option.map(iso))).toEqual(Option.some("2026-06-01T16:30:00.000Z"))
+    expect(SiteWindow.firstStart(w, open - 1, 3 * 3600).pipe(Option.map(iso))).toEqual(
+      Option.some("2026-06-01T16:30:00.000Z")
+    )
     // ... inside the longest window only
     const two = [...w, win("Asia/Kolkata", ["wed"], "01:00", 60)] // wed 01:00 IST = tue 19:30Z
     expect(SiteWindow.canStartAt(two, at("2026-06-02T19:45:00Z"), 3 * 3600)).toBe(false)
@@ -135,9 +165,13 @@ describe("SiteWindow: openings", () => {
     const decode = Schema.decodeUnknownEither(SiteWindow.TimeZone)
     expect(Either.isRight(decode("Europe/Paris"))).toBe(true)
     const typo = decode("Europe/Pari")
-    expect(Either.isLeft(typo) && typo.left.message).toMatch(/unknown IANA time zone "Europe\/Pari" \(did you mean Europe\/Paris/)
+    expect(Either.isLeft(typo) && typo.left.message).toMatch(
+      /unknown IANA time zone "Europe\/Pari" \(did you mean Europe\/Paris/
+    )
     const cased = decode("europe/paris")
-    expect(Either.isLeft(cased) && cased.left.message).toMatch(/write the time zone with its capitals, e.g. Europe\/Paris/)
+    expect(Either.isLeft(cased) && cased.left.message).toMatch(
+      /write the time zone with its capitals, e.g. Europe\/Paris/
+    )
     // links and the newer names ICU resolves to older ones are accepted
     expect(Either.isRight(decode("Asia/Kolkata"))).toBe(true)
     expect(Either.isRight(decode("US/Eastern"))).toBe(true)

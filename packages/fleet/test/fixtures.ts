@@ -164,7 +164,13 @@ export const zones = ["Europe/Paris", "America/New_York", "Australia/Sydney", "A
  */
 export const oracleStart = (
   tz: string,
-  local: { readonly year: number; readonly month: number; readonly day: number; readonly hour: number; readonly minute: number }
+  local: {
+    readonly year: number
+    readonly month: number
+    readonly day: number
+    readonly hour: number
+    readonly minute: number
+  }
 ): number => {
   const wall = Date.UTC(local.year, local.month - 1, local.day, local.hour, local.minute)
   const f = new Intl.DateTimeFormat("en-GB", {

@@ -16,7 +16,9 @@ import { usage } from "../CliError.js"
 
 const fleetOpt = Options.text("fleet").pipe(
   Options.withAlias("f"),
-  Options.withDescription("The fleet file (YAML or JSON) naming the sites, waves, cap, budget and windows; see docs/fleet.md.")
+  Options.withDescription(
+    "The fleet file (YAML or JSON) naming the sites, waves, cap, budget and windows; see docs/fleet.md."
+  )
 )
 
 const nowOpt = Options.text("now").pipe(

@@ -38,7 +38,9 @@ export const sitesOf = (
     windows: s.windows,
     first: s.estimate.firstWindowSeconds,
     second:
-      s.kind !== "single" && s.estimate.source !== "already-at-target" ? (s.estimate.secondWindowSeconds ?? 0) : undefined
+      s.kind !== "single" && s.estimate.source !== "already-at-target"
+        ? (s.estimate.secondWindowSeconds ?? 0)
+        : undefined
   }))
 
 /** PAIR-1: the longest interval between a pair's two windows the pair planner accepts by default. */
@@ -101,10 +103,7 @@ export const place = (site: Site, start: number): Placement => {
   const firstWindow = SiteWindow.openAt(site.windows, start)
   const firstDone = start + site.first * 1000
   if (site.second === undefined) return { start, end: firstDone, firstWindow, secondWindow: Option.none() }
-  const after = Math.max(
-    firstDone,
-    Option.match(firstWindow, { onNone: () => start, onSome: (o) => o.end.getTime() })
-  )
+  const after = Math.max(firstDone, Option.match(firstWindow, { onNone: () => start, onSome: (o) => o.end.getTime() }))
   const secondStart = Option.match(SiteWindow.firstStart(site.windows, after, site.second), {
     onNone: () => after,
     onSome: (d) => d.getTime()
