@@ -347,7 +347,7 @@ export const decide = (plan: Rollout.RolloutPlan, ledger: Ledger, controls: Cont
   let slots = plan.concurrency - t.inFlight
   for (const s of plan.sites) {
     if (stateOf(ledger, s.id)._tag !== "NotStarted") continue
-    const wait = (reason: WaitReason) => waiting.push(new Waiting({ site: s.id, reason }))
+    const wait = (reason: WaitReason) => waiting.push(new Waiting({ site: s.id, reason }, true))
     if (controls.aborted) wait(new Aborted())
     else if (t.failed > plan.allowedFailures)
       wait(new BudgetExceeded({ failed: t.failed, allowed: plan.allowedFailures }))
@@ -379,13 +379,16 @@ export const decide = (plan: Rollout.RolloutPlan, ledger: Ledger, controls: Cont
       }
     }
   }
-  return new Decision({
-    at: now,
-    status,
-    ...(t.currentWave !== undefined ? { currentWave: t.currentWave } : {}),
-    admit,
-    waiting
-  })
+  return new Decision(
+    {
+      at: now,
+      status,
+      ...(t.currentWave !== undefined ? { currentWave: t.currentWave } : {}),
+      admit,
+      waiting
+    },
+    true
+  )
 }
 
 /**
@@ -510,25 +513,28 @@ export const summarize = (
     })
     if (sim.end !== undefined) eta = new Date(sim.end)
   }
-  return new Summary({
-    rolloutId: plan.rolloutId,
-    at: now,
-    status,
-    ...(t.currentWave !== undefined ? { currentWave: t.currentWave } : {}),
-    waves: plan.waves.map(
-      (w) =>
-        new WaveSummary({
-          index: w.index,
-          name: w.name,
-          approval: w.approval,
-          approved: controls.approvedWaves.includes(w.index),
-          counts: count(plan.sitesOf(w.index).map((s) => stateOf(ledger, s.id)))
-        })
-    ),
-    counts: count(plan.sites.map((s) => stateOf(ledger, s.id))),
-    failures: { failed: t.failed, allowed: plan.allowedFailures },
-    ...(eta !== undefined ? { eta } : {})
-  })
+  return new Summary(
+    {
+      rolloutId: plan.rolloutId,
+      at: now,
+      status,
+      ...(t.currentWave !== undefined ? { currentWave: t.currentWave } : {}),
+      waves: plan.waves.map(
+        (w) =>
+          new WaveSummary({
+            index: w.index,
+            name: w.name,
+            approval: w.approval,
+            approved: controls.approvedWaves.includes(w.index),
+            counts: count(plan.sitesOf(w.index).map((s) => stateOf(ledger, s.id)))
+          })
+      ),
+      counts: count(plan.sites.map((s) => stateOf(ledger, s.id))),
+      failures: { failed: t.failed, allowed: plan.allowedFailures },
+      ...(eta !== undefined ? { eta } : {})
+    },
+    true
+  )
 }
 
 /**

@@ -406,28 +406,31 @@ export const plan = (fleet: FleetFile.Fleet, options: Options): RolloutPlan => {
         )
     }
     const next = Schedule.nextAdmissible(schedSites[n]!, now.getTime())
-    return new SitePlan({
-      id: fs.id,
-      file: fs.file,
-      path: fs.path,
-      hostname: fs.site.hostname,
-      product: fs.site.product,
-      kind: fs.kind,
-      ...(fs.group !== undefined ? { group: fs.group } : {}),
-      wave: waveOf.get(fs.id)!,
-      timeZone: fs.timeZone,
-      windows: fs.windows,
-      targetVersion: fs.targetVersion,
-      ...(fs.method !== undefined ? { method: fs.method } : {}),
-      ...(fs.current !== undefined ? { current: fs.current } : {}),
-      estimate,
-      ...(Number.isFinite(next) ? { nextOpening: new Date(next) } : {}),
-      ...(p !== undefined ? { earliestStart: new Date(p.start), estimatedEnd: new Date(p.end) } : {}),
-      ...(Option.isSome(first) ? { firstWindow: first.value } : {}),
-      ...(Option.isSome(second) ? { secondWindow: second.value } : {}),
-      fitsWindow: fits,
-      warnings
-    })
+    return new SitePlan(
+      {
+        id: fs.id,
+        file: fs.file,
+        path: fs.path,
+        hostname: fs.site.hostname,
+        product: fs.site.product,
+        kind: fs.kind,
+        ...(fs.group !== undefined ? { group: fs.group } : {}),
+        wave: waveOf.get(fs.id)!,
+        timeZone: fs.timeZone,
+        windows: fs.windows,
+        targetVersion: fs.targetVersion,
+        ...(fs.method !== undefined ? { method: fs.method } : {}),
+        ...(fs.current !== undefined ? { current: fs.current } : {}),
+        estimate,
+        ...(Number.isFinite(next) ? { nextOpening: new Date(next) } : {}),
+        ...(p !== undefined ? { earliestStart: new Date(p.start), estimatedEnd: new Date(p.end) } : {}),
+        ...(Option.isSome(first) ? { firstWindow: first.value } : {}),
+        ...(Option.isSome(second) ? { secondWindow: second.value } : {}),
+        fitsWindow: fits,
+        warnings
+      },
+      true
+    )
   })
   const waves = fleet.waves.map((w) => {
     const ps = sites.filter((s) => s.wave === w.index)
@@ -449,21 +452,24 @@ export const plan = (fleet: FleetFile.Fleet, options: Options): RolloutPlan => {
     warnings.push(`${sim.unplaced.length} site(s) cannot start within the horizon: ${sim.unplaced.join(", ")}`)
   const overrun = sites.filter((s) => !s.fitsWindow).map((s) => s.id)
   if (overrun.length > 0) warnings.push(`estimated work exceeds every window of: ${overrun.join(", ")}`)
-  return new RolloutPlan({
-    rolloutId: fleet.id,
-    name: fleet.name,
-    file: fleet.file,
-    plannedAt: now,
-    target: fleet.target,
-    concurrency: fleet.concurrency,
-    failureBudget: fleet.failureBudget,
-    allowedFailures: fleet.allowedFailures,
-    waves,
-    sites,
-    ...(sim.end !== undefined ? { estimatedEnd: new Date(sim.end) } : {}),
-    assumptions,
-    warnings
-  })
+  return new RolloutPlan(
+    {
+      rolloutId: fleet.id,
+      name: fleet.name,
+      file: fleet.file,
+      plannedAt: now,
+      target: fleet.target,
+      concurrency: fleet.concurrency,
+      failureBudget: fleet.failureBudget,
+      allowedFailures: fleet.allowedFailures,
+      waves,
+      sites,
+      ...(sim.end !== undefined ? { estimatedEnd: new Date(sim.end) } : {}),
+      assumptions,
+      warnings
+    },
+    true
+  )
 }
 
 // ---------------------------------------------------------------------------
