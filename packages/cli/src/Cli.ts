@@ -21,6 +21,7 @@ import * as Backup from "./commands/backup.js"
 import * as Certs from "./commands/certs.js"
 import * as Check from "./commands/check.js"
 import * as DemoCommand from "./commands/demo.js"
+import * as Fleet from "./commands/fleet.js"
 import * as Health from "./commands/health.js"
 import * as PlanCommand from "./commands/plan.js"
 import * as RehearseCommand from "./commands/rehearse.js"
@@ -69,7 +70,8 @@ export const command = Command.make("sra-upgrade").pipe(
     Backup.command,
     Certs.command,
     SimCommand.command,
-    DemoCommand.command
+    DemoCommand.command,
+    Fleet.command
   ])
 )
 

@@ -526,11 +526,16 @@ const formatPath = (path: ReadonlyArray<PropertyKey>): string => {
 const lowerFirst = (s: string) => (s.startsWith("Expected ") ? "expected " + s.slice("Expected ".length) : s)
 
 /**
- * Turn a parse error into one readable issue per field: literal alternatives
- * are merged ("expected "pra" or "rs", got …"), and the noise of optional
+ * Turn a Schema parse error into one readable issue per field path
+ * (`appliances[1].apiUrl`): literal alternatives are merged ("expected "pra"
+ * or "rs", got …"), unknown fields are named, and the noise of optional
  * wrappers ("expected undefined") is dropped when a deeper issue explains it.
+ * Other file formats (the fleet file) report their errors the same way.
+ *
+ * @since 0.3.0
+ * @category combinators
  */
-const toIssues = (error: ParseResult.ParseError): Array<FieldIssue> => {
+export const fieldIssues = (error: ParseResult.ParseError): Array<FieldIssue> => {
   const raw = ParseResult.ArrayFormatter.formatErrorSync(error)
   const keys = raw.map((i) => formatPath(i.path))
   const kept = raw.filter((issue, n) => {
@@ -658,7 +663,15 @@ const jsonErrorOffset = (text: string): number | undefined => {
   }
 }
 
-const parseText = (text: string, format: Format, file: string): Either.Either<unknown, SiteError> => {
+/**
+ * Parse JSON or YAML text (duplicate YAML keys refused, aliases bounded) into
+ * a plain value; a syntax error gives its line and column and a detail that
+ * never quotes the text (which may hold anything).
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const parseDocument = (text: string, format: Format): Either.Either<unknown, Syntax> => {
   if (format === "json") {
     try {
       return Either.right(JSON.parse(text) as unknown)
@@ -669,7 +682,7 @@ const parseText = (text: string, format: Format, file: string): Either.Either<un
       const pos = /position (\d+)/.exec(raw)
       const offset = pos !== null ? Number(pos[1]) : jsonErrorOffset(text)
       const where = offset === undefined ? {} : lineCol(text, offset)
-      return Either.left(new SiteError({ file, reason: new Syntax({ ...where, detail }) }))
+      return Either.left(new Syntax({ ...where, detail }))
     }
   }
   const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true })
@@ -678,15 +691,13 @@ const parseText = (text: string, format: Format, file: string): Either.Either<un
     const pos = first.linePos?.[0]
     // first line only: the rest of the yaml message quotes the source, which may hold anything
     const detail = first.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")
-    return Either.left(
-      new SiteError({
-        file,
-        reason: new Syntax(pos === undefined ? { detail } : { line: pos.line, column: pos.col, detail })
-      })
-    )
+    return Either.left(new Syntax(pos === undefined ? { detail } : { line: pos.line, column: pos.col, detail }))
   }
   return Either.right(doc.toJS({ maxAliasCount: 100 }) as unknown)
 }
+
+const parseText = (text: string, format: Format, file: string): Either.Either<unknown, SiteError> =>
+  Either.mapLeft(parseDocument(text, format), (reason) => new SiteError({ file, reason }))
 
 /**
  * Decode a site description from text. `file` names it in errors.
@@ -712,7 +723,7 @@ export const decodeSite = (text: string, format: Format, file = "<input>"): Effe
       )
     return Either.mapLeft(
       decodeValue(value),
-      (e) => new SiteError({ file, reason: new Invalid({ issues: toIssues(e) }) })
+      (e) => new SiteError({ file, reason: new Invalid({ issues: fieldIssues(e) }) })
     )
   })
 
