@@ -134,6 +134,11 @@ export interface SimConfig {
   readonly basePort: number
   /** Simulated seconds per real second (60 = a 30-minute install takes 30 s). 0 = time moves only through `/__sim/clock/advance`. */
   readonly timeScale: number
+  /**
+   * Name of the simulated site: `site` for a one-site simulator, `site-001`… in a many-site one.
+   * The action log carries it (`GET /__sim/actions`).
+   */
+  readonly siteName: string
   /** Site hostname the site front answers for. */
   readonly siteHostname: string
   /** The shared IP the site's traffic follows (SWITCH-1). */
@@ -289,6 +294,7 @@ export const make = (input: SimConfigInput = {}): SimConfig => {
     host: input.host ?? "127.0.0.1",
     basePort: input.basePort ?? 0,
     timeScale: input.timeScale ?? 60,
+    siteName: input.siteName ?? "site",
     siteHostname: input.siteHostname ?? "support.sra-simulator.local",
     siteSharedIp,
     traffic: input.traffic ?? "shared-ip",

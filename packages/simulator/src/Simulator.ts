@@ -23,6 +23,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { defaultCertPem, defaultKeyPem } from "./internal/cert.js"
+import * as ControlClient from "./internal/controlClient.js"
 import { SimServer } from "./internal/server.js"
 import * as SimConfig from "./SimConfig.js"
 
@@ -33,7 +34,7 @@ import * as SimConfig from "./SimConfig.js"
  * @category errors
  */
 export class SimulatorError extends Schema.TaggedError<SimulatorError>()("SimulatorError", {
-  reason: Schema.Literal("ListenFailed", "ControlRefused", "ControlUnreachable"),
+  reason: Schema.Literal("ListenFailed", "ControlRefused", "ControlUnreachable", "ControlAnswerInvalid"),
   message: Schema.String,
   status: Schema.optional(Schema.Number)
 }) {}
@@ -194,38 +195,7 @@ export const layer = (input: SimConfig.SimConfigInput = {}): Layer.Layer<Simulat
 const toHandle = (server: SimServer): SimulatorHandle => {
   const endpoints = server.endpoints()
   const control = (method: string, path: string, body?: unknown): Effect.Effect<unknown, SimulatorError> =>
-    Effect.tryPromise({
-      try: async (signal) => {
-        const res = await fetch(`${server.controlUrl()}${path.startsWith("/") ? path : `/${path}`}`, {
-          method,
-          signal,
-          headers: body === undefined ? {} : { "Content-Type": "application/json" },
-          ...(body === undefined ? {} : { body: JSON.stringify(body) })
-        })
-        const value: unknown = await res.json()
-        return { status: res.status, value }
-      },
-      catch: (e) =>
-        new SimulatorError({
-          reason: "ControlUnreachable",
-          message: `The control API did not answer: ${e instanceof Error ? e.message : String(e)}. Is the simulator still running?`
-        })
-    }).pipe(
-      Effect.flatMap(({ status, value }) =>
-        status >= 400
-          ? Effect.fail(
-              new SimulatorError({
-                reason: "ControlRefused",
-                status,
-                message:
-                  typeof value === "object" && value !== null && "message" in value
-                    ? String(value.message)
-                    : `HTTP ${status}`
-              })
-            )
-          : Effect.succeed(value)
-      )
-    )
+    controlCall(server.controlUrl(), method, path, body)
   return {
     config: server.config,
     appliances: endpoints,
@@ -256,6 +226,40 @@ const toHandle = (server: SimServer): SimulatorHandle => {
     control
   }
 }
+
+/**
+ * One call of the control API at `controlUrl` (JSON in and out); a 4xx/5xx
+ * fails with `ControlRefused` carrying the simulator's message.
+ *
+ * @since 0.3.0
+ * @category combinators
+ */
+export const controlCall = (
+  controlUrl: string,
+  method: string,
+  path: string,
+  body?: unknown
+): Effect.Effect<unknown, SimulatorError> =>
+  Effect.tryPromise({
+    try: (signal) => ControlClient.request(controlUrl, method, path, body, signal),
+    catch: (e) =>
+      new SimulatorError({
+        reason: "ControlUnreachable",
+        message: `The control API at ${controlUrl} did not answer: ${e instanceof Error ? e.message : String(e)}. Is the simulator still running?`
+      })
+  }).pipe(
+    Effect.flatMap(({ status, value }) =>
+      status >= 400
+        ? Effect.fail(
+            new SimulatorError({
+              reason: "ControlRefused",
+              status,
+              message: ControlClient.refusalMessage(status, value)
+            })
+          )
+        : Effect.succeed(value)
+    )
+  )
 
 /**
  * A bundled self-signed certificate and key (CN=sra-simulator.local, SAN

@@ -101,10 +101,21 @@ export const relationshipView = (world: World) => {
     backup: r.backupId,
     sharedIps: r.sharedIps,
     establishedAt: rfc3339(r.establishedAt),
-    lastSync: r.lastSync ? { at: rfc3339(r.lastSync.at), status: r.lastSync.status } : null,
+    lastSync: r.lastSync
+      ? { at: rfc3339(r.lastSync.at), startedAt: rfc3339(r.lastSync.startedAt), status: r.lastSync.status }
+      : null,
     syncing: r.sync !== undefined,
+    /** The running data sync: wall-clock start, what started it (`sync-now`, `automatic`, `before role change`). */
+    sync: r.sync
+      ? {
+          startedAt: rfc3339(r.sync.startedAt),
+          trigger: r.sync.trigger,
+          secondsLeft: Math.max(0, Math.round((r.sync.until - world.simNow()) / 1000))
+        }
+      : null,
     swapping: r.swap !== undefined,
-    secondsToNextAutoSync: r.sync ? null : Math.max(0, Math.round((r.nextAutoSyncAt - world.simNow()) / 1000))
+    secondsToNextAutoSync: r.sync ? null : Math.max(0, Math.round((r.nextAutoSyncAt - world.simNow()) / 1000)),
+    periodicSyncAtNextSyncNow: r.raceNextSyncNow
   }
 }
 
@@ -144,6 +155,16 @@ export const fleetView = (world: World, full: boolean) => {
         }))
       : undefined
   }
+}
+
+/** `?since=<seq>`: actions after that one (0 or absent: all). */
+const sinceParam = (url: URL): number => {
+  const v = url.searchParams.get("since")
+  if (v === null || v === "") return 0
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 0)
+    throw new SimRefusal(422, "since must be the seq of an action (a non-negative integer), e.g. ?since=42.", "since")
+  return n
 }
 
 const str = (o: Record<string, unknown>, k: string, required = true): string | undefined => {
@@ -202,6 +223,7 @@ const route = (world: World, ctx: ControlContext, { method, path, url, body }: C
     })
   }
   if (is("GET", "events")) return ok(world.events)
+  if (is("GET", "actions")) return ok(world.actions.since(sinceParam(url), world.config.siteName))
   if (is("GET", "whoami")) return ok({ appliance: ctx.self ?? null })
   if (is("GET", "process")) {
     // ?gc=1 collects garbage first when node runs with --expose-gc (leak checks).
@@ -237,6 +259,10 @@ const route = (world: World, ctx: ControlContext, { method, path, url, body }: C
       "backup",
       `Backup settings: ${world.backupSizeBytes} bytes, ${world.backupPassword ? "password protected" : "no password"}`
     )
+    world.act(null, "backup-settings-set", {
+      sizeBytes: world.backupSizeBytes,
+      passwordProtected: world.backupPassword !== undefined
+    })
     return ok({ sizeBytes: world.backupSizeBytes, passwordProtected: world.backupPassword !== undefined })
   }
 
@@ -250,6 +276,7 @@ const route = (world: World, ctx: ControlContext, { method, path, url, body }: C
       "rate-limit",
       `Rate limit set to ${world.rateLimits.perSecond}/s, ${world.rateLimits.perHour}/h`
     )
+    world.act(null, "rate-limit-set", { ...world.rateLimits })
     return ok(world.rateLimits)
   }
 
@@ -263,6 +290,23 @@ const route = (world: World, ctx: ControlContext, { method, path, url, body }: C
     return ok(relationshipView(world))
   }
   if (is("POST", "failover", "sync")) return ok(world.syncNow())
+  if (is("POST", "failover", "periodic-sync")) {
+    const modes = ["atNextSyncNow", "inSeconds", "atSeconds"].filter((k) => o[k] !== undefined)
+    if (modes.length !== 1)
+      throw new SimRefusal(
+        422,
+        'Send exactly one of "atNextSyncNow": true, "inSeconds": N (from now) or "atSeconds": N (simulated seconds, as GET /__sim/clock reports them).'
+      )
+    if (o.atNextSyncNow !== undefined) {
+      if (o.atNextSyncNow !== true) throw new SimRefusal(422, 'Field "atNextSyncNow" must be true.', "atNextSyncNow")
+      world.forcePeriodicSync({ atNextSyncNow: true })
+    } else if (o.inSeconds !== undefined) {
+      const n = num(o, "inSeconds")
+      if (n < 0) throw new SimRefusal(422, "inSeconds must be >= 0.", "inSeconds")
+      world.forcePeriodicSync({ at: world.simNow() + n * 1000 })
+    } else world.forcePeriodicSync({ at: num(o, "atSeconds") * 1000 })
+    return ok(relationshipView(world))
+  }
   if (is("POST", "failover", "break")) {
     world.breakRelationship()
     return ok()
@@ -301,17 +345,23 @@ const route = (world: World, ctx: ControlContext, { method, path, url, body }: C
         "maxUpgradeBandwidthBytesPerSecond"
       )
     world.fleet.settings = { ...s, maxConcurrentUpgrades: Math.floor(max), maxUpgradeBandwidthBytesPerSecond: bw }
+    world.act(null, "jump-client-settings-set", {
+      maxConcurrentUpgrades: Math.floor(max),
+      maxUpgradeBandwidthBytesPerSecond: bw
+    })
     return ok(fleetView(world, false))
   }
   if (is("POST", "fleet", "jump-clients", "*", "check-in")) {
     const c = world.fleet.checkInNow(Number(parts[2]), world.simNow())
     if (!c) throw new SimRefusal(404, `No Jump Client ${parts[2]}.`)
+    world.act(null, "jump-client-checked-in", { client: c.id })
     world.tick()
     return ok({ id: c.id, state: c.state, version: c.version })
   }
   if (is("POST", "fleet", "jump-clients", "*", "jump")) {
     const r = world.fleet.jump(Number(parts[2]))
     if (!r) throw new SimRefusal(404, `No Jump Client ${parts[2]}.`)
+    world.act(null, "jump-client-jumped", { client: r.client.id, allowed: r.allowed })
     if (!r.allowed)
       return json(409, {
         message: `Jump Client ${r.client.name} is "${r.client.state === "upgrade_pending" ? "Upgrade pending" : "Upgrading"}" (version ${r.client.version}, revision ${r.client.revision}): it can be edited but not jumped to until it is upgraded; it moved to the front of the queue.`
@@ -433,17 +483,20 @@ const route = (world: World, ctx: ControlContext, { method, path, url, body }: C
   if (at("PUT", "inter-appliance-key")) {
     a.interApplianceKey = str(o, "key")!
     world.log(a.spec.id, "security", "Inter-appliance key changed")
+    world.act(a.spec.id, "inter-appliance-key-set")
     return ok()
   }
   if (at("PUT", "clock-offset")) {
     a.clockOffsetSeconds = num(o, "seconds")
     world.log(a.spec.id, "clock", `Clock offset set to ${a.clockOffsetSeconds} s`)
+    world.act(a.spec.id, "clock-offset-set", { seconds: a.clockOffsetSeconds })
     return ok({ clockOffsetSeconds: a.clockOffsetSeconds })
   }
   if (at("PUT", "data-size")) {
     const n = num(o, "bytes")
     if (n < 0) throw new SimRefusal(422, "bytes must be >= 0.", "bytes")
     a.dataSizeBytes = n
+    world.act(a.spec.id, "data-size-set", { bytes: n })
     return ok({ dataSizeBytes: n })
   }
   if (at("PUT", "shared-ips", "*")) {
@@ -455,6 +508,7 @@ const route = (world: World, ctx: ControlContext, { method, path, url, body }: C
   }
   if (at("POST", "users")) {
     const rep = world.addRep(a, str(o, "displayName")!, num(o, "sessions", 0))
+    world.act(a.spec.id, "user-logged-in", { displayName: rep.displayName, sessions: rep.sessions.length })
     return ok({ id: rep.id, sessions: rep.sessions })
   }
   if (at("GET", "certificates")) return ok(a.certificates.map(certView))
@@ -495,6 +549,7 @@ const route = (world: World, ctx: ControlContext, { method, path, url, body }: C
   if (at("DELETE", "faults")) {
     a.faults = []
     world.log(a.spec.id, "fault", "Faults cleared")
+    world.act(a.spec.id, "faults-cleared")
     return ok()
   }
   throw new SimRefusal(404, `No control endpoint ${method} ${path}; see docs/simulator.md for the list.`)

@@ -263,7 +263,7 @@ const commandV1 = (world: World, a: Appliance, account: ApiAccount, { req, url, 
       if (dataSyncFirst === undefined) return errorDoc(200, "Invalid parameter data_sync_first: expected 0 or 1.")
       if (force === undefined) return errorDoc(200, "Invalid parameter force: expected 0 or 1.")
       try {
-        const result = world.setFailoverRole(a, role, dataSyncFirst, force)
+        const result = world.setFailoverRole(a, role, dataSyncFirst, force, "xml")
         return doc("success", result.message)
       } catch (e) {
         if (e instanceof SimRefusal) return errorDoc(200, e.message)
@@ -434,7 +434,8 @@ const commandV2 = (world: World, a: Appliance, account: ApiAccount, { req, url, 
           a,
           o.role as "primary" | "backup",
           o.data_sync_first === true,
-          o.force === true
+          o.force === true,
+          "json"
         )
         return json(200, { message: result.message })
       } catch (e) {
@@ -627,6 +628,7 @@ const backup = (
     )
   const size = world.backupSizeBytes
   const date = new Date().toISOString().slice(0, 10)
+  world.act(a.spec.id, "backup-taken", { filename: `${a.hostname}_${date}.nsb`, bytes: size })
   res.writeHead(200, {
     "Content-Type": "application/octet-stream",
     "Content-Disposition": `attachment; filename="${a.hostname}_${date}.nsb"`,

@@ -10,7 +10,10 @@
  * limits, clocks, last sync) are real wall-clock times.
  */
 import { createHash, createPrivateKey, randomBytes, scryptSync, timingSafeEqual, X509Certificate } from "node:crypto"
+import type { ActionName } from "../SimActions.js"
 import type { ApiAccount, ApplianceSpec, CommandPermission, SimConfig, UpdatePackage } from "../SimConfig.js"
+import type { DetailValue } from "./actions.js"
+import { ActionLog } from "./actions.js"
 import type { BackupManifest, BackupPayload, PasswordVerifier } from "./backup.js"
 import type { Client, Jumpoint } from "./fleet.js"
 import { Fleet } from "./fleet.js"
@@ -124,10 +127,21 @@ export interface Relationship {
   backupId: string
   readonly sharedIps: ReadonlyArray<string>
   readonly establishedAt: number
-  lastSync: { readonly at: number; readonly status: string } | undefined
-  sync: { readonly until: number; readonly thenPrimary: string | undefined } | undefined
+  /** Wall-clock end (`at`) and start of the last finished data sync. */
+  lastSync: { readonly at: number; readonly startedAt: number; readonly status: string } | undefined
+  /** The running data sync: simulated end, wall-clock start, what started it. */
+  sync:
+    | {
+        readonly until: number
+        readonly thenPrimary: string | undefined
+        readonly startedAt: number
+        readonly trigger: string
+      }
+    | undefined
   swap: { readonly until: number; readonly newPrimary: string } | undefined
   nextAutoSyncAt: number
+  /** The next "Sync now" finds an automatic sync that started at that very instant (the PAIR-4 sync race). */
+  raceNextSyncNow: boolean
 }
 
 export interface SimEvent {
@@ -178,12 +192,16 @@ export class World {
   private readonly listeners = new Set<() => void>()
   private nextRepId = 1
   private ticking = false
+  /** Wall-clock time the simulated clock started from. */
+  private readonly startedWall = Date.now()
 
   constructor(
     readonly config: SimConfig,
     defaultCert: { readonly cert: string; readonly key: string },
     /** Per-appliance certificate served at start, when not `defaultCert`. */
-    certificates?: ReadonlyMap<string, { readonly cert: string; readonly key: string }>
+    certificates?: ReadonlyMap<string, { readonly cert: string; readonly key: string }>,
+    /** The action log, shared by every site of a many-site simulator. */
+    readonly actions: ActionLog = new ActionLog()
   ) {
     this.timeScale = config.timeScale
     this.catalog = config.updates
@@ -245,10 +263,11 @@ export class World {
         backupId: backup.id,
         sharedIps: primary.sharedIps.map((s) => s.ip),
         establishedAt: Date.now() - 3600_000,
-        lastSync: { at: Date.now() - 600_000, status: "success" },
+        lastSync: { at: Date.now() - 600_000, startedAt: Date.now() - 600_000, status: "success" },
         sync: undefined,
         swap: undefined,
-        nextAutoSyncAt: this.simNow() + config.autoSyncSeconds * 1000
+        nextAutoSyncAt: this.simNow() + config.autoSyncSeconds * 1000,
+        raceNextSyncNow: false
       }
     }
     this.fleet = new Fleet(config.fleet, (primary ?? first)?.version ?? "0", config.seed, () => Date.now())
@@ -265,6 +284,16 @@ export class World {
     return this.timeScale
   }
 
+  /** The simulated clock as a date: the start time plus the simulated time elapsed. */
+  simDate(): Date {
+    return new Date(this.startedWall + this.simNow())
+  }
+
+  /** Appends an accepted state-changing request to the action log (see `SimActions`). */
+  act(appliance: string | null, action: ActionName, detail: Readonly<Record<string, DetailValue>> = {}): void {
+    this.actions.append(this.config.siteName, this.simDate().toISOString(), appliance, action, detail)
+  }
+
   setTimeScale(scale: number): void {
     if (!Number.isFinite(scale) || scale < 0 || scale > 1_000_000)
       throw new SimRefusal(
@@ -276,6 +305,7 @@ export class World {
     this.wallBase = Date.now()
     this.timeScale = scale
     this.log(undefined, "clock", `Time scale set to ${scale}x`)
+    this.act(null, "time-scale-set", { timeScale: scale })
   }
 
   advance(seconds: number): void {
@@ -283,6 +313,7 @@ export class World {
       throw new SimRefusal(422, "seconds must be a non-negative number (at most ten years).", "seconds")
     this.manualMs += seconds * 1000
     this.log(undefined, "clock", `Advanced simulated time by ${seconds} s`)
+    this.act(null, "clock-advanced", { seconds })
     this.tick()
   }
 
@@ -562,6 +593,7 @@ export class World {
       if (i >= 0) {
         rep.sessions.splice(i, 1)
         this.log(a.spec.id, "session", `Session ${lsid} terminated`)
+        this.act(a.spec.id, "session-terminated", { lsid })
         return true
       }
     }
@@ -599,6 +631,7 @@ export class World {
       )
     a.downloadKey = `${a.guid.slice(0, 8)}-${randomBytes(6).toString("hex")}`.toUpperCase()
     this.log(a.spec.id, "update", "Download key generated (SINGLE-3)")
+    this.act(a.spec.id, "download-key-generated")
     return a.downloadKey
   }
 
@@ -613,6 +646,7 @@ export class World {
     if (a.installed.has(p.id)) throw new SimRefusal(409, `Package ${p.id} is already installed.`)
     a.uploaded.add(p.id)
     this.log(a.spec.id, "update", `Package ${p.id} uploaded for manual installation`)
+    this.act(a.spec.id, "package-uploaded", { package: p.id })
     return p
   }
 
@@ -659,6 +693,7 @@ export class World {
       "install",
       `Installing ${p.id} (${durationSeconds} simulated s)${viaUpload ? " from a manual upload" : ""}`
     )
+    this.act(a.spec.id, "install-started", { package: p.id, via: viaUpload ? "upload" : "automatic" })
     this.disconnectEveryone(a, "Install started (PREP-4)")
     this.tick()
     return { package: p, durationSeconds }
@@ -673,6 +708,7 @@ export class World {
     if (a.lifecycle._tag !== "Running") throw new SimRefusal(409, `Appliance ${a.spec.id} is ${a.lifecycle._tag}.`)
     a.lifecycle = { _tag: "Rebooting", until: this.simNow() + 120_000, packageId: REBOOT }
     this.log(a.spec.id, "reboot", "Rebooting (120 simulated s)")
+    this.act(a.spec.id, "reboot")
     this.tick()
   }
 
@@ -713,18 +749,25 @@ export class World {
       lastSync: undefined,
       sync: undefined,
       swap: undefined,
-      nextAutoSyncAt: this.simNow() + 60_000
+      nextAutoSyncAt: this.simNow() + 60_000,
+      raceNextSyncNow: false
     }
     this.log(
       undefined,
       "failover",
       `Relationship established: ${primaryId} primary, ${backupId} backup; first sync in about 60 s (PAIR-8)`
     )
+    this.act(null, "relationship-established", {
+      primary: primaryId,
+      backup: backupId,
+      sharedIps: this.relationship.sharedIps.join(",")
+    })
     this.tick()
     return this.relationship
   }
 
-  breakRelationship(): void {
+  /** "Break failover relationship"; `request: false` when it is the consequence of another action (factory reset). */
+  breakRelationship(request = true): void {
     const r = this.relationship
     if (!r) throw new SimRefusal(409, "There is no failover relationship to break.")
     for (const id of [r.primaryId, r.backupId]) {
@@ -737,14 +780,52 @@ export class World {
       "failover",
       `Relationship broken (${r.primaryId} / ${r.backupId}); both appliances are standalone`
     )
+    if (request) this.act(null, "relationship-broken", { primary: r.primaryId, backup: r.backupId })
     this.tick()
   }
 
   syncNow(): { durationSeconds: number } {
     const r = this.relationship
     if (!r) throw new SimRefusal(409, "There is no failover relationship: establish one before syncing.")
+    if (r.raceNextSyncNow && !r.sync) {
+      // the appliance's periodic sync starts at the very instant the button is pressed
+      r.raceNextSyncNow = false
+      this.startSync(r, this.simNow(), undefined, "automatic")
+    }
     if (r.sync) throw new SimRefusal(409, "A data sync is already running; wait for it to finish.")
-    return this.startSync(r, this.simNow(), undefined, "manual")
+    const started = this.startSync(r, this.simNow(), undefined, "sync-now")
+    this.act(r.primaryId, "sync-started", { trigger: "sync-now" })
+    return started
+  }
+
+  /**
+   * Moves the next automatic data sync: to a simulated instant (ms of `simNow`), or to the
+   * instant the next "Sync now" is pressed, which then finds a sync already running (PAIR-4).
+   */
+  forcePeriodicSync(when: { readonly at: number } | { readonly atNextSyncNow: true }): void {
+    const r = this.relationship
+    if (!r)
+      throw new SimRefusal(409, "There is no failover relationship, so no periodic data sync: establish one first.")
+    if ("at" in when) {
+      if (!Number.isFinite(when.at)) throw new SimRefusal(422, "The instant must be a number of simulated seconds.")
+      r.nextAutoSyncAt = Math.max(this.simNow(), when.at)
+      this.log(
+        r.primaryId,
+        "sync",
+        `Next automatic data sync forced at simulated second ${Math.round(r.nextAutoSyncAt / 1000)}`
+      )
+      this.act(null, "periodic-sync-forced", { at: this.at(r.nextAutoSyncAt) })
+    } else {
+      r.raceNextSyncNow = true
+      this.log(r.primaryId, "sync", "The next automatic data sync will start when Sync now is pressed")
+      this.act(null, "periodic-sync-forced", { atNextSyncNow: true })
+    }
+    this.tick()
+  }
+
+  /** A simulated instant (ms of `simNow`) as ISO, on the simulated clock. */
+  at(simMs: number): string {
+    return new Date(this.startedWall + simMs).toISOString()
   }
 
   private syncSeconds(r: Relationship): number {
@@ -759,7 +840,7 @@ export class World {
     why: string
   ): { durationSeconds: number } {
     const durationSeconds = this.syncSeconds(r)
-    r.sync = { until: at + durationSeconds * 1000, thenPrimary }
+    r.sync = { until: at + durationSeconds * 1000, thenPrimary, startedAt: Date.now(), trigger: why }
     this.log(r.primaryId, "sync", `Data sync started (${why}, ${durationSeconds} simulated s)`)
     return { durationSeconds }
   }
@@ -768,13 +849,14 @@ export class World {
     const p = this.appliances.get(r.primaryId)
     const b = this.appliances.get(r.backupId)
     const then = r.sync?.thenPrimary
+    const startedAt = r.sync?.startedAt ?? Date.now()
     r.sync = undefined
     r.nextAutoSyncAt = at + this.config.autoSyncSeconds * 1000
     let status = "success"
     if (!p || !b || p.lifecycle._tag !== "Running" || b.lifecycle._tag !== "Running")
       status = "failed: the peer appliance is unreachable"
     else if (this.consumeFault(p, "fail_sync")) status = "failed: data sync interrupted (injected fault)"
-    r.lastSync = { at: Date.now(), status }
+    r.lastSync = { at: Date.now(), startedAt, status }
     if (status === "success" && p && b) {
       for (const id of p.records) b.records.add(id)
       for (const id of b.records) p.records.add(id)
@@ -818,7 +900,8 @@ export class World {
     a: Appliance,
     role: "primary" | "backup",
     dataSyncFirst: boolean,
-    force: boolean
+    force: boolean,
+    api: "xml" | "json" = "json"
   ): { message: string; syncStarted: boolean } {
     const r = this.relationship
     const peer = this.peerOf(a)
@@ -826,6 +909,7 @@ export class World {
     if (r.swap || r.sync?.thenPrimary !== undefined)
       throw new SimRefusal(409, "A role change is already in progress; wait for it to finish.")
     if (a.failoverRole === role) return { message: "Successfully changed role.", syncStarted: false }
+    this.act(a.spec.id, "failover-role-set", { role, dataSyncFirst, force, api })
     const peerUp = peer.lifecycle._tag === "Running"
     const newPrimary = role === "primary" ? a.spec.id : peer.spec.id
     const currentPrimary = this.appliances.get(r.primaryId)
@@ -863,12 +947,14 @@ export class World {
 
   setSharedIp(a: Appliance, ip: string, enabled: boolean): void {
     if (!/^[0-9a-fA-F.:]{2,45}$/.test(ip)) throw new SimRefusal(422, `"${ip}" is not an IP address.`, "ip")
+    if (a.sharedIps.get(ip) !== enabled) this.act(a.spec.id, "shared-ip-moved", { ip, enabled })
     a.sharedIps.set(ip, enabled)
     this.log(a.spec.id, "network", `Shared IP ${ip} ${enabled ? "enabled" : "disabled"}`)
     this.tick()
   }
 
   setTraffic(method: "shared-ip" | "dns" | "nat"): void {
+    if (this.traffic !== method) this.act(null, "traffic-method-set", { method })
     this.traffic = method
     this.log(undefined, "network", `Site traffic now follows ${method}`)
     this.tick()
@@ -878,6 +964,8 @@ export class World {
     this.appliance(target)
     if (!Number.isFinite(ttlSeconds) || ttlSeconds < 0)
       throw new SimRefusal(422, "ttlSeconds must be >= 0.", "ttlSeconds")
+    if (!(this.dns.target === target && this.dns.pending === undefined))
+      this.act(null, "dns-changed", { target, ttlSeconds })
     this.dns = { target: this.dns.target, pending: { target, at: this.simNow() + ttlSeconds * 1000 } }
     this.log(undefined, "dns", `DNS record moved to ${target}; propagates after ${ttlSeconds} s (SWITCH-2)`)
     this.tick()
@@ -885,6 +973,7 @@ export class World {
 
   setNat(target: string): void {
     this.appliance(target)
+    if (this.nat !== target) this.act(null, "nat-changed", { target })
     this.nat = target
     this.log(undefined, "nat", `NAT entry now points at ${target} (SWITCH-3)`)
     this.tick()
@@ -915,6 +1004,12 @@ export class World {
     }
     const cert: Certificate = { ...describeCert(id, certPem, plainKey), isDefault: false }
     a.certificates.push(cert)
+    this.act(a.spec.id, "certificate-imported", {
+      certificateId: cert.id,
+      subject: cert.subject,
+      sha256: cert.fingerprint256.replace(/:/g, "").toLowerCase(),
+      withPrivateKey: plainKey !== undefined
+    })
     this.log(
       a.spec.id,
       "certificate",
@@ -936,8 +1031,16 @@ export class World {
         404,
         `No certificate "${id}" on ${a.spec.id}; list them with GET /__sim/appliances/${a.spec.id}/certificates.`
       )
-    if (!includePrivateKey) return { cert: c, keyPem: undefined }
+    if (!includePrivateKey) {
+      this.act(a.spec.id, "certificate-exported", { certificateId: c.id, withPrivateKey: false, encrypted: false })
+      return { cert: c, keyPem: undefined }
+    }
     if (!c.keyPem) throw new SimRefusal(409, "This certificate has no private key on the appliance.")
+    this.act(a.spec.id, "certificate-exported", {
+      certificateId: c.id,
+      withPrivateKey: true,
+      encrypted: passphrase !== undefined
+    })
     const keyPem =
       passphrase === undefined
         ? c.keyPem
@@ -970,13 +1073,15 @@ export class World {
       )
     for (const x of a.certificates) x.isDefault = x === c
     this.log(a.spec.id, "certificate", `Default certificate: ${c.subject}`)
+    this.act(a.spec.id, "default-certificate-set", { certificateId: c.id, subject: c.subject })
     this.tick()
     return c
   }
 
   factoryReset(a: Appliance): void {
     this.requirePower(a)
-    if (this.relationship && this.inRelationship(a)) this.breakRelationship()
+    this.act(a.spec.id, "factory-reset")
+    if (this.relationship && this.inRelationship(a)) this.breakRelationship(false)
     a.lifecycle = { _tag: "Running" }
     a.local = emptySite()
     a.users = []
@@ -1052,6 +1157,7 @@ export class World {
       permConfiguration: input.permConfiguration
     }
     accounts.set(account.clientId, account)
+    this.act(a.spec.id, "api-account-created", { name: input.name })
     this.log(
       a.spec.id,
       "accounts",
@@ -1070,12 +1176,14 @@ export class World {
       )
     a.defaultCredentials = false
     this.log(a.spec.id, "security", "Initial admin password changed (MIGRATE-7)")
+    this.act(a.spec.id, "admin-password-changed")
   }
 
   acceptEula(a: Appliance): void {
     this.requirePower(a)
     a.eulaAccepted = true
     this.log(a.spec.id, "eula", "End-user license agreement accepted (MIGRATE-6)")
+    this.act(a.spec.id, "eula-accepted")
   }
 
   powerOff(a: Appliance): void {
@@ -1085,6 +1193,7 @@ export class World {
     a.tokens.clear()
     a.tokenOrder.clear()
     this.log(a.spec.id, "power", "Powered off: connections are refused (MIGRATE-9)")
+    this.act(a.spec.id, "power-off")
     this.tick()
   }
 
@@ -1093,6 +1202,7 @@ export class World {
     if (a.lifecycle._tag !== "PoweredOff") throw new SimRefusal(409, `Appliance ${a.spec.id} is not powered off.`)
     a.lifecycle = { _tag: "Rebooting", until: this.simNow() + 120_000, packageId: REBOOT }
     this.log(a.spec.id, "power", "Powered on: booting (120 simulated s)")
+    this.act(a.spec.id, "power-on")
     this.tick()
   }
 
@@ -1104,6 +1214,7 @@ export class World {
     a.tokenOrder.clear()
     for (const ip of a.sharedIps.keys()) a.sharedIps.set(ip, false)
     this.log(a.spec.id, "power", "Virtual appliance deleted: its addresses no longer answer (MIGRATE-9)")
+    this.act(a.spec.id, "appliance-deleted")
     this.tick()
   }
 
@@ -1259,6 +1370,11 @@ export class World {
       "restore",
       `Settings restored from the backup of ${manifest.hostname} (${manifest.version}): ${summary.accounts} API account(s), ${summary.jumpClients} Jump Client(s), ${summary.jumpoints} Jumpoint(s)${joinedSite ? "; the appliance is a member of the site again" : ""}`
     )
+    this.act(a.spec.id, "restore", {
+      fromHostname: manifest.hostname,
+      fromVersion: manifest.version,
+      joinedSite
+    })
     this.tick()
     return summary
   }
@@ -1267,6 +1383,11 @@ export class World {
 
   addFault(a: Appliance, fault: Fault): void {
     a.faults.push(fault)
+    this.act(a.spec.id, "fault-injected", {
+      kind: fault.kind,
+      count: fault.remaining ?? null,
+      pathPrefix: fault.pathPrefix ?? null
+    })
     this.log(
       a.spec.id,
       "fault",
@@ -1299,6 +1420,7 @@ export class World {
     }
     a.tokenOrder.set(account.clientId, order)
     a.tokens.set(token, { account: account.clientId, expiresAt: Date.now() + 3600_000 })
+    this.act(a.spec.id, "token-issued", { account: account.name })
     return { token, expiresIn: 3600 }
   }
 
@@ -1318,6 +1440,7 @@ export class World {
     a.tokens.clear()
     a.tokenOrder.clear()
     this.log(a.spec.id, "fault", `All ${n} token(s) expired`)
+    this.act(a.spec.id, "tokens-expired", { count: n })
     return n
   }
 
