@@ -49,6 +49,23 @@ const askedAt = (records: ReadonlyArray<{ readonly event: { readonly _tag: strin
   return opened ?? started
 }
 
+/**
+ * `last_data_sync` as the "Sync now" step read it when its gate was answered
+ * (its evidence `lastDataSyncBefore`): `undefined` when that step recorded
+ * none (e.g. the establish step of the first sync), `null` when no sync was
+ * reported then.
+ */
+const syncAtAnswer = (records: ReadonlyArray<{ readonly event: { readonly _tag: string } }>, stepId: string) => {
+  let seen: string | null | undefined
+  for (const { event } of records) {
+    const e = event as { _tag: string; stepId?: string; evidence?: Readonly<Record<string, unknown>> }
+    if (e.stepId !== stepId || e._tag !== "StepSucceeded" || e.evidence === undefined) continue
+    const v = e.evidence["lastDataSyncBefore"]
+    if (v === null || typeof v === "string") seen = v
+  }
+  return seen
+}
+
 const lastSucceeded = (records: ReadonlyArray<{ readonly event: { readonly _tag: string } }>, stepId: string) => {
   let at: Date | undefined
   for (const { event } of records) {
@@ -138,6 +155,7 @@ export const make = Effect.gen(function* () {
         const since = str(step.params, "since")
         const records = yield* journalRecords(runId)
         const requested = askedAt(records, since) ?? new Date(yield* Clock.currentTimeMillis)
+        const atAnswer = syncAtAnswer(records, since)
         const client = yield* api.appliance(id)
         const info = yield* client.apiInfo
         const skewMs = info.serverTime.getTime() - info.localTime.getTime()
@@ -148,6 +166,7 @@ export const make = Effect.gen(function* () {
           lastDataSync: last?.toISOString() ?? null,
           status: h.lastDataSyncStatus ?? null,
           requestedAt: requested.toISOString(),
+          ...(atAnswer !== undefined ? { lastDataSyncWhenAnswered: atAnswer } : {}),
           applianceClockSkewSeconds: Math.round(skewMs / 1000)
         }
         if (h.failoverRole !== "primary")
@@ -155,7 +174,13 @@ export const make = Effect.gen(function* () {
             `${id} reports failover_role ${h.failoverRole}: the relationship is not established with ${id} as primary. Check /login > Management > Failover.`,
             observed
           )
-        const after = last !== undefined && last.getTime() - skewMs >= requested.getTime() - TOLERANCE_MS
+        // A sync counts when it is reported later than the request, or when it is a newer record than the one
+        // shown when the gate was answered: a sync already running then (a periodic one, PAIR-4) that has since
+        // completed, whether the appliance dates it by its start or its end.
+        const after =
+          last !== undefined &&
+          (last.getTime() - skewMs >= requested.getTime() - TOLERANCE_MS ||
+            (atAnswer !== undefined && (atAnswer === null || last.getTime() > Date.parse(atAnswer))))
         if (after && h.lastDataSyncStatus !== "success")
           return yield* StepHandler.fail(
             `The data sync on ${id} finished with "${h.lastDataSyncStatus ?? "no status"}": do NOT break the relationship (nothing was changed). Check the failover page and the network between the appliances, then run again.`,

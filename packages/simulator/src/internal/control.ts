@@ -102,13 +102,17 @@ export const relationshipView = (world: World) => {
     sharedIps: r.sharedIps,
     establishedAt: rfc3339(r.establishedAt),
     lastSync: r.lastSync
-      ? { at: rfc3339(r.lastSync.at), startedAt: rfc3339(r.lastSync.startedAt), status: r.lastSync.status }
+      ? {
+          at: rfc3339(r.lastSync.at),
+          startedAt: new Date(r.lastSync.startedAt).toISOString(),
+          status: r.lastSync.status
+        }
       : null,
     syncing: r.sync !== undefined,
     /** The running data sync: wall-clock start, what started it (`sync-now`, `automatic`, `before role change`). */
     sync: r.sync
       ? {
-          startedAt: rfc3339(r.sync.startedAt),
+          startedAt: new Date(r.sync.startedAt).toISOString(),
           trigger: r.sync.trigger,
           secondsLeft: Math.max(0, Math.round((r.sync.until - world.simNow()) / 1000))
         }
