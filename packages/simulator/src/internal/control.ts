@@ -4,10 +4,14 @@
  * reset, faults, clock). Never mounted on a vendor path. JSON in, JSON out;
  * refusals are `{ "message": … }` with a 4xx status.
  */
+import { exportCertificate, importCertificate, servedCertificate, setDefaultCertificate } from "./certificates.js"
+import { accountsOf, createAccount, expireTokens } from "./credentials.js"
+import { acceptEula, deleteAppliance, powerOff, powerOn, restore, setAdminPassword } from "./migration.js"
 import { readBackupFile } from "./backup.js"
 import type { Reply } from "./http.js"
 import { json, parseJsonObject } from "./http.js"
-import type { Appliance, Fault, FaultKind, World } from "./world.js"
+import type { Appliance, Fault, FaultKind } from "./model.js"
+import type { World } from "./world.js"
 import { rfc3339, SimRefusal } from "./util.js"
 
 export interface ControlRequest {
@@ -40,7 +44,7 @@ const FAULT_KINDS: ReadonlyArray<FaultKind> = [
 export const applianceView = (world: World, a: Appliance) => {
   const h = world.health(a)
   const inventory = world.inventoryOf(a)
-  const served = world.servedCertificate(a)
+  const served = servedCertificate(a)
   return {
     id: a.spec.id,
     guid: a.guid,
@@ -75,7 +79,7 @@ export const applianceView = (world: World, a: Appliance) => {
     siteMember: a.local === undefined,
     defaultCredentials: a.defaultCredentials,
     eulaAccepted: a.eulaAccepted,
-    apiAccounts: world.accountsOf(a).size,
+    apiAccounts: accountsOf(world, a).size,
     users: [...a.users],
     jumpClients: inventory.clients.length,
     jumpoints: inventory.jumpoints.length,
@@ -388,28 +392,28 @@ const route = (world: World, ctx: ControlContext, { method, path, url, body }: C
 
   // Hardware migration (MIGRATE-*)
   if (at("DELETE")) {
-    world.deleteAppliance(a)
+    deleteAppliance(world, a)
     return ok(applianceView(world, a))
   }
   if (at("POST", "power-off")) {
-    world.powerOff(a)
+    powerOff(world, a)
     return ok(applianceView(world, a))
   }
   if (at("POST", "power-on")) {
-    world.powerOn(a)
+    powerOn(world, a)
     return ok(applianceView(world, a))
   }
   if (at("POST", "eula", "accept")) {
-    world.acceptEula(a)
+    acceptEula(world, a)
     return ok({ eulaAccepted: true })
   }
   if (at("PUT", "admin-password")) {
-    world.setAdminPassword(a, str(o, "password")!)
+    setAdminPassword(world, a, str(o, "password")!)
     return ok({ defaultCredentials: a.defaultCredentials })
   }
   if (at("GET", "accounts"))
     return ok(
-      [...world.accountsOf(a).values()].map((x) => ({
+      [...accountsOf(world, a).values()].map((x) => ({
         name: x.name,
         clientId: x.clientId,
         enabled: x.enabled,
@@ -424,7 +428,7 @@ const route = (world: World, ctx: ControlContext, { method, path, url, body }: C
       throw new SimRefusal(422, 'Field "permCommand" must be deny, read_only or full_access.', "permCommand")
     const name = str(o, "name")!
     if (name.length > 100) throw new SimRefusal(422, 'Field "name" must be at most 100 characters.', "name")
-    const account = world.createAccount(a, {
+    const account = createAccount(world, a, {
       name,
       permCommand: perm,
       permBackup: o.permBackup === undefined ? true : bool(o, "permBackup"),
@@ -446,7 +450,7 @@ const route = (world: World, ctx: ControlContext, { method, path, url, body }: C
       throw new SimRefusal(422, 'Field "password" must be a string.', "password")
     const password = typeof pw === "string" ? pw : undefined
     const { manifest, payload } = readBackupFile(path)
-    const summary = world.restore(a, manifest, payload, password)
+    const summary = restore(world, a, manifest, payload, password)
     return ok({
       restored: true,
       from: {
@@ -517,7 +521,8 @@ const route = (world: World, ctx: ControlContext, { method, path, url, body }: C
   }
   if (at("GET", "certificates")) return ok(a.certificates.map(certView))
   if (at("POST", "certificates")) {
-    const c = world.importCertificate(
+    const c = importCertificate(
+      world,
       a,
       str(o, "certificate")!,
       str(o, "privateKey", false),
@@ -526,15 +531,15 @@ const route = (world: World, ctx: ControlContext, { method, path, url, body }: C
     return ok(certView(c))
   }
   if (at("GET", "certificates", "*", "export")) {
-    const r = world.exportCertificate(a, sub[1]!, false, undefined)
+    const r = exportCertificate(world, a, sub[1]!, false, undefined)
     return ok({ ...certView(r.cert), certificate: r.cert.certPem })
   }
   if (at("POST", "certificates", "*", "export")) {
     const withKey = o.includePrivateKey === undefined ? false : bool(o, "includePrivateKey")
-    const r = world.exportCertificate(a, sub[1]!, withKey, str(o, "passphrase", false))
+    const r = exportCertificate(world, a, sub[1]!, withKey, str(o, "passphrase", false))
     return ok({ ...certView(r.cert), certificate: r.cert.certPem, privateKey: r.keyPem ?? null })
   }
-  if (at("PUT", "certificates", "*", "default")) return ok(certView(world.setDefaultCertificate(a, sub[1]!)))
+  if (at("PUT", "certificates", "*", "default")) return ok(certView(setDefaultCertificate(world, a, sub[1]!)))
   if (at("POST", "faults")) {
     const kind = o.kind
     if (typeof kind !== "string" || !FAULT_KINDS.includes(kind as FaultKind))
@@ -549,7 +554,7 @@ const route = (world: World, ctx: ControlContext, { method, path, url, body }: C
     world.addFault(a, fault)
     return ok(applianceView(world, a).faults)
   }
-  if (at("POST", "faults", "expire-tokens")) return ok({ expired: world.expireTokens(a) })
+  if (at("POST", "faults", "expire-tokens")) return ok({ expired: expireTokens(world, a) })
   if (at("DELETE", "faults")) {
     a.faults = []
     world.log(a.spec.id, "fault", "Faults cleared")

@@ -3,6 +3,7 @@
  * listener, and the site front (a TCP forwarder that follows the shared IP,
  * DNS or NAT record and refuses connections when nothing holds the site).
  */
+import { servedCertificate } from "./certificates.js"
 import * as http from "node:http"
 import * as https from "node:https"
 import * as net from "node:net"
@@ -14,7 +15,7 @@ import { defaultCertPem, defaultKeyPem, generatePki } from "./cert.js"
 import { handleControl } from "./control.js"
 import { BodyTooLarge, json, readBody, send, text } from "./http.js"
 import { handleVendor } from "./vendor.js"
-import type { Appliance } from "./world.js"
+import type { Appliance } from "./model.js"
 import { World } from "./world.js"
 
 export interface Endpoint {
@@ -152,7 +153,7 @@ export class SimServer {
         { requestTimeout: 120_000, headersTimeout: 30_000, maxHeaderSize: 16 * 1024 },
         handler
       )
-      const served = this.world.servedCertificate(a)
+      const served = servedCertificate(a)
       const secure = https.createServer(
         {
           cert: served.certPem,
@@ -223,7 +224,7 @@ export class SimServer {
         httpUrl: `http://${host}:${p.http}`,
         httpsUrl: `https://${host}:${p.https}`,
         get certificateSha256(): string {
-          return world.servedCertificate(a).fingerprint256.replace(/:/g, "").toLowerCase()
+          return servedCertificate(a).fingerprint256.replace(/:/g, "").toLowerCase()
         }
       }
     })
@@ -281,7 +282,7 @@ export class SimServer {
     for (const [id, entry] of this.secureServers) {
       const a = this.world.appliances.get(id)
       if (!a) continue
-      const served = this.world.servedCertificate(a)
+      const served = servedCertificate(a)
       if (served.id === entry.certId) continue
       entry.certId = served.id
       entry.server.setSecureContext({ cert: served.certPem, key: served.keyPem ?? this.tls.key })
