@@ -136,6 +136,10 @@ export const awaitSync = Effect.fn(FailoverSteps.AwaitSync.name)(function* (
     onNone: () => Effect.map(Clock.currentTimeMillis, (t) => new Date(t)),
     onSome: Effect.succeed
   })
+  // last_data_sync as the Sync now step read it when its gate was answered (undefined: that step recorded none,
+  // e.g. the establish step before the first sync; null: no sync was reported then)
+  const before = Option.getOrUndefined(ctx.history.evidenceOf(params.since))?.["lastDataSyncBefore"]
+  const atAnswer = before === null || typeof before === "string" ? before : undefined
   const c = yield* client(id)
   const info = yield* c.apiInfo
   const skewMs = info.serverTime.getTime() - info.localTime.getTime()
@@ -146,6 +150,7 @@ export const awaitSync = Effect.fn(FailoverSteps.AwaitSync.name)(function* (
     lastDataSync: last?.toISOString() ?? null,
     status: h.lastDataSyncStatus ?? null,
     requestedAt: requested.toISOString(),
+    ...(atAnswer !== undefined ? { lastDataSyncWhenAnswered: atAnswer } : {}),
     applianceClockSkewSeconds: Math.round(skewMs / 1000)
   }
   if (h.failoverRole !== "primary")
@@ -153,7 +158,13 @@ export const awaitSync = Effect.fn(FailoverSteps.AwaitSync.name)(function* (
       `${id} reports failover_role ${h.failoverRole}: the relationship is not established with ${id} as primary. Check /login > Management > Failover.`,
       observed
     )
-  const after = last !== undefined && last.getTime() - skewMs >= requested.getTime() - TOLERANCE_MS
+  // A sync counts when it is reported later than the request, or when it is a newer record than the one shown
+  // when the gate was answered: a sync already running then (a periodic one, PAIR-4) that has since completed,
+  // whether the appliance dates it by its start or its end.
+  const after =
+    last !== undefined &&
+    (last.getTime() - skewMs >= requested.getTime() - TOLERANCE_MS ||
+      (atAnswer !== undefined && (atAnswer === null || last.getTime() > Date.parse(atAnswer))))
   if (after && h.lastDataSyncStatus !== "success")
     return yield* StepHandler.fail(
       `The data sync on ${id} finished with "${h.lastDataSyncStatus ?? "no status"}": do NOT break the relationship (nothing was changed). Check the failover page and the network between the appliances, then run again.`,

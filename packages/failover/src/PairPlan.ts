@@ -320,8 +320,8 @@ const backupSyncBreak = (c: Context): ReadonlyArray<Plan.Step> => {
         estimatedSeconds: 60,
         instructions: [
           `Open https://${a.uniqueIp}/login > Management > Failover on ${a.id} (the primary).`,
-          'Press "Sync now".',
-          "Approve right away: the run then waits until the failover page (and health) reports a successful sync later than this request."
+          'Press "Sync now". If a sync is already running ("A data sync is already running"), wait for it to finish; then press "Sync now" again unless that sync started after this step opened.',
+          "Approve right away: the run then waits until the failover page (and health) reports a successful sync later than this request. A sync that was running when you approved counts once it has finished."
         ]
       },
       { appliance: a.id, peer: b.id }
@@ -336,7 +336,7 @@ const backupSyncBreak = (c: Context): ReadonlyArray<Plan.Step> => {
         intervalSeconds: c.interval,
         deadlineSeconds: c.syncDeadline,
         notes: [
-          "Holds when last_data_sync is later than the Sync now request and its status is success; a failed sync stops the run before anything is broken."
+          "Holds when last_data_sync is later than the Sync now request, or newer than when the Sync now gate was answered (a sync already running then, finished since), and its status is success; a failed sync stops the run before anything is broken."
         ]
       },
       { appliance: a.id, since: "pair/sync-now" }

@@ -93,6 +93,45 @@ describe("FailoverHandlers", () => {
     })
   )
 
+  it.live(
+    "PAIR-4: a periodic sync already running when Sync now was answered counts once it has finished, even dated by its start",
+    () =>
+      Effect.gen(function* () {
+        const world = new Fake.FakeWorld()
+        const a = world.get("A")
+        const previous = new Date(Date.now() - 3600_000) // the previous sync, an hour ago
+        a.lastSync = previous
+        const startedAt = new Date(Date.now() - 30_000) // the running periodic sync started before the request
+        const report = yield* run(world, [syncNow, syncWait(5), breakGate], {
+          // "A data sync is already running": the person approves; the appliance shows the new sync when it ends
+          "pair/sync-now": Fake.approve(() => {
+            setTimeout(() => {
+              a.lastSync = startedAt
+              a.lastSyncStatus = "success"
+            }, 30)
+          }),
+          "pair/break": Fake.approve(() => {
+            world.get("A").role = "none"
+            world.get("B").role = "none"
+          })
+        })
+        expect(report.status, report.error).toBe("succeeded")
+        const wait = report.steps.find((s) => s.id === "pair/sync-wait")!
+        expect(wait.evidence["lastDataSync"]).toBe(startedAt.toISOString())
+        expect(wait.evidence["lastDataSyncWhenAnswered"]).toBe(previous.toISOString())
+      })
+  )
+
+  it.live("PAIR-4: a sync that ended before the answer and is dated before the request still does not count", () =>
+    Effect.gen(function* () {
+      const world = new Fake.FakeWorld()
+      world.get("A").lastSync = new Date(Date.now() - 30_000)
+      const report = yield* run(world, [syncNow, syncWait(0.2), breakGate], { "pair/sync-now": Fake.approve() })
+      expect(report.status).toBe("failed")
+      expect(report.currentStep).toBe("pair/sync-wait")
+    })
+  )
+
   it.live("PAIR-4: the request time is compared in the appliance's clock (PREP-8 skew)", () =>
     Effect.gen(function* () {
       const world = new Fake.FakeWorld()

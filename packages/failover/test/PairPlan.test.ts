@@ -97,6 +97,15 @@ describe("PairPlan", () => {
     }
   })
 
+  it("PAIR-4: the Sync now gate says to wait for a sync already running, and when to press again", () => {
+    for (const f of [PairPlan.planSynchronous, PairPlan.planAsynchronous]) {
+      const gate = step(plan(f), "pair/sync-now") as Plan.ManualGate
+      const text = gate.instructions.join("\n")
+      expect(text).toMatch(/If a sync is already running .*wait for it to finish/)
+      expect(text).toMatch(/press "Sync now" again unless that sync started after this step opened/)
+    }
+  })
+
   it("PAIR-5: sync order: A, verify, window 2, B, verify, restore from A", () => {
     const p = plan(PairPlan.planSynchronous)
     const seq = [

@@ -6,7 +6,11 @@
  *
  * Gates are recognised by the failover step definitions
  * (`FailoverSteps.Broken.is(step)`…) and read from the step's `params`:
- * - `SyncRequested` (PAIR-8): "Sync now", `POST /failover/sync`;
+ * - `SyncRequested` (PAIR-4): "Sync now", `POST /failover/sync`. When the
+ *   page answers "A data sync is already running" (the appliance's periodic
+ *   sync started), it waits for that sync to finish as a person would; a
+ *   sync that started after the gate opened and succeeded is the sync asked
+ *   for, otherwise it presses "Sync now" again;
  * - `Broken` (PAIR-4): "Break failover relationship", `POST /failover/break`;
  * - `Established` (PAIR-7): "Establish relationship" with the
  *   step's `primary` and `backup`, `POST /failover/establish`;
@@ -39,6 +43,10 @@ export interface Options {
    * network pages would (default 0: one right after the other).
    */
   readonly sharedIpPauseMillis?: number | undefined
+  /** Real milliseconds between two looks at a running data sync (default 200). */
+  readonly syncPollMillis?: number | undefined
+  /** Real milliseconds to wait for a running data sync before rejecting the gate (default 30 minutes). */
+  readonly syncWaitMillis?: number | undefined
 }
 
 /**
@@ -80,6 +88,76 @@ export const moveTraffic = (
   }
 }
 
+interface SyncView {
+  readonly syncing?: boolean
+  readonly sync?: { readonly startedAt: string; readonly trigger: string } | null
+  readonly lastSync?: { readonly at: string; readonly startedAt: string; readonly status: string } | null
+}
+
+const failoverView = (client: ControlClient) =>
+  Effect.map(client.call("GET", "/failover"), (v) => (v ?? {}) as SyncView)
+
+/** Polls the relationship until no data sync runs; the last sync then. */
+const awaitSyncEnd = (client: ControlClient, options: Options) => {
+  const poll = Math.max(1, options.syncPollMillis ?? 200)
+  const limit = options.syncWaitMillis ?? 30 * 60_000
+  const loop = (waited: number): Effect.Effect<SyncView, ControlFailure> =>
+    Effect.flatMap(failoverView(client), (v) =>
+      v.syncing !== true
+        ? Effect.succeed(v)
+        : waited >= limit
+          ? Effect.fail(
+              new ControlFailure(
+                `a data sync is still running after ${Math.round(waited / 1000)} s: wait for it to finish, then answer this gate again`
+              )
+            )
+          : Effect.zipRight(Effect.sleep(`${poll} millis`), loop(waited + poll))
+    )
+  return loop(0)
+}
+
+/**
+ * "Sync now", as a person does it: when a data sync is already running,
+ * wait for it to finish; it is the sync asked for when it started after the
+ * gate opened (`openedAt`, wall-clock ms) and succeeded, else press again.
+ *
+ * @since 0.3.0
+ * @category combinators
+ */
+export const syncNow = (
+  client: ControlClient,
+  openedAt: number,
+  options: Options = {}
+): Effect.Effect<Record<string, string>, ControlFailure> =>
+  Effect.gen(function* () {
+    const waited: Array<string> = []
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const pressed = yield* Effect.either(client.call("POST", "/failover/sync"))
+      if (pressed._tag === "Right")
+        return {
+          pressed: "Sync now",
+          ...(waited.length > 0 ? { waitedFor: waited.join("; ") } : {})
+        }
+      // 409 with a relationship: a sync was running (it may have ended since); anything else is a refusal
+      const seen = pressed.left.status === 409 ? yield* client.call("GET", "/failover") : null
+      if (seen === null || typeof seen !== "object") return yield* Effect.fail(pressed.left)
+      const running = (seen as SyncView).sync
+      const end = (seen as SyncView).syncing === true ? yield* awaitSyncEnd(client, options) : (seen as SyncView)
+      const last = end.lastSync
+      waited.push(
+        `a data sync (${running?.trigger ?? "unknown"}) started at ${running?.startedAt ?? last?.startedAt ?? "?"} was already running; it ended ${last?.status ?? "without a status"}`
+      )
+      if (last && last.status === "success" && Date.parse(last.startedAt) >= openedAt)
+        return {
+          pressed: "none: the sync that was running started after this gate opened",
+          waitedFor: waited.join("; ")
+        }
+    }
+    return yield* Effect.fail(
+      new ControlFailure(`Sync now kept finding a data sync already running (${waited.join("; ")})`)
+    )
+  })
+
 /**
  * Plays a `failover/…` gate; `undefined` for any other handler (the next
  * part of `SimOperator` answers it).
@@ -92,8 +170,7 @@ export const play =
   (request: Operator.GateRequest): Played => {
     const step = request.step
     const p = step.params as Json
-    if (FailoverSteps.SyncRequested.is(step))
-      return Effect.as(client.call("POST", "/failover/sync"), { pressed: "Sync now" })
+    if (FailoverSteps.SyncRequested.is(step)) return syncNow(client, Date.now(), options)
     if (FailoverSteps.Broken.is(step))
       return Effect.as(client.call("POST", "/failover/break"), { pressed: "Break failover relationship" })
     if (FailoverSteps.Established.is(step)) {

@@ -6,6 +6,7 @@
  *
  * @since 0.1.0
  */
+import { hexOf } from "./internal/util.js"
 
 /**
  * `perm_command` values of an API account.
@@ -134,6 +135,11 @@ export interface SimConfig {
   readonly basePort: number
   /** Simulated seconds per real second (60 = a 30-minute install takes 30 s). 0 = time moves only through `/__sim/clock/advance`. */
   readonly timeScale: number
+  /**
+   * Name of the simulated site: `site` for a one-site simulator, `site-001`… in a many-site one.
+   * The action log carries it (`GET /__sim/actions`).
+   */
+  readonly siteName: string
   /** Site hostname the site front answers for. */
   readonly siteHostname: string
   /** The shared IP the site's traffic follows (SWITCH-1). */
@@ -289,6 +295,7 @@ export const make = (input: SimConfigInput = {}): SimConfig => {
     host: input.host ?? "127.0.0.1",
     basePort: input.basePort ?? 0,
     timeScale: input.timeScale ?? 60,
+    siteName: input.siteName ?? "site",
     siteHostname: input.siteHostname ?? "support.sra-simulator.local",
     siteSharedIp,
     traffic: input.traffic ?? "shared-ip",
@@ -318,4 +325,119 @@ export const make = (input: SimConfigInput = {}): SimConfig => {
     maxBodyBytes: input.maxBodyBytes ?? 1024 * 1024,
     rateLimit: input.rateLimit ?? { perSecond: 20, perHour: 15000 }
   }
+}
+
+/**
+ * A many-site simulator: generated sites (`site-001`, `site-002`…, the first
+ * `pairs` of them failover pairs, the others single appliances), or each
+ * site's configuration (each needs a distinct `siteName`).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface SitesInput {
+  /** How many sites to generate, or each site's configuration. */
+  readonly sites: number | ReadonlyArray<SimConfigInput & { readonly siteName: string }>
+  /** With a number of sites: how many of them are failover pairs (default: all). */
+  readonly pairs?: number | undefined
+  /** Settings every site shares (time scale, fleet, backup size, catalog…); a site's own fields win. */
+  readonly common?: SimConfigInput | undefined
+}
+
+const pad = (i: number, n: number): string => String(i).padStart(Math.max(3, String(n).length), "0")
+
+/**
+ * Per-site API accounts: the default accounts' names and permissions with
+ * credentials derived from the site name (each site has its own).
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const siteAccounts = (siteName: string, seed: number): ReadonlyArray<ApiAccount> =>
+  defaultAccounts.map((a) => ({
+    ...a,
+    clientId: hexOf(`account:${seed}:${siteName}:${a.name}`, 40),
+    clientSecret: `${a.name}-${hexOf(`secret:${seed}:${siteName}:${a.name}`, 32)}`
+  }))
+
+/**
+ * One generated site of a many-site simulator: `site-007` at
+ * `site-007.sra-simulator.local`, appliance A (and B for a pair) at
+ * `site-007-a.sra-simulator.local`…, its own shared IP and API accounts.
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const generatedSite = (index: number, count: number, pair: boolean, common: SimConfigInput = {}): SimConfig => {
+  const siteName = `site-${pad(index, count)}`
+  const net = `10.${Math.floor(index / 250) % 250}.${index % 250}`
+  const sharedIp = `${net}.10`
+  const defaults = make({ ...common, siteSharedIp: sharedIp })
+  const seed = (common.seed ?? 42) + index
+  const base = defaults.appliances[0]!
+  const a: ApplianceSpec = {
+    ...base,
+    id: "A",
+    hostname: `${siteName}-a.sra-simulator.local`,
+    failoverRole: pair ? "primary" : "none",
+    uniqueIp: `${net}.11`,
+    sharedIps: [{ ip: sharedIp, enabled: true }]
+  }
+  const b: ApplianceSpec = {
+    ...(defaults.appliances[1] ?? base),
+    id: "B",
+    hostname: `${siteName}-b.sra-simulator.local`,
+    failoverRole: "backup",
+    uniqueIp: `${net}.12`,
+    sharedIps: [{ ip: sharedIp, enabled: false }]
+  }
+  return make({
+    ...common,
+    siteName,
+    siteHostname: `${siteName}.sra-simulator.local`,
+    siteSharedIp: sharedIp,
+    basePort: 0,
+    seed,
+    appliances: common.appliances ?? (pair ? [a, b] : [a]),
+    accounts: common.accounts ?? siteAccounts(siteName, seed)
+  })
+}
+
+/**
+ * The configuration of every site of a many-site simulator. Throws an
+ * `Error` saying what to change on a bad count or a duplicate / unusable
+ * site name (names go into URLs: letters, digits and `-`).
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const makeSites = (input: SitesInput): ReadonlyArray<SimConfig> => {
+  if (typeof input.sites === "number") {
+    const n = input.sites
+    if (!Number.isInteger(n) || n < 1 || n > 5000)
+      throw new Error(`sites must be a whole number between 1 and 5000, got ${n}.`)
+    const pairs = input.pairs ?? n
+    if (!Number.isInteger(pairs) || pairs < 0 || pairs > n)
+      throw new Error(`pairs must be a whole number between 0 and the number of sites (${n}), got ${pairs}.`)
+    return Array.from({ length: n }, (_, i) => generatedSite(i + 1, n, i < pairs, input.common))
+  }
+  if (input.sites.length === 0) throw new Error("Give at least one site.")
+  const seen = new Set<string>()
+  return input.sites.map((site, i) => {
+    if (!/^[A-Za-z0-9][A-Za-z0-9-]{0,62}$/.test(site.siteName))
+      throw new Error(
+        `Site name "${site.siteName}" cannot be used: use letters, digits and "-" (at most 63), e.g. site-001.`
+      )
+    if (seen.has(site.siteName)) throw new Error(`Two sites are named "${site.siteName}": give each a distinct name.`)
+    seen.add(site.siteName)
+    // each site its own appliance GUIDs, client schedules and API credentials unless it says otherwise
+    const seed = site.seed ?? (input.common?.seed ?? 42) + i + 1
+    return make({
+      ...input.common,
+      ...site,
+      seed,
+      accounts: site.accounts ?? input.common?.accounts ?? siteAccounts(site.siteName, seed),
+      basePort: 0
+    })
+  })
 }

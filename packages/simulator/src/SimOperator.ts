@@ -66,6 +66,10 @@ export interface Options {
    * and enabling it on the new one at a failover switch (default 0).
    */
   readonly sharedIpPauseMillis?: number | undefined
+  /** Real milliseconds between two looks at a data sync that was already running at "Sync now" (default 200). */
+  readonly syncPollMillis?: number | undefined
+  /** Real milliseconds to wait for such a sync before rejecting the gate (default 30 minutes). */
+  readonly syncWaitMillis?: number | undefined
   /** Name recorded as the approver (default `simulator-operator`). */
   readonly by?: string | undefined
   /** Called with every request before it is answered (tests, demos). */
@@ -86,7 +90,11 @@ export const make = (options: Options): (typeof Operator.Operator)["Service"] =>
   const client = ControlClient.make(options.controlUrl)
   const { call } = client
   const downloadKeys = new Map<string, string>()
-  const failover = PairOperator.play(client, { sharedIpPauseMillis: options.sharedIpPauseMillis })
+  const failover = PairOperator.play(client, {
+    sharedIpPauseMillis: options.sharedIpPauseMillis,
+    syncPollMillis: options.syncPollMillis,
+    syncWaitMillis: options.syncWaitMillis
+  })
   const migration = MigrationGates.play(client, {
     by,
     exportPassphrase: options.exportPassphrase ?? "simulator-export-passphrase",

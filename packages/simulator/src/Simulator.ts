@@ -23,7 +23,9 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { defaultCertPem, defaultKeyPem } from "./internal/cert.js"
+import * as ControlClient from "./internal/controlClient.js"
 import { SimServer } from "./internal/server.js"
+import { kindOf, SimSites } from "./internal/sites.js"
 import * as SimConfig from "./SimConfig.js"
 
 /**
@@ -33,7 +35,13 @@ import * as SimConfig from "./SimConfig.js"
  * @category errors
  */
 export class SimulatorError extends Schema.TaggedError<SimulatorError>()("SimulatorError", {
-  reason: Schema.Literal("ListenFailed", "ControlRefused", "ControlUnreachable"),
+  reason: Schema.Literal(
+    "ListenFailed",
+    "ControlRefused",
+    "ControlUnreachable",
+    "ControlAnswerInvalid",
+    "InvalidInput"
+  ),
   message: Schema.String,
   status: Schema.optional(Schema.Number)
 }) {}
@@ -194,38 +202,7 @@ export const layer = (input: SimConfig.SimConfigInput = {}): Layer.Layer<Simulat
 const toHandle = (server: SimServer): SimulatorHandle => {
   const endpoints = server.endpoints()
   const control = (method: string, path: string, body?: unknown): Effect.Effect<unknown, SimulatorError> =>
-    Effect.tryPromise({
-      try: async (signal) => {
-        const res = await fetch(`${server.controlUrl()}${path.startsWith("/") ? path : `/${path}`}`, {
-          method,
-          signal,
-          headers: body === undefined ? {} : { "Content-Type": "application/json" },
-          ...(body === undefined ? {} : { body: JSON.stringify(body) })
-        })
-        const value: unknown = await res.json()
-        return { status: res.status, value }
-      },
-      catch: (e) =>
-        new SimulatorError({
-          reason: "ControlUnreachable",
-          message: `The control API did not answer: ${e instanceof Error ? e.message : String(e)}. Is the simulator still running?`
-        })
-    }).pipe(
-      Effect.flatMap(({ status, value }) =>
-        status >= 400
-          ? Effect.fail(
-              new SimulatorError({
-                reason: "ControlRefused",
-                status,
-                message:
-                  typeof value === "object" && value !== null && "message" in value
-                    ? String(value.message)
-                    : `HTTP ${status}`
-              })
-            )
-          : Effect.succeed(value)
-      )
-    )
+    controlCall(server.controlUrl(), method, path, body)
   return {
     config: server.config,
     appliances: endpoints,
@@ -246,7 +223,7 @@ const toHandle = (server: SimServer): SimulatorHandle => {
     })),
     certificatePem: server.certificatePem,
     caPem: server.caPem,
-    siteCertificate: server.pki
+    siteCertificate: server.pki?.site
       ? {
           certificatePem: server.pki.site.cert,
           privateKeyPem: Redacted.make(server.pki.site.key),
@@ -256,6 +233,146 @@ const toHandle = (server: SimServer): SimulatorHandle => {
     control
   }
 }
+
+/**
+ * A running many-site simulator: every site with its own appliances,
+ * listeners, site front, clock, faults and control API; one CA, one action
+ * log and one control listener shared.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface SitesHandle {
+  /** The control API of the whole simulator: `GET /sites`, `GET /actions` (every site), `PUT /clock`, `POST /clock/advance` (every site). */
+  readonly controlUrl: string
+  /** Every site, in order; each `controlUrl` is that site's own control API (`…/sites/{name}/__sim`). */
+  readonly sites: ReadonlyArray<SimulatorHandle & { readonly name: string; readonly kind: "pair" | "single" }>
+  /** Fails with a defect for an unknown name (a test wiring mistake). */
+  readonly site: (name: string) => SimulatorHandle & { readonly name: string; readonly kind: "pair" | "single" }
+  /** PEM of the root CA that issued every site's certificates: trust it once for all sites. */
+  readonly caPem: string
+  /** Calls the whole simulator's control API, e.g. `control("GET", "/actions")`. */
+  readonly control: (method: string, path: string, body?: unknown) => Effect.Effect<unknown, SimulatorError>
+}
+
+/**
+ * A running many-site simulator as a service.
+ *
+ * @since 0.3.0
+ * @category services
+ */
+export class SimulatorSites extends Context.Tag("@sra-upgrade/simulator/SimulatorSites")<
+  SimulatorSites,
+  SitesHandle
+>() {}
+
+const openSites = async (input: SimConfig.SitesInput): Promise<SimSites> => {
+  const sites = await SimSites.create(SimConfig.makeSites(input))
+  try {
+    await sites.start()
+  } catch (e) {
+    await sites.stop()
+    throw e
+  }
+  return sites
+}
+
+const toSitesHandle = (sites: SimSites): SitesHandle => {
+  const handles = [...sites.servers.values()].map((server) => ({
+    ...toHandle(server),
+    name: server.config.siteName,
+    kind: kindOf(server.config)
+  }))
+  return {
+    controlUrl: sites.controlUrl(),
+    sites: handles,
+    site: (name) => {
+      const h = handles.find((x) => x.name === name)
+      if (!h) throw new Error(`No simulated site "${name}"; known: ${handles.map((x) => x.name).join(", ")}`)
+      return h
+    },
+    caPem: sites.caPem,
+    control: (method, path, body) => controlCall(sites.controlUrl(), method, path, body)
+  }
+}
+
+const sitesError = (e: unknown) =>
+  new SimulatorError(
+    e instanceof Error && !("code" in e)
+      ? { reason: "InvalidInput", message: e.message }
+      : {
+          reason: "ListenFailed",
+          message: `The simulator could not listen: ${e instanceof Error ? e.message : String(e)}. Check that the host address exists on this machine and that enough file descriptors are allowed (ulimit -n).`
+        }
+  )
+
+/**
+ * Starts many simulated sites in one process for the lifetime of the scope:
+ * `startSites({ sites: 200, pairs: 50, common: { timeScale: 600 } })`.
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const startSites = (input: SimConfig.SitesInput): Effect.Effect<SitesHandle, SimulatorError, Scope.Scope> =>
+  Effect.acquireRelease(Effect.tryPromise({ try: () => openSites(input), catch: sitesError }), (sites) =>
+    Effect.promise(() => sites.stop())
+  ).pipe(Effect.map(toSitesHandle))
+
+/**
+ * Starts many simulated sites outside Effect. Call `close()` when done.
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const startSitesPromise = async (
+  input: SimConfig.SitesInput
+): Promise<SitesHandle & { readonly close: () => Promise<void> }> => {
+  const sites = await openSites(input)
+  return { ...toSitesHandle(sites), close: () => sites.stop() }
+}
+
+/**
+ * A layer that starts many simulated sites and stops them when released.
+ *
+ * @since 0.3.0
+ * @category layers
+ */
+export const layerSites = (input: SimConfig.SitesInput): Layer.Layer<SimulatorSites, SimulatorError> =>
+  Layer.scoped(SimulatorSites, startSites(input))
+
+/**
+ * One call of the control API at `controlUrl` (JSON in and out); a 4xx/5xx
+ * fails with `ControlRefused` carrying the simulator's message.
+ *
+ * @since 0.3.0
+ * @category combinators
+ */
+export const controlCall = (
+  controlUrl: string,
+  method: string,
+  path: string,
+  body?: unknown
+): Effect.Effect<unknown, SimulatorError> =>
+  Effect.tryPromise({
+    try: (signal) => ControlClient.request(controlUrl, method, path, body, signal),
+    catch: (e) =>
+      new SimulatorError({
+        reason: "ControlUnreachable",
+        message: `The control API at ${controlUrl} did not answer: ${e instanceof Error ? e.message : String(e)}. Is the simulator still running?`
+      })
+  }).pipe(
+    Effect.flatMap(({ status, value }) =>
+      status >= 400
+        ? Effect.fail(
+            new SimulatorError({
+              reason: "ControlRefused",
+              status,
+              message: ControlClient.refusalMessage(status, value)
+            })
+          )
+        : Effect.succeed(value)
+    )
+  )
 
 /**
  * A bundled self-signed certificate and key (CN=sra-simulator.local, SAN

@@ -22,3 +22,13 @@ export * as Seed from "./Seed.js"
  * @since 0.1.0
  */
 export * as MigrationOperator from "./MigrationOperator.js"
+
+/**
+ * @since 0.3.0
+ */
+export * as SimActions from "./SimActions.js"
+
+/**
+ * @since 0.3.0
+ */
+export * as SimControl from "./SimControl.js"

@@ -3,6 +3,7 @@ import * as net from "node:net"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
+import { rateLimit } from "../src/internal/credentials.js"
 import { World } from "../src/internal/world.js"
 import { defaultCertificate } from "../src/Simulator.js"
 import { SimConfig, Simulator } from "../src/index.js"
@@ -112,18 +113,18 @@ describe("injected faults", () => {
     const a = world.appliance("A")
     const admin = SimConfig.defaultAccounts[0]!
     const other = SimConfig.defaultAccounts[1]!
-    const results = Array.from({ length: 21 }, () => world.rateLimit(a, admin))
+    const results = Array.from({ length: 21 }, () => rateLimit(world, a, admin))
     expect(results.slice(0, 20).every((r) => !r.limited)).toBe(true)
     expect(results[20]).toMatchObject({ limited: true, retryAfter: 1 })
     expect(results[19]!.remaining).toBe(5)
-    expect(world.rateLimit(a, other).limited).toBe(false) // another account has its own budget
+    expect(rateLimit(world, a, other).limited).toBe(false) // another account has its own budget
     // Hourly budget (scaled down to 25 here; 15,000 by default)
     const hourly = new World(
       SimConfig.make({ timeScale: 0, rateLimit: { perSecond: 1000, perHour: 25 } }),
       defaultCertificate
     )
     const h = hourly.appliance("A")
-    const hr = Array.from({ length: 26 }, () => hourly.rateLimit(h, admin))
+    const hr = Array.from({ length: 26 }, () => rateLimit(hourly, h, admin))
     expect(hr.slice(0, 25).every((r) => !r.limited)).toBe(true)
     expect(hr[25]!.limited).toBe(true)
     expect(hr[25]!.retryAfter).toBeGreaterThan(3000)

@@ -5,6 +5,8 @@
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
+import * as Option from "effect/Option"
+import { usage } from "../CliError.js"
 import { jsonOpt } from "../internal/options.js"
 import * as Sim from "../internal/sim.js"
 
@@ -33,11 +35,32 @@ export const command = Command.make(
     ),
     writeSite: Options.text("write-site").pipe(
       Options.optional,
-      Options.withDescription("Write a site file (and its secret file beside it) describing this simulator.")
+      Options.withDescription(
+        "Write a site file (and its secret file beside it) describing this simulator; with --sites, a folder for one site file per site."
+      )
+    ),
+    sites: Options.integer("sites").pipe(
+      Options.optional,
+      Options.withDescription(
+        "Simulate this many sites in one process (site-001, site-002…), each with its own control URL."
+      )
+    ),
+    pairs: Options.integer("pairs").pipe(
+      Options.optional,
+      Options.withDescription(
+        "With --sites: how many of the sites are failover pairs (default all; the others single appliances)."
+      )
     ),
     json: jsonOpt
   },
-  (o) => Sim.serve(o)
+  (o) =>
+    Option.isSome(o.sites)
+      ? Sim.serveSites({ ...o, sites: o.sites.value })
+      : Option.isSome(o.pairs)
+        ? usage("--pairs needs --sites N")
+        : Sim.serve(o)
 ).pipe(
-  Command.withDescription("Start the simulated failover pair and site front (same as `pnpm sim`); Ctrl-C stops it.")
+  Command.withDescription(
+    "Start the simulated failover pair and site front (same as `pnpm sim`), or with --sites N many simulated sites; Ctrl-C stops it."
+  )
 )

@@ -9,7 +9,7 @@ import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import { writeFile } from "node:fs/promises"
+import { mkdir, writeFile } from "node:fs/promises"
 import { basename, dirname, join, resolve } from "node:path"
 import { type CliError, usage } from "../CliError.js"
 import * as Demo from "../Demo.js"
@@ -123,6 +123,105 @@ export const serve = (options: {
             ...sim.accounts.map((a) => `  ${a.name.padEnd(14)} ${a.clientId}  ${Redacted.value(a.clientSecret)}`),
             "",
             `Run a plan against it with: sra-upgrade run --site ${Option.getOrElse(options.writeSite, () => "<site file>")} --to 24.3.2 --yes --simulator ${sim.controlUrl}`,
+            "Ctrl-C to stop."
+          ].join("\n")
+        )
+      }
+      return yield* Effect.never
+    })
+  )
+
+/**
+ * `sra-upgrade sim --sites N [--pairs P]`: many simulated sites in one
+ * process (the first P failover pairs, the others single appliances), one
+ * site file per site with `--write-site DIR`, and with `--json` one line
+ * saying, per site, its control URL and site file: what a fleet needs.
+ */
+export const serveSites = (options: {
+  readonly sites: number
+  readonly pairs: Option.Option<number>
+  readonly timeScale: number
+  readonly clients: number
+  readonly backupSize: number
+  readonly json: boolean
+  readonly writeSite: Option.Option<string>
+}) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      if (!(options.backupSize >= 1))
+        return yield* usage(`--backup-size expects a number of bytes of at least 1, got ${options.backupSize}`)
+      const started = Date.now()
+      const sims = yield* Simulator.startSites({
+        sites: options.sites,
+        pairs: Option.getOrUndefined(options.pairs),
+        common: {
+          timeScale: options.timeScale,
+          fleet: { jumpClients: options.clients },
+          backupSizeBytes: options.backupSize
+        }
+      }).pipe(Effect.mapError((e) => usage(e.reason === "InvalidInput" ? `--sites/--pairs: ${e.message}` : e.message)))
+      const startSeconds = (Date.now() - started) / 1000
+      const files = new Map<string, string>()
+      if (Option.isSome(options.writeSite)) {
+        const dir = resolve(options.writeSite.value)
+        const caName = "simulator-ca.pem"
+        yield* Effect.tryPromise({
+          try: async () => {
+            await mkdir(dir, { recursive: true })
+            await writeFile(join(dir, caName), sims.caPem)
+            for (const sim of sims.sites) {
+              const secretName = `${sim.name}.client-secret`
+              const { secret, yaml } = Demo.siteFileFor(
+                sim,
+                sim.kind === "pair" ? "async" : "single",
+                join(dir, "sim-backups", sim.name),
+                secretName,
+                caName
+              )
+              const file = join(dir, `${sim.name}.yaml`)
+              await writeFile(join(dir, secretName), secret + "\n", { mode: 0o600 })
+              await writeFile(file, yaml)
+              files.set(sim.name, file)
+            }
+          },
+          catch: (e) => usage(`cannot write the site files in ${dir}: ${e instanceof Error ? e.message : String(e)}`)
+        })
+      }
+      if (options.json) {
+        yield* Console.log(
+          JSON.stringify({
+            pid: process.pid,
+            control: sims.controlUrl,
+            startSeconds,
+            sites: sims.sites.map((sim) => ({
+              name: sim.name,
+              kind: sim.kind,
+              control: sim.controlUrl,
+              siteFile: files.get(sim.name) ?? null,
+              site: sim.site,
+              appliances: sim.appliances.map((a) => ({ id: a.id, httpUrl: a.httpUrl, httpsUrl: a.httpsUrl })),
+              account: {
+                clientId: sim.accounts[0]!.clientId,
+                clientSecret: Redacted.value(sim.accounts[0]!.clientSecret)
+              }
+            }))
+          })
+        )
+      } else {
+        const pairs = sims.sites.filter((s) => s.kind === "pair").length
+        yield* Console.log(
+          [
+            `SRA appliance simulator: ${sims.sites.length} sites (${pairs} failover pairs, ${sims.sites.length - pairs} single appliances), time x${options.timeScale}, started in ${startSeconds.toFixed(1)} s`,
+            "",
+            ...sims.sites.map(
+              (s) =>
+                `  ${s.name.padEnd(10)} ${s.kind.padEnd(6)} site ${s.site.httpsUrl}  control ${s.controlUrl}${files.has(s.name) ? `  ${files.get(s.name)}` : ""}`
+            ),
+            "",
+            `  all sites: ${sims.controlUrl} (GET /sites, GET /actions, POST /clock/advance)`,
+            Option.isSome(options.writeSite)
+              ? `Site files, secrets and the CA (simulator-ca.pem) are in ${resolve(options.writeSite.value)}.`
+              : "Write one site file per site with --write-site DIR.",
             "Ctrl-C to stop."
           ].join("\n")
         )

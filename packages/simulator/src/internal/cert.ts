@@ -46,8 +46,8 @@ export interface Pki {
   /** Served by every appliance of the simulated site (a failover pair shares its certificate). */
   readonly shared: ServedCert
   /** A certificate for the site host name, not installed anywhere at start (import it to migrate). */
-  readonly site: ServedCert
-  /** One leaf per appliance id. */
+  readonly site: ServedCert | undefined
+  /** One leaf per appliance that serves its own (factory-fresh, or `per-appliance` layout). */
   readonly perAppliance: ReadonlyMap<string, ServedCert>
 }
 
@@ -123,18 +123,16 @@ export const leafSha256 = (pem: string): string => createHash("sha256").update(n
 
 const LOOPBACK = ["127.0.0.1", "::1"]
 
-/**
- * Generates root -> intermediate -> leaves for one simulator run (a few ms per key on P-256).
- * `shared` covers the simulator's own names and the site appliances' host names (never the site
- * host name, so a site certificate is always a distinct choice); `site` covers the site host name;
- * `perAppliance` covers one appliance host name and, unless the appliance is a factory-fresh box,
- * the site host name.
- */
-export const generatePki = async (input: {
-  readonly siteHostname: string
-  readonly appliances: ReadonlyArray<{ readonly id: string; readonly hostname: string; readonly fresh: boolean }>
-}): Promise<Pki> => {
-  const [rootKeys, interKeys, sharedKeys, siteKeys] = await Promise.all([keyPair(), keyPair(), keyPair(), keyPair()])
+/** The private CA of a simulator process: root -> intermediate, shared by every site it simulates. */
+export interface Ca {
+  readonly rootPem: string
+  readonly intermediatePem: string
+  readonly issuer: { readonly cert: Cert; readonly keys: Keys }
+}
+
+/** Generates the root and the intermediate CA (path length 0). */
+export const generateCa = async (): Promise<Ca> => {
+  const [rootKeys, interKeys] = await Promise.all([keyPair(), keyPair()])
   const root = await issue("CN=sra-simulator Root CA, O=sra-upgrade simulator", rootKeys, undefined, { ca: true })
   const inter = await issue(
     "CN=sra-simulator Intermediate CA, O=sra-upgrade simulator",
@@ -142,43 +140,88 @@ export const generatePki = async (input: {
     { cert: root, keys: rootKeys },
     { ca: true, pathLength: 0 }
   )
-  const issuer = { cert: inter, keys: interKeys }
-  const intermediatePem = pemOf(inter)
-  const served = async (cert: Cert, keys: Keys): Promise<ServedCert> => {
-    const leaf = pemOf(cert)
-    return { cert: leaf + intermediatePem, key: await keyPem(keys), sha256: leafSha256(leaf) }
-  }
+  return { rootPem: pemOf(root), intermediatePem: pemOf(inter), issuer: { cert: inter, keys: interKeys } }
+}
+
+/** A leaf issued by the CA's intermediate, served with it. */
+const leaf = async (
+  ca: Ca,
+  subject: string,
+  dns: ReadonlyArray<string>,
+  ips: ReadonlyArray<string> = LOOPBACK
+): Promise<ServedCert> => {
+  const keys = await keyPair()
+  const pem = pemOf(await issue(subject, keys, ca.issuer, { ca: false, dns, ips }))
+  return { cert: pem + ca.intermediatePem, key: await keyPem(keys), sha256: leafSha256(pem) }
+}
+
+/**
+ * The site-member leaf: the simulator's own names (`sra-simulator.local`, `*.sra-simulator.local`,
+ * `localhost`, the loopback addresses) plus `extraNames` (appliance host names outside that domain).
+ * One serves every site of a many-site simulator whose names are all under `sra-simulator.local`.
+ */
+export const sharedLeaf = (ca: Ca, extraNames: ReadonlyArray<string> = []): Promise<ServedCert> =>
+  leaf(ca, "CN=sra-simulator.local, O=sra-upgrade simulator", [
+    "localhost",
+    "sra-simulator.local",
+    "*.sra-simulator.local",
+    ...extraNames
+  ])
+
+/** Names a `*.sra-simulator.local` wildcard does not cover (one label under the domain only). */
+const outsideWildcard = (hostname: string): boolean =>
+  !(hostname.endsWith(".sra-simulator.local") && hostname.split(".").length === 3)
+
+/**
+ * Generates the certificates of one simulated site. By default a new CA, a site-member leaf
+ * (`shared`: the simulator's names and the site appliances' host names, never the site host name
+ * unless a wildcard covers it, so a site certificate is always a distinct choice), a leaf for the
+ * site host name (`site`) and one leaf per appliance that needs its own (`perAppliance`: a
+ * factory-fresh box, or every one with `perApplianceLeaves: "all"`) covering its host name and,
+ * unless fresh, the site host name. A many-site simulator passes its `ca` and `shared` leaf and
+ * asks for the site leaf only where a migration needs it (a few ms each, but ~60 ms under load).
+ */
+export const generatePki = async (
+  input: {
+    readonly siteHostname: string
+    readonly appliances: ReadonlyArray<{ readonly id: string; readonly hostname: string; readonly fresh: boolean }>
+  },
+  options: {
+    readonly ca?: Ca | undefined
+    readonly shared?: ServedCert | undefined
+    readonly siteLeaf?: boolean | undefined
+    readonly perApplianceLeaves?: "all" | "fresh" | undefined
+  } = {}
+): Promise<Pki> => {
+  const ca = options.ca ?? (await generateCa())
   const site = input.siteHostname.toLowerCase()
   const memberNames = input.appliances
     .filter((a) => !a.fresh)
     .map((a) => a.hostname.toLowerCase())
-    .filter((h) => h !== site && !(h.endsWith(".sra-simulator.local") && h.split(".").length === 3))
+    .filter((h) => h !== site && outsideWildcard(h))
+  const own = input.appliances.filter((a) => a.fresh || options.perApplianceLeaves === "all")
   const [shared, siteCert, ...leaves] = await Promise.all([
-    issue("CN=sra-simulator.local, O=sra-upgrade simulator", sharedKeys, issuer, {
-      ca: false,
-      dns: ["localhost", "sra-simulator.local", "*.sra-simulator.local", ...memberNames],
-      ips: LOOPBACK
-    }).then((c) => served(c, sharedKeys)),
-    issue(`CN=${input.siteHostname}, O=sra-upgrade simulator`, siteKeys, issuer, {
-      ca: false,
-      dns: [input.siteHostname, "localhost"],
-      ips: LOOPBACK
-    }).then((c) => served(c, siteKeys)),
-    ...input.appliances.map(async (a) => {
-      const keys = await keyPair()
-      const c = await issue(`CN=${a.hostname}, O=sra-upgrade simulator`, keys, issuer, {
-        ca: false,
-        dns: ["localhost", a.hostname, ...(a.fresh ? [] : [input.siteHostname])],
-        ips: LOOPBACK
-      })
-      return [a.id, await served(c, keys)] as const
-    })
+    options.shared ?? sharedLeaf(ca, memberNames),
+    options.siteLeaf === false
+      ? undefined
+      : leaf(ca, `CN=${input.siteHostname}, O=sra-upgrade simulator`, [input.siteHostname, "localhost"]),
+    ...own.map(
+      async (a) =>
+        [
+          a.id,
+          await leaf(ca, `CN=${a.hostname}, O=sra-upgrade simulator`, [
+            "localhost",
+            a.hostname,
+            ...(a.fresh ? [] : [input.siteHostname])
+          ])
+        ] as const
+    )
   ])
   return {
-    rootPem: pemOf(root),
-    intermediatePem,
+    rootPem: ca.rootPem,
+    intermediatePem: ca.intermediatePem,
     shared: shared!,
-    site: siteCert!,
+    site: siteCert as ServedCert | undefined,
     perAppliance: new Map(leaves as Array<readonly [string, ServedCert]>)
   }
 }

@@ -4,10 +4,14 @@
  * reset, faults, clock). Never mounted on a vendor path. JSON in, JSON out;
  * refusals are `{ "message": … }` with a 4xx status.
  */
+import { exportCertificate, importCertificate, servedCertificate, setDefaultCertificate } from "./certificates.js"
+import { accountsOf, createAccount, expireTokens } from "./credentials.js"
+import { acceptEula, deleteAppliance, powerOff, powerOn, restore, setAdminPassword } from "./migration.js"
 import { readBackupFile } from "./backup.js"
 import type { Reply } from "./http.js"
 import { json, parseJsonObject } from "./http.js"
-import type { Appliance, Fault, FaultKind, World } from "./world.js"
+import type { Appliance, Fault, FaultKind } from "./model.js"
+import type { World } from "./world.js"
 import { rfc3339, SimRefusal } from "./util.js"
 
 export interface ControlRequest {
@@ -40,7 +44,7 @@ const FAULT_KINDS: ReadonlyArray<FaultKind> = [
 export const applianceView = (world: World, a: Appliance) => {
   const h = world.health(a)
   const inventory = world.inventoryOf(a)
-  const served = world.servedCertificate(a)
+  const served = servedCertificate(a)
   return {
     id: a.spec.id,
     guid: a.guid,
@@ -75,7 +79,7 @@ export const applianceView = (world: World, a: Appliance) => {
     siteMember: a.local === undefined,
     defaultCredentials: a.defaultCredentials,
     eulaAccepted: a.eulaAccepted,
-    apiAccounts: world.accountsOf(a).size,
+    apiAccounts: accountsOf(world, a).size,
     users: [...a.users],
     jumpClients: inventory.clients.length,
     jumpoints: inventory.jumpoints.length,
@@ -101,10 +105,25 @@ export const relationshipView = (world: World) => {
     backup: r.backupId,
     sharedIps: r.sharedIps,
     establishedAt: rfc3339(r.establishedAt),
-    lastSync: r.lastSync ? { at: rfc3339(r.lastSync.at), status: r.lastSync.status } : null,
+    lastSync: r.lastSync
+      ? {
+          at: rfc3339(r.lastSync.at),
+          startedAt: new Date(r.lastSync.startedAt).toISOString(),
+          status: r.lastSync.status
+        }
+      : null,
     syncing: r.sync !== undefined,
+    /** The running data sync: wall-clock start, what started it (`sync-now`, `automatic`, `before role change`). */
+    sync: r.sync
+      ? {
+          startedAt: new Date(r.sync.startedAt).toISOString(),
+          trigger: r.sync.trigger,
+          secondsLeft: Math.max(0, Math.round((r.sync.until - world.simNow()) / 1000))
+        }
+      : null,
     swapping: r.swap !== undefined,
-    secondsToNextAutoSync: r.sync ? null : Math.max(0, Math.round((r.nextAutoSyncAt - world.simNow()) / 1000))
+    secondsToNextAutoSync: r.sync ? null : Math.max(0, Math.round((r.nextAutoSyncAt - world.simNow()) / 1000)),
+    periodicSyncAtNextSyncNow: r.raceNextSyncNow
   }
 }
 
@@ -144,6 +163,16 @@ export const fleetView = (world: World, full: boolean) => {
         }))
       : undefined
   }
+}
+
+/** `?since=<seq>`: actions after that one (0 or absent: all). */
+const sinceParam = (url: URL): number => {
+  const v = url.searchParams.get("since")
+  if (v === null || v === "") return 0
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 0)
+    throw new SimRefusal(422, "since must be the seq of an action (a non-negative integer), e.g. ?since=42.", "since")
+  return n
 }
 
 const str = (o: Record<string, unknown>, k: string, required = true): string | undefined => {
@@ -202,6 +231,7 @@ const route = (world: World, ctx: ControlContext, { method, path, url, body }: C
     })
   }
   if (is("GET", "events")) return ok(world.events)
+  if (is("GET", "actions")) return ok(world.actions.since(sinceParam(url), world.config.siteName))
   if (is("GET", "whoami")) return ok({ appliance: ctx.self ?? null })
   if (is("GET", "process")) {
     // ?gc=1 collects garbage first when node runs with --expose-gc (leak checks).
@@ -237,6 +267,10 @@ const route = (world: World, ctx: ControlContext, { method, path, url, body }: C
       "backup",
       `Backup settings: ${world.backupSizeBytes} bytes, ${world.backupPassword ? "password protected" : "no password"}`
     )
+    world.act(null, "backup-settings-set", {
+      sizeBytes: world.backupSizeBytes,
+      passwordProtected: world.backupPassword !== undefined
+    })
     return ok({ sizeBytes: world.backupSizeBytes, passwordProtected: world.backupPassword !== undefined })
   }
 
@@ -250,6 +284,7 @@ const route = (world: World, ctx: ControlContext, { method, path, url, body }: C
       "rate-limit",
       `Rate limit set to ${world.rateLimits.perSecond}/s, ${world.rateLimits.perHour}/h`
     )
+    world.act(null, "rate-limit-set", { ...world.rateLimits })
     return ok(world.rateLimits)
   }
 
@@ -263,6 +298,23 @@ const route = (world: World, ctx: ControlContext, { method, path, url, body }: C
     return ok(relationshipView(world))
   }
   if (is("POST", "failover", "sync")) return ok(world.syncNow())
+  if (is("POST", "failover", "periodic-sync")) {
+    const modes = ["atNextSyncNow", "inSeconds", "atSeconds"].filter((k) => o[k] !== undefined)
+    if (modes.length !== 1)
+      throw new SimRefusal(
+        422,
+        'Send exactly one of "atNextSyncNow": true, "inSeconds": N (from now) or "atSeconds": N (simulated seconds, as GET /__sim/clock reports them).'
+      )
+    if (o.atNextSyncNow !== undefined) {
+      if (o.atNextSyncNow !== true) throw new SimRefusal(422, 'Field "atNextSyncNow" must be true.', "atNextSyncNow")
+      world.forcePeriodicSync({ atNextSyncNow: true })
+    } else if (o.inSeconds !== undefined) {
+      const n = num(o, "inSeconds")
+      if (n < 0) throw new SimRefusal(422, "inSeconds must be >= 0.", "inSeconds")
+      world.forcePeriodicSync({ at: world.simNow() + n * 1000 })
+    } else world.forcePeriodicSync({ at: num(o, "atSeconds") * 1000 })
+    return ok(relationshipView(world))
+  }
   if (is("POST", "failover", "break")) {
     world.breakRelationship()
     return ok()
@@ -301,17 +353,23 @@ const route = (world: World, ctx: ControlContext, { method, path, url, body }: C
         "maxUpgradeBandwidthBytesPerSecond"
       )
     world.fleet.settings = { ...s, maxConcurrentUpgrades: Math.floor(max), maxUpgradeBandwidthBytesPerSecond: bw }
+    world.act(null, "jump-client-settings-set", {
+      maxConcurrentUpgrades: Math.floor(max),
+      maxUpgradeBandwidthBytesPerSecond: bw
+    })
     return ok(fleetView(world, false))
   }
   if (is("POST", "fleet", "jump-clients", "*", "check-in")) {
     const c = world.fleet.checkInNow(Number(parts[2]), world.simNow())
     if (!c) throw new SimRefusal(404, `No Jump Client ${parts[2]}.`)
+    world.act(null, "jump-client-checked-in", { client: c.id })
     world.tick()
     return ok({ id: c.id, state: c.state, version: c.version })
   }
   if (is("POST", "fleet", "jump-clients", "*", "jump")) {
     const r = world.fleet.jump(Number(parts[2]))
     if (!r) throw new SimRefusal(404, `No Jump Client ${parts[2]}.`)
+    world.act(null, "jump-client-jumped", { client: r.client.id, allowed: r.allowed })
     if (!r.allowed)
       return json(409, {
         message: `Jump Client ${r.client.name} is "${r.client.state === "upgrade_pending" ? "Upgrade pending" : "Upgrading"}" (version ${r.client.version}, revision ${r.client.revision}): it can be edited but not jumped to until it is upgraded; it moved to the front of the queue.`
@@ -334,28 +392,28 @@ const route = (world: World, ctx: ControlContext, { method, path, url, body }: C
 
   // Hardware migration (MIGRATE-*)
   if (at("DELETE")) {
-    world.deleteAppliance(a)
+    deleteAppliance(world, a)
     return ok(applianceView(world, a))
   }
   if (at("POST", "power-off")) {
-    world.powerOff(a)
+    powerOff(world, a)
     return ok(applianceView(world, a))
   }
   if (at("POST", "power-on")) {
-    world.powerOn(a)
+    powerOn(world, a)
     return ok(applianceView(world, a))
   }
   if (at("POST", "eula", "accept")) {
-    world.acceptEula(a)
+    acceptEula(world, a)
     return ok({ eulaAccepted: true })
   }
   if (at("PUT", "admin-password")) {
-    world.setAdminPassword(a, str(o, "password")!)
+    setAdminPassword(world, a, str(o, "password")!)
     return ok({ defaultCredentials: a.defaultCredentials })
   }
   if (at("GET", "accounts"))
     return ok(
-      [...world.accountsOf(a).values()].map((x) => ({
+      [...accountsOf(world, a).values()].map((x) => ({
         name: x.name,
         clientId: x.clientId,
         enabled: x.enabled,
@@ -370,7 +428,7 @@ const route = (world: World, ctx: ControlContext, { method, path, url, body }: C
       throw new SimRefusal(422, 'Field "permCommand" must be deny, read_only or full_access.', "permCommand")
     const name = str(o, "name")!
     if (name.length > 100) throw new SimRefusal(422, 'Field "name" must be at most 100 characters.', "name")
-    const account = world.createAccount(a, {
+    const account = createAccount(world, a, {
       name,
       permCommand: perm,
       permBackup: o.permBackup === undefined ? true : bool(o, "permBackup"),
@@ -392,7 +450,7 @@ const route = (world: World, ctx: ControlContext, { method, path, url, body }: C
       throw new SimRefusal(422, 'Field "password" must be a string.', "password")
     const password = typeof pw === "string" ? pw : undefined
     const { manifest, payload } = readBackupFile(path)
-    const summary = world.restore(a, manifest, payload, password)
+    const summary = restore(world, a, manifest, payload, password)
     return ok({
       restored: true,
       from: {
@@ -433,17 +491,20 @@ const route = (world: World, ctx: ControlContext, { method, path, url, body }: C
   if (at("PUT", "inter-appliance-key")) {
     a.interApplianceKey = str(o, "key")!
     world.log(a.spec.id, "security", "Inter-appliance key changed")
+    world.act(a.spec.id, "inter-appliance-key-set")
     return ok()
   }
   if (at("PUT", "clock-offset")) {
     a.clockOffsetSeconds = num(o, "seconds")
     world.log(a.spec.id, "clock", `Clock offset set to ${a.clockOffsetSeconds} s`)
+    world.act(a.spec.id, "clock-offset-set", { seconds: a.clockOffsetSeconds })
     return ok({ clockOffsetSeconds: a.clockOffsetSeconds })
   }
   if (at("PUT", "data-size")) {
     const n = num(o, "bytes")
     if (n < 0) throw new SimRefusal(422, "bytes must be >= 0.", "bytes")
     a.dataSizeBytes = n
+    world.act(a.spec.id, "data-size-set", { bytes: n })
     return ok({ dataSizeBytes: n })
   }
   if (at("PUT", "shared-ips", "*")) {
@@ -455,11 +516,13 @@ const route = (world: World, ctx: ControlContext, { method, path, url, body }: C
   }
   if (at("POST", "users")) {
     const rep = world.addRep(a, str(o, "displayName")!, num(o, "sessions", 0))
+    world.act(a.spec.id, "user-logged-in", { displayName: rep.displayName, sessions: rep.sessions.length })
     return ok({ id: rep.id, sessions: rep.sessions })
   }
   if (at("GET", "certificates")) return ok(a.certificates.map(certView))
   if (at("POST", "certificates")) {
-    const c = world.importCertificate(
+    const c = importCertificate(
+      world,
       a,
       str(o, "certificate")!,
       str(o, "privateKey", false),
@@ -468,15 +531,15 @@ const route = (world: World, ctx: ControlContext, { method, path, url, body }: C
     return ok(certView(c))
   }
   if (at("GET", "certificates", "*", "export")) {
-    const r = world.exportCertificate(a, sub[1]!, false, undefined)
+    const r = exportCertificate(world, a, sub[1]!, false, undefined)
     return ok({ ...certView(r.cert), certificate: r.cert.certPem })
   }
   if (at("POST", "certificates", "*", "export")) {
     const withKey = o.includePrivateKey === undefined ? false : bool(o, "includePrivateKey")
-    const r = world.exportCertificate(a, sub[1]!, withKey, str(o, "passphrase", false))
+    const r = exportCertificate(world, a, sub[1]!, withKey, str(o, "passphrase", false))
     return ok({ ...certView(r.cert), certificate: r.cert.certPem, privateKey: r.keyPem ?? null })
   }
-  if (at("PUT", "certificates", "*", "default")) return ok(certView(world.setDefaultCertificate(a, sub[1]!)))
+  if (at("PUT", "certificates", "*", "default")) return ok(certView(setDefaultCertificate(world, a, sub[1]!)))
   if (at("POST", "faults")) {
     const kind = o.kind
     if (typeof kind !== "string" || !FAULT_KINDS.includes(kind as FaultKind))
@@ -491,10 +554,11 @@ const route = (world: World, ctx: ControlContext, { method, path, url, body }: C
     world.addFault(a, fault)
     return ok(applianceView(world, a).faults)
   }
-  if (at("POST", "faults", "expire-tokens")) return ok({ expired: world.expireTokens(a) })
+  if (at("POST", "faults", "expire-tokens")) return ok({ expired: expireTokens(world, a) })
   if (at("DELETE", "faults")) {
     a.faults = []
     world.log(a.spec.id, "fault", "Faults cleared")
+    world.act(a.spec.id, "faults-cleared")
     return ok()
   }
   throw new SimRefusal(404, `No control endpoint ${method} ${path}; see docs/simulator.md for the list.`)

@@ -9,7 +9,11 @@ import * as Effect from "effect/Effect"
 
 /** A control call (or local I/O) that failed: the gate is rejected with this message. */
 export class ControlFailure {
-  constructor(readonly message: string) {}
+  constructor(
+    readonly message: string,
+    /** HTTP status of a refusal (undefined: unreachable, or local I/O). */
+    readonly status?: number
+  ) {}
 }
 
 export type Json = Record<string, unknown>
@@ -28,39 +32,46 @@ export const str = (v: unknown): string | undefined => (typeof v === "string" ? 
 
 const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e))
 
-export const make = (controlUrl: string): ControlClient => {
+/** One control call over HTTP: JSON in and out (a non-JSON answer becomes `{message}`). */
+export const request = async (
+  controlUrl: string,
+  method: string,
+  path: string,
+  body: unknown,
+  signal?: AbortSignal
+): Promise<{ readonly status: number; readonly value: unknown }> => {
   const base = controlUrl.replace(/\/+$/, "")
+  const res = await fetch(`${base}${path.startsWith("/") ? path : `/${path}`}`, {
+    method,
+    ...(signal !== undefined ? { signal } : {}),
+    headers: { "content-type": "application/json" },
+    ...(method === "GET" || method === "HEAD" ? {} : { body: JSON.stringify(body ?? {}) })
+  })
+  const text = await res.text()
+  const parse = (): unknown => {
+    try {
+      return text === "" ? {} : JSON.parse(text)
+    } catch {
+      return { message: text.slice(0, 200) }
+    }
+  }
+  return { status: res.status, value: parse() }
+}
+
+/** The simulator's message of a refusal, or `HTTP <status>`. */
+export const refusalMessage = (status: number, value: unknown): string =>
+  typeof value === "object" && value !== null && "message" in value
+    ? String((value as Json)["message"])
+    : `HTTP ${status}`
+
+export const make = (controlUrl: string): ControlClient => {
   const call = (method: string, path: string, body?: unknown): Effect.Effect<unknown, ControlFailure> =>
     Effect.tryPromise({
-      try: async (signal) => {
-        const res = await fetch(`${base}${path}`, {
-          method,
-          signal,
-          headers: { "content-type": "application/json" },
-          ...(method === "GET" ? {} : { body: JSON.stringify(body ?? {}) })
-        })
-        const text = await res.text()
-        const parse = (): unknown => {
-          try {
-            return text === "" ? {} : JSON.parse(text)
-          } catch {
-            return { message: text.slice(0, 200) }
-          }
-        }
-        return { status: res.status, value: parse() }
-      },
+      try: (signal) => request(controlUrl, method, path, body, signal),
       catch: (e) => new ControlFailure(`control API unreachable: ${messageOf(e)}`)
     }).pipe(
       Effect.flatMap(({ status, value }) =>
-        status >= 400
-          ? Effect.fail(
-              new ControlFailure(
-                typeof value === "object" && value !== null && "message" in value
-                  ? String((value as Json)["message"])
-                  : `HTTP ${status}`
-              )
-            )
-          : Effect.succeed(value)
+        status >= 400 ? Effect.fail(new ControlFailure(refusalMessage(status, value), status)) : Effect.succeed(value)
       )
     )
   const io = <A>(what: string, f: () => Promise<A>) =>

@@ -3,17 +3,19 @@
  * listener, and the site front (a TCP forwarder that follows the shared IP,
  * DNS or NAT record and refuses connections when nothing holds the site).
  */
+import { servedCertificate } from "./certificates.js"
 import * as http from "node:http"
 import * as https from "node:https"
 import * as net from "node:net"
 import type { AddressInfo } from "node:net"
 import type { SimConfig } from "../SimConfig.js"
-import type { Pki } from "./cert.js"
+import type { ActionLog } from "./actions.js"
+import type { Ca, Pki, ServedCert } from "./cert.js"
 import { defaultCertPem, defaultKeyPem, generatePki } from "./cert.js"
 import { handleControl } from "./control.js"
 import { BodyTooLarge, json, readBody, send, text } from "./http.js"
 import { handleVendor } from "./vendor.js"
-import type { Appliance } from "./world.js"
+import type { Appliance } from "./model.js"
 import { World } from "./world.js"
 
 export interface Endpoint {
@@ -76,6 +78,8 @@ export class SimServer {
   private readonly listeners = new Map<string, ApplianceListeners>()
   private listenChain: Promise<void> = Promise.resolve()
   private controlPort = 0
+  /** Where the control API is mounted when this site has no control listener of its own (many-site simulator). */
+  private mountedControlUrl: string | undefined
   private timer: ReturnType<typeof setTimeout> | undefined
   private closed = false
   readonly siteFront: SiteFront
@@ -85,19 +89,33 @@ export class SimServer {
   /** What `certificatePem` reports: the served shared leaf + intermediate + root, or the explicit `tls` certificate. */
   readonly certificatePem: string
 
-  /** Generates the private CA (unless `config.tls` is set), then builds the server. */
-  static async create(config: SimConfig): Promise<SimServer> {
-    if (config.tls) return new SimServer(config)
-    const pki = await generatePki({
-      siteHostname: config.siteHostname,
-      appliances: config.appliances.map((a) => ({ id: a.id, hostname: a.hostname, fresh: a.fresh === true }))
-    })
-    return new SimServer(config, pki)
+  /**
+   * Generates the certificates (unless `config.tls` is set), then builds the server. A many-site
+   * simulator passes its CA and site-member leaf (`shared`) and its action log.
+   */
+  static async create(
+    config: SimConfig,
+    shared?: { readonly ca: Ca; readonly leaf: ServedCert; readonly actions: ActionLog }
+  ): Promise<SimServer> {
+    if (config.tls) return new SimServer(config, undefined, shared?.actions)
+    const appliances = config.appliances.map((a) => ({ id: a.id, hostname: a.hostname, fresh: a.fresh === true }))
+    const pki = await generatePki(
+      { siteHostname: config.siteHostname, appliances },
+      {
+        ca: shared?.ca,
+        shared: shared?.leaf,
+        // a site of many gets its site certificate only when it can migrate (it has a factory-fresh box)
+        siteLeaf: shared === undefined || appliances.some((a) => a.fresh),
+        perApplianceLeaves: config.certificateLayout === "per-appliance" ? "all" : "fresh"
+      }
+    )
+    return new SimServer(config, pki, shared?.actions)
   }
 
   constructor(
     readonly config: SimConfig,
-    readonly pki?: Pki
+    readonly pki?: Pki,
+    actions?: ActionLog
   ) {
     this.tls = config.tls
       ? { cert: config.tls.cert, key: config.tls.key }
@@ -113,14 +131,19 @@ export class SimServer {
           const c = pki.perAppliance.get(a.id)
           if (c) perAppliance.set(a.id, c)
         }
-    this.world = new World(config, this.tls, perAppliance)
+    this.world = new World(config, this.tls, perAppliance, actions)
     this.siteFront = new SiteFront(this.world, config.host, (a, secure) => {
       const p = this.ports.get(a.spec.id)
       return p ? (secure ? p.https : p.http) : 0
     })
   }
 
-  async start(): Promise<void> {
+  /**
+   * Opens the listeners. `mountedControlUrl`: the control API of this site is served by a listener
+   * shared with other sites at that URL (and on its appliance listeners), not by one of its own.
+   */
+  async start(mountedControlUrl?: string): Promise<void> {
+    this.mountedControlUrl = mountedControlUrl
     const host = this.config.host
     let next = this.config.basePort
     const port = (): number => (next > 0 ? next++ : 0)
@@ -130,7 +153,7 @@ export class SimServer {
         { requestTimeout: 120_000, headersTimeout: 30_000, maxHeaderSize: 16 * 1024 },
         handler
       )
-      const served = this.world.servedCertificate(a)
+      const served = servedCertificate(a)
       const secure = https.createServer(
         {
           cert: served.certPem,
@@ -156,12 +179,14 @@ export class SimServer {
       this.secureServers.set(a.spec.id, { server: secure, certId: served.id })
       this.listeners.set(a.spec.id, { plain, secure, sockets, listening: true })
     }
-    const control = http.createServer({ requestTimeout: 60_000, headersTimeout: 30_000 }, this.handler(undefined))
-    this.guard(control)
-    this.servers.push({ server: control, sockets: track(control) })
     const sitePorts = { http: port(), https: port() }
-    await listen(control, host, port())
-    this.controlPort = portOf(control)
+    if (mountedControlUrl === undefined) {
+      const control = http.createServer({ requestTimeout: 60_000, headersTimeout: 30_000 }, this.handler(undefined))
+      this.guard(control)
+      this.servers.push({ server: control, sockets: track(control) })
+      await listen(control, host, port())
+      this.controlPort = portOf(control)
+    }
     await this.siteFront.start(sitePorts)
     this.world.onChange(() => {
       this.arm()
@@ -199,7 +224,7 @@ export class SimServer {
         httpUrl: `http://${host}:${p.http}`,
         httpsUrl: `https://${host}:${p.https}`,
         get certificateSha256(): string {
-          return world.servedCertificate(a).fingerprint256.replace(/:/g, "").toLowerCase()
+          return servedCertificate(a).fingerprint256.replace(/:/g, "").toLowerCase()
         }
       }
     })
@@ -239,6 +264,7 @@ export class SimServer {
   }
 
   controlUrl(): string {
+    if (this.mountedControlUrl !== undefined) return this.mountedControlUrl
     const host = this.config.host.includes(":") ? `[${this.config.host}]` : this.config.host
     return `http://${host}:${this.controlPort}/__sim`
   }
@@ -256,7 +282,7 @@ export class SimServer {
     for (const [id, entry] of this.secureServers) {
       const a = this.world.appliances.get(id)
       if (!a) continue
-      const served = this.world.servedCertificate(a)
+      const served = servedCertificate(a)
       if (served.id === entry.certId) continue
       entry.certId = served.id
       entry.server.setSecureContext({ cert: served.certPem, key: served.keyPem ?? this.tls.key })
@@ -297,16 +323,25 @@ export class SimServer {
   }
 
   private handler(a: Appliance | undefined) {
-    return (req: http.IncomingMessage, res: http.ServerResponse): void => {
-      this.handle(a, req, res).catch((e: unknown) => {
-        this.world.log(a?.spec.id, "error", `Internal error: ${e instanceof Error ? e.message : String(e)}`)
-        if (!res.headersSent) send(res, json(500, { message: "Internal simulator error; see GET /__sim/events." }))
-        else res.destroy()
-      })
-    }
+    return (req: http.IncomingMessage, res: http.ServerResponse): void => this.serve(a, req, res)
   }
 
-  private async handle(a: Appliance | undefined, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  /** Answers one request (vendor or control API) as received by appliance `a`'s listener, or the control listener. */
+  serve(a: Appliance | undefined, req: http.IncomingMessage, res: http.ServerResponse, path?: string): void {
+    this.handle(a, req, res, path).catch((e: unknown) => {
+      this.world.log(a?.spec.id, "error", `Internal error: ${e instanceof Error ? e.message : String(e)}`)
+      if (!res.headersSent) send(res, json(500, { message: "Internal simulator error; see GET /__sim/events." }))
+      else res.destroy()
+    })
+  }
+
+  /** `pathOverride`: the path within this site when a shared listener received the request under a prefix. */
+  private async handle(
+    a: Appliance | undefined,
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    pathOverride?: string
+  ): Promise<void> {
     req.on("error", () => undefined)
     res.on("error", () => undefined)
     this.world.tick()
@@ -317,6 +352,7 @@ export class SimServer {
         /^[A-Za-z0-9.\-:[\]]{1,300}$/.test(hostHeader) ? hostHeader : "localhost"
       }`
       url = new URL(req.url ?? "/", origin)
+      if (pathOverride !== undefined) url.pathname = pathOverride
     } catch {
       return send(res, json(400, { message: "Malformed request target." }))
     }

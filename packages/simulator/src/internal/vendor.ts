@@ -3,12 +3,15 @@
  * OAuth token, XML command API, command API v2, backup, configuration API
  * and the load-balancer probe.
  */
+import { accountForToken, accountsOf, mintToken, rateLimit, secretMatches } from "./credentials.js"
+import { backupManifest } from "./migration.js"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import type { ApiAccount } from "../SimConfig.js"
 import { backupStream } from "./backup.js"
 import type { Reply } from "./http.js"
 import { el, formParams, json, namespaces, parseJsonObject, send, text, xml, xmlDocument } from "./http.js"
-import type { Appliance, World } from "./world.js"
+import type { Appliance } from "./model.js"
+import type { World } from "./world.js"
 import type { Client, Jumpoint } from "./fleet.js"
 import { compareVersions, rfc3339, SimRefusal, xmlTime } from "./util.js"
 
@@ -53,9 +56,9 @@ export const handleVendor = (world: World, a: Appliance, r: VendorRequest): void
   // Authentication: Bearer token minted by this appliance.
   const auth = req.headers.authorization ?? ""
   const m = /^Bearer\s+(\S+)$/i.exec(auth)
-  const account = m ? world.accountForToken(a, m[1]!) : undefined
+  const account = m ? accountForToken(world, a, m[1]!) : undefined
   if (!account) return send(res, json(401, ACCESS_DENIED, { "WWW-Authenticate": 'Bearer error="invalid_token"' }))
-  const rate = world.rateLimit(a, account)
+  const rate = rateLimit(world, a, account)
   const rateHeaders = { "X-RateLimit-Limit": rate.limit, "X-RateLimit-Remaining": Math.max(0, rate.remaining) }
   if (rate.limited)
     return send(
@@ -123,14 +126,14 @@ const token = (world: World, a: Appliance, { req, body }: VendorRequest): Reply 
       "invalid_client",
       "Send the API account's client id and secret with HTTP Basic authentication."
     )
-  const account = world.accountsOf(a).get(clientId)
-  if (!account || !world.secretMatches(account, secret) || !account.enabled)
+  const account = accountsOf(world, a).get(clientId)
+  if (!account || !secretMatches(account, secret) || !account.enabled)
     return oauthError(
       401,
       "invalid_client",
       "Unknown client id, wrong secret or disabled API account: check /login > Management > API Configuration."
     )
-  const rate = world.rateLimit(a, account)
+  const rate = rateLimit(world, a, account)
   const rateHeaders = { "X-RateLimit-Limit": rate.limit, "X-RateLimit-Remaining": Math.max(0, rate.remaining) }
   if (rate.limited)
     return json(
@@ -141,7 +144,7 @@ const token = (world: World, a: Appliance, { req, body }: VendorRequest): Reply 
         "Retry-After": rate.retryAfter
       }
     )
-  const t = world.mintToken(a, account)
+  const t = mintToken(world, a, account)
   return json(
     200,
     { access_token: t.token, token_type: "Bearer", expires_in: t.expiresIn },
@@ -263,7 +266,7 @@ const commandV1 = (world: World, a: Appliance, account: ApiAccount, { req, url, 
       if (dataSyncFirst === undefined) return errorDoc(200, "Invalid parameter data_sync_first: expected 0 or 1.")
       if (force === undefined) return errorDoc(200, "Invalid parameter force: expected 0 or 1.")
       try {
-        const result = world.setFailoverRole(a, role, dataSyncFirst, force)
+        const result = world.setFailoverRole(a, role, dataSyncFirst, force, "xml")
         return doc("success", result.message)
       } catch (e) {
         if (e instanceof SimRefusal) return errorDoc(200, e.message)
@@ -434,7 +437,8 @@ const commandV2 = (world: World, a: Appliance, account: ApiAccount, { req, url, 
           a,
           o.role as "primary" | "backup",
           o.data_sync_first === true,
-          o.force === true
+          o.force === true,
+          "json"
         )
         return json(200, { message: result.message })
       } catch (e) {
@@ -627,13 +631,14 @@ const backup = (
     )
   const size = world.backupSizeBytes
   const date = new Date().toISOString().slice(0, 10)
+  world.act(a.spec.id, "backup-taken", { filename: `${a.hostname}_${date}.nsb`, bytes: size })
   res.writeHead(200, {
     "Content-Type": "application/octet-stream",
     "Content-Disposition": `attachment; filename="${a.hostname}_${date}.nsb"`,
     "Content-Length": size,
     ...rateHeaders
   })
-  const { manifest, payload } = world.backupManifest(a, size)
+  const { manifest, payload } = backupManifest(world, a, size)
   const stream = backupStream(manifest, truncate === true ? Math.floor(size / 2) : size, payload)
   world.log(
     a.spec.id,

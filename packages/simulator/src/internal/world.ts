@@ -1,7 +1,10 @@
 /**
  * The stateful model behind the simulator: appliances, their lifecycle,
  * update packages, users and sessions, failover relationship, shared IPs,
- * certificates, tokens, rate limits, faults and the Jump Client fleet.
+ * site routing, faults, the Jump Client fleet, the event and action logs.
+ * By concern, beside it: the shapes (`model.ts`), certificates
+ * (`certificates.ts`), API accounts, tokens and rate limits
+ * (`credentials.ts`), migration, power and backups (`migration.ts`).
  *
  * Durations run on a simulated clock (milliseconds) that moves `timeScale`
  * times faster than the real one, plus explicit advances; state is settled
@@ -9,146 +12,20 @@
  * for the next due event. Times the appliances *report* (token expiry, rate
  * limits, clocks, last sync) are real wall-clock times.
  */
-import { createHash, createPrivateKey, randomBytes, scryptSync, timingSafeEqual, X509Certificate } from "node:crypto"
-import type { ApiAccount, ApplianceSpec, CommandPermission, SimConfig, UpdatePackage } from "../SimConfig.js"
-import type { BackupManifest, BackupPayload, PasswordVerifier } from "./backup.js"
+import { randomBytes } from "node:crypto"
+import type { ActionName } from "../SimActions.js"
+import type { SimConfig, UpdatePackage } from "../SimConfig.js"
+import type { DetailValue } from "./actions.js"
+import { ActionLog } from "./actions.js"
+import type { PasswordVerifier } from "./backup.js"
+import { describeCert } from "./certificates.js"
 import type { Client, Jumpoint } from "./fleet.js"
 import { Fleet } from "./fleet.js"
+import type { Appliance, Fault, FaultKind, LoggedInRep, Relationship, SimEvent, StoredAccount } from "./model.js"
+import { emptySite, REBOOT } from "./model.js"
 import { compareVersions, hexOf, SimRefusal } from "./util.js"
 
-export type Lifecycle =
-  | { readonly _tag: "Running" }
-  | {
-      readonly _tag: "Installing"
-      readonly packageId: string
-      readonly until: number
-      readonly outcome: "ok" | "needs_support" | "stuck"
-    }
-  | { readonly _tag: "Rebooting"; readonly until: number; readonly packageId: string }
-  | { readonly _tag: "NeedsSupport"; readonly reason: string }
-  /** A physical appliance switched off (MIGRATE-9): its listeners are closed. */
-  | { readonly _tag: "PoweredOff" }
-  /** A virtual appliance deleted (MIGRATE-9): its listeners are closed for good. */
-  | { readonly _tag: "Deleted" }
-
-/** An API account; restored ones carry only the SHA-256 of their secret. */
-export type StoredAccount = ApiAccount & { readonly secretSha256?: string | undefined }
-
-/**
- * Settings of an appliance that is not (or no longer) a member of the simulated site: a factory
- * box, a factory-reset one, or one restored from another simulator's backup.
- */
-export interface LocalSite {
-  readonly siteId: string
-  readonly accounts: Map<string, StoredAccount>
-  readonly jumpClients: Array<Client>
-  readonly jumpoints: Array<Jumpoint>
-}
-
-export interface LoggedInRep {
-  readonly id: number
-  readonly displayName: string
-  readonly since: number
-  readonly sessions: Array<string>
-}
-
-export interface Certificate {
-  readonly id: string
-  readonly certPem: string
-  readonly keyPem: string | undefined
-  readonly subject: string
-  readonly issuer: string
-  readonly validTo: string
-  readonly fingerprint256: string
-  isDefault: boolean
-}
-
-export type FaultKind =
-  | "http500"
-  | "http404"
-  | "latency"
-  | "drop"
-  | "truncate"
-  | "rate_limit"
-  | "unhealthy"
-  | "stuck_install"
-  | "fail_base_update"
-  | "fail_sync"
-
-export interface Fault {
-  readonly kind: FaultKind
-  /** Requests (or operations) left; undefined = until cleared. */
-  remaining: number | undefined
-  /** Only requests whose path starts with this prefix. */
-  readonly pathPrefix: string | undefined
-  readonly latencyMs: number
-}
-
-export interface Appliance {
-  readonly spec: ApplianceSpec
-  readonly guid: string
-  /** undefined = member of the simulated site (site-wide accounts, live Jump Client fleet). */
-  local: LocalSite | undefined
-  /** The initial admin/password login is still in place (MIGRATE-7). */
-  defaultCredentials: boolean
-  /** The end-user license agreement was accepted at first login (MIGRATE-6). */
-  eulaAccepted: boolean
-  /** Configured users (display names), as a backup carries them. */
-  users: Array<string>
-  hostname: string
-  version: string
-  build: string
-  baseVersion: string
-  lifecycle: Lifecycle
-  failoverRole: "none" | "primary" | "backup"
-  readonly sharedIps: Map<string, boolean>
-  interApplianceKey: string
-  dataSizeBytes: number
-  clockOffsetSeconds: number
-  readonly installed: Set<string>
-  readonly downloaded: Set<string>
-  readonly uploaded: Set<string>
-  downloadKey: string | undefined
-  reps: Array<LoggedInRep>
-  /** Session records (ids) held, merged by data syncs (PAIR-9). */
-  readonly records: Set<string>
-  certificates: Array<Certificate>
-  faults: Array<Fault>
-  readonly tokens: Map<string, { account: string; expiresAt: number }>
-  readonly tokenOrder: Map<string, Array<string>>
-  readonly rate: Map<string, { second: Array<number>; hour: Array<number> }>
-}
-
-export interface Relationship {
-  primaryId: string
-  backupId: string
-  readonly sharedIps: ReadonlyArray<string>
-  readonly establishedAt: number
-  lastSync: { readonly at: number; readonly status: string } | undefined
-  sync: { readonly until: number; readonly thenPrimary: string | undefined } | undefined
-  swap: { readonly until: number; readonly newPrimary: string } | undefined
-  nextAutoSyncAt: number
-}
-
-export interface SimEvent {
-  readonly at: string
-  readonly simSeconds: number
-  readonly appliance?: string | undefined
-  readonly kind: string
-  readonly message: string
-}
-
 const GiB = 1024 ** 3
-const REBOOT = "__reboot__"
-
-const sha256 = (s: string): string => createHash("sha256").update(s, "utf8").digest("hex")
-
-const emptySite = (): LocalSite => ({
-  siteId: `local-${randomBytes(8).toString("hex")}`,
-  accounts: new Map(),
-  jumpClients: [],
-  jumpoints: []
-})
 
 /** A plausible build for a factory version, e.g. `38112-<40 hex>`. */
 const factoryBuild = (version: string): string =>
@@ -159,7 +36,8 @@ export class World {
   readonly accounts = new Map<string, StoredAccount>()
   /** Identity of the simulated site (random per run): a backup restored in the same run rejoins it. */
   readonly siteId = randomBytes(8).toString("hex")
-  private backupVerifier: { readonly password: string; readonly verifier: PasswordVerifier } | undefined
+  /** The last backup password and its scrypt verifier (computed once per password). */
+  backupVerifier: { readonly password: string; readonly verifier: PasswordVerifier } | undefined
   readonly catalog: ReadonlyArray<UpdatePackage>
   readonly fleet: Fleet
   relationship: Relationship | undefined
@@ -178,12 +56,16 @@ export class World {
   private readonly listeners = new Set<() => void>()
   private nextRepId = 1
   private ticking = false
+  /** Wall-clock time the simulated clock started from. */
+  private readonly startedWall = Date.now()
 
   constructor(
     readonly config: SimConfig,
     defaultCert: { readonly cert: string; readonly key: string },
     /** Per-appliance certificate served at start, when not `defaultCert`. */
-    certificates?: ReadonlyMap<string, { readonly cert: string; readonly key: string }>
+    certificates?: ReadonlyMap<string, { readonly cert: string; readonly key: string }>,
+    /** The action log, shared by every site of a many-site simulator. */
+    readonly actions: ActionLog = new ActionLog()
   ) {
     this.timeScale = config.timeScale
     this.catalog = config.updates
@@ -245,10 +127,11 @@ export class World {
         backupId: backup.id,
         sharedIps: primary.sharedIps.map((s) => s.ip),
         establishedAt: Date.now() - 3600_000,
-        lastSync: { at: Date.now() - 600_000, status: "success" },
+        lastSync: { at: Date.now() - 600_000, startedAt: Date.now() - 600_000, status: "success" },
         sync: undefined,
         swap: undefined,
-        nextAutoSyncAt: this.simNow() + config.autoSyncSeconds * 1000
+        nextAutoSyncAt: this.simNow() + config.autoSyncSeconds * 1000,
+        raceNextSyncNow: false
       }
     }
     this.fleet = new Fleet(config.fleet, (primary ?? first)?.version ?? "0", config.seed, () => Date.now())
@@ -265,6 +148,16 @@ export class World {
     return this.timeScale
   }
 
+  /** The simulated clock as a date: the start time plus the simulated time elapsed. */
+  simDate(): Date {
+    return new Date(this.startedWall + this.simNow())
+  }
+
+  /** Appends an accepted state-changing request to the action log (see `SimActions`). */
+  act(appliance: string | null, action: ActionName, detail: Readonly<Record<string, DetailValue>> = {}): void {
+    this.actions.append(this.config.siteName, this.simDate().toISOString(), appliance, action, detail)
+  }
+
   setTimeScale(scale: number): void {
     if (!Number.isFinite(scale) || scale < 0 || scale > 1_000_000)
       throw new SimRefusal(
@@ -276,6 +169,7 @@ export class World {
     this.wallBase = Date.now()
     this.timeScale = scale
     this.log(undefined, "clock", `Time scale set to ${scale}x`)
+    this.act(null, "time-scale-set", { timeScale: scale })
   }
 
   advance(seconds: number): void {
@@ -283,6 +177,7 @@ export class World {
       throw new SimRefusal(422, "seconds must be a non-negative number (at most ten years).", "seconds")
     this.manualMs += seconds * 1000
     this.log(undefined, "clock", `Advanced simulated time by ${seconds} s`)
+    this.act(null, "clock-advanced", { seconds })
     this.tick()
   }
 
@@ -562,6 +457,7 @@ export class World {
       if (i >= 0) {
         rep.sessions.splice(i, 1)
         this.log(a.spec.id, "session", `Session ${lsid} terminated`)
+        this.act(a.spec.id, "session-terminated", { lsid })
         return true
       }
     }
@@ -599,6 +495,7 @@ export class World {
       )
     a.downloadKey = `${a.guid.slice(0, 8)}-${randomBytes(6).toString("hex")}`.toUpperCase()
     this.log(a.spec.id, "update", "Download key generated (SINGLE-3)")
+    this.act(a.spec.id, "download-key-generated")
     return a.downloadKey
   }
 
@@ -613,6 +510,7 @@ export class World {
     if (a.installed.has(p.id)) throw new SimRefusal(409, `Package ${p.id} is already installed.`)
     a.uploaded.add(p.id)
     this.log(a.spec.id, "update", `Package ${p.id} uploaded for manual installation`)
+    this.act(a.spec.id, "package-uploaded", { package: p.id })
     return p
   }
 
@@ -659,6 +557,7 @@ export class World {
       "install",
       `Installing ${p.id} (${durationSeconds} simulated s)${viaUpload ? " from a manual upload" : ""}`
     )
+    this.act(a.spec.id, "install-started", { package: p.id, via: viaUpload ? "upload" : "automatic" })
     this.disconnectEveryone(a, "Install started (PREP-4)")
     this.tick()
     return { package: p, durationSeconds }
@@ -673,6 +572,7 @@ export class World {
     if (a.lifecycle._tag !== "Running") throw new SimRefusal(409, `Appliance ${a.spec.id} is ${a.lifecycle._tag}.`)
     a.lifecycle = { _tag: "Rebooting", until: this.simNow() + 120_000, packageId: REBOOT }
     this.log(a.spec.id, "reboot", "Rebooting (120 simulated s)")
+    this.act(a.spec.id, "reboot")
     this.tick()
   }
 
@@ -713,18 +613,25 @@ export class World {
       lastSync: undefined,
       sync: undefined,
       swap: undefined,
-      nextAutoSyncAt: this.simNow() + 60_000
+      nextAutoSyncAt: this.simNow() + 60_000,
+      raceNextSyncNow: false
     }
     this.log(
       undefined,
       "failover",
       `Relationship established: ${primaryId} primary, ${backupId} backup; first sync in about 60 s (PAIR-8)`
     )
+    this.act(null, "relationship-established", {
+      primary: primaryId,
+      backup: backupId,
+      sharedIps: this.relationship.sharedIps.join(",")
+    })
     this.tick()
     return this.relationship
   }
 
-  breakRelationship(): void {
+  /** "Break failover relationship"; `request: false` when it is the consequence of another action (factory reset). */
+  breakRelationship(request = true): void {
     const r = this.relationship
     if (!r) throw new SimRefusal(409, "There is no failover relationship to break.")
     for (const id of [r.primaryId, r.backupId]) {
@@ -737,14 +644,52 @@ export class World {
       "failover",
       `Relationship broken (${r.primaryId} / ${r.backupId}); both appliances are standalone`
     )
+    if (request) this.act(null, "relationship-broken", { primary: r.primaryId, backup: r.backupId })
     this.tick()
   }
 
   syncNow(): { durationSeconds: number } {
     const r = this.relationship
     if (!r) throw new SimRefusal(409, "There is no failover relationship: establish one before syncing.")
+    if (r.raceNextSyncNow && !r.sync) {
+      // the appliance's periodic sync starts at the very instant the button is pressed
+      r.raceNextSyncNow = false
+      this.startSync(r, this.simNow(), undefined, "automatic")
+    }
     if (r.sync) throw new SimRefusal(409, "A data sync is already running; wait for it to finish.")
-    return this.startSync(r, this.simNow(), undefined, "manual")
+    const started = this.startSync(r, this.simNow(), undefined, "sync-now")
+    this.act(r.primaryId, "sync-started", { trigger: "sync-now" })
+    return started
+  }
+
+  /**
+   * Moves the next automatic data sync: to a simulated instant (ms of `simNow`), or to the
+   * instant the next "Sync now" is pressed, which then finds a sync already running (PAIR-4).
+   */
+  forcePeriodicSync(when: { readonly at: number } | { readonly atNextSyncNow: true }): void {
+    const r = this.relationship
+    if (!r)
+      throw new SimRefusal(409, "There is no failover relationship, so no periodic data sync: establish one first.")
+    if ("at" in when) {
+      if (!Number.isFinite(when.at)) throw new SimRefusal(422, "The instant must be a number of simulated seconds.")
+      r.nextAutoSyncAt = Math.max(this.simNow(), when.at)
+      this.log(
+        r.primaryId,
+        "sync",
+        `Next automatic data sync forced at simulated second ${Math.round(r.nextAutoSyncAt / 1000)}`
+      )
+      this.act(null, "periodic-sync-forced", { at: this.at(r.nextAutoSyncAt) })
+    } else {
+      r.raceNextSyncNow = true
+      this.log(r.primaryId, "sync", "The next automatic data sync will start when Sync now is pressed")
+      this.act(null, "periodic-sync-forced", { atNextSyncNow: true })
+    }
+    this.tick()
+  }
+
+  /** A simulated instant (ms of `simNow`) as ISO, on the simulated clock. */
+  at(simMs: number): string {
+    return new Date(this.startedWall + simMs).toISOString()
   }
 
   private syncSeconds(r: Relationship): number {
@@ -759,7 +704,7 @@ export class World {
     why: string
   ): { durationSeconds: number } {
     const durationSeconds = this.syncSeconds(r)
-    r.sync = { until: at + durationSeconds * 1000, thenPrimary }
+    r.sync = { until: at + durationSeconds * 1000, thenPrimary, startedAt: Date.now(), trigger: why }
     this.log(r.primaryId, "sync", `Data sync started (${why}, ${durationSeconds} simulated s)`)
     return { durationSeconds }
   }
@@ -768,13 +713,14 @@ export class World {
     const p = this.appliances.get(r.primaryId)
     const b = this.appliances.get(r.backupId)
     const then = r.sync?.thenPrimary
+    const startedAt = r.sync?.startedAt ?? Date.now()
     r.sync = undefined
     r.nextAutoSyncAt = at + this.config.autoSyncSeconds * 1000
     let status = "success"
     if (!p || !b || p.lifecycle._tag !== "Running" || b.lifecycle._tag !== "Running")
       status = "failed: the peer appliance is unreachable"
     else if (this.consumeFault(p, "fail_sync")) status = "failed: data sync interrupted (injected fault)"
-    r.lastSync = { at: Date.now(), status }
+    r.lastSync = { at: Date.now(), startedAt, status }
     if (status === "success" && p && b) {
       for (const id of p.records) b.records.add(id)
       for (const id of b.records) p.records.add(id)
@@ -818,7 +764,8 @@ export class World {
     a: Appliance,
     role: "primary" | "backup",
     dataSyncFirst: boolean,
-    force: boolean
+    force: boolean,
+    api: "xml" | "json" = "json"
   ): { message: string; syncStarted: boolean } {
     const r = this.relationship
     const peer = this.peerOf(a)
@@ -826,6 +773,7 @@ export class World {
     if (r.swap || r.sync?.thenPrimary !== undefined)
       throw new SimRefusal(409, "A role change is already in progress; wait for it to finish.")
     if (a.failoverRole === role) return { message: "Successfully changed role.", syncStarted: false }
+    this.act(a.spec.id, "failover-role-set", { role, dataSyncFirst, force, api })
     const peerUp = peer.lifecycle._tag === "Running"
     const newPrimary = role === "primary" ? a.spec.id : peer.spec.id
     const currentPrimary = this.appliances.get(r.primaryId)
@@ -863,12 +811,14 @@ export class World {
 
   setSharedIp(a: Appliance, ip: string, enabled: boolean): void {
     if (!/^[0-9a-fA-F.:]{2,45}$/.test(ip)) throw new SimRefusal(422, `"${ip}" is not an IP address.`, "ip")
+    if (a.sharedIps.get(ip) !== enabled) this.act(a.spec.id, "shared-ip-moved", { ip, enabled })
     a.sharedIps.set(ip, enabled)
     this.log(a.spec.id, "network", `Shared IP ${ip} ${enabled ? "enabled" : "disabled"}`)
     this.tick()
   }
 
   setTraffic(method: "shared-ip" | "dns" | "nat"): void {
+    if (this.traffic !== method) this.act(null, "traffic-method-set", { method })
     this.traffic = method
     this.log(undefined, "network", `Site traffic now follows ${method}`)
     this.tick()
@@ -878,6 +828,8 @@ export class World {
     this.appliance(target)
     if (!Number.isFinite(ttlSeconds) || ttlSeconds < 0)
       throw new SimRefusal(422, "ttlSeconds must be >= 0.", "ttlSeconds")
+    if (!(this.dns.target === target && this.dns.pending === undefined))
+      this.act(null, "dns-changed", { target, ttlSeconds })
     this.dns = { target: this.dns.target, pending: { target, at: this.simNow() + ttlSeconds * 1000 } }
     this.log(undefined, "dns", `DNS record moved to ${target}; propagates after ${ttlSeconds} s (SWITCH-2)`)
     this.tick()
@@ -885,6 +837,7 @@ export class World {
 
   setNat(target: string): void {
     this.appliance(target)
+    if (this.nat !== target) this.act(null, "nat-changed", { target })
     this.nat = target
     this.log(undefined, "nat", `NAT entry now points at ${target} (SWITCH-3)`)
     this.tick()
@@ -892,91 +845,10 @@ export class World {
 
   // ---------------------------------------------------------------- certificates
 
-  importCertificate(a: Appliance, certPem: string, keyPem: string | undefined, passphrase?: string): Certificate {
-    const id = `${a.spec.id}-${a.certificates.length + 1}-${hexOf(certPem, 8)}`
-    let plainKey = keyPem
-    if (keyPem !== undefined) {
-      let key
-      try {
-        key = createPrivateKey(passphrase === undefined ? keyPem : { key: keyPem, passphrase })
-      } catch {
-        throw new SimRefusal(
-          422,
-          passphrase === undefined
-            ? "The private key could not be read: if it is encrypted, send its passphrase."
-            : "The private key could not be decrypted with this passphrase.",
-          "privateKey"
-        )
-      }
-      const described = describeCert(id, certPem, undefined)
-      if (!new X509Certificate(certPem).checkPrivateKey(key))
-        throw new SimRefusal(422, `The private key does not match the certificate ${described.subject}.`, "privateKey")
-      plainKey = key.export({ format: "pem", type: "pkcs8" }).toString()
-    }
-    const cert: Certificate = { ...describeCert(id, certPem, plainKey), isDefault: false }
-    a.certificates.push(cert)
-    this.log(
-      a.spec.id,
-      "certificate",
-      `Certificate imported: ${cert.subject}${plainKey ? " with its private key" : ""}`
-    )
-    return cert
-  }
-
-  /** Export a certificate, with its private key encrypted under `passphrase` when asked (MIGRATE-3). */
-  exportCertificate(
-    a: Appliance,
-    id: string,
-    includePrivateKey: boolean,
-    passphrase: string | undefined
-  ): { cert: Certificate; keyPem: string | undefined } {
-    const c = a.certificates.find((x) => x.id === id)
-    if (!c)
-      throw new SimRefusal(
-        404,
-        `No certificate "${id}" on ${a.spec.id}; list them with GET /__sim/appliances/${a.spec.id}/certificates.`
-      )
-    if (!includePrivateKey) return { cert: c, keyPem: undefined }
-    if (!c.keyPem) throw new SimRefusal(409, "This certificate has no private key on the appliance.")
-    const keyPem =
-      passphrase === undefined
-        ? c.keyPem
-        : createPrivateKey(c.keyPem)
-            .export({ format: "pem", type: "pkcs8", cipher: "aes-256-cbc", passphrase })
-            .toString()
-    this.log(
-      a.spec.id,
-      "certificate",
-      `Certificate exported with its private key${passphrase === undefined ? " (no passphrase)" : " (encrypted)"}: ${c.subject}`
-    )
-    return { cert: c, keyPem }
-  }
-
-  /** The certificate the HTTPS listener serves: the default one when its private key is here, else the factory one. */
-  servedCertificate(a: Appliance): Certificate {
-    return (
-      a.certificates.find((c) => c.isDefault && c.keyPem !== undefined) ??
-      a.certificates.find((c) => c.id === `${a.spec.id}-default`) ??
-      a.certificates[0]!
-    )
-  }
-
-  setDefaultCertificate(a: Appliance, id: string): Certificate {
-    const c = a.certificates.find((x) => x.id === id)
-    if (!c)
-      throw new SimRefusal(
-        404,
-        `No certificate "${id}" on ${a.spec.id}; list them with GET /__sim/appliances/${a.spec.id}/certificates.`
-      )
-    for (const x of a.certificates) x.isDefault = x === c
-    this.log(a.spec.id, "certificate", `Default certificate: ${c.subject}`)
-    this.tick()
-    return c
-  }
-
   factoryReset(a: Appliance): void {
     this.requirePower(a)
-    if (this.relationship && this.inRelationship(a)) this.breakRelationship()
+    this.act(a.spec.id, "factory-reset")
+    if (this.relationship && this.inRelationship(a)) this.breakRelationship(false)
     a.lifecycle = { _tag: "Running" }
     a.local = emptySite()
     a.users = []
@@ -1014,18 +886,6 @@ export class World {
       )
   }
 
-  /** API accounts this appliance knows: the site's, or its own when it is not a site member. */
-  accountsOf(a: Appliance): Map<string, StoredAccount> {
-    return a.local?.accounts ?? this.accounts
-  }
-
-  /** Checks a client secret in constant time (restored accounts only know its SHA-256). */
-  secretMatches(account: StoredAccount, secret: string): boolean {
-    const want = Buffer.from(account.secretSha256 ?? sha256(account.clientSecret), "hex")
-    const got = Buffer.from(sha256(secret), "hex")
-    return want.length === got.length && timingSafeEqual(want, got)
-  }
-
   /** Jump Clients and Jumpoints the configuration API of this appliance lists. */
   inventoryOf(a: Appliance): { readonly clients: ReadonlyArray<Client>; readonly jumpoints: ReadonlyArray<Jumpoint> } {
     return a.local
@@ -1033,240 +893,15 @@ export class World {
       : { clients: this.fleet.clients, jumpoints: this.fleet.jumpoints }
   }
 
-  /** Creates an API account as a person would in /login > Management > API Configuration. */
-  createAccount(
-    a: Appliance,
-    input: { name: string; permCommand: CommandPermission; permBackup: boolean; permConfiguration: boolean }
-  ): StoredAccount {
-    this.requirePower(a)
-    const accounts = this.accountsOf(a)
-    if ([...accounts.values()].some((x) => x.name === input.name))
-      throw new SimRefusal(409, `An API account named "${input.name}" already exists on ${a.spec.id}.`, "name")
-    const account: StoredAccount = {
-      name: input.name,
-      clientId: randomBytes(20).toString("hex"),
-      clientSecret: randomBytes(24).toString("base64url"),
-      enabled: true,
-      permCommand: input.permCommand,
-      permBackup: input.permBackup,
-      permConfiguration: input.permConfiguration
-    }
-    accounts.set(account.clientId, account)
-    this.log(
-      a.spec.id,
-      "accounts",
-      `API account ${input.name} created${a.local ? "" : " (site-wide: synced to the peer)"}`
-    )
-    return account
-  }
-
-  setAdminPassword(a: Appliance, password: string): void {
-    this.requirePower(a)
-    if (password.length < 8 || password === "password")
-      throw new SimRefusal(
-        422,
-        "Choose an admin password of at least 8 characters, other than the factory one.",
-        "password"
-      )
-    a.defaultCredentials = false
-    this.log(a.spec.id, "security", "Initial admin password changed (MIGRATE-7)")
-  }
-
-  acceptEula(a: Appliance): void {
-    this.requirePower(a)
-    a.eulaAccepted = true
-    this.log(a.spec.id, "eula", "End-user license agreement accepted (MIGRATE-6)")
-  }
-
-  powerOff(a: Appliance): void {
-    this.requirePower(a)
-    a.lifecycle = { _tag: "PoweredOff" }
-    a.reps = []
-    a.tokens.clear()
-    a.tokenOrder.clear()
-    this.log(a.spec.id, "power", "Powered off: connections are refused (MIGRATE-9)")
-    this.tick()
-  }
-
-  powerOn(a: Appliance): void {
-    if (a.lifecycle._tag === "Deleted") this.requirePower(a)
-    if (a.lifecycle._tag !== "PoweredOff") throw new SimRefusal(409, `Appliance ${a.spec.id} is not powered off.`)
-    a.lifecycle = { _tag: "Rebooting", until: this.simNow() + 120_000, packageId: REBOOT }
-    this.log(a.spec.id, "power", "Powered on: booting (120 simulated s)")
-    this.tick()
-  }
-
-  deleteAppliance(a: Appliance): void {
-    if (a.lifecycle._tag === "Deleted") this.requirePower(a)
-    a.lifecycle = { _tag: "Deleted" }
-    a.reps = []
-    a.tokens.clear()
-    a.tokenOrder.clear()
-    for (const ip of a.sharedIps.keys()) a.sharedIps.set(ip, false)
-    this.log(a.spec.id, "power", "Virtual appliance deleted: its addresses no longer answer (MIGRATE-9)")
-    this.tick()
-  }
-
-  private passwordVerifier(password: string): PasswordVerifier {
-    if (this.backupVerifier?.password !== password) {
-      const salt = randomBytes(16)
-      this.backupVerifier = {
-        password,
-        verifier: {
-          algorithm: "scrypt",
-          salt: salt.toString("hex"),
-          hash: scryptSync(password, salt, 32).toString("hex")
-        }
-      }
-    }
-    return this.backupVerifier.verifier
-  }
-
-  /** What `/api/backup` writes after `BTNSB1`: the settings a restore needs (MIGRATE-2). */
-  backupManifest(a: Appliance, totalBytes: number): { manifest: BackupManifest; payload: BackupPayload } {
-    const inventory = this.inventoryOf(a)
-    const manifest: BackupManifest = {
-      hostname: a.hostname,
-      version: a.version,
-      build: a.build,
-      createdAt: new Date().toISOString(),
-      passwordProtected: this.backupPassword !== undefined,
-      format: 2,
-      product: this.config.product,
-      baseVersion: a.baseVersion,
-      applianceGuid: a.guid,
-      siteId: a.local?.siteId ?? this.siteId,
-      siteHostname: this.config.siteHostname,
-      totalBytes,
-      password: this.backupPassword === undefined ? null : this.passwordVerifier(this.backupPassword)
-    }
-    const payload: BackupPayload = {
-      accounts: [...this.accountsOf(a).values()].map((x) => ({
-        name: x.name,
-        clientId: x.clientId,
-        secretSha256: x.secretSha256 ?? sha256(x.clientSecret),
-        enabled: x.enabled,
-        permCommand: x.permCommand,
-        permBackup: x.permBackup,
-        permConfiguration: x.permConfiguration
-      })),
-      users: [...a.users],
-      jumpClients: inventory.clients.map((c) => ({
-        id: c.id,
-        name: c.name,
-        hostname: c.hostname,
-        fqdn: c.fqdn,
-        tag: c.tag,
-        jumpGroupId: c.jumpGroupId,
-        connectionType: c.connectionType,
-        privateIp: c.privateIp,
-        publicIp: c.publicIp,
-        operatingSystem: c.operatingSystem,
-        consoleUser: c.consoleUser,
-        version: c.version,
-        revision: c.revision
-      })),
-      jumpoints: inventory.jumpoints.map((j) => ({ ...j }))
-    }
-    return { manifest, payload }
-  }
-
-  /**
-   * Restores a settings backup on `/login > Management > Software > Restore` (MIGRATE-6/7):
-   * refuses a wrong or missing password (403), a backup from a newer product version (409) or
-   * another product (409). A backup of this run's site makes the appliance a member of the site
-   * again (site accounts, live Jump Client fleet); any other one is copied as it is in the file.
-   * The admin login stays as it was (`defaultCredentials` unchanged); certificates are untouched.
-   */
-  restore(
-    a: Appliance,
-    manifest: BackupManifest,
-    payload: BackupPayload,
-    password: string | undefined
-  ): { joinedSite: boolean; accounts: number; jumpClients: number; jumpoints: number; users: number } {
-    this.requirePower(a)
-    if (a.lifecycle._tag !== "Running")
-      throw new SimRefusal(409, `Appliance ${a.spec.id} is ${a.lifecycle._tag}: restore on a running appliance.`)
-    const v = manifest.password
-    if (v !== null) {
-      if (password === undefined)
-        throw new SimRefusal(403, "This backup is password protected: send the password it was made with.", "password")
-      const salt = Buffer.from(v.salt, "hex")
-      const want = Buffer.from(v.hash, "hex")
-      const got = scryptSync(password, salt, want.length || 32)
-      if (want.length !== got.length || !timingSafeEqual(want, got))
-        throw new SimRefusal(
-          403,
-          "The backup password is wrong: use the password set when the backup was made (without it the backup cannot be restored).",
-          "password"
-        )
-    }
-    if (manifest.product !== this.config.product)
-      throw new SimRefusal(
-        409,
-        `This backup comes from a ${manifest.product.toUpperCase()} site; the appliance runs ${this.config.product.toUpperCase()}: restore it on an appliance of the same product.`
-      )
-    if (compareVersions(manifest.version, a.version) > 0)
-      throw new SimRefusal(
-        409,
-        `This backup was made on version ${manifest.version}; ${a.spec.id} runs ${a.version}. Install the update to ${manifest.version} on ${a.spec.id} first (accept the EULA, then /appliance > Updates), then restore (MIGRATE-6).`
-      )
-    const joinedSite = manifest.siteId === this.siteId
-    if (joinedSite) {
-      a.local = undefined
-    } else {
-      const accounts = new Map<string, StoredAccount>()
-      for (const x of payload.accounts)
-        accounts.set(x.clientId, {
-          name: x.name,
-          clientId: x.clientId,
-          clientSecret: "",
-          secretSha256: x.secretSha256,
-          enabled: x.enabled,
-          permCommand: x.permCommand,
-          permBackup: x.permBackup,
-          permConfiguration: x.permConfiguration
-        })
-      a.local = {
-        siteId: manifest.siteId,
-        accounts,
-        jumpClients: payload.jumpClients.map((c) => ({
-          ...c,
-          checkInPhaseMs: 0,
-          state: "offline",
-          lastConnectWall: undefined,
-          lastDisconnectWall: undefined,
-          upgradeDoneAt: undefined,
-          nextCheckInAt: undefined
-        })),
-        jumpoints: payload.jumpoints.map((j) => ({ ...j }))
-      }
-    }
-    a.users = [...payload.users]
-    a.reps = []
-    a.tokens.clear()
-    a.tokenOrder.clear()
-    const inventory = this.inventoryOf(a)
-    const summary = {
-      joinedSite,
-      accounts: this.accountsOf(a).size,
-      jumpClients: inventory.clients.length,
-      jumpoints: inventory.jumpoints.length,
-      users: a.users.length
-    }
-    this.log(
-      a.spec.id,
-      "restore",
-      `Settings restored from the backup of ${manifest.hostname} (${manifest.version}): ${summary.accounts} API account(s), ${summary.jumpClients} Jump Client(s), ${summary.jumpoints} Jumpoint(s)${joinedSite ? "; the appliance is a member of the site again" : ""}`
-    )
-    this.tick()
-    return summary
-  }
-
   // ---------------------------------------------------------------- faults
 
   addFault(a: Appliance, fault: Fault): void {
     a.faults.push(fault)
+    this.act(a.spec.id, "fault-injected", {
+      kind: fault.kind,
+      count: fault.remaining ?? null,
+      pathPrefix: fault.pathPrefix ?? null
+    })
     this.log(
       a.spec.id,
       "fault",
@@ -1288,86 +923,4 @@ export class World {
   }
 
   // ---------------------------------------------------------------- tokens & rate limits (wall clock)
-
-  mintToken(a: Appliance, account: ApiAccount): { token: string; expiresIn: number } {
-    const token = randomBytes(20).toString("hex")
-    const order = a.tokenOrder.get(account.clientId) ?? []
-    order.push(token)
-    while (order.length > 30) {
-      const oldest = order.shift()
-      if (oldest !== undefined) a.tokens.delete(oldest)
-    }
-    a.tokenOrder.set(account.clientId, order)
-    a.tokens.set(token, { account: account.clientId, expiresAt: Date.now() + 3600_000 })
-    return { token, expiresIn: 3600 }
-  }
-
-  accountForToken(a: Appliance, token: string): ApiAccount | undefined {
-    const t = a.tokens.get(token)
-    if (!t) return undefined
-    if (t.expiresAt <= Date.now()) {
-      a.tokens.delete(token)
-      return undefined
-    }
-    const account = this.accountsOf(a).get(t.account)
-    return account?.enabled ? account : undefined
-  }
-
-  expireTokens(a: Appliance): number {
-    const n = a.tokens.size
-    a.tokens.clear()
-    a.tokenOrder.clear()
-    this.log(a.spec.id, "fault", `All ${n} token(s) expired`)
-    return n
-  }
-
-  /** Counts one request; returns the remaining hourly budget, or a refusal when over the per-second or hourly limit. */
-  rateLimit(
-    a: Appliance,
-    account: ApiAccount
-  ): { limit: number; remaining: number; limited: boolean; retryAfter: number } {
-    const now = Date.now()
-    const { perSecond, perHour } = this.rateLimits
-    const w = a.rate.get(account.clientId) ?? { second: [], hour: [] }
-    a.rate.set(account.clientId, w)
-    while (w.second.length > 0 && w.second[0]! <= now - 1000) w.second.shift()
-    while (w.hour.length > 0 && w.hour[0]! <= now - 3600_000) w.hour.shift()
-    if (this.consumeFault(a, "rate_limit")) return { limit: perHour, remaining: 0, limited: true, retryAfter: 1 }
-    if (w.hour.length >= perHour)
-      return {
-        limit: perHour,
-        remaining: 0,
-        limited: true,
-        retryAfter: Math.max(1, Math.ceil((w.hour[0]! + 3600_000 - now) / 1000))
-      }
-    if (w.second.length >= perSecond)
-      return { limit: perHour, remaining: perHour - w.hour.length, limited: true, retryAfter: 1 }
-    w.second.push(now)
-    w.hour.push(now)
-    return { limit: perHour, remaining: perHour - w.hour.length, limited: false, retryAfter: 0 }
-  }
-}
-
-export const describeCert = (
-  id: string,
-  certPem: string,
-  keyPem: string | undefined
-): Omit<Certificate, "isDefault"> => {
-  let x: X509Certificate
-  try {
-    x = new X509Certificate(certPem)
-  } catch {
-    throw new SimRefusal(422, "The certificate is not a valid PEM X.509 certificate.", "certificate")
-  }
-  if (keyPem !== undefined && !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(keyPem))
-    throw new SimRefusal(422, "The private key is not a PEM private key.", "privateKey")
-  return {
-    id,
-    certPem,
-    keyPem,
-    subject: x.subject.replace(/\n/g, ", "),
-    issuer: x.issuer.replace(/\n/g, ", "),
-    validTo: new Date(x.validTo).toISOString(),
-    fingerprint256: x.fingerprint256
-  }
 }
