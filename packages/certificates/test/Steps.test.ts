@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from "@effect/vitest"
-import { Plan, StepHandler } from "@sra-upgrade/core"
+import { GateEvidence, Plan, RunHistory, StepHandler } from "@sra-upgrade/core"
 import { Simulator } from "@sra-upgrade/simulator"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as fs from "node:fs"
@@ -27,16 +28,16 @@ beforeAll(async () => {
 const plan = (...steps: ReadonlyArray<Plan.Step>) =>
   new Plan.Plan({ id: "p", kind: "migration", title: "t", site: SITE, targetVersion: "24.3.2", steps, notes: [] })
 
-/** Runs a step's handler the way the executor does: looked up by name in the registry. */
+/** Runs a step's handler the way the executor does: looked up by name in the registry of `Steps.layer`. */
 const runStep = (step: Plan.Step, options: Steps.LayerOptions = {}) =>
   Effect.gen(function* () {
-    const registry = StepHandler.make(Steps.make(options))
+    const registry = yield* StepHandler.StepHandlers
     const handler = Option.getOrThrow(registry.get(step.handler))
-    return yield* handler.run!({ runId: "r", plan: plan(step), step, attempt: 1 })
-  })
+    return yield* handler.run!({ runId: "r", plan: plan(step), step, attempt: 1, history: RunHistory.make([]) })
+  }).pipe(Effect.provide(Steps.layer(options)))
 
 describe("Steps (plan steps and handlers)", () => {
-  it("steps round-trip through plan JSON and name registered handlers", async () => {
+  it("steps round-trip through plan JSON, are recognised by their definitions and name registered handlers", async () => {
     const steps = [
       Steps.certificateStoreCheck({ clientTrustPem: current.root.certificate.pem, servedChainPem: newCa.chainPem }),
       Steps.exportBundleGate({ path: "/safe/site.pem", siteFqdn: SITE }),
@@ -45,9 +46,42 @@ describe("Steps (plan steps and handlers)", () => {
     ]
     const decoded = await Effect.runPromise(Plan.fromJson(Plan.toJson(plan(...steps))))
     expect(decoded.steps.map((s) => s.rules.join())).toEqual(["CLIENT-3", "PREP-2", "MIGRATE-4", "MIGRATE-5"])
-    const names = StepHandler.make(Steps.make()).names
-    for (const s of decoded.steps) expect(names).toContain(s.handler)
+    const names = await Effect.runPromise(
+      Effect.map(StepHandler.StepHandlers, (r) => r.names).pipe(Effect.provide(Steps.layer()))
+    )
+    for (const s of decoded.steps) {
+      expect(names).toContain(s.handler)
+      expect(Steps.all.filter((d) => d.is(s))).toHaveLength(1)
+    }
+    expect(Option.getOrThrow(Steps.BundleFile.paramsOf(decoded.steps[2]!)).operation).toBe("import")
+    expect(Option.isNone(Steps.BundleFile.paramsOf(decoded.steps[0]!))).toBe(true)
   })
+
+  it("PREP-2: the export gate asks for the file as a path that must exist and, when the served leaf is known, its fingerprint", () => {
+    const exported = Steps.exportBundleGate({ path: "/safe/site.pem", leafSha256: "AB:".repeat(31) + "AB" })
+    expect(exported.evidence.map((f) => [f.name, f.format, f.mustExist])).toEqual([
+      ["file", "path", true],
+      ["passphrase stored in", undefined, undefined],
+      ["fingerprint", "sha256", undefined]
+    ])
+    const given = { file: "/safe/site.pem", "passphrase stored in": "vault" }
+    const wrong = GateEvidence.validate("e", exported.evidence, { ...given, fingerprint: "cd".repeat(32) })
+    expect(Either.isLeft(wrong) && wrong.left.problems.map((p) => p.field)).toEqual(["fingerprint"])
+    const right = GateEvidence.validate("e", exported.evidence, { ...given, fingerprint: "ab".repeat(32) })
+    expect(Either.isRight(right)).toBe(true)
+    // without a known leaf, no fingerprint is asked; the import gate asks for the certificate's name only
+    expect(Steps.exportBundleGate({ path: "/p" }).evidence.map((f) => f.name)).toEqual(["file", "passphrase stored in"])
+    expect(Steps.importBundleGate({ path: "/p" }).evidence.map((f) => f.name)).toEqual(["certificate"])
+  })
+
+  it.effect("a step whose params do not decode fails with BadParams naming the field", () =>
+    Effect.gen(function* () {
+      const step = Steps.servedCertificateCheck({ host: "127.0.0.1", port: 1 })
+      const bad = new Plan.Check({ ...step, params: { host: "127.0.0.1", port: "443" } })
+      const error = yield* Effect.flip(runStep(bad))
+      expect(error._tag === "StepError" && error.reason._tag === "BadParams" && error.reason.field).toBe("port")
+    })
+  )
 
   it.effect("CLIENT-3: the blocking check fails with the certificates to distribute, then passes once they are", () =>
     Effect.gen(function* () {
