@@ -336,18 +336,11 @@ export const importBundleGate = (
   options: GateOptions = {}
 ): Plan.ManualGate =>
   BundleFile.gate(
-    gateMeta(
-      options,
-      "import-certificates",
-      "Import the site certificate on the new appliance",
-      ["MIGRATE-4"],
-      300,
-      [
-        "Log into the new appliance's /appliance interface and open Security > Certificates.",
-        `Under Certificate Installation choose Import, upload ${params.path} and enter its passphrase.`,
-        "Check that the imported certificate and its chain are listed."
-      ]
-    ),
+    gateMeta(options, "import-certificates", "Import the site certificate on the new appliance", ["MIGRATE-4"], 300, [
+      "Log into the new appliance's /appliance interface and open Security > Certificates.",
+      `Under Certificate Installation choose Import, upload ${params.path} and enter its passphrase.`,
+      "Check that the imported certificate and its chain are listed."
+    ]),
     { ...params, operation: "import" }
   )
 

@@ -69,7 +69,8 @@ export const isGone = (e: ApplianceError.ApplianceError): boolean =>
 
 const client = (id: string) => Effect.flatMap(ApplianceApi.ApplianceApi, (api) => api.appliance(id))
 const health = (id: string) => Effect.flatMap(client(id), (c) => c.health)
-const probe = (target: ApplianceApi.ProbeTarget) => Effect.flatMap(ApplianceApi.ApplianceApi, (api) => api.probe(target))
+const probe = (target: ApplianceApi.ProbeTarget) =>
+  Effect.flatMap(ApplianceApi.ApplianceApi, (api) => api.probe(target))
 
 /** The site prober's figures, or a word saying none ran. */
 const proberFigures: Effect.Effect<Record<string, unknown>> = Effect.flatMap(
@@ -350,7 +351,9 @@ export const defaultCertificate = Effect.fn(MigrationSteps.DefaultCertificate.na
   })
   const certError = (e: { readonly message: string }) => StepHandler.fail(e.message)
   const parse = (pem: string) => Certificate.parsePem(pem).pipe(Effect.mapError(certError))
-  const candidates: Array<DefaultCertificate.Candidate> = [{ label: `exported bundle ${path}`, chain: yield* parse(text) }]
+  const candidates: Array<DefaultCertificate.Candidate> = [
+    { label: `exported bundle ${path}`, chain: yield* parse(text) }
+  ]
   for (const o of params.others ?? []) candidates.push({ label: o.label, chain: yield* parse(o.chainPem) })
   const trustAnchors = params.trustAnchorsPem === undefined ? undefined : yield* parse(params.trustAnchorsPem)
   const choice = yield* Effect.either(

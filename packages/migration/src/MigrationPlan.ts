@@ -381,8 +381,7 @@ const prepare = (
     return err(new BadVersion({ field: "current.product", detail: oldRelease.left.message }))
   if (options.current.build !== undefined) {
     const withBuild = Version.fromParts(options.current.product, options.current.build)
-    if (Either.isLeft(withBuild))
-      return err(new BadVersion({ field: "current.build", detail: withBuild.left.message }))
+    if (Either.isLeft(withBuild)) return err(new BadVersion({ field: "current.build", detail: withBuild.left.message }))
   }
   const targetText = options.target ?? options.current.product
   const target = Version.parse(targetText)
@@ -868,9 +867,7 @@ const decommissionPart = (c: Context): ReadonlyArray<Plan.Step> => {
 
 /** Plan notes: what is left out, the default-credentials risk, how the site moves, what a backup holds. */
 const notesOf = (c: Context): ReadonlyArray<string> => [
-  ...(c.installNeeded
-    ? []
-    : [`${c.newId} already runs ${c.targetText}: no software install is planned (MIGRATE-6).`]),
+  ...(c.installNeeded ? [] : [`${c.newId} already runs ${c.targetText}: no software install is planned (MIGRATE-6).`]),
   `MIGRATE-7: ${c.newId} starts with the initial admin / password login: a risk until the password is changed (step ${stepIds.credentials}).`,
   `The site moves by ${c.pair.traffic.method} (${c.gate.rules.join(", ")}); ${c.oldId} stays intact until ${stepIds.confirmInProduction}, so the cut-over can be undone until then.`,
   "The backup holds configuration and rights, not session recordings nor the local encryption key (PREP-1)."
