@@ -1,6 +1,5 @@
 import { beforeAll, describe, expect, it } from "@effect/vitest"
 import { GateEvidence, Plan, RunHistory, StepHandler } from "@sra-upgrade/core"
-import { Simulator } from "@sra-upgrade/simulator"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
@@ -8,6 +7,7 @@ import * as Redacted from "effect/Redacted"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import * as tls from "node:tls"
 import * as Bundle from "../src/Bundle.js"
 import * as Certificate from "../src/Certificate.js"
 import * as Steps from "../src/Steps.js"
@@ -27,6 +27,18 @@ beforeAll(async () => {
 
 const plan = (...steps: ReadonlyArray<Plan.Step>) =>
   new Plan.Plan({ id: "p", kind: "migration", title: "t", site: SITE, targetVersion: "24.3.2", steps, notes: [] })
+
+/** A TLS server on 127.0.0.1:0 serving `chainPem` (the new appliance's HTTPS), closed with the scope. */
+const serveTls = (chainPem: string, keyPem: string) =>
+  Effect.acquireRelease(
+    Effect.async<tls.Server & { readonly port: number }>((resume) => {
+      const server = tls.createServer({ cert: chainPem, key: keyPem }, (socket) => socket.end())
+      server.listen(0, "127.0.0.1", () =>
+        resume(Effect.succeed(Object.assign(server, { port: (server.address() as { port: number }).port })))
+      )
+    }),
+    (server) => Effect.async<void>((resume) => void server.close(() => resume(Effect.void)))
+  )
 
 /** Runs a step's handler the way the executor does: looked up by name in the registry of `Steps.layer`. */
 const runStep = (step: Plan.Step, options: Steps.LayerOptions = {}) =>
@@ -148,22 +160,14 @@ describe("Steps (plan steps and handlers)", () => {
         ]
       }
       // The new appliance still serves its own certificate: the gate's verification fails.
-      const before = yield* Simulator.start({
-        siteHostname: SITE,
-        tls: { cert: Certificate.chainToPem(wrongHost.chain.slice(0, 2)), key: wrongHost.keyPem }
-      })
-      const { hostname, port } = new URL(before.site.httpsUrl)
+      const before = yield* serveTls(Certificate.chainToPem(wrongHost.chain.slice(0, 2)), wrongHost.keyPem)
       const notYet = yield* Effect.flip(
-        runStep(Steps.defaultCertificateGate({ ...params, host: hostname, port: Number(port) }))
+        runStep(Steps.defaultCertificateGate({ ...params, host: "127.0.0.1", port: before.port }))
       )
       expect(notYet.message).toContain("Select it as default")
       // Once the site certificate is the default, it passes.
-      const after = yield* Simulator.start({
-        siteHostname: SITE,
-        tls: { cert: Certificate.chainToPem(current.chain.slice(0, 2)), key: current.keyPem }
-      })
-      const u = new URL(after.site.httpsUrl)
-      const ok = yield* runStep(Steps.defaultCertificateGate({ ...params, host: u.hostname, port: Number(u.port) }))
+      const after = yield* serveTls(Certificate.chainToPem(current.chain.slice(0, 2)), current.keyPem)
+      const ok = yield* runStep(Steps.defaultCertificateGate({ ...params, host: "127.0.0.1", port: after.port }))
       expect(ok).toEqual({ chosen: "site", leafSha256: current.chain[0].sha256 })
     })
   )
