@@ -6,6 +6,7 @@ import {
   ApplianceError,
   CoreSteps,
   Executor,
+  Journal,
   Operator,
   Plan,
   type RunReport,
@@ -146,6 +147,42 @@ describe("MigrationHandlers", () => {
       expect(answer._tag).toBe("Deferred")
       expect(answer._tag === "Deferred" && answer.reason).toMatch(/file must be an existing file on this machine/)
     })
+  )
+
+  it.live(
+    "MIGRATE-7: a journal written before the step definitions resumes; the restore reads the backup recorded then",
+    () =>
+      Effect.gen(function* () {
+        // written by the code before the definitions (b6781f6): backup and its check done, the run waiting at the restore
+        const runId = "migration-before-definitions"
+        const dir = tmp()
+        fs.copyFileSync(new URL(`./fixtures/${runId}.jsonl`, import.meta.url), path.join(dir, `${runId}.jsonl`))
+        const recorded = "/tmp/migsteps-dump/backups/a.example.test-2026-12-02T18-48-12-783Z.nsb"
+        const script = {
+          [MigrationPlan.stepIds.restore]: approve({ file: "b.nsb" }),
+          [MigrationPlan.stepIds.credentials]: approve({ attestation: "changed", vault: "vault/sra" })
+        }
+        const report = yield* Executor.resume(runId).pipe(
+          Effect.provide(
+            env(
+              { A: { guid: GUID_A }, N: { guid: GUID_N } },
+              script,
+              {},
+              Layer.orDie(Journal.layer({ directory: dir }))
+            )
+          )
+        )
+        expect(report.status).toBe("succeeded")
+        expect(stepOf(report, MigrationPlan.stepIds.backup).evidence["path"]).toBe(recorded)
+        expect(stepOf(report, MigrationPlan.stepIds.restore).evidence).toMatchObject({
+          backup: recorded,
+          healthy: true
+        })
+        expect(stepOf(report, MigrationPlan.stepIds.credentials).evidence).toMatchObject({
+          attestation: "changed",
+          attestedBy: "test"
+        })
+      })
   )
 
   it.effect("MIGRATE-1: the install gate is verified by the load-balancer probe on the new box's own address", () =>
