@@ -8,7 +8,7 @@
  *
  * Run: pnpm exec tsx bench/executor.ts [records=1000] [steps=10000]
  */
-import { Executor, Journal, Operator, Plan, RunEvent, StepHandler } from "@sra-upgrade/core"
+import { Executor, Journal, Operator, Plan, RunEvent, RunHistory, StepHandler } from "@sra-upgrade/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
@@ -93,11 +93,15 @@ const plan = new Plan.Plan({
   )
 })
 const noop: StepHandler.Handler = { run: () => Effect.succeed({}) }
-const handlers = StepHandler.layer({ noop })
+const handlers = StepHandler.layerRaw({ noop })
 
 const baselineMs = await time(() =>
   Effect.runPromise(
-    Effect.forEach(plan.steps, (step) => noop.run!({ runId: "bench", plan, step, attempt: 1 }), { discard: true })
+    Effect.forEach(
+      plan.steps,
+      (step) => noop.run!({ runId: "bench", plan, step, attempt: 1, history: RunHistory.make([]) }),
+      { discard: true }
+    )
   )
 )
 const runWith = (journal: Layer.Layer<Journal.Journal, Journal.JournalError>) =>

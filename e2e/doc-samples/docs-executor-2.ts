@@ -3,19 +3,20 @@
 import { type ApplianceError, StepHandler } from "@sra-upgrade/core"
 import * as Effect from "effect/Effect"
 
-type StepContext = StepHandler.StepContext // { runId, plan, step, attempt }
+type StepContext = StepHandler.StepContext // { runId, plan, step, attempt, history, progress? }
 type StepError = StepHandler.StepError
 
-// the shape of StepHandler.Handler
+// the shape of StepHandler.Handler (what StepDef's implement produces)
 export interface Handler {
   // Check, Action; ManualGate: verify the outcome after approval
   run?: (ctx: StepContext) => Effect.Effect<StepHandler.Evidence, StepError | ApplianceError.ApplianceError>
-  // WaitFor: { holds, observed, evidence? }
+  // WaitFor: { holds, observed, evidence?, warnings? }
   poll?: (ctx: StepContext) => Effect.Effect<StepHandler.Observation, StepError | ApplianceError.ApplianceError>
   // postcondition: { effective, evidence }
   verify?: (ctx: StepContext) => Effect.Effect<StepHandler.Verification, StepError | ApplianceError.ApplianceError>
 }
 
-// e.g. a Check that always passes, registered under the name its steps give as `handler`
+// a raw handler, registered under the name its steps give as `handler` (the executor's own tests do this;
+// step packages register typed implementations: StepHandler.layer(Def.implement({ run })))
 const alwaysOk: Handler = { run: ({ step, attempt }) => Effect.succeed({ step: step.id, attempt }) }
-export const Handlers = StepHandler.layer({ "my/always-ok": alwaysOk })
+export const Handlers = StepHandler.layerRaw({ "my/always-ok": alwaysOk })

@@ -12,6 +12,7 @@ import {
   Journal,
   MaintenanceWindow,
   Operator,
+  type RunObserver,
   type Plan,
   Site,
   StepHandler
@@ -189,7 +190,10 @@ export const executorLayer = (
 }
 
 /** The prober on the site address (real clock: 50 ms probes). */
-export const proberLayer = (env: PairEnv, intervalMillis = 50) =>
+export const proberLayer = (
+  env: PairEnv,
+  intervalMillis = 50
+): Layer.Layer<SiteProber.SiteProber | RunObserver.RunObserver> =>
   SiteProber.layer({
     url: env.siteUrl,
     hostname: env.site.hostname,

@@ -1,7 +1,13 @@
 /**
- * Test doubles of `@sra-upgrade/appliance-client`: an in-memory
- * `ApplianceApi` for unit tests of plans, without sockets.
+ * Test doubles: the in-memory `ApplianceApi` now lives beside the port, in
+ * `@sra-upgrade/core/test`; this entry re-exports it so existing imports keep
+ * working. Import it from `@sra-upgrade/core/test` in new code.
  *
  * @since 0.1.0
  */
-export * as FakeAppliance from "./FakeAppliance.js"
+export {
+  /**
+   * @since 0.1.0
+   */
+  FakeAppliance
+} from "@sra-upgrade/core/test"

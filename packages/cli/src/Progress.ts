@@ -116,6 +116,8 @@ export const make = (
       ? `${(millis / 1000).toFixed(1)} s`
       : `${(millis / 1000).toFixed(1)} s (${clock(millis * scale)} simulated)`
   let steps: ReadonlyArray<Plan.Step> = plan?.steps ?? []
+  /** The site's state at the last sample (undefined before the first), and since when it is down. */
+  let site: { up: boolean; downSince: number | undefined } | undefined
   const started = new Map<string, number>()
   const index = (id: string) => steps.findIndex((s) => s.id === id)
   const label = (id: string) => {
@@ -214,6 +216,22 @@ export const make = (
           return [`cancelled: the journal is intact; resume continues`]
         case "RunFinished":
           return [`run ${e.status}`]
+        case "SiteSample": {
+          const before = site
+          const downSince = e.up ? undefined : (before?.downSince ?? e.at.getTime())
+          site = { up: e.up, downSince }
+          const interval = took(e.intervalMillis, true)
+          if (before === undefined)
+            return [
+              `  ◦ site ${e.url}: ${e.up ? "answering" : `NOT answering (${e.lastError ?? "failed"})`}; probed every ${interval}`
+            ]
+          if (before.up === e.up) return []
+          return e.up
+            ? [
+                `  ◦ site answers again${before.downSince === undefined ? "" : ` after ${took(e.at.getTime() - before.downSince, true)}`}`
+              ]
+            : [`  ⚠ site not answering: ${e.lastError ?? "failed"}`]
+        }
       }
     }
   }

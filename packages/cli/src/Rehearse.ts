@@ -11,7 +11,7 @@
  *
  * @since 0.1.0
  */
-import { ApplianceApi, MaintenanceWindow, Plan, Rehearsal, Site } from "@sra-upgrade/core"
+import { ApplianceApi, CoreSteps, MaintenanceWindow, Plan, Rehearsal, Site } from "@sra-upgrade/core"
 import { ApplianceClient } from "@sra-upgrade/appliance-client"
 import { Seed, Simulator } from "@sra-upgrade/simulator"
 import * as Console from "effect/Console"
@@ -175,11 +175,10 @@ export const run = (options: Options): Effect.Effect<void, CliError> =>
           exitCode: Runner.exitCodeOf(report) === ExitCode.ok ? ExitCode.failed : Runner.exitCodeOf(report),
           message: `the rehearsal ended ${report.status}${report.error === undefined ? "" : `: ${report.error}`}; fix the plan or the site before the production run.`
         })
-      const check = production.steps.find((s) => s.handler === "core/check-rehearsal")
-      const directory =
-        typeof check?.params["directory"] === "string"
-          ? check.params["directory"]
-          : join(site.backup.directory, "rehearsals")
+      const directory = Option.getOrElse(
+        Option.firstSomeOf(production.steps.map((s) => CoreSteps.CheckRehearsal.paramsOf(s))),
+        () => ({ directory: join(site.backup.directory, "rehearsals") })
+      ).directory
       const record = yield* Rehearsal.record(directory, production, report).pipe(
         Effect.mapError((e) => failed(`the rehearsal succeeded but could not be recorded: ${e.message}`))
       )

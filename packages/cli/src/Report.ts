@@ -1,8 +1,9 @@
 /**
  * The final report of a run, as Markdown (for people and tickets) and as
- * JSON (for tools): status, timings, evidence, gate answers, and what the
- * command observed after the run (versions and roles per appliance, site
- * downtime measured by a prober).
+ * JSON (for tools): status, timings, evidence, gate answers, the site's
+ * availability measured during the run (the executor's report folds the
+ * probes journaled by the `SiteProber`; see core's `Availability`), and what
+ * the command observed after the run (versions and roles per appliance).
  *
  * @since 0.1.0
  */
@@ -24,24 +25,6 @@ export interface ApplianceState {
 }
 
 /**
- * Site availability measured during the run by probing the site address.
- *
- * @since 0.1.0
- * @category models
- */
-export interface Downtime {
-  readonly probes: number
-  readonly failed: number
-  /** Longest run of failed probes, in (simulated, when time-scaled) seconds. */
-  readonly longestOutageSeconds: number
-  /** Total time the site did not answer, seconds. */
-  readonly unavailableSeconds: number
-  readonly intervalSeconds: number
-  /** Where the figures come from, e.g. `failover SiteProber` or `cli demo prober`. */
-  readonly source: string
-}
-
-/**
  * Observations added to the executor's report.
  *
  * @since 0.1.0
@@ -49,7 +32,6 @@ export interface Downtime {
  */
 export interface Extras {
   readonly appliances?: ReadonlyArray<ApplianceState> | undefined
-  readonly downtime?: Downtime | undefined
   /** Real (wall clock) duration of the run, when time was scaled. */
   readonly wallSeconds?: number | undefined
   readonly timeScale?: number | undefined
@@ -71,6 +53,46 @@ const evidenceText = (e: Readonly<Record<string, unknown>>, max = 110): string =
   })
   const text = parts.join(", ")
   return text.length > max ? `${text.slice(0, max - 1)}…` : text
+}
+
+/** Seconds of the run's clock, with their simulated equivalent when time was scaled. */
+const secs = (real: number, scale: number): string =>
+  scale === 1
+    ? real < 10
+      ? `${Number(real.toFixed(1))} s`
+      : `${Math.round(real)} s${real >= 120 ? ` (${Plan.formatDuration(real)})` : ""}`
+    : `${Math.round(real * scale)} s simulated (${real.toFixed(1)} s real)`
+
+const at = (d: Date) => d.toISOString().replace(/\.\d+Z$/, "Z")
+
+/**
+ * The availability section in words.
+ *
+ * @since 0.3.0
+ * @category combinators
+ */
+export const availabilityLines = (a: RunReport.RunReport["availability"], scale = 1): ReadonlyArray<string> => {
+  if (a === undefined)
+    return [
+      "## Site availability",
+      "",
+      "Not measured: no site prober ran during this run (`--probe-interval 0`, or a journal written before 0.3.0)."
+    ]
+  const lines = [
+    "## Site availability (measured)",
+    "",
+    `- Probes: ${a.probes} every ${secs(a.intervalSeconds, scale)} of \`GET ${a.url}/check_health\`, failed: ${a.failed}`,
+    `- Observed from ${at(a.firstProbeAt)} to ${at(a.lastProbeAt)} by ${a.series === 1 ? "one process" : `${a.series} processes (the run and its resumes)`}`,
+    `- Longest outage: ${secs(a.longestOutageSeconds, scale)}`,
+    `- Total unavailable: ${secs(a.totalUnavailableSeconds, scale)}`,
+    `- Not observed: ${secs(a.notObservedSeconds, scale)}${a.notObservedSeconds > 0 ? " — while no process was running the run (before the first probe, between a stop and its resume) nothing was measured: this time is neither available nor unavailable" : ""}`,
+    a.outages.length === 0 ? "- Outages: none seen" : `- Outages (${a.outages.length}):`
+  ]
+  for (const o of a.outages)
+    lines.push(
+      `  - ${at(o.from)} → ${at(o.to)}: ${secs(o.seconds, scale)}, last error: ${o.lastError}${o.open === true ? " (still down when observation stopped)" : ""}`
+    )
+  return lines
 }
 
 /**
@@ -108,18 +130,7 @@ export const toMarkdown = (report: RunReport.RunReport, extras: Extras = {}): st
         `| ${a.id} | ${a.version}${a.build === undefined ? "" : ` (build ${a.build.split("-")[0]})`} | ${a.role} | ${a.healthy ? "yes" : "NO"} |`
       )
   }
-  if (extras.downtime !== undefined) {
-    const d = extras.downtime
-    lines.push(
-      "",
-      "## Site availability (measured)",
-      "",
-      `- Probes: ${d.probes} every ${d.intervalSeconds.toFixed(1)} s, failed: ${d.failed}`,
-      `- Longest outage: ${d.longestOutageSeconds.toFixed(0)} s`,
-      `- Total unavailable: ${d.unavailableSeconds.toFixed(0)} s`,
-      `- Source: ${d.source}`
-    )
-  }
+  lines.push("", ...availabilityLines(report.availability, scale))
   lines.push(
     "",
     "## Steps",

@@ -3,7 +3,7 @@
  * time compression of plans for simulators, exit codes, `certs inspect`.
  */
 import { TestChains } from "@sra-upgrade/certificates"
-import { MaintenanceWindow, Operator, Plan, RunEvent, RunReport } from "@sra-upgrade/core"
+import { Availability, MaintenanceWindow, Operator, Plan, RunEvent, RunReport } from "@sra-upgrade/core"
 import { Effect, Either } from "effect"
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
@@ -180,24 +180,42 @@ describe("Report", () => {
     tornRecords: []
   })
 
-  it("has the versions and roles read back and the measured downtime", () => {
-    const md = Report.toMarkdown(report, {
+  it("has the versions and roles read back and the measured availability", () => {
+    const availability = new Availability.Availability({
+      url: "http://127.0.0.1:4000",
+      probes: 80,
+      failed: 2,
+      intervalSeconds: 0.1,
+      firstProbeAt: at,
+      lastProbeAt: plus(10),
+      longestOutageSeconds: 0.1,
+      totalUnavailableSeconds: 0.2,
+      notObservedSeconds: 1.5,
+      observedSeconds: 8.5,
+      series: 2,
+      outages: [
+        new Availability.Outage({ from: plus(2), to: plus(2.1), seconds: 0.1, lastError: "HTTP 503" }),
+        new Availability.Outage({ from: plus(5), to: plus(5.1), seconds: 0.1, lastError: "refused" })
+      ]
+    })
+    const md = Report.toMarkdown(new RunReport.RunReport({ ...report, availability }), {
       appliances: [{ id: "A", version: "24.3.2", build: "41722-3d1f", role: "primary", healthy: true }],
-      downtime: {
-        probes: 80,
-        failed: 2,
-        longestOutageSeconds: 60,
-        unavailableSeconds: 120,
-        intervalSeconds: 60,
-        source: "test"
-      },
       timeScale: 600
     })
     expect(md).toContain("- Status: **SUCCEEDED**")
     expect(md).toContain("| A | 24.3.2 (build 41722) | primary | yes |")
-    expect(md).toContain("- Probes: 80 every 60.0 s, failed: 2")
-    expect(md).toContain("- Longest outage: 60 s")
+    expect(md).toContain(
+      "- Probes: 80 every 60 s simulated (0.1 s real) of `GET http://127.0.0.1:4000/check_health`, failed: 2"
+    )
+    expect(md).toContain("- Longest outage: 60 s simulated (0.1 s real)")
+    expect(md).toContain("- Not observed: 900 s simulated (1.5 s real) — while no process was running the run")
+    expect(md).toContain("by 2 processes (the run and its resumes)")
+    expect(md).toContain("last error: HTTP 503")
     expect(md).toContain("- Duration: 10.0s (1h 40m sim.) (simulator time x600)")
+  })
+
+  it("says availability was not measured when no prober ran (old journals)", () => {
+    expect(Report.toMarkdown(report)).toContain("Not measured: no site prober ran during this run")
   })
 
   it("as JSON: the executor's report plus what was observed", () => {

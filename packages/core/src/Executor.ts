@@ -36,12 +36,14 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Take from "effect/Take"
 import { ApplianceError } from "./ApplianceError.js"
+import * as Observation from "./internal/executor/observation.js"
 import { Journal, JournalError } from "./Journal.js"
 import * as GateEvidence from "./GateEvidence.js"
 import * as Operator from "./Operator.js"
 import type * as Plan from "./Plan.js"
 import * as RunEvent from "./RunEvent.js"
 import * as RunHistory from "./RunHistory.js"
+import { RunObserver } from "./RunObserver.js"
 import * as RunReport from "./RunReport.js"
 import * as RunState from "./RunState.js"
 import * as StepHandler from "./StepHandler.js"
@@ -209,6 +211,10 @@ interface RunCtx {
   readonly sink: Sink | undefined
   /** One event at a time: a handler's progress reports may come from another fiber. */
   readonly emitLock: Effect.Semaphore
+  /** Absolute deadlines of the `WaitFor` steps started (journaled on `StepStarted`; kept across resumes). */
+  readonly deadlines: Map<string, Date>
+  /** The `RunObserver` session beside the run, while one runs. */
+  readonly observation: Observation.Handle
 }
 
 /** Events are built here from typed values: skip the constructors' re-validation (hot path). */
@@ -253,6 +259,7 @@ export const make = Effect.gen(function* () {
   const handlers = yield* StepHandler.StepHandlers
   const operator = yield* Operator.Operator
   const journal = yield* Journal
+  const observer = yield* Effect.serviceOption(RunObserver)
   const pubsub = yield* PubSub.unbounded<RunEvent.Envelope>()
   const active = new Set<string>()
 
@@ -371,8 +378,10 @@ export const make = Effect.gen(function* () {
     Effect.gen(function* () {
       const poll = handlerOf(step)?.poll
       if (!poll) return yield* missingCapability(ctx, step, "poll")
-      const started = yield* Clock.currentTimeMillis
-      const deadline = started + step.deadlineSeconds * 1000
+      // the deadline journaled when the step started holds across resumes (older journals: from now)
+      const deadline =
+        ctx.deadlines.get(step.id)?.getTime() ?? (yield* Clock.currentTimeMillis) + step.deadlineSeconds * 1000
+      const started = deadline - step.deadlineSeconds * 1000
       let n = 0
       while (true) {
         n++
@@ -518,7 +527,14 @@ export const make = Effect.gen(function* () {
         Effect.gen(function* () {
           const attempt = (ctx.attempts.get(stepId) ?? 0) + 1
           ctx.attempts.set(stepId, attempt)
-          return yield* emit(ctx, new RunEvent.StepStarted({ stepId, attempt, at: yield* now }, trusted))
+          const at = yield* now
+          const step = stepOf(ctx, stepId)
+          const deadline = step._tag === "WaitFor" ? new Date(at.getTime() + step.deadlineSeconds * 1000) : undefined
+          if (deadline !== undefined) ctx.deadlines.set(stepId, deadline)
+          return yield* emit(
+            ctx,
+            new RunEvent.StepStarted({ stepId, attempt, at, ...(deadline === undefined ? {} : { deadline }) }, trusted)
+          )
         }),
       Perform: ({ stepId }) => {
         const step = stepOf(ctx, stepId)
@@ -541,7 +557,7 @@ export const make = Effect.gen(function* () {
         }),
       Suspend: () => Effect.succeed([]),
       Finish: () =>
-        Effect.flatMap(now, (at) =>
+        Effect.flatMap(Effect.zipRight(Observation.stop(ctx.observation), now), (at) =>
           emit(
             ctx,
             new RunEvent.RunFinished(
@@ -557,13 +573,20 @@ export const make = Effect.gen(function* () {
 
   const drive = (ctx: RunCtx, initial: ReadonlyArray<RunState.Intent>) =>
     Effect.gen(function* () {
+      if (initial.length > 0 && !RunState.isTerminal(ctx.state.status)) {
+        const record = (sample: RunEvent.SiteSample) => Effect.ignore(emit(ctx, sample))
+        const observation = { runId: ctx.runId, plan: ctx.plan, history: [...ctx.records], record }
+        yield* Observation.start(observer, observation, ctx.observation)
+      }
       const queue = [...initial]
       while (queue.length > 0) {
         const next = yield* perform(ctx, queue.shift()!)
         for (const i of next) queue.push(i)
       }
+      yield* Observation.stop(ctx.observation)
       return RunReport.fromJournal(recordsOf(ctx), ctx.state)
     }).pipe(
+      Effect.ensuring(Observation.stop(ctx.observation)),
       Effect.onInterrupt(() => {
         const s = ctx.state.status
         if (RunState.isTerminal(s) || s._tag === "Cancelled" || s._tag === "Pending") return Effect.void
@@ -584,7 +607,9 @@ export const make = Effect.gen(function* () {
       attempts: new Map(),
       confirmReasons: new Map(),
       sink,
-      emitLock: Effect.unsafeMakeSemaphore(1)
+      emitLock: Effect.unsafeMakeSemaphore(1),
+      deadlines: new Map(),
+      observation: { scope: undefined }
     }
   }
 
@@ -661,6 +686,7 @@ export const make = Effect.gen(function* () {
         for (const r of contents.records) {
           ctx.records.push(r)
           if (r.event._tag === "StepStarted") ctx.attempts.set(r.event.stepId, r.event.attempt)
+          if (r.event._tag === "StepStarted" && r.event.deadline) ctx.deadlines.set(r.event.stepId, r.event.deadline)
           if (r.event._tag === "ConfirmationNeeded") ctx.confirmReasons.set(r.event.stepId, r.event.reason)
         }
         if (status._tag === "Succeeded") {

@@ -259,6 +259,30 @@ export const checkLocalPaths = (
   })
 
 /**
+ * A value that fits a field: its expected value, else a plausible one of its
+ * format (`.` for a path: it exists). For auto-approving test doubles only.
+ *
+ * @since 0.3.0
+ * @category combinators
+ */
+export const example = (f: Plan.EvidenceField): string => {
+  if (f.expected !== undefined) return f.expected
+  switch (f.format ?? "text") {
+    case "version":
+      return "1.0.0"
+    case "sha256":
+      return "0".repeat(64)
+    case "path":
+      return "."
+    case "integer":
+    case "number":
+      return String(f.minimum ?? f.maximum ?? 1)
+    case "text":
+      return "auto"
+  }
+}
+
+/**
  * Decode an approval's evidence into the typed values of a record of field
  * definitions (what a gate's handler receives).
  *

@@ -14,6 +14,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
+import * as GateEvidence from "./GateEvidence.js"
 import type * as Plan from "./Plan.js"
 
 /**
@@ -108,8 +109,10 @@ export class Operator extends Context.Tag("@sra-upgrade/core/Operator")<
 >() {}
 
 /**
- * Approve everything, filling each evidence field with `"auto"`. For tests
- * and simulator demos only: it also confirms interrupted steps took effect.
+ * Approve everything, filling each evidence field with a value that fits it
+ * (`GateEvidence.example`: the expected value, else `"auto"` or a plausible
+ * value of its format). For tests and simulator demos only: it also confirms
+ * interrupted steps took effect.
  *
  * @since 0.1.0
  * @category layers
@@ -117,7 +120,12 @@ export class Operator extends Context.Tag("@sra-upgrade/core/Operator")<
 export const layerAutoApprove = (by = "auto-approve"): Layer.Layer<Operator> =>
   Layer.succeed(Operator, {
     answer: (request) =>
-      Effect.succeed(new Approved({ by, evidence: Object.fromEntries(request.evidence.map((e) => [e.name, "auto"])) }))
+      Effect.succeed(
+        new Approved({
+          by,
+          evidence: Object.fromEntries(request.evidence.map((e) => [e.name, GateEvidence.example(e)]))
+        })
+      )
   })
 
 /**

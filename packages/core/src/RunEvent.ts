@@ -33,7 +33,12 @@ export class RunStarted extends Schema.TaggedClass<RunStarted>()("RunStarted", {
 export class StepStarted extends Schema.TaggedClass<StepStarted>()("StepStarted", {
   stepId: Schema.String,
   attempt: Schema.Number,
-  at: Schema.Date
+  at: Schema.Date,
+  /**
+   * A `WaitFor` step's absolute deadline (start + `deadlineSeconds`): a resume keeps it instead of starting
+   * the wait over. Absent in journals written before 0.3.0 (their waits restart on resume).
+   */
+  deadline: Schema.optional(Schema.Date)
 }) {}
 
 /**
@@ -213,6 +218,41 @@ export class Cancelled extends Schema.TaggedClass<Cancelled>()("Cancelled", {
 }) {}
 
 /**
+ * Site availability observed beside the run (see `RunObserver` and
+ * `Availability`): the probes of the site address from `from` to `at`,
+ * journaled compactly — the first probe of a series, every change of state,
+ * and periodic summaries. Every probe of the record but the last had the
+ * state of the series' previous record; the last one had `up`. It changes
+ * no run state (replay skips it).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export class SiteSample extends Schema.TaggedClass<SiteSample>()("SiteSample", {
+  /** Time of the first probe the record covers. */
+  from: Schema.Date,
+  /** Time of its last probe. */
+  at: Schema.Date,
+  /** Probes the record covers. */
+  probes: Schema.Number,
+  /** How many of them failed. */
+  failed: Schema.Number,
+  /** Whether the last probe succeeded. */
+  up: Schema.Boolean,
+  /** The last failure of the record (HTTP status or error). */
+  lastError: Schema.optional(Schema.String),
+  /** Probe interval, milliseconds. */
+  intervalMillis: Schema.Number,
+  /** The address probed. */
+  url: Schema.String,
+  /**
+   * The first record of a series: an orchestrator (run or resume) started observing. Between the end of the
+   * previous series and this one nothing observed the site.
+   */
+  first: Schema.optional(Schema.Boolean)
+}) {}
+
+/**
  * Final state names, as in the run report.
  *
  * @since 0.1.0
@@ -251,7 +291,8 @@ export const RunEvent = Schema.Union(
   WindowOpened,
   Resumed,
   Cancelled,
-  RunFinished
+  RunFinished,
+  SiteSample
 )
 
 /**

@@ -40,7 +40,7 @@ export interface RunHistory {
   readonly evidenceOf: (stepId: string) => Option.Option<Evidence>
   /** The operator's last answer to the step's gate (purpose `gate`). */
   readonly answerOf: (stepId: string) => Option.Option<Operator.Answer>
-  /** The polls of the step's current attempt (a `WaitFor`), oldest first. */
+  /** The polls of a `WaitFor` in this run, every attempt (before and after a resume), oldest first. */
   readonly observations: (stepId: string) => ReadonlyArray<RunEvent.WaitProgress>
 }
 
@@ -84,12 +84,8 @@ export const make = (records: ReadonlyArray<RunEvent.Envelope>): RunHistory => {
       ),
     observations: (stepId) => {
       const out: Array<RunEvent.WaitProgress> = []
-      for (let i = records.length - 1; i >= 0; i--) {
-        const e = records[i]!.event
-        if (e._tag === "StepStarted" && e.stepId === stepId) break
-        if (e._tag === "WaitProgress" && e.stepId === stepId) out.push(e)
-      }
-      return out.reverse()
+      for (const r of records) if (r.event._tag === "WaitProgress" && r.event.stepId === stepId) out.push(r.event)
+      return out
     }
   }
 }

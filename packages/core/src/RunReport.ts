@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import * as Schema from "effect/Schema"
+import * as Availability from "./Availability.js"
 import { Answer, GatePurpose } from "./Operator.js"
 import type { Envelope } from "./RunEvent.js"
 import { TornRecord } from "./RunEvent.js"
@@ -107,7 +108,12 @@ export class RunReport extends Schema.Class<RunReport>("RunReport")({
   cancellations: Schema.Number,
   tornRecords: Schema.Array(TornRecord),
   /** What went wrong and what to do next (failed / halted). */
-  error: Schema.optional(Schema.String)
+  error: Schema.optional(Schema.String),
+  /**
+   * The site's availability over the run, folded from the journal's `SiteSample` records (see
+   * `Availability`); absent when no observer ran (availability not measured).
+   */
+  availability: Schema.optional(Availability.Availability)
 }) {}
 
 interface MutableStep {
@@ -244,6 +250,7 @@ export const fromJournal = (records: ReadonlyArray<Envelope>, state: RunState.Ru
         : undefined
   const startedAt = first?.at
   const currentStep = RunState.currentStepId(status)
+  const availability = Availability.fromRecords(records)
   return new RunReport({
     runId: state.runId || (records[0]?.runId ?? ""),
     planId: plan?.id ?? "",
@@ -281,6 +288,7 @@ export const fromJournal = (records: ReadonlyArray<Envelope>, state: RunState.Ru
     resumes,
     cancellations,
     tornRecords: torn,
-    ...(error !== undefined ? { error } : {})
+    ...(error !== undefined ? { error } : {}),
+    ...(availability !== undefined ? { availability } : {})
   })
 }

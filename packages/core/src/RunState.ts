@@ -266,6 +266,8 @@ export const transition = (state: RunState, event: RunEvent.RunEvent): Result =>
   /** Only an in-flight non-idempotent Action/Check is verified or confirmed on resume. */
   const recoverable = (): string | undefined =>
     current !== undefined && needsRecovery(current) ? undefined : "only a non-idempotent action or check is recovered"
+  // observations beside the run (RunObserver) change no state, whatever the state
+  if (event._tag === "SiteSample") return ok(state)
   if (isTerminal(status) && event._tag !== "RunFinished") {
     return invalid("the run is finished; terminal states are final")
   }

@@ -350,19 +350,25 @@ export const wait = <const Name extends string, P, PI>(
 export const windowHandler = "core/window"
 
 /**
- * A maintenance-window step: the run pauses until it opens.
+ * A maintenance-window step: the run pauses until it opens. `handler` is
+ * only the name its JSON carries (default {@link windowHandler}; the pair
+ * plans keep `failover/window` so older plans and journals stay the same).
  *
  * @since 0.3.0
  * @category constructors
  */
-export const window = (meta: Meta, window: MaintenanceWindow.MaintenanceWindow): Plan.Window =>
+export const window = (
+  meta: Meta,
+  window: MaintenanceWindow.MaintenanceWindow,
+  handler: string = windowHandler
+): Plan.Window =>
   new Plan.Window({
     id: meta.id,
     title: meta.title,
     rules: meta.rules.map((r) => Plan.RuleId.make(r)),
     ...(meta.target === undefined ? {} : { target: meta.target }),
     estimatedSeconds: meta.estimatedSeconds,
-    handler: windowHandler,
+    handler,
     params: {},
     idempotent: true,
     notes: meta.notes ?? [],

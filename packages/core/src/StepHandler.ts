@@ -339,6 +339,17 @@ export const make = (handlers: Readonly<Record<string, Handler>>): StepHandlers[
 }
 
 /**
+ * A registry layer of raw handlers keyed by name, which read `ctx.step`
+ * themselves. For the executor's own tests and throwaway handlers; step
+ * packages register typed implementations with {@link layer}.
+ *
+ * @since 0.3.0
+ * @category layers
+ */
+export const layerRaw = (handlers: Readonly<Record<string, Handler>>): Layer.Layer<StepHandlers> =>
+  Layer.succeed(StepHandlers, make(handlers))
+
+/**
  * A handler ready to register: its name, and how to build it from the
  * services it needs (`R`). Made by a step definition's `implement`.
  *

@@ -117,3 +117,13 @@ export * as CoreSteps from "./CoreSteps.js"
  * @since 0.1.0
  */
 export * as Rehearsal from "./Rehearsal.js"
+
+/**
+ * @since 0.3.0
+ */
+export * as Availability from "./Availability.js"
+
+/**
+ * @since 0.3.0
+ */
+export * as RunObserver from "./RunObserver.js"

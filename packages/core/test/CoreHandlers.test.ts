@@ -1,5 +1,4 @@
 import { describe, expect, it } from "@effect/vitest"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
@@ -11,16 +10,19 @@ import * as TestClock from "effect/TestClock"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import * as ApplianceApi from "../src/ApplianceApi.js"
 import * as CoreHandlers from "../src/CoreHandlers.js"
+import * as CoreSteps from "../src/CoreSteps.js"
 import * as Executor from "../src/Executor.js"
 import * as Journal from "../src/Journal.js"
 import * as Operator from "../src/Operator.js"
-import type * as Plan from "../src/Plan.js"
+import * as Plan from "../src/Plan.js"
 import * as Rehearsal from "../src/Rehearsal.js"
+import * as RunHistory from "../src/RunHistory.js"
 import * as Site from "../src/Site.js"
 import * as SingleUpgrade from "../src/SingleUpgrade.js"
 import * as StepHandler from "../src/StepHandler.js"
-import { FakeAppliance } from "./fixtures/fakeAppliance.js"
+import { FakeAppliance } from "../src/test.js"
 
 const tmp = () => mkdtempSync(join(tmpdir(), "sra-core-handlers-"))
 
@@ -62,106 +64,151 @@ const planFor = (dir: string, target: string, options: Partial<SingleUpgrade.Opt
   return r.right
 }
 
-/** The handler registry over a fake appliance. */
-const handlersOf = (fake: FakeAppliance, config: CoreHandlers.Config = {}) =>
-  Effect.provide(CoreHandlers.make(config), fake.layer())
+const users = [
+  new ApplianceApi.LoggedInUser({ id: "1", displayName: "Alice Martin", type: "normal", sessionCount: 2 }),
+  new ApplianceApi.LoggedInUser({ id: "2", displayName: "Bob Durand", type: "normal", sessionCount: 0 })
+]
+
+/** The core registry over the one fake appliance `A` (its state reachable through `FakeAppliances`). */
+const wired = (config: CoreHandlers.Config = {}, seed: Partial<FakeAppliance.State> = {}) =>
+  Layer.provideMerge(
+    CoreHandlers.layer(config),
+    FakeAppliance.layer({ A: { version: "24.1.3", build: "40516-5f3e", loggedInUsers: users, ...seed } })
+  )
+
+const fakeA = Effect.map(FakeAppliance.FakeAppliances, (f) => f.get("A"))
+
+/** The handler registered under `name`. */
+const handler = (name: string) =>
+  Effect.map(StepHandler.StepHandlers, (r) => Option.getOrThrowWith(r.get(name), () => new Error(`no handler ${name}`)))
 
 const ctx = (step: Plan.Step, plan: Plan.Plan, runId = "run-1"): StepHandler.StepContext => ({
   runId,
   plan,
   step,
-  attempt: 1
+  attempt: 1,
+  history: RunHistory.make([])
 })
 
 const stepOf = (plan: Plan.Plan, id: string) => plan.steps.find((s) => s.id === id)!
 
 const reasonOf = (e: StepHandler.HandlerError) => (e instanceof StepHandler.StepError ? e.reason._tag : e.reason._tag)
 
+/** An executor over the core handlers, a fake appliance `A`, a memory journal and an operator that may touch `A`. */
+const executor = (
+  answer: (a: FakeAppliance.FakeAppliance, request: Operator.GateRequest) => Operator.Answer,
+  config: CoreHandlers.Config = { backupPassword: Redacted.make("pw") },
+  seed: Partial<FakeAppliance.State> = {}
+) =>
+  Executor.layer.pipe(
+    Layer.provideMerge(
+      Layer.mergeAll(
+        Layer.effect(
+          Operator.Operator,
+          Effect.map(FakeAppliance.FakeAppliances, (fakes) => ({
+            answer: (request: Operator.GateRequest) => Effect.sync(() => answer(fakes.get("A"), request))
+          }))
+        ),
+        Journal.layerMemory
+      )
+    ),
+    Layer.provideMerge(wired(config, seed))
+  )
+
+const approveAll = (_: FakeAppliance.FakeAppliance, request: Operator.GateRequest) =>
+  new Operator.Approved({ by: "t", evidence: validEvidence(request) })
+
 describe("CoreHandlers", () => {
-  it.effect("registers a handler for every core/ name the planner uses", () =>
+  it.effect("implements every definition of CoreSteps, and the planner uses only those", () =>
     Effect.gen(function* () {
-      const hs = yield* handlersOf(new FakeAppliance())
-      expect(Object.keys(hs).sort()).toEqual([...SingleUpgrade.handlerNames].sort())
-    })
+      const registry = yield* StepHandler.StepHandlers
+      expect([...registry.names]).toEqual(CoreSteps.all.map((d) => d.name).sort())
+      const plan = planFor(tmp(), "24.3.2", { method: "manual" })
+      for (const s of plan.steps)
+        if (s._tag !== "Window")
+          expect(
+            CoreSteps.all.some((d) => d.is(s)),
+            s.handler
+          ).toBe(true)
+    }).pipe(Effect.provide(wired()))
   )
 
   it.effect("PREP-8: a clock off by more than the bound fails with the NTP hint; within it passes", () =>
     Effect.gen(function* () {
-      const dir = tmp()
-      const plan = planFor(dir, "24.3.2", { maxClockSkewSeconds: 60 })
-      const fake = new FakeAppliance()
-      const hs = yield* handlersOf(fake)
+      const plan = planFor(tmp(), "24.3.2", { maxClockSkewSeconds: 60 })
+      const a = yield* fakeA
+      const h = yield* handler(CoreSteps.CheckClockSkew.name)
       const step = stepOf(plan, "A/check-clock")
-      fake.skewMillis = 30_000
-      const ok = yield* hs["core/check-clock-skew"]!.run!(ctx(step, plan))
+      a.state.clockOffsetMillis = 30_000
+      const ok = yield* h.run!(ctx(step, plan))
       expect(ok["skewSeconds"]).toBe(30)
-      fake.skewMillis = -301_000
-      const bad = yield* Effect.flip(hs["core/check-clock-skew"]!.run!(ctx(step, plan)))
+      a.state.clockOffsetMillis = -301_000
+      const bad = yield* Effect.flip(h.run!(ctx(step, plan)))
       expect(bad.message).toMatch(/off by -301 s.*NTP.*PREP-8/)
-    })
+    }).pipe(Effect.provide(wired()))
   )
 
   it.effect("checks the API account's permissions, naming what is missing", () =>
     Effect.gen(function* () {
       const plan = planFor(tmp(), "24.3.2")
-      const fake = new FakeAppliance()
-      const hs = yield* handlersOf(fake)
+      const a = yield* fakeA
+      const h = yield* handler(CoreSteps.CheckApiAccess.name)
       const step = stepOf(plan, "A/check-api")
-      const ok = yield* hs["core/check-api-access"]!.run!(ctx(step, plan))
-      expect(ok["version"]).toBe("24.1.3")
-      fake.permissions = { perm_command: "read_only", perm_backup: false, perm_configuration: true }
-      const bad = yield* Effect.flip(hs["core/check-api-access"]!.run!(ctx(step, plan)))
+      expect((yield* h.run!(ctx(step, plan)))["version"]).toBe("24.1.3")
+      a.state.permissions = { perm_command: "read_only", perm_backup: false, perm_configuration: true }
+      const bad = yield* Effect.flip(h.run!(ctx(step, plan)))
       expect(bad.message).toMatch(/lacks perm_backup/)
-    })
+    }).pipe(Effect.provide(wired()))
   )
 
   it.effect("SINGLE-2: the version-path check fails when the appliance no longer runs the planned version", () =>
     Effect.gen(function* () {
       const plan = planFor(tmp(), "24.3.2")
-      const fake = new FakeAppliance()
-      const hs = yield* handlersOf(fake)
+      const a = yield* fakeA
+      const h = yield* handler(CoreSteps.CheckVersionPath.name)
       const step = stepOf(plan, "A/check-version-path")
-      expect((yield* hs["core/check-version-path"]!.run!(ctx(step, plan)))["order"]).toEqual([
-        "base-6.2.1",
-        "site-24.3.2"
-      ])
-      fake.version = "24.2.0"
-      const bad = yield* Effect.flip(hs["core/check-version-path"]!.run!(ctx(step, plan)))
+      expect((yield* h.run!(ctx(step, plan)))["order"]).toEqual(["base-6.2.1", "site-24.3.2"])
+      a.state.version = "24.2.0"
+      const bad = yield* Effect.flip(h.run!(ctx(step, plan)))
       expect(bad.message).toMatch(/runs 24.2.0.*plan again/)
-    })
+    }).pipe(Effect.provide(wired()))
   )
 
-  it.effect("PREP-1: the backup evidence is its size and SHA-256; the password is passed, and required", () =>
+  it.effect("PREP-1: the backup evidence is its size and SHA-256; the password is required and passed", () =>
     Effect.gen(function* () {
       const plan = planFor(tmp(), "24.3.2")
-      const fake = new FakeAppliance()
       const step = stepOf(plan, "A/backup")
-      const without = yield* handlersOf(fake)
-      const refused = yield* Effect.flip(without["core/download-backup"]!.run!(ctx(step, plan)))
+      const refused = yield* Effect.gen(function* () {
+        const h = yield* handler(CoreSteps.DownloadBackup.name)
+        const e = yield* Effect.flip(h.run!(ctx(step, plan)))
+        expect((yield* fakeA).count("downloadBackup")).toBe(0)
+        return e
+      }).pipe(Effect.provide(wired({}, { backupPassword: "pw" })))
       expect(refused.message).toMatch(/protects its backups with a password.*backupPassword/)
-      expect(fake.calls).not.toContain("downloadBackup")
-      const hs = yield* handlersOf(fake, { backupPassword: Redacted.make("pw") })
-      const ev = yield* hs["core/download-backup"]!.run!(ctx(step, plan))
+      const ev = yield* Effect.gen(function* () {
+        const h = yield* handler(CoreSteps.DownloadBackup.name)
+        return yield* h.run!(ctx(step, plan))
+      }).pipe(Effect.provide(wired({ backupPassword: Redacted.make("pw") }, { backupPassword: "pw" })))
       expect(ev["bytes"]).toBeGreaterThan(0)
       expect(ev["sha256"]).toMatch(/^[0-9a-f]{64}$/)
       expect(ev["passwordProtected"]).toBe(true)
-      expect(fake.backupPasswords).toEqual(["pw"])
+      // a wrong password is the appliance's refusal, not a backup
+      const wrong = yield* Effect.gen(function* () {
+        const h = yield* handler(CoreSteps.DownloadBackup.name)
+        return yield* Effect.flip(h.run!(ctx(step, plan)))
+      }).pipe(Effect.provide(wired({ backupPassword: Redacted.make("nope") }, { backupPassword: "pw" })))
+      expect(reasonOf(wrong)).toBe("ApplianceRefused")
     })
   )
 
   it.effect("PREP-1: a long backup publishes its bytes so far about once a second while it downloads", () =>
     Effect.gen(function* () {
       const plan = planFor(tmp(), "24.3.2")
-      const fake = new FakeAppliance()
-      fake.backupTicks = [0, 300, 300, 700, 1000]
-      const hs = yield* handlersOf(fake, { backupPassword: Redacted.make("pw") })
+      const h = yield* handler(CoreSteps.DownloadBackup.name)
       const updates: Array<StepHandler.Progress> = []
       const step = stepOf(plan, "A/backup")
       const fiber = yield* Effect.fork(
-        hs["core/download-backup"]!.run!({
-          ...ctx(step, plan),
-          progress: (u) => Effect.sync(() => void updates.push(u))
-        })
+        h.run!({ ...ctx(step, plan), progress: (u) => Effect.sync(() => void updates.push(u)) })
       )
       yield* TestClock.adjust("10 seconds")
       const ev = yield* Fiber.join(fiber)
@@ -173,43 +220,48 @@ describe("CoreHandlers", () => {
       expect(updates.every((u) => [300, 700, 1000].includes(u.done) && u.total === 1000 && u.unit === "bytes")).toBe(
         true
       )
-    })
+    }).pipe(
+      Effect.provide(
+        wired(
+          { backupPassword: Redacted.make("pw") },
+          { backupPassword: "pw", backupProgress: [0, 300, 300, 700, 1000] }
+        )
+      )
+    )
   )
 
   it.effect("PREP-4 LICENSE-1: the disconnect report names the users and counts sessions against the seats", () =>
     Effect.gen(function* () {
       const plan = planFor(tmp(), "24.3.2")
-      const fake = new FakeAppliance()
-      const hs = yield* handlersOf(fake)
-      const ev = yield* hs["core/report-disconnects"]!.run!(ctx(stepOf(plan, "A/report-disconnects"), plan))
+      const h = yield* handler(CoreSteps.ReportDisconnects.name)
+      const ev = yield* h.run!(ctx(stepOf(plan, "A/report-disconnects"), plan))
       expect(ev["users"]).toEqual(["Alice Martin", "Bob Durand"])
       expect(ev["sessionCount"]).toBe(2)
       expect(String(ev["summary"])).toMatch(/LICENSE-1: 2 of 1 .*over the licence count/)
-    })
+    }).pipe(Effect.provide(wired()))
   )
 
   it.effect("SINGLE-1: the install wait holds only when healthy on the target version (and build)", () =>
     Effect.gen(function* () {
       const plan = planFor(tmp(), "24.3.2")
-      const fake = new FakeAppliance()
-      const hs = yield* handlersOf(fake)
+      const a = yield* fakeA
+      const poll = (yield* handler(CoreSteps.AwaitInstall.name)).poll!
       const c = ctx(stepOf(plan, "A/await-site-24.3.2"), plan)
-      const poll = hs["core/await-install"]!.poll!
       expect((yield* poll(c)).holds).toBe(false)
-      fake.down = true
+      a.state.up = false
       const down = yield* Effect.flip(poll(c))
       expect(reasonOf(down)).toBe("Transport") // the executor treats it as "not yet"
-      fake.down = false
-      fake.version = "24.3.2"
-      fake.healthy = false
-      fake.errorMessage = "Starting services"
+      a.state.up = true
+      a.state.version = "24.3.2"
+      a.state.healthy = false
+      a.state.errorMessage = "Starting services"
       expect((yield* poll(c)).holds).toBe(false)
-      fake.healthy = true
-      fake.errorMessage = undefined
+      a.state.healthy = true
+      a.state.errorMessage = undefined
       const done = yield* poll(c)
       expect(done.holds).toBe(true)
       expect(done.evidence?.["version"]).toBe("24.3.2")
-    })
+    }).pipe(Effect.provide(wired()))
   )
 
   it.effect(
@@ -217,202 +269,216 @@ describe("CoreHandlers", () => {
     () =>
       Effect.gen(function* () {
         const plan = planFor(tmp(), "24.3.2")
-        const fake = new FakeAppliance()
-        const hs = yield* handlersOf(fake)
+        const a = yield* fakeA
+        const poll = (yield* handler(CoreSteps.AwaitInstall.name)).poll!
         const c = ctx(stepOf(plan, "A/await-base-6.2.1"), plan)
-        const poll = hs["core/await-install"]!.poll!
-        fake.healthy = false
-        fake.errorMessage = "Installing update base-6.2.1; the site is unavailable."
+        a.state.healthy = false
+        a.state.errorMessage = "Installing update base-6.2.1; the site is unavailable."
         expect((yield* poll(c)).holds).toBe(false)
-        fake.errorMessage =
+        a.state.errorMessage =
           "The base software update base-6.2.1 failed. Do not reboot the appliance: contact BeyondTrust Technical Support."
         const e = yield* Effect.flip(poll(c))
         expect(reasonOf(e)).toBe("BaseUpdateFailed")
         expect(e.message).toMatch(/Do NOT reboot/)
         // the call log holds reads only
-        expect(new Set(fake.calls)).toEqual(new Set(["health"]))
-      })
+        expect(new Set(a.calls.map((x) => x.operation))).toEqual(new Set(["health"]))
+      }).pipe(Effect.provide(wired()))
+  )
+
+  it.effect("PREP-6: an unhealthy answer in any other wording than an install in progress halts too", () =>
+    Effect.gen(function* () {
+      const plan = planFor(tmp(), "24.3.2")
+      const a = yield* fakeA
+      const poll = (yield* handler(CoreSteps.AwaitInstall.name)).poll!
+      const c = ctx(stepOf(plan, "A/await-base-6.2.1"), plan)
+      a.state.healthy = false
+      for (const progress of ["Rebooting", "Applying update base-6.2.1", "Starting services"]) {
+        a.state.errorMessage = progress
+        expect((yield* poll(c)).holds, progress).toBe(false)
+      }
+      for (const problem of ["Disk /dev/sda2 is corrupt", "Kernel panic", "Error 0x80070005"]) {
+        a.state.errorMessage = problem
+        expect(reasonOf(yield* Effect.flip(poll(c))), problem).toBe("BaseUpdateFailed")
+      }
+    }).pipe(Effect.provide(wired()))
+  )
+
+  it.effect(
+    "PREP-6: a base install that never comes back ends halted-needs-support (do NOT reboot), not in a timeout",
+    () =>
+      Effect.gen(function* () {
+        const plan = planFor(tmp(), "24.3.2", { pollIntervalSeconds: 300 })
+        const step = stepOf(plan, "A/await-base-6.2.1") as Plan.WaitFor
+        const only = Plan.make({ ...plan, id: "base-only", steps: [step] })
+        const a = yield* fakeA
+        a.state.up = false
+        const fiber = yield* Effect.fork(Executor.run(only, { runId: "never-back" }))
+        yield* TestClock.adjust(`${step.deadlineSeconds + 60} seconds`)
+        const report = yield* Fiber.join(fiber)
+        expect(report.status).toBe("halted-needs-support")
+        expect(report.error).toMatch(/did not come back.*Do NOT reboot/)
+      }).pipe(Effect.provide(executor(approveAll)))
   )
 
   it.live("PREP-6: a failed base update halts the executor in halted-needs-support; nothing runs after it", () =>
     Effect.gen(function* () {
       const dir = tmp()
       const plan = planFor(dir, "24.3.2")
-      const fake = new FakeAppliance()
-      const operator = Operator.layerPrompt((request) =>
-        Effect.sync(() => {
-          if (request.step.id === "A/install-base-6.2.1") {
-            // installing first, then the failure while the run waits
-            fake.healthy = false
-            fake.errorMessage = "Installing update base-6.2.1; the site is unavailable."
-            setTimeout(() => {
-              fake.errorMessage = "The base software update base-6.2.1 failed. Contact support."
-            }, 20)
-          }
-          return new Operator.Approved({
-            by: "test",
-            evidence: Object.fromEntries(request.evidence.map((e) => [e.name, "x"]))
-          })
-        })
-      )
-      const exec = Executor.layer.pipe(
-        Layer.provide(
-          Layer.mergeAll(
-            CoreHandlers.layer({ backupPassword: Redacted.make("pw") }).pipe(Layer.provide(fake.layer())),
-            operator,
-            Journal.layerMemory
-          )
-        )
-      )
-      const report = yield* Executor.run(plan).pipe(Effect.provide(exec))
+      const report = yield* Executor.run(plan)
       expect(report.status).toBe("halted-needs-support")
       expect(report.currentStep).toBe("A/await-base-6.2.1")
       expect(report.steps.find((s) => s.id === "A/await-base-6.2.1")!.polls).toBeGreaterThanOrEqual(1)
       const after = report.steps.slice(report.steps.findIndex((s) => s.id === "A/await-base-6.2.1") + 1)
       expect(after.every((s) => s.status === "pending")).toBe(true)
-    })
+    }).pipe(
+      Effect.provide(
+        executor((a, request) => {
+          if (request.step.id === "A/install-base-6.2.1") {
+            // installing first, then the failure while the run waits
+            a.state.healthy = false
+            a.state.errorMessage = "Installing update base-6.2.1; the site is unavailable."
+            setTimeout(() => {
+              a.state.errorMessage = "The base software update base-6.2.1 failed. Contact support."
+            }, 20)
+          }
+          return new Operator.Approved({ by: "test", evidence: validEvidence(request) })
+        })
+      )
+    )
   )
 
-  it.effect("a base install without an observed disruption holds only after the grace period", () =>
+  it.effect(
+    "PREP-6 VERIFY-1: a base install never seen going down holds after the grace period, marked as resting on the operator's word",
+    () =>
+      Effect.gen(function* () {
+        const plan = planFor(tmp(), "24.3.2")
+        const step = stepOf(plan, "A/await-base-6.2.1") as Plan.WaitFor
+        const only = Plan.make({ ...plan, id: "base-only", steps: [step] })
+        const fiber = yield* Effect.fork(Executor.run(only, { runId: "no-disruption" }))
+        yield* TestClock.adjust("119 seconds")
+        expect(Option.isNone(yield* Fiber.poll(fiber))).toBe(true)
+        yield* TestClock.adjust("10 seconds")
+        const report = yield* Fiber.join(fiber)
+        expect(report.status).toBe("succeeded")
+        const s = report.steps[0]!
+        expect(s.evidence).toMatchObject({ disruptionSeen: false, restsOnOperatorWord: true })
+        expect(s.warnings.join(" ")).toMatch(/Not observed.*operator's word/)
+      }).pipe(Effect.provide(executor(approveAll, { baseGraceSeconds: 120 })))
+  )
+
+  it.effect("PREP-6 VERIFY-1: a base install seen going down and coming back holds at its first healthy answer", () =>
     Effect.gen(function* () {
       const plan = planFor(tmp(), "24.3.2")
-      const fake = new FakeAppliance()
-      const hs = yield* handlersOf(fake, { baseGraceSeconds: 120 })
-      const c = ctx(stepOf(plan, "A/await-base-6.2.1"), plan)
-      const poll = hs["core/await-install"]!.poll!
-      expect((yield* poll(c)).holds).toBe(false)
-      yield* TestClock.adjust(Duration.seconds(60))
-      expect((yield* poll(c)).holds).toBe(false)
-      yield* TestClock.adjust(Duration.seconds(61))
-      const done = yield* poll(c)
-      expect(done.holds).toBe(true)
-      expect(done.evidence?.["disruptionSeen"]).toBe(false)
-      // with a disruption (the appliance went away), the first healthy answer holds
-      const c2 = ctx(stepOf(plan, "A/await-base-6.2.1"), plan, "run-2")
-      fake.down = true
-      yield* Effect.flip(poll(c2))
-      fake.down = false
-      expect((yield* poll(c2)).holds).toBe(true)
-    })
+      const step = stepOf(plan, "A/await-base-6.2.1") as Plan.WaitFor
+      const only = Plan.make({ ...plan, id: "base-only", steps: [step] })
+      const a = yield* fakeA
+      a.state.up = false
+      const fiber = yield* Effect.fork(Executor.run(only, { runId: "disruption" }))
+      yield* TestClock.adjust("3 seconds")
+      a.state.up = true
+      yield* TestClock.adjust("2 seconds")
+      const report = yield* Fiber.join(fiber)
+      expect(report.status).toBe("succeeded")
+      expect(report.steps[0]!.evidence).toMatchObject({ disruptionSeen: true })
+      expect(report.steps[0]!.warnings).toEqual([])
+    }).pipe(Effect.provide(executor(approveAll, { baseGraceSeconds: 120 })))
   )
 
   it.effect("VERIFY-1: the verification fails on an unhealthy appliance or another version", () =>
     Effect.gen(function* () {
       const plan = planFor(tmp(), "24.3.2")
-      const fake = new FakeAppliance()
-      const hs = yield* handlersOf(fake)
+      const a = yield* fakeA
+      const h = yield* handler(CoreSteps.VerifyVersion.name)
       const c = ctx(stepOf(plan, "A/verify"), plan)
-      const wrong = yield* Effect.flip(hs["core/verify-version"]!.run!(c))
-      expect(wrong.message).toMatch(/reports 24.1.3.*not 24.3.2/)
-      fake.version = "24.3.2"
-      fake.healthy = false
-      expect((yield* Effect.flip(hs["core/verify-version"]!.run!(c))).message).toMatch(/unhealthy/)
-      fake.healthy = true
-      expect((yield* hs["core/verify-version"]!.run!(c))["version"]).toBe("24.3.2")
-    })
+      expect((yield* Effect.flip(h.run!(c))).message).toMatch(/reports 24.1.3.*not 24.3.2/)
+      a.state.version = "24.3.2"
+      a.state.healthy = false
+      expect((yield* Effect.flip(h.run!(c))).message).toMatch(/unhealthy/)
+      a.state.healthy = true
+      expect((yield* h.run!(c))["version"]).toBe("24.3.2")
+    }).pipe(Effect.provide(wired()))
   )
 
   it.effect("VERIFY-2: the console check gate verifies the appliance serves the new version", () =>
     Effect.gen(function* () {
       const plan = planFor(tmp(), "24.3.2")
-      const fake = new FakeAppliance()
-      const hs = yield* handlersOf(fake)
+      const a = yield* fakeA
+      const h = yield* handler(CoreSteps.ConfirmConsoleCheck.name)
       const c = ctx(stepOf(plan, "A/verify-console"), plan)
-      expect(Either.isLeft(yield* Effect.either(hs["core/confirm-console-check"]!.run!(c)))).toBe(true)
-      fake.version = "24.3.2"
-      expect((yield* hs["core/confirm-console-check"]!.run!(c))["version"]).toBe("24.3.2")
-    })
+      expect(Either.isLeft(yield* Effect.either(h.run!(c)))).toBe(true)
+      a.state.version = "24.3.2"
+      expect((yield* h.run!(c))["version"]).toBe("24.3.2")
+    }).pipe(Effect.provide(wired()))
   )
 
   it.effect("CLIENT-10: the Jump Client wait counts needs_update against the threshold", () =>
     Effect.gen(function* () {
       const plan = planFor(tmp(), "24.3.2")
-      const fake = new FakeAppliance()
-      const hs = yield* handlersOf(fake)
+      const a = yield* fakeA
+      const poll = (yield* handler(CoreSteps.AwaitJumpClients.name)).poll!
       const c = ctx(stepOf(plan, "A/jump-clients"), plan)
-      fake.jumpClients = [
-        { connectionType: "active", needsUpdate: true },
-        { connectionType: "active", needsUpdate: true },
-        { connectionType: "active", needsUpdate: false },
-        { connectionType: "passive", needsUpdate: true },
-        { connectionType: "passive", needsUpdate: true }
+      const jc = (id: number, connectionType: "active" | "passive", needsUpdate: boolean) =>
+        new ApplianceApi.JumpClient({ id, name: `jc${id}`, jumpGroupId: 1, connectionType, needsUpdate, isLost: false })
+      a.state.jumpClients = [
+        jc(1, "active", true),
+        jc(2, "active", true),
+        jc(3, "active", false),
+        jc(4, "passive", true),
+        jc(5, "passive", true)
       ]
-      const before = yield* hs["core/await-jump-clients"]!.poll!(c)
+      const before = yield* poll(c)
       expect(before.holds).toBe(false)
       expect(before.observed).toMatchObject({ total: 5, pending: 4, activePending: 2, maxPending: 2 })
-      fake.jumpClients = fake.jumpClients.map((j) => (j.connectionType === "active" ? { ...j, needsUpdate: false } : j))
-      const after = yield* hs["core/await-jump-clients"]!.poll!(c)
+      a.state.jumpClients = a.state.jumpClients.map((j) =>
+        j.connectionType === "active" ? new ApplianceApi.JumpClient({ ...j, needsUpdate: false }) : j
+      )
+      const after = yield* poll(c)
       expect(after.holds).toBe(true)
       expect(after.evidence).toMatchObject({ pending: 2, passivePending: 2 })
-    })
+    }).pipe(Effect.provide(wired()))
   )
 
   it.effect("CLIENT-9: the Jumpoint report names those not reconnected", () =>
     Effect.gen(function* () {
       const plan = planFor(tmp(), "24.3.2")
-      const fake = new FakeAppliance()
-      const hs = yield* handlersOf(fake)
-      fake.jumpoints = [
-        { name: "jp-paris", connected: true },
-        { name: "jp-lyon", connected: false }
-      ]
-      const e = yield* Effect.flip(hs["core/report-jumpoints"]!.run!(ctx(stepOf(plan, "A/jumpoints"), plan)))
+      const a = yield* fakeA
+      const jp = (id: number, name: string, connected: boolean) =>
+        new ApplianceApi.Jumpoint({ id, name, platform: "linux-x86", enabled: true, connected, clustered: false })
+      a.state.jumpoints = [jp(1, "jp-paris", true), jp(2, "jp-lyon", false)]
+      const h = yield* handler(CoreSteps.ReportJumpoints.name)
+      const e = yield* Effect.flip(h.run!(ctx(stepOf(plan, "A/jumpoints"), plan)))
       expect(e.message).toMatch(/1 Jumpoint.*jp-lyon/)
-    })
+    }).pipe(Effect.provide(wired()))
   )
 
-  it.effect("a malformed step parameter is a step failure, not a crash", () =>
+  it.effect("a step whose params do not decode fails with BadParams naming the field, not a crash", () =>
     Effect.gen(function* () {
       const plan = planFor(tmp(), "24.3.2")
-      const hs = yield* handlersOf(new FakeAppliance())
-      const step = stepOf(plan, "A/verify")
-      const broken = { ...step, params: { appliance: "A" } } as Plan.Step
-      const e = yield* Effect.flip(hs["core/verify-version"]!.run!(ctx(broken, plan)))
-      expect(e.message).toMatch(/"version" must be a string.*malformed/)
-    })
+      const h = yield* handler(CoreSteps.VerifyVersion.name)
+      const step = stepOf(plan, "A/verify") as Plan.Check
+      const broken = new Plan.Check({ ...step, params: { appliance: "A", version: 24 } })
+      const e = yield* Effect.flip(h.run!(ctx(broken, plan)))
+      expect(reasonOf(e)).toBe("BadParams")
+      expect(e.message).toMatch(/Step parameter "version" of core\/verify-version: Expected string.*malformed/)
+      expect(e instanceof StepHandler.StepError && e.reason._tag === "BadParams" && e.reason.field).toBe("version")
+    }).pipe(Effect.provide(wired()))
   )
 
   it.live("PREP-5: a recorded successful run is found by the plan's rehearsal check", () =>
     Effect.gen(function* () {
       const dir = tmp()
       const plan = planFor(dir, "24.3.2")
-      const fake = new FakeAppliance()
-      fake.jumpoints = [{ name: "jp", connected: true }]
-      // the operator "installs" by moving the fake to the package's version
-      const operator = Operator.layerPrompt((request) =>
-        Effect.sync(() => {
-          if (request.step.handler === "core/confirm-install-started" && request.step.params["kind"] === "site")
-            fake.version = String(request.step.params["version"])
-          if (request.step.handler === "core/confirm-install-started" && request.step.params["kind"] === "base") {
-            // the base install makes the appliance unreachable once, then it comes back
-            fake.down = true
-            setTimeout(() => (fake.down = false), 50)
-          }
-          return new Operator.Approved({
-            by: "test",
-            evidence: Object.fromEntries(request.evidence.map((e) => [e.name, "x"]))
-          })
-        })
-      )
-      const exec = Executor.layer.pipe(
-        Layer.provide(
-          Layer.mergeAll(
-            CoreHandlers.layer({ backupPassword: Redacted.make("pw") }).pipe(Layer.provide(fake.layer())),
-            operator,
-            Journal.layerMemory
-          )
-        )
-      )
-      const first = yield* Executor.run(plan).pipe(Effect.provide(exec))
+      const first = yield* Executor.run(plan).pipe(Effect.provide(installingExecutor()))
       expect(first.status, first.error).toBe("succeeded")
       const rehearsal = first.steps.find((s) => s.id === "A/check-rehearsal")!
       expect(rehearsal.warnings.join(" ")).toMatch(/No successful rehearsal.*PREP-5/)
       const rehearsals = join(dir, "backups", "rehearsals")
       yield* Rehearsal.record(rehearsals, plan, first, "test double")
       // a fresh appliance, the same plan: the check now finds the rehearsal
-      const fake2 = new FakeAppliance()
-      const hs = yield* handlersOf(fake2)
-      const ev = yield* hs["core/check-rehearsal"]!.run!(ctx(stepOf(plan, "A/check-rehearsal"), plan))
+      const ev = yield* Effect.gen(function* () {
+        const h = yield* handler(CoreSteps.CheckRehearsal.name)
+        return yield* h.run!(ctx(stepOf(plan, "A/check-rehearsal"), plan))
+      }).pipe(Effect.provide(wired()))
       expect(ev).toMatchObject({ rehearsals: 1, lastRunId: first.runId, environment: "test double" })
       // a failed run is not a rehearsal
       const failed = new (first.constructor as typeof first.constructor & (new (a: unknown) => typeof first))({
@@ -425,3 +491,54 @@ describe("CoreHandlers", () => {
     })
   )
 })
+
+/** Evidence that fits every field of a gate (what a careful person would type). */
+const validEvidence = (request: Operator.GateRequest): Record<string, string> =>
+  Object.fromEntries(
+    request.evidence.map((f) => [
+      f.name,
+      f.expected ??
+        (f.format === "sha256"
+          ? "ab".repeat(32)
+          : f.format === "version"
+            ? "1.0.0"
+            : f.format === "integer" || f.format === "number"
+              ? String(f.maximum ?? f.minimum ?? 1)
+              : f.format === "path"
+                ? tmpdir()
+                : "checked")
+    ])
+  )
+
+/**
+ * An executor whose operator plays a careful person: it "installs" by moving
+ * the fake appliance (a base install takes it down for a moment) and answers
+ * every gate with evidence that fits.
+ */
+const installingExecutor = () =>
+  executor(
+    (a, request) => {
+      const install = CoreSteps.ConfirmInstallStarted.paramsOf(request.step)
+      if (Option.isSome(install) && install.value.kind === "site") a.state.version = install.value.version
+      if (Option.isSome(install) && install.value.kind === "base") {
+        // the base install makes the appliance unreachable once, then it comes back
+        a.state.up = false
+        setTimeout(() => (a.state.up = true), 50)
+      }
+      return new Operator.Approved({ by: "test", evidence: validEvidence(request) })
+    },
+    { backupPassword: Redacted.make("pw") },
+    {
+      backupPassword: "pw",
+      jumpoints: [
+        new ApplianceApi.Jumpoint({
+          id: 1,
+          name: "jp",
+          platform: "linux-x86",
+          enabled: true,
+          connected: true,
+          clustered: false
+        })
+      ]
+    }
+  )

@@ -5,12 +5,14 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as ApplianceErrorM from "../src/ApplianceError.js"
 import * as Executor from "../src/Executor.js"
 import * as Journal from "../src/Journal.js"
 import * as Operator from "../src/Operator.js"
+import * as StepDef from "../src/StepDef.js"
 import * as StepHandler from "../src/StepHandler.js"
 import { wire, World } from "./fixtures/harness.js"
 import { action, check, gate, plan, waitFor, window } from "./fixtures/steps.js"
@@ -428,7 +430,9 @@ describe("Executor", () => {
         expect(first.status).toBe("waiting-for-operator")
         expect(first.gates.map((g) => g.answer._tag)).toEqual(["Deferred"])
         const lacking = first.gates[0]!.answer
-        expect(lacking._tag === "Deferred" && lacking.reason).toMatch(/lacks evidence: ticket/)
+        expect(lacking._tag === "Deferred" && lacking.reason).toMatch(
+          /Evidence refused for .*ticket must be filled in \(nothing was given\)/
+        )
         const second = yield* Executor.resume("g1")
         expect(second.status).toBe("waiting-for-operator")
         const third = yield* Executor.resume("g1")
@@ -495,10 +499,11 @@ describe("Executor", () => {
 
   it.effect("StepHandler.merge combines the registries of several packages, with their own dependencies", () => {
     class Versions extends Effect.Tag("test/Versions")<Versions, { readonly current: string }>() {}
-    const failover = StepHandler.layerEffect(
-      Effect.map(Versions, (v) => ({ "failover/role": { run: () => Effect.succeed({ version: v.current }) } }))
+    const Role = StepDef.action("failover/role", { params: Schema.Struct({}) })
+    const failover = StepHandler.layer(
+      Role.implement({ run: () => Effect.map(Versions, (v) => ({ version: v.current })) })
     ).pipe(Layer.provide(Layer.succeed(Versions, { current: "24.3.2" })))
-    const core = StepHandler.layer({ "core/health": { run: () => Effect.succeed({ healthy: true }) } })
+    const core = StepHandler.layerRaw({ "core/health": { run: () => Effect.succeed({ healthy: true }) } })
     const p = plan([check("h", "blocking", "core/health"), action("r", "failover/role")])
     const layer = Executor.layer.pipe(
       Layer.provideMerge(

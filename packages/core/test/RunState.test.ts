@@ -41,9 +41,26 @@ const states: Record<string, RunState.RunState> = {
 const purposeOf = (s: RunState.RunState): Operator.GatePurpose =>
   s.status._tag === "WaitingForOperator" ? s.status.purpose : "gate"
 
+/** Built once per (purpose, terminal status, step): constructing events validates them, the plan included. */
+const eventCache = new Map<string, Record<string, RunEvent.RunEvent>>()
+
 const events = (s: RunState.RunState, stepId: string): Record<string, RunEvent.RunEvent> => {
   const purpose = purposeOf(s)
   const name = RunState.statusName(s.status)
+  const key = `${purpose}/${RunState.isTerminal(s.status) ? name : "-"}/${stepId}`
+  const cached = eventCache.get(key)
+  if (cached !== undefined) return cached
+  const built = buildEvents(s, stepId, purpose, name)
+  eventCache.set(key, built)
+  return built
+}
+
+const buildEvents = (
+  s: RunState.RunState,
+  stepId: string,
+  purpose: ReturnType<typeof purposeOf>,
+  name: string
+): Record<string, RunEvent.RunEvent> => {
   return {
     RunStarted: new RunEvent.RunStarted({ runId: "r", plan: thePlan, at }),
     StepStarted: new RunEvent.StepStarted({ stepId, attempt: 1, at }),

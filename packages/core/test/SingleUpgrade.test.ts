@@ -7,6 +7,7 @@ import { MaintenanceWindow } from "../src/MaintenanceWindow.js"
 import * as Plan from "../src/Plan.js"
 import * as Rehearsal from "../src/Rehearsal.js"
 import * as Site from "../src/Site.js"
+import * as CoreSteps from "../src/CoreSteps.js"
 import * as SingleUpgrade from "../src/SingleUpgrade.js"
 import { UpdatePackage } from "../src/UpdatePackage.js"
 
@@ -157,13 +158,14 @@ describe("SingleUpgrade.planSingleUpgrade", () => {
       expect(Plan.toJson(back)).toBe(Plan.toJson(a))
     }).pipe(Effect.runSync))
 
-  it("names only core/ handlers, all listed in handlerNames", () => {
+  it("builds every step from a CoreSteps definition", () => {
     const p = planOf(site(), "25.1.1", { method: "manual" })
     for (const s of p.steps)
-      if (s._tag !== "Window") {
-        expect(s.handler.startsWith("core/")).toBe(true)
-        expect(SingleUpgrade.handlerNames).toContain(s.handler)
-      }
+      if (s._tag !== "Window")
+        expect(
+          CoreSteps.all.some((d) => d.is(s)),
+          s.id
+        ).toBe(true)
   })
 
   it("SINGLE-2: every prerequisite is installed first, the order carried by the version-path check", () => {

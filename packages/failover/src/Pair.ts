@@ -86,15 +86,72 @@ export class Pair extends Schema.Class<Pair>("Pair")({
 }
 
 /**
- * Why a site is not a pair that can be planned.
+ * The site file lists a number of appliances other than two.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export class NotTwoAppliances extends Schema.TaggedClass<NotTwoAppliances>()("NotTwoAppliances", {
+  hostname: Schema.String,
+  appliances: Schema.Array(Schema.String)
+}) {}
+
+/**
+ * The site file does not say which appliance is primary and which backup.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export class RolesUnclear extends Schema.TaggedClass<RolesUnclear>()("RolesUnclear", {
+  /** `role` of each appliance in the site file. */
+  roles: Schema.Array(Schema.Struct({ appliance: Schema.String, role: Schema.String }))
+}) {}
+
+/**
+ * The site file says nothing of how the site address moves (`trafficSwitch`).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export class NoTrafficSwitch extends Schema.TaggedClass<NoTrafficSwitch>()("NoTrafficSwitch", {}) {}
+
+/**
+ * @since 0.3.0
+ * @category models
+ */
+export const PairErrorReason = Schema.Union(NotTwoAppliances, RolesUnclear, NoTrafficSwitch)
+
+/**
+ * @since 0.3.0
+ * @category models
+ */
+export type PairErrorReason = typeof PairErrorReason.Type
+
+/**
+ * Why a site is not a pair that can be planned; the message names the
+ * site-file field to edit.
  *
  * @since 0.1.0
  * @category errors
  */
 export class PairError extends Schema.TaggedError<PairError>("@sra-upgrade/failover/PairError")("PairError", {
-  reason: Schema.Literal("NotAPair", "NoTrafficSwitch", "RolesUnclear"),
-  message: Schema.String
-}) {}
+  reason: PairErrorReason
+}) {
+  /**
+   * @since 0.3.0
+   */
+  override get message(): string {
+    const r = this.reason
+    switch (r._tag) {
+      case "NotTwoAppliances":
+        return `The site ${r.hostname} has ${r.appliances.length} appliance(s); a failover plan needs two. Use the single-appliance planner instead (SINGLE-*).`
+      case "RolesUnclear":
+        return `Mark one appliance role: primary and the other role: backup in the site file, as they are now (now: ${r.roles.map((a) => `${a.appliance} ${a.role}`).join(", ")}).`
+      case "NoTrafficSwitch":
+        return "Add trafficSwitch ({ method: shared-ip, sharedIp }, { method: dns } or { method: nat }) to the site file."
+    }
+  }
+}
 
 /**
  * Read the pair out of a site description (two appliances, one primary, one
@@ -110,8 +167,7 @@ export const fromSite = (
   if (site.appliances.length !== 2)
     return Either.left(
       new PairError({
-        reason: "NotAPair",
-        message: `The site ${site.hostname} has ${site.appliances.length} appliance(s); a failover plan needs two. Use the single-appliance planner instead (SINGLE-*).`
+        reason: new NotTwoAppliances({ hostname: site.hostname, appliances: site.appliances.map((a) => a.id) })
       })
     )
   const primary = site.appliances.find((a) => a.role === "primary")
@@ -119,18 +175,12 @@ export const fromSite = (
   if (primary === undefined || backup === undefined)
     return Either.left(
       new PairError({
-        reason: "RolesUnclear",
-        message: "Mark one appliance role: primary and the other role: backup in the site file, as they are now."
+        reason: new RolesUnclear({
+          roles: site.appliances.map((a) => ({ appliance: a.id, role: a.role }))
+        })
       })
     )
-  if (site.trafficSwitch === undefined)
-    return Either.left(
-      new PairError({
-        reason: "NoTrafficSwitch",
-        message:
-          "Add trafficSwitch ({ method: shared-ip, sharedIp }, { method: dns } or { method: nat }) to the site file."
-      })
-    )
+  if (site.trafficSwitch === undefined) return Either.left(new PairError({ reason: new NoTrafficSwitch() }))
   const member = (a: Site.Appliance) =>
     new Member({
       id: a.id,

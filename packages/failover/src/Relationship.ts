@@ -84,12 +84,13 @@ export type Event = Data.TaggedEnum<{
 export const Event = Data.taggedEnum<Event>()
 
 /**
- * An event that is not allowed in the current state, and why.
+ * An event that is not allowed in the current state of the relationship,
+ * and why (named apart from core's run-state `InvalidTransition`).
  *
- * @since 0.1.0
+ * @since 0.3.0
  * @category errors
  */
-export class InvalidTransition extends Data.TaggedError("InvalidTransition")<{
+export class RelationshipTransitionError extends Data.TaggedError("RelationshipTransitionError")<{
   readonly state: string
   readonly event: string
   readonly message: string
@@ -145,9 +146,10 @@ const members = (r: Relationship): readonly [string, string] =>
  * @since 0.1.0
  * @category combinators
  */
-export const transition = (state: PairState, event: Event): Either.Either<PairState, InvalidTransition> => {
+export const transition = (state: PairState, event: Event): Either.Either<PairState, RelationshipTransitionError> => {
   const r = state.relationship
-  const refuse = (message: string) => Either.left(new InvalidTransition({ state: r._tag, event: event._tag, message }))
+  const refuse = (message: string) =>
+    Either.left(new RelationshipTransitionError({ state: r._tag, event: event._tag, message }))
   const next = (patch: Partial<PairState>) => Either.right<PairState>({ ...state, ...patch })
   return Match.value(event).pipe(
     Match.tagsExhaustive({
@@ -235,7 +237,10 @@ export const transition = (state: PairState, event: Event): Either.Either<PairSt
  * @since 0.1.0
  * @category combinators
  */
-export const replay = (state: PairState, events: Iterable<Event>): Either.Either<PairState, InvalidTransition> => {
+export const replay = (
+  state: PairState,
+  events: Iterable<Event>
+): Either.Either<PairState, RelationshipTransitionError> => {
   let s = state
   for (const e of events) {
     const r = transition(s, e)

@@ -10,6 +10,12 @@
  * probe between two good ones therefore counts one interval: the resolution
  * of the measurement is the probe interval.
  *
+ * `layer` also provides core's `RunObserver`: an executor given it journals
+ * the probes made while a run is driven (compactly, see core's
+ * `Availability`), so the run report carries the site's availability over
+ * the whole run — across crashes and resumes — as `availability`. Leave the
+ * layer out to turn probing off (the report then says "not measured").
+ *
  * @since 0.1.0
  */
 import * as Clock from "effect/Clock"
@@ -17,11 +23,14 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as PubSub from "effect/PubSub"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import { ApplianceApi } from "@sra-upgrade/core"
+import * as Stream from "effect/Stream"
+import { ApplianceApi, Availability, RunObserver } from "@sra-upgrade/core"
 
 /**
  * One outage.
@@ -168,6 +177,8 @@ export class SiteProber extends Context.Tag("@sra-upgrade/failover/SiteProber")<
     readonly options: Options
     /** Figures so far. */
     readonly snapshot: Effect.Effect<Stats>
+    /** Every probe result from now on, as it comes (for observers such as the run journal). */
+    readonly probes: Stream.Stream<Availability.Probe>
   }
 >() {}
 
@@ -183,6 +194,7 @@ export const start = (
   Effect.gen(function* () {
     const api = yield* ApplianceApi.ApplianceApi
     const ref = yield* Ref.make(empty)
+    const results = yield* PubSub.sliding<Availability.Probe>(1_024)
     const timeoutMillis = options.timeoutMillis ?? Math.min(Math.max(options.intervalMillis, 1_000), 10_000)
     const once = Effect.gen(function* () {
       const at = yield* Clock.currentTimeMillis
@@ -191,16 +203,116 @@ export const start = (
         Effect.catchAll((e) => Effect.succeed({ ok: false, detail: e.message }))
       )
       yield* Ref.update(ref, (acc) => record(acc, { at, ...result }))
+      yield* PubSub.publish(results, { at, ...result })
     })
     yield* Effect.forkScoped(Effect.repeat(once, Schedule.fixed(Duration.millis(options.intervalMillis))))
-    return { options, snapshot: Effect.map(Ref.get(ref), (acc) => summarize(options, acc)) }
+    return {
+      options,
+      snapshot: Effect.map(Ref.get(ref), (acc) => summarize(options, acc)),
+      probes: Stream.fromPubSub(results)
+    }
   })
 
 /**
- * The prober as a layer: probing runs while the layer is alive.
+ * The run observer of a prober: while a run is driven, its probes are
+ * journaled (first probe, changes of state at once, a summary every
+ * `summaryEveryMillis`) through the executor.
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const observer = (
+  prober: SiteProber["Type"],
+  options: { readonly summaryEveryMillis?: number | undefined } = {}
+): RunObserver.RunObserver["Type"] => ({
+  observe: (observation) =>
+    Availability.observeProbes(
+      prober.probes,
+      {
+        url: prober.options.url,
+        intervalMillis: prober.options.intervalMillis,
+        summaryEveryMillis: options.summaryEveryMillis
+      },
+      observation
+    )
+})
+
+/**
+ * The prober as a layer: probing runs while the layer is alive. It also
+ * provides the `RunObserver` an executor uses to journal the probes of its
+ * runs (see {@link observer}); `summaryEveryMillis` sets how often unchanged
+ * probes are summed up in the journal.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<SiteProber, never, ApplianceApi.ApplianceApi> =>
-  Layer.scoped(SiteProber, start(options))
+export const layer = (
+  options: Options & { readonly summaryEveryMillis?: number | undefined }
+): Layer.Layer<SiteProber | RunObserver.RunObserver, never, ApplianceApi.ApplianceApi> =>
+  Layer.scopedContext(
+    Effect.map(start(options), (prober) =>
+      Context.make(SiteProber, prober).pipe(
+        Context.add(RunObserver.RunObserver, observer(prober, { summaryEveryMillis: options.summaryEveryMillis }))
+      )
+    )
+  )
+
+/**
+ * The figures of a run's site probing as step evidence (JSON): probes sent
+ * and failed, the longest outage, the total unavailable time and each outage.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface Figures {
+  readonly url: string
+  readonly intervalMillis: number
+  readonly sent: number
+  readonly failed: number
+  readonly longestOutageMillis: number
+  readonly unavailableMillis: number
+  readonly outages: ReadonlyArray<{
+    readonly start: string
+    readonly end: string | null
+    readonly failedProbes: number
+    readonly durationMillis: number
+    readonly lastError: string
+  }>
+}
+
+/**
+ * What the prober measured, as step evidence.
+ *
+ * @since 0.3.0
+ * @category combinators
+ */
+export const figures = (s: Stats): Figures => ({
+  url: s.url,
+  intervalMillis: s.intervalMillis,
+  sent: s.sent,
+  failed: s.failed,
+  longestOutageMillis: s.longestOutageMillis,
+  unavailableMillis: s.unavailableMillis,
+  outages: s.outages.map((o) => ({
+    start: o.start.toISOString(),
+    end: o.end?.toISOString() ?? null,
+    failedProbes: o.failedProbes,
+    durationMillis: o.durationMillis,
+    lastError: o.lastError
+  }))
+})
+
+/**
+ * The figures so far of the prober running with this run, or none when no
+ * prober was provided (a step handler reports them as its evidence).
+ *
+ * @since 0.3.0
+ * @category combinators
+ */
+export const measured: Effect.Effect<Option.Option<Figures>> = Effect.flatMap(
+  Effect.serviceOption(SiteProber),
+  Option.match({
+    onNone: () => Effect.succeedNone,
+    onSome: (p) => Effect.map(p.snapshot, (s) => Option.some(figures(s)))
+  })
+)

@@ -12,7 +12,7 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import type { ApplianceError } from "@sra-upgrade/core"
+import type { ApplianceError, Site } from "@sra-upgrade/core"
 import { ApplianceApi } from "@sra-upgrade/core"
 import type { Member, Pair } from "./Pair.js"
 
@@ -189,6 +189,25 @@ export const check = (pair: Pair, observation: SiteObservation, to: Member): Swi
 }
 
 /**
+ * The evidence a person gives when moving the site address by `traffic`'s
+ * method: a change reference for DNS and NAT; nothing for a shared IP, whose
+ * move is read back through the API (`enabled_shared_ips`).
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const gateEvidence = (traffic: Site.TrafficSwitch): SwitchGate["evidence"] => {
+  switch (traffic.method) {
+    case "shared-ip":
+      return []
+    case "dns":
+      return [{ name: "dnsChange", description: "Change or ticket reference of the DNS update" }]
+    case "nat":
+      return [{ name: "natChange", description: "Change or ticket reference of the NAT update" }]
+  }
+}
+
+/**
  * The manual gate of each method (SWITCH-1/2/3).
  *
  * @since 0.1.0
@@ -207,7 +226,7 @@ export const manualGate = (pair: Pair, from: Member, to: Member): SwitchGate => 
           `On ${to.id} (https://${to.uniqueIp}/appliance): Network > IP Configuration, enable shared IP ${t.sharedIp}, then Save.`,
           `From then on ${to.id} serves every request for ${pair.siteHostname}. Approve when both pages are saved.`
         ],
-        evidence: [],
+        evidence: gateEvidence(t),
         settleSeconds: 0
       }
     case "dns":
@@ -219,7 +238,7 @@ export const manualGate = (pair: Pair, from: Member, to: Member): SwitchGate => 
           `Service resumes once the record has propagated: up to the TTL, ${t.ttlSeconds} s (SWITCH-2).`,
           "Approve when the record is saved; the run then waits until the site address answers from the new appliance."
         ],
-        evidence: [{ name: "dnsChange", description: "Change or ticket reference of the DNS update" }],
+        evidence: gateEvidence(t),
         settleSeconds: t.ttlSeconds
       }
     case "nat":
@@ -230,7 +249,7 @@ export const manualGate = (pair: Pair, from: Member, to: Member): SwitchGate => 
           `On the firewall${t.rule !== undefined ? ` (${t.rule})` : ""}, change the NAT entry of the site address from ${from.uniqueIp} (${from.id}) to ${to.uniqueIp} (${to.id}) (SWITCH-3).`,
           "Approve when the rule is applied; the run then checks which appliance answers on the site address."
         ],
-        evidence: [{ name: "natChange", description: "Change or ticket reference of the NAT update" }],
+        evidence: gateEvidence(t),
         settleSeconds: 0
       }
   }

@@ -4,6 +4,11 @@
 export * as FailoverHandlers from "./FailoverHandlers.js"
 
 /**
+ * @since 0.3.0
+ */
+export * as FailoverSteps from "./FailoverSteps.js"
+
+/**
  * @since 0.1.0
  */
 export * as Pair from "./Pair.js"

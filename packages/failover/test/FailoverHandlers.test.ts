@@ -1,59 +1,50 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
-import * as Schema from "effect/Schema"
-import { Executor, Plan, StepHandler } from "@sra-upgrade/core"
+import * as Stream from "effect/Stream"
+import { Executor, Operator, Plan, StepHandler } from "@sra-upgrade/core"
+import * as FailoverSteps from "../src/FailoverSteps.js"
 import * as Pair from "../src/Pair.js"
-import * as PairPlan from "../src/PairPlan.js"
-import { handlers } from "../src/PairPlan.js"
+import * as SiteProber from "../src/SiteProber.js"
 import * as TrafficSwitch from "../src/TrafficSwitch.js"
 import * as Fake from "./fake.js"
 
-const R = (...ids: Array<string>) => ids.map((i) => Plan.RuleId.make(i))
-
-const syncNow = new Plan.ManualGate({
-  id: "pair/sync-now",
-  title: "Sync now",
-  rules: R("PAIR-4"),
-  estimatedSeconds: 1,
-  handler: handlers.syncRequested,
-  params: { appliance: "A" },
-  idempotent: true,
-  instructions: ["Sync now"]
-})
+const syncNow = FailoverSteps.SyncRequested.gate(
+  { id: "pair/sync-now", title: "Sync now", rules: ["PAIR-4"], estimatedSeconds: 1, instructions: ["Sync now"] },
+  { appliance: "A" }
+)
 const syncWait = (deadlineSeconds = 0.2, since = "pair/sync-now", appliance = "A") =>
-  new Plan.WaitFor({
-    id: since === "pair/sync-now" ? "pair/sync-wait" : "pair/first-sync",
-    title: "wait",
-    rules: R("PAIR-4"),
-    estimatedSeconds: 1,
-    handler: handlers.awaitSync,
-    params: { appliance, since },
-    idempotent: true,
-    intervalSeconds: 0.01,
-    deadlineSeconds
-  })
-const breakGate = new Plan.ManualGate({
-  id: "pair/break",
-  title: "Break",
-  rules: R("PAIR-4"),
-  estimatedSeconds: 1,
-  handler: handlers.broken,
-  params: { appliances: ["A", "B"] },
-  idempotent: true,
-  instructions: ["Break"]
-})
+  FailoverSteps.AwaitSync.wait(
+    {
+      id: since === "pair/sync-now" ? "pair/sync-wait" : "pair/first-sync",
+      title: "wait",
+      rules: ["PAIR-4"],
+      estimatedSeconds: 1,
+      intervalSeconds: 0.01,
+      deadlineSeconds
+    },
+    { appliance, since }
+  )
+const breakGate = FailoverSteps.Broken.gate(
+  { id: "pair/break", title: "Break", rules: ["PAIR-4"], estimatedSeconds: 1, instructions: ["Break"] },
+  { appliances: ["A", "B"] }
+)
 const establish = (primary: string, backup: string) =>
-  new Plan.ManualGate({
-    id: "pair/establish",
-    title: "Establish",
-    rules: R("PAIR-7"),
-    estimatedSeconds: 1,
-    handler: handlers.established,
-    params: { primary, backup },
-    idempotent: false,
-    instructions: ["Establish"]
-  })
+  FailoverSteps.Established.gate(
+    { id: "pair/establish", title: "Establish", rules: ["PAIR-7"], estimatedSeconds: 1, instructions: ["Establish"] },
+    { primary, backup }
+  )
+const pairOf = (traffic?: string) => {
+  const pair = Pair.fromSite(Fake.site(traffic), { siteUrl: "https://site", siteClientId: "site" })
+  if (Either.isLeft(pair)) throw new Error(pair.left.message)
+  return pair.right
+}
+const switchGate = (pair: Pair.Pair, title: string) =>
+  FailoverSteps.Switched.gate(
+    { id: "pair/switch", title, rules: ["SWITCH-1"], estimatedSeconds: 1, instructions: [title] },
+    { pair, from: "A", to: "B" }
+  )
 
 const run = (world: Fake.FakeWorld, steps: ReadonlyArray<Plan.Step>, script: Parameters<typeof Fake.executor>[1]) =>
   Executor.run(Fake.plan(steps)).pipe(Effect.provide(Fake.executor(world, script)))
@@ -70,7 +61,7 @@ describe("FailoverHandlers", () => {
   it.effect("the registry provides every handler the pair plans name", () =>
     Effect.gen(function* () {
       const registry = yield* StepHandler.StepHandlers
-      expect([...registry.names]).toEqual([...PairPlan.handlerNames].sort())
+      expect([...registry.names]).toEqual(FailoverSteps.all.map((d) => d.name).sort())
     }).pipe(Effect.provide(Fake.executorDeps(new Fake.FakeWorld())))
   )
 
@@ -180,24 +171,17 @@ describe("FailoverHandlers", () => {
     })
   )
 
-  it.live("PAIR-1: the time without failover protection is reported from the journal", () =>
+  it.live("PAIR-1: the time without failover protection is reported from the run history", () =>
     Effect.gen(function* () {
       const world = new Fake.FakeWorld()
-      const protection = new Plan.Check({
-        id: "pair/protection",
-        title: "unprotected",
-        rules: R("PAIR-1"),
-        estimatedSeconds: 1,
-        handler: handlers.protection,
-        params: { from: "pair/break", to: "pair/first-sync", maxSeconds: 3600 },
-        idempotent: true,
-        severity: "advisory"
-      })
-      const tooShort = new Plan.Check({
-        ...protection,
-        id: "pair/protection-2",
-        params: { from: "pair/break", to: "pair/first-sync", maxSeconds: -1 }
-      })
+      const protection = FailoverSteps.Protection.check(
+        { id: "pair/protection", title: "unprotected", rules: ["PAIR-1"], estimatedSeconds: 1 },
+        { from: "pair/break", to: "pair/first-sync", maxSeconds: 3600 }
+      )
+      const tooShort = FailoverSteps.Protection.check(
+        { id: "pair/protection-2", title: "unprotected", rules: ["PAIR-1"], estimatedSeconds: 1 },
+        { from: "pair/break", to: "pair/first-sync", maxSeconds: -1 }
+      )
       const report = yield* run(
         world,
         [syncNow, syncWait(), breakGate, establish("A", "B"), syncWait(2, "pair/establish"), protection, tooShort],
@@ -227,16 +211,10 @@ describe("FailoverHandlers", () => {
     Effect.gen(function* () {
       const world = new Fake.FakeWorld()
       world.get("B").version = "25.1.1"
-      const check = new Plan.Check({
-        id: "pair/verify-as-site",
-        title: "as site",
-        rules: R("VERIFY-3"),
-        estimatedSeconds: 1,
-        handler: handlers.verifyAsSite,
-        params: { appliance: "B", url: "https://10.0.0.12", hostname: "support.example.test", version: "25.1.1" },
-        idempotent: true,
-        severity: "blocking"
-      })
+      const check = FailoverSteps.VerifyAsSite.check(
+        { id: "pair/verify-as-site", title: "as site", rules: ["VERIFY-3"], estimatedSeconds: 1 },
+        { appliance: "B", url: "https://10.0.0.12", hostname: "support.example.test", version: "25.1.1" }
+      )
       const ok = yield* run(world, [check], {})
       expect(ok.status).toBe("succeeded")
       expect(world.probes).toContainEqual({ url: "https://10.0.0.12", hostname: "support.example.test" })
@@ -249,23 +227,7 @@ describe("FailoverHandlers", () => {
 
   it.live("SWITCH-1: the shared-IP gate fails while A still holds the IP; passes when only B does", () =>
     Effect.gen(function* () {
-      const site = Fake.site()
-      const pair = Schema.encodeSync(Pair.Pair)(
-        Pair.fromSite(site, { siteUrl: "https://site", siteClientId: "site" }).pipe((e) => {
-          if (e._tag === "Left") throw e.left
-          return e.right
-        })
-      )
-      const gate = new Plan.ManualGate({
-        id: "pair/switch",
-        title: "switch",
-        rules: R("SWITCH-1"),
-        estimatedSeconds: 1,
-        handler: handlers.switched,
-        params: { pair, from: "A", to: "B" },
-        idempotent: true,
-        instructions: ["move"]
-      })
+      const gate = switchGate(pairOf(), "move")
       const world = new Fake.FakeWorld()
       world.get("A").role = "none"
       world.get("B").role = "none"
@@ -285,43 +247,26 @@ describe("FailoverHandlers", () => {
 
   it.live("SWITCH-2: after the DNS gate the run waits until the site answers from B", () =>
     Effect.gen(function* () {
-      const pair = Schema.encodeSync(Pair.Pair)(
-        Pair.fromSite(Fake.site("{ method: dns, ttlSeconds: 60 }"), {
-          siteUrl: "https://site",
-          siteClientId: "site"
-        }).pipe((e) => {
-          if (e._tag === "Left") throw e.left
-          return e.right
-        })
-      )
+      const pair = pairOf("{ method: dns, ttlSeconds: 60 }")
       const world = new Fake.FakeWorld()
-      const gate = new Plan.ManualGate({
-        id: "pair/switch",
-        title: "dns",
-        rules: R("SWITCH-2"),
-        estimatedSeconds: 1,
-        handler: handlers.switched,
-        params: { pair, from: "A", to: "B" },
-        idempotent: true,
-        instructions: ["dns"],
-        evidence: [new Plan.EvidenceField({ name: "dnsChange", description: "ticket" })]
-      })
+      const gate = switchGate(pair, "dns")
+      expect(gate.evidence.map((e) => e.name)).toEqual(["dnsChange"])
       let probes = 0
       world.onProbe = () => {
         probes++
         if (probes > 3) world.siteTarget = "B" // the record propagates after a few polls
       }
-      const wait = new Plan.WaitFor({
-        id: "pair/switch-settled",
-        title: "settle",
-        rules: R("SWITCH-2"),
-        estimatedSeconds: 1,
-        handler: handlers.servedBy,
-        params: { pair, appliance: "B" },
-        idempotent: true,
-        intervalSeconds: 0.01,
-        deadlineSeconds: 5
-      })
+      const wait = FailoverSteps.ServedBy.wait(
+        {
+          id: "pair/switch-settled",
+          title: "settle",
+          rules: ["SWITCH-2"],
+          estimatedSeconds: 1,
+          intervalSeconds: 0.01,
+          deadlineSeconds: 5
+        },
+        { pair, appliance: "B" }
+      )
       const report = yield* run(world, [gate, wait], { "pair/switch": Fake.approve() })
       // the gate does not fail while the record propagates; the wait holds once B answers
       expect(report.status).toBe("succeeded")
@@ -334,25 +279,7 @@ describe("FailoverHandlers", () => {
   it.live("SWITCH-2: an automated DNS adapter plugs in through the TrafficSwitch port", () =>
     Effect.gen(function* () {
       const world = new Fake.FakeWorld()
-      const pair = Schema.encodeSync(Pair.Pair)(
-        Pair.fromSite(Fake.site("{ method: dns, ttlSeconds: 0 }"), {
-          siteUrl: "https://site",
-          siteClientId: "site"
-        }).pipe((e) => {
-          if (e._tag === "Left") throw e.left
-          return e.right
-        })
-      )
-      const gate = new Plan.ManualGate({
-        id: "pair/switch",
-        title: "dns",
-        rules: R("SWITCH-2"),
-        estimatedSeconds: 1,
-        handler: handlers.switched,
-        params: { pair, from: "A", to: "B" },
-        idempotent: true,
-        instructions: ["dns"]
-      })
+      const gate = switchGate(pairOf("{ method: dns, ttlSeconds: 0 }"), "dns")
       const automated = Layer.effect(
         TrafficSwitch.TrafficSwitch,
         Effect.map(TrafficSwitch.TrafficSwitch, (manual) =>
@@ -371,6 +298,83 @@ describe("FailoverHandlers", () => {
       )
       expect(report.status).toBe("succeeded")
       expect(report.steps[0]!.evidence).toMatchObject({ automated: true, servedBy: "B" })
+    })
+  )
+  it.live("SWITCH-1: a switch naming an appliance outside the pair fails with BadParams on that field", () =>
+    Effect.gen(function* () {
+      const good = switchGate(pairOf(), "move")
+      const bad = new Plan.ManualGate({ ...good, params: { ...good.params, to: "Z" } })
+      const decoded = FailoverSteps.Switched.decodeParams(bad)
+      expect(Either.isLeft(decoded) && decoded.left.reason).toMatchObject({
+        _tag: "BadParams",
+        handler: FailoverSteps.Switched.name,
+        field: "to"
+      })
+      const report = yield* run(new Fake.FakeWorld(), [bad], { "pair/switch": Fake.approve() })
+      expect(report.status).toBe("failed")
+      expect(report.error).toMatch(/Step parameter "to" of failover\/switched: Z is not an appliance of the pair/)
+    })
+  )
+
+  it.live("VERIFY-3: the hosts-override approval must give the planned console version, else the gate stays open", () =>
+    Effect.gen(function* () {
+      const world = new Fake.FakeWorld()
+      world.get("B").version = "25.1.1"
+      const gate = FailoverSteps.VerifyAsSite.gate(
+        {
+          id: "pair/hosts-override",
+          title: "hosts override",
+          rules: ["VERIFY-3"],
+          estimatedSeconds: 1,
+          instructions: ["check"]
+        },
+        { appliance: "B", url: "https://10.0.0.12", hostname: "support.example.test", version: "25.1.1" }
+      )
+      expect(gate.evidence.find((f) => f.name === "consoleVersion")).toMatchObject({
+        format: "version",
+        expected: "25.1.1"
+      })
+      const answer = (consoleVersion: string) => () =>
+        new Operator.Approved({
+          by: "test",
+          evidence: { machine1: "pc-1", machine2: "pc-2", consoleVersion, session: "jump-test" }
+        })
+      const wrong = yield* run(world, [gate], { "pair/hosts-override": answer("24.1.3") })
+      expect(wrong.status).toBe("waiting-for-operator")
+      expect(wrong.steps[0]!.status).not.toBe("succeeded")
+      const right = yield* run(world, [gate], { "pair/hosts-override": answer("25.1.1") })
+      expect(right.status).toBe("succeeded")
+      expect(right.steps[0]!.evidence).toMatchObject({ probeStatus: 200, version: "25.1.1" })
+    })
+  )
+
+  it.live("PAIR-1: the availability check reports the prober's figures; without a prober it warns", () =>
+    Effect.gen(function* () {
+      const check = FailoverSteps.Availability.check(
+        { id: "pair/availability", title: "availability", rules: ["PAIR-1"], estimatedSeconds: 1 },
+        {}
+      )
+      const options = { url: "https://site", intervalMillis: 1000 }
+      const stats = SiteProber.fromProbes(options, [
+        { at: 0, ok: true, detail: "HTTP 200" },
+        { at: 1000, ok: false, detail: "HTTP 503" },
+        { at: 2000, ok: false, detail: "HTTP 503" },
+        { at: 3000, ok: true, detail: "HTTP 200" }
+      ])
+      const prober = Layer.succeed(SiteProber.SiteProber, { options, snapshot: Effect.succeed(stats), probes: Stream.empty })
+      const world = new Fake.FakeWorld()
+      const measured = yield* Executor.run(Fake.plan([check])).pipe(Effect.provide(Fake.executor(world, {}, prober)))
+      expect(measured.status).toBe("succeeded")
+      expect(measured.steps[0]!.evidence["siteProbe"]).toEqual(SiteProber.figures(stats))
+      expect(measured.steps[0]!.evidence["siteProbe"]).toMatchObject({
+        sent: 4,
+        failed: 2,
+        unavailableMillis: 2000,
+        outages: [{ start: new Date(1000).toISOString(), end: new Date(3000).toISOString(), failedProbes: 2 }]
+      })
+      const unmeasured = yield* run(world, [check], {})
+      expect(unmeasured.status).toBe("succeeded")
+      expect(unmeasured.steps[0]!.warnings.join(" ")).toMatch(/No site prober ran/)
     })
   )
 })

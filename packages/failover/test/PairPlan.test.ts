@@ -1,7 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import { MaintenanceWindow, Plan } from "@sra-upgrade/core"
+import * as Option from "effect/Option"
+import { CoreSteps, MaintenanceWindow, Plan } from "@sra-upgrade/core"
+import { readFileSync } from "node:fs"
+import * as FailoverSteps from "../src/FailoverSteps.js"
 import * as PairPlan from "../src/PairPlan.js"
 import * as Relationship from "../src/Relationship.js"
 import * as Fake from "./fake.js"
@@ -165,7 +168,7 @@ describe("PairPlan", () => {
     const p = plan(PairPlan.planAsynchronous, SHARED, { swapBack: true })
     const brk = step(p, "pair/break")
     expect(brk._tag === "ManualGate" && brk.instructions.join(" ")).toMatch(/Do not use "Become primary"/)
-    expect(step(p, "pair/swap-back").handler).toBe(PairPlan.handlers.setRole)
+    expect(FailoverSteps.SetRole.is(step(p, "pair/swap-back"))).toBe(true)
     expect(p.notes.some((n) => n.startsWith("PAIR-10"))).toBe(true)
   })
 
@@ -176,7 +179,7 @@ describe("PairPlan", () => {
     expect(text.indexOf("disable shared IP 10.0.0.10")).toBeLessThan(text.indexOf("enable shared IP 10.0.0.10"))
     expect(text).toMatch(/not in use/)
     expect(gate.rules).toContain("SWITCH-1")
-    expect(gate.handler).toBe(PairPlan.handlers.switched)
+    expect(FailoverSteps.Switched.is(gate)).toBe(true)
   })
 
   it("SWITCH-2: DNS: the record change is a gate, then a wait sized by the TTL", () => {
@@ -229,18 +232,75 @@ describe("PairPlan", () => {
     expect(step(asyncP, "pair/verify-4").rules).toContain("VERIFY-4")
   })
 
-  it.effect("plans round-trip through JSON and use only known handlers", () =>
+  it.effect(
+    "plans round-trip through JSON; every step is built by a core or failover definition whose params decode",
+    () =>
+      Effect.gen(function* () {
+        const definitions = [...CoreSteps.all, ...FailoverSteps.all]
+        for (const f of [PairPlan.planSynchronous, PairPlan.planAsynchronous]) {
+          const p = plan(f, DNS, { swapBack: true })
+          const back = yield* Plan.fromJson(Plan.toJson(p))
+          expect(Plan.toJson(back)).toBe(Plan.toJson(p))
+          for (const s of p.steps) {
+            if (s._tag === "Window") {
+              expect(s.handler).toBe(FailoverSteps.windowHandler)
+              continue
+            }
+            const def = definitions.find((d) => d.is(s))
+            expect(def, s.id).toBeDefined()
+            expect(Either.isRight(def!.decodeParams(s)), s.id).toBe(true)
+          }
+        }
+      })
+  )
+
+  it.effect("a pair plan written before the step definitions still decodes, is recognised and replays restored", () =>
     Effect.gen(function* () {
-      for (const f of [PairPlan.planSynchronous, PairPlan.planAsynchronous]) {
-        const p = plan(f, DNS, { swapBack: true })
-        const back = yield* Plan.fromJson(Plan.toJson(p))
-        expect(Plan.toJson(back)).toBe(Plan.toJson(p))
-        for (const s of p.steps)
-          if (s._tag !== "Window")
-            expect(s.handler.startsWith("core/") || PairPlan.handlerNames.includes(s.handler)).toBe(true)
+      // written by planAsynchronous (DNS, swapBack, site client) before FailoverSteps existed
+      const old = yield* Plan.fromJson(
+        readFileSync(new URL("./fixtures/async-pair-dns-swap-back.plan.json", import.meta.url), "utf8")
+      )
+      const failover = old.steps.filter((s) => s._tag !== "Window" && !CoreSteps.all.some((d) => d.is(s)))
+      expect(failover.length).toBeGreaterThan(15)
+      for (const s of failover) {
+        const def = FailoverSteps.all.find((d) => d.is(s))
+        expect(def, `${s.id} (${s.handler})`).toBeDefined()
+        expect(Either.isRight(def!.decodeParams(s)), s.id).toBe(true)
       }
+      const windows = old.steps.filter((s) => s._tag === "Window")
+      expect(windows.map((w) => w.handler)).toEqual([FailoverSteps.windowHandler, FailoverSteps.windowHandler])
+      expect(Option.isSome(FailoverSteps.SetRole.paramsOf(old.steps.find((s) => s.id === "pair/swap-back")!))).toBe(
+        true
+      )
+      const end = PairPlan.simulateRelationship(old, "A", "B")
+      expect(Either.isRight(end) && Relationship.isRestored(end.right)).toBe(true)
+      expect(Either.isRight(end) && Relationship.roles(end.right)).toEqual({ A: "primary", B: "backup" })
     })
   )
+
+  it("errors are tagged reasons (windows, missing version), and a single-appliance error is nested, not flattened", () => {
+    const overlap = PairPlan.planSynchronous(
+      Fake.site(),
+      "25.1.1",
+      options({ windows: [window("w1", 20), window("w2", 21)] })
+    )
+    expect(Either.isLeft(overlap) && overlap.left.reason).toMatchObject({ _tag: "WindowsOverlap", first: "w1" })
+    const missing = PairPlan.planAsynchronous(Fake.site(), "25.1.1", options({ current: { A: { product: "24.1.3" } } }))
+    expect(Either.isLeft(missing) && missing.left.reason).toMatchObject({ _tag: "MissingCurrent", appliance: "B" })
+    const done = PairPlan.planSynchronous(
+      Fake.site(),
+      "25.1.1",
+      options({ current: { A: { product: "25.1.1" }, B: { product: "24.1.3" } } })
+    )
+    if (Either.isRight(done)) throw new Error("planned an appliance already at the target")
+    const reason = done.left.reason
+    expect(reason._tag).toBe("SingleAppliance")
+    if (reason._tag === "SingleAppliance") {
+      expect(reason.appliance).toBe("A")
+      expect(reason.error.reason._tag).toBe("AlreadyAtTarget")
+    }
+    expect(done.left.message).toBe("A: The appliance already runs 25.1.1: nothing to install.")
+  })
 
   it("a site with one appliance is refused with the single-appliance advice", () => {
     const single = Fake.site()
@@ -249,6 +309,11 @@ describe("PairPlan", () => {
     })
     const r = PairPlan.planSynchronous(one, "25.1.1", options())
     expect(Either.isLeft(r) && r.left.message).toMatch(/single-appliance/)
+    const reason = Either.isLeft(r) ? r.left.reason : undefined
+    expect(reason?._tag === "NotAPair" && reason.error.reason).toMatchObject({
+      _tag: "NotTwoAppliances",
+      appliances: ["A"]
+    })
   })
 
   it("the plans are valid runs of the relationship machine and end restored with the promised roles", () => {

@@ -72,24 +72,12 @@ const health = (id: string) => Effect.flatMap(client(id), (c) => c.health)
 const probe = (target: ApplianceApi.ProbeTarget) =>
   Effect.flatMap(ApplianceApi.ApplianceApi, (api) => api.probe(target))
 
-/** The site prober's figures, or a word saying none ran. */
-const proberFigures: Effect.Effect<Record<string, unknown>> = Effect.flatMap(
-  Effect.serviceOption(SiteProber.SiteProber),
+/** The site prober's figures (the number of outages), or a word saying none ran. */
+const proberFigures: Effect.Effect<Record<string, unknown>> = Effect.map(
+  SiteProber.measured,
   Option.match({
-    onNone: (): Effect.Effect<Record<string, unknown>> =>
-      Effect.succeed({ prober: "none: provide SiteProber.layer to measure" }),
-    onSome: (p) =>
-      Effect.map(p.snapshot, (s) => ({
-        prober: {
-          url: s.url,
-          intervalMillis: s.intervalMillis,
-          sent: s.sent,
-          failed: s.failed,
-          longestOutageMillis: s.longestOutageMillis,
-          unavailableMillis: s.unavailableMillis,
-          outages: s.outages.length
-        }
-      }))
+    onNone: () => ({ prober: "none: provide SiteProber.layer to measure" }),
+    onSome: (f) => ({ prober: { ...f, outages: f.outages.length } })
   })
 )
 

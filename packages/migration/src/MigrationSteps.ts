@@ -14,7 +14,7 @@
  */
 import { GateEvidence, StepDef } from "@sra-upgrade/core"
 import { Steps } from "@sra-upgrade/certificates"
-import { Pair, TrafficSwitch } from "@sra-upgrade/failover"
+import { FailoverSteps, Pair } from "@sra-upgrade/failover"
 import * as Schema from "effect/Schema"
 
 /** An id in the run's `ApplianceApi` registry. */
@@ -181,7 +181,10 @@ export const CredentialsChanged = StepDef.gate("migration/credentials-changed", 
 
 /**
  * MIGRATE-8: the site address moves from `from` to `to` through failover's
- * `TrafficSwitch` (its manual gate's evidence for the pair's method).
+ * `TrafficSwitch`; same evidence as failover's switch gate
+ * (`FailoverSteps.Switched`: a change reference for DNS and NAT). Its own
+ * definition because `from` / `to` are the appliances' ids while the pair
+ * names the new box by the connection of the old API account.
  *
  * @since 0.3.0
  * @category definitions
@@ -194,13 +197,7 @@ export const Cutover = StepDef.gate("migration/cutover", {
     from: Id,
     to: Id
   }),
-  evidence: (p): Readonly<Record<string, GateEvidence.Field<unknown>>> =>
-    Object.fromEntries(
-      TrafficSwitch.manualGate(p.pair, p.pair.primary, p.pair.backup).evidence.map((e) => [
-        e.name,
-        GateEvidence.text(e.description)
-      ])
-    )
+  evidence: (p) => FailoverSteps.Switched.evidence(p)
 })
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { FakeAppliance } from "@sra-upgrade/appliance-client/test"
+import { FakeAppliance } from "@sra-upgrade/core/test"
 import { Bundle, TestChains } from "@sra-upgrade/certificates"
 import {
   ApplianceApi,

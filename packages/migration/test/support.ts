@@ -3,7 +3,7 @@
  * memory journal, failover's manual TrafficSwitch, the handlers of core,
  * certificates and migration, and a scripted operator.
  */
-import { FakeAppliance } from "@sra-upgrade/appliance-client/test"
+import { FakeAppliance } from "@sra-upgrade/core/test"
 import { Steps } from "@sra-upgrade/certificates"
 import {
   type ApplianceApi,

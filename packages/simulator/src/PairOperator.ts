@@ -1,25 +1,28 @@
 /**
- * The gates of the failover pair plans (`failover/…` handlers of
+ * The gates of the failover pair plans (`FailoverSteps` of
  * `@sra-upgrade/failover`, PAIR-1…10), played through the simulator's control
  * API (`/__sim/`). Part of `SimOperator`, which dispatches every gate of a
  * run: use `SimOperator.layer`, this module only holds the failover part.
  *
- * Gates are matched on the step's `handler` name and read from its `params`
- * (the simulator does not depend on `@sra-upgrade/failover`):
- * - `failover/sync-requested` (PAIR-8): "Sync now", `POST /failover/sync`;
- * - `failover/broken` (PAIR-4): "Break failover relationship", `POST /failover/break`;
- * - `failover/established` (PAIR-7): "Establish relationship" with the
+ * Gates are recognised by the failover step definitions
+ * (`FailoverSteps.Broken.is(step)`…) and read from the step's `params`:
+ * - `SyncRequested` (PAIR-8): "Sync now", `POST /failover/sync`;
+ * - `Broken` (PAIR-4): "Break failover relationship", `POST /failover/break`;
+ * - `Established` (PAIR-7): "Establish relationship" with the
  *   step's `primary` and `backup`, `POST /failover/establish`;
- * - `failover/switched` (PAIR-3, PAIR-6): moves the traffic from the step's
+ * - `Switched` (PAIR-3, PAIR-6): moves the traffic from the step's
  *   `from` to its `to` as the `pair.traffic` parameter says: the shared IP
  *   (disabled on `from`, then enabled on `to`), the DNS record (with the
  *   site's TTL) or the NAT entry;
- * - any other `failover/…` gate (keys compared, integration clients,
+ * - `VerifyAsSite` (the hosts-file override, VERIFY-3): reads the version
+ *   the appliance runs, as the person reads it in the console's Help > About;
+ * - any other failover gate (keys compared, integration clients,
  *   production checks): approved, each evidence field saying it was simulated.
  *
  * @since 0.1.0
  */
 import type { Operator } from "@sra-upgrade/core"
+import { FailoverSteps } from "@sra-upgrade/failover"
 import * as Effect from "effect/Effect"
 import { type ControlClient, ControlFailure, type Json, type Played, seg, str } from "./internal/controlClient.js"
 
@@ -37,20 +40,6 @@ export interface Options {
    */
   readonly sharedIpPauseMillis?: number | undefined
 }
-
-/**
- * The handler names played here (other `failover/…` gates are approved as
- * simulated).
- *
- * @since 0.1.0
- * @category models
- */
-export const handlers = {
-  syncRequested: "failover/sync-requested",
-  broken: "failover/broken",
-  established: "failover/established",
-  switched: "failover/switched"
-} as const
 
 /**
  * Moves the site's traffic from `from` to `to` on the simulator as the
@@ -101,28 +90,33 @@ export const moveTraffic = (
 export const play =
   (client: ControlClient, options: Options = {}) =>
   (request: Operator.GateRequest): Played => {
-    const p = request.step.params as Json
-    switch (request.step.handler) {
-      case handlers.syncRequested:
-        return Effect.as(client.call("POST", "/failover/sync"), { pressed: "Sync now" })
-      case handlers.broken:
-        return Effect.as(client.call("POST", "/failover/break"), { pressed: "Break failover relationship" })
-      case handlers.established: {
-        const primary = str(p["primary"])
-        const backup = str(p["backup"])
-        return Effect.as(client.call("POST", "/failover/establish", { primary, backup }), {
-          pressed: `Establish relationship (${String(primary)} primary, ${String(backup)} backup)`
-        })
-      }
-      case handlers.switched: {
-        const from = str(p["from"])
-        const to = str(p["to"])
-        if (from === undefined || to === undefined)
-          return Effect.fail(new ControlFailure("the switch step names no appliance to move the traffic from and to"))
-        const pair = p["pair"] as Json | undefined
-        return moveTraffic(client, pair?.["traffic"] as Json | undefined, from, to, options)
-      }
-      default:
-        return request.step.handler.startsWith("failover/") ? Effect.succeed({}) : undefined
+    const step = request.step
+    const p = step.params as Json
+    if (FailoverSteps.SyncRequested.is(step))
+      return Effect.as(client.call("POST", "/failover/sync"), { pressed: "Sync now" })
+    if (FailoverSteps.Broken.is(step))
+      return Effect.as(client.call("POST", "/failover/break"), { pressed: "Break failover relationship" })
+    if (FailoverSteps.Established.is(step)) {
+      const primary = str(p["primary"])
+      const backup = str(p["backup"])
+      return Effect.as(client.call("POST", "/failover/establish", { primary, backup }), {
+        pressed: `Establish relationship (${String(primary)} primary, ${String(backup)} backup)`
+      })
     }
+    if (FailoverSteps.Switched.is(step)) {
+      const from = str(p["from"])
+      const to = str(p["to"])
+      if (from === undefined || to === undefined)
+        return Effect.fail(new ControlFailure("the switch step names no appliance to move the traffic from and to"))
+      const pair = p["pair"] as Json | undefined
+      return moveTraffic(client, pair?.["traffic"] as Json | undefined, from, to, options)
+    }
+    if (FailoverSteps.VerifyAsSite.is(step)) {
+      const id = str(p["appliance"])
+      if (id === undefined) return Effect.fail(new ControlFailure("the verification step names no appliance"))
+      return Effect.map(client.call("GET", `/appliances/${seg(id)}`), (a) => ({
+        consoleVersion: String((a as Json)["version"])
+      }))
+    }
+    return FailoverSteps.isFailoverStep(step) ? Effect.succeed({}) : undefined
   }

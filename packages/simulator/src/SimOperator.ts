@@ -5,8 +5,9 @@
  * see `MigrationOperator`) — through the simulator's control API
  * (`/__sim/`), then approves with the evidence it read back. A whole run is
  * automatic against the simulator, while the same plan asks a person on a
- * real appliance. Gates are matched on the step's `handler` name and
- * `params`; the simulator depends on no planner package.
+ * real appliance. Gates are recognised by their step definitions
+ * (`CoreSteps`, `FailoverSteps`, `MigrationSteps`, the certificates
+ * package's `Steps`), whose decoded params the players read.
  *
  * What each `core/…` gate does here:
  * - `core/confirm-install-started`: automatic method → `POST
@@ -28,9 +29,10 @@
  *
  * @since 0.1.0
  */
-import { Operator } from "@sra-upgrade/core"
+import { CoreSteps, Operator } from "@sra-upgrade/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 import { mkdir, writeFile } from "node:fs/promises"
 import { join } from "node:path"
@@ -127,75 +129,79 @@ export const make = (options: Options): (typeof Operator.Operator)["Service"] =>
     })
 
   const core = (request: Operator.GateRequest): Effect.Effect<Record<string, string>, ControlClient.ControlFailure> => {
-    const p = request.step.params as Json
-    const id = typeof p["appliance"] === "string" ? p["appliance"] : (request.step.target ?? "A")
-    switch (request.step.handler) {
-      case "core/confirm-install-started": {
-        const pkg = String(p["package"])
-        const method = String(p["method"] ?? "automatic")
-        if (p["offered"] === "gate")
-          return Effect.flatMap(firstAvailable(id), (ids) =>
-            ids[0] === undefined ? Effect.fail(new ControlFailure("nothing on offer")) : install(id, ids[0], method)
-          )
-        return install(id, pkg, method)
-      }
-      case "core/confirm-download-key":
-        return Effect.gen(function* () {
-          downloadKeys.delete(id)
-          const key = yield* ensureKey(id)
-          const files = Array.isArray(p["packages"]) ? (p["packages"] as Array<unknown>).map(String) : []
-          return { files: files.join(", ") || "none", downloadKey: key }
-        })
-      case "core/confirm-certificate-export":
-        return Effect.gen(function* () {
-          const certs = (yield* call("GET", `/appliances/${encodeURIComponent(id)}/certificates`)) as Array<Json>
-          const cert = certs.find((c) => c["isDefault"] === true && c["hasPrivateKey"] === true) ?? certs[0]
-          if (cert === undefined) return yield* Effect.fail(new ControlFailure("the appliance has no certificate"))
-          const exported = (yield* call(
-            "POST",
-            `/appliances/${encodeURIComponent(id)}/certificates/${encodeURIComponent(String(cert["id"]))}/export`,
-            { includePrivateKey: true, passphrase: options.exportPassphrase ?? "simulator-export-passphrase" }
-          )) as Json
-          const dir =
-            options.exportDirectory ?? (typeof p["exportDirectory"] === "string" ? p["exportDirectory"] : undefined)
-          if (dir === undefined) return yield* Effect.fail(new ControlFailure("no folder to export the certificate to"))
-          const path = join(dir, `${id}-${String(cert["id"]).replace(/[^A-Za-z0-9._-]/g, "-")}.pem`)
-          yield* client.io(`cannot write ${path}`, async () => {
-            await mkdir(dir, { recursive: true })
-            await writeFile(path, `${String(exported["certificate"])}\n${String(exported["privateKey"] ?? "")}\n`, {
-              mode: 0o600
-            })
-          })
-          return { path, fingerprint: String(cert["fingerprint256"]) }
-        })
-      case "core/confirm-task":
-        if (p["task"] === "limit-concurrent-upgrades") {
-          const n = Number(p["recommended"])
-          return Effect.map(call("PUT", "/fleet/settings", { maxConcurrentUpgrades: n }), () => ({
-            maxConcurrentUpgrades: String(n)
-          }))
-        }
-        return Effect.succeed({ done: `simulated: ${String(p["task"])}` })
-      case "core/confirm-base-version":
-        return Effect.flatMap(appliance(id), (a) =>
-          String(a["baseVersion"]) === String(p["baseVersion"])
-            ? Effect.succeed({ baseVersion: String(a["baseVersion"]) })
-            : Effect.fail(
-                new ControlFailure(
-                  `/appliance > Status shows base ${String(a["baseVersion"])}, not ${String(p["baseVersion"])}`
-                )
-              )
+    const step = request.step
+    const installing = CoreSteps.ConfirmInstallStarted.paramsOf(step)
+    if (Option.isSome(installing)) {
+      const p = installing.value
+      const method = p.method ?? "automatic"
+      if (p.offered === "gate")
+        return Effect.flatMap(firstAvailable(p.appliance), (ids) =>
+          ids[0] === undefined
+            ? Effect.fail(new ControlFailure("nothing on offer"))
+            : install(p.appliance, ids[0], method)
         )
-      case "core/confirm-console-check":
-        return Effect.map(appliance(id), (a) => ({
-          consoleVersion: String(a["version"]),
-          session: "simulated session (the simulator has no access console)"
-        }))
-      case "core/record-offered-updates":
-        return Effect.map(firstAvailable(id), (ids) => ({ offered: ids.join(", ") || "none" }))
-      default:
-        return Effect.succeed({})
+      return install(p.appliance, p.package, method)
     }
+    const key = CoreSteps.ConfirmDownloadKey.paramsOf(step)
+    if (Option.isSome(key))
+      return Effect.gen(function* () {
+        downloadKeys.delete(key.value.appliance)
+        const downloadKey = yield* ensureKey(key.value.appliance)
+        return { files: key.value.packages.join(", ") || "none", downloadKey }
+      })
+    const exporting = CoreSteps.ConfirmCertificateExport.paramsOf(step)
+    if (Option.isSome(exporting))
+      return Effect.gen(function* () {
+        const id = exporting.value.appliance
+        const certs = (yield* call("GET", `/appliances/${encodeURIComponent(id)}/certificates`)) as Array<Json>
+        const cert = certs.find((c) => c["isDefault"] === true && c["hasPrivateKey"] === true) ?? certs[0]
+        if (cert === undefined) return yield* Effect.fail(new ControlFailure("the appliance has no certificate"))
+        const exported = (yield* call(
+          "POST",
+          `/appliances/${encodeURIComponent(id)}/certificates/${encodeURIComponent(String(cert["id"]))}/export`,
+          { includePrivateKey: true, passphrase: options.exportPassphrase ?? "simulator-export-passphrase" }
+        )) as Json
+        const dir = options.exportDirectory ?? exporting.value.exportDirectory
+        const path = join(dir, `${id}-${String(cert["id"]).replace(/[^A-Za-z0-9._-]/g, "-")}.pem`)
+        yield* client.io(`cannot write ${path}`, async () => {
+          await mkdir(dir, { recursive: true })
+          await writeFile(path, `${String(exported["certificate"])}\n${String(exported["privateKey"] ?? "")}\n`, {
+            mode: 0o600
+          })
+        })
+        return { path, fingerprint: String(cert["fingerprint256"]) }
+      })
+    const task = CoreSteps.ConfirmTask.paramsOf(step)
+    if (Option.isSome(task)) {
+      if (task.value.task === "limit-concurrent-upgrades") {
+        const n = task.value.recommended ?? 1
+        return Effect.map(call("PUT", "/fleet/settings", { maxConcurrentUpgrades: n }), () => ({
+          maxConcurrentUpgrades: String(n)
+        }))
+      }
+      return Effect.succeed({ done: `simulated: ${task.value.task}` })
+    }
+    const base = CoreSteps.ConfirmBaseVersion.paramsOf(step)
+    if (Option.isSome(base))
+      return Effect.flatMap(appliance(base.value.appliance), (a) =>
+        String(a["baseVersion"]) === base.value.baseVersion
+          ? Effect.succeed({ baseVersion: String(a["baseVersion"]) })
+          : Effect.fail(
+              new ControlFailure(
+                `/appliance > Status shows base ${String(a["baseVersion"])}, not ${base.value.baseVersion}`
+              )
+            )
+      )
+    const console = CoreSteps.ConfirmConsoleCheck.paramsOf(step)
+    if (Option.isSome(console))
+      return Effect.map(appliance(console.value.appliance), (a) => ({
+        consoleVersion: String(a["version"]),
+        session: "simulated session (the simulator has no access console)"
+      }))
+    const offered = CoreSteps.RecordOfferedUpdates.paramsOf(step)
+    if (Option.isSome(offered))
+      return Effect.map(firstAvailable(offered.value.appliance), (ids) => ({ offered: ids.join(", ") || "none" }))
+    return Effect.succeed({})
   }
 
   return {

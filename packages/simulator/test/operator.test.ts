@@ -1,10 +1,12 @@
 /**
  * The simulator operator (`SimOperator`, its failover part `PairOperator`)
- * against a real simulator: each gate is matched on its handler name and
- * params, performed through the control API, and read back from /__sim/state.
+ * against a real simulator: each gate is recognised by its step definition
+ * (raw steps here, some with deliberately partial params), performed through
+ * the control API, and read back from /__sim/state.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { type Operator, Plan } from "@sra-upgrade/core"
+import { FailoverSteps } from "@sra-upgrade/failover"
 import * as Effect from "effect/Effect"
 import { SimOperator, Simulator } from "../src/index.js"
 
@@ -59,17 +61,17 @@ describe("SimOperator: failover gates (PairOperator)", () => {
       const operator = SimOperator.make({ controlUrl: sim.controlUrl })
       expect(holders(yield* state())).toEqual(["A"])
 
-      const broken = yield* operator.answer(gate("failover/broken", { appliances: ["A", "B"] }))
+      const broken = yield* operator.answer(gate(FailoverSteps.Broken.name, { appliances: ["A", "B"] }))
       expect(broken._tag).toBe("Approved")
       expect((yield* state()).relationship).toBeNull()
 
       const switched = yield* operator.answer(
-        gate("failover/switched", { pair: { traffic: pairParams }, from: "A", to: "B" })
+        gate(FailoverSteps.Switched.name, { pair: { traffic: pairParams }, from: "A", to: "B" })
       )
       expect(switched._tag).toBe("Approved")
       expect(holders(yield* state())).toEqual(["B"])
 
-      const established = yield* operator.answer(gate("failover/established", { primary: "B", backup: "A" }))
+      const established = yield* operator.answer(gate(FailoverSteps.Established.name, { primary: "B", backup: "A" }))
       expect(established._tag).toBe("Approved")
       expect((yield* state()).relationship).toMatchObject({ primary: "B", backup: "A" })
     })
@@ -79,7 +81,7 @@ describe("SimOperator: failover gates (PairOperator)", () => {
     Effect.gen(function* () {
       const sim = yield* Simulator.start({ timeScale: 0, traffic: "shared-ip", siteSharedIp: SHARED_IP })
       const operator = SimOperator.make({ controlUrl: sim.controlUrl, by: "tester" })
-      const answer = yield* operator.answer(gate("failover/switched", { pair: { traffic: pairParams } }))
+      const answer = yield* operator.answer(gate(FailoverSteps.Switched.name, { pair: { traffic: pairParams } }))
       expect(answer).toMatchObject({ _tag: "Rejected", by: "tester" })
       expect(answer._tag === "Rejected" && answer.reason).toMatch(/^simulator: .*no appliance/)
       const state = (yield* Effect.orDie(sim.control("GET", "/state"))) as State
@@ -92,7 +94,7 @@ describe("SimOperator: failover gates (PairOperator)", () => {
       const sim = yield* Simulator.start({ timeScale: 0, traffic: "shared-ip", siteSharedIp: SHARED_IP })
       const operator = SimOperator.make({ controlUrl: sim.controlUrl })
       // establishing while the relationship exists is refused by the simulator
-      const answer = yield* operator.answer(gate("failover/established", { primary: "A", backup: "Z" }))
+      const answer = yield* operator.answer(gate(FailoverSteps.Established.name, { primary: "A", backup: "Z" }))
       expect(answer._tag === "Rejected" && answer.reason).toMatch(/^simulator: \S/)
     })
   )
@@ -101,14 +103,28 @@ describe("SimOperator: failover gates (PairOperator)", () => {
     Effect.gen(function* () {
       const sim = yield* Simulator.start({ timeScale: 0, traffic: "shared-ip", siteSharedIp: SHARED_IP })
       const operator = SimOperator.make({ controlUrl: sim.controlUrl })
-      const keys = yield* operator.answer(gate("failover/confirmed", {}, "gate", ["keysMatch"]))
+      const keys = yield* operator.answer(gate(FailoverSteps.ConfirmKeys.name, {}, "gate", ["keysMatch"]))
       expect(keys).toMatchObject({ _tag: "Approved", evidence: { keysMatch: "simulated" } })
       const effect = yield* operator.answer(
-        gate("failover/switched", { pair: { traffic: pairParams }, from: "A", to: "B" }, "confirm-effect")
+        gate(FailoverSteps.Switched.name, { pair: { traffic: pairParams }, from: "A", to: "B" }, "confirm-effect")
       )
       expect(effect._tag).toBe("Approved")
       const state = (yield* Effect.orDie(sim.control("GET", "/state"))) as State
       expect(holders(state)).toEqual(["A"])
+    })
+  )
+  it.scoped("VERIFY-3: the hosts-override gate is answered with the version the appliance runs", () =>
+    Effect.gen(function* () {
+      const sim = yield* Simulator.start({ timeScale: 0, traffic: "shared-ip", siteSharedIp: SHARED_IP })
+      const operator = SimOperator.make({ controlUrl: sim.controlUrl })
+      const b = (yield* Effect.orDie(sim.control("GET", "/appliances/B"))) as { readonly version: string }
+      const answer = yield* operator.answer(
+        gate(FailoverSteps.VerifyAsSite.name, { appliance: "B" }, "gate", ["machine1", "consoleVersion"])
+      )
+      expect(answer).toMatchObject({
+        _tag: "Approved",
+        evidence: { machine1: "simulated", consoleVersion: b.version }
+      })
     })
   )
 })

@@ -4,6 +4,7 @@
 import { ApplianceClient } from "@sra-upgrade/appliance-client"
 import type { ApplianceApi, Plan } from "@sra-upgrade/core"
 import { Executor, Journal, Operator, RunEvent, RunReport, StepHandler } from "@sra-upgrade/core"
+import { SiteProber } from "@sra-upgrade/failover"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -18,23 +19,35 @@ import * as Report from "../Report.js"
 /** Default runs folder. */
 export const defaultRunsDir = "./.sra-upgrade/runs"
 
-/** Executor over handlers (with the appliance port), an operator and the file journal. */
+/**
+ * Executor over handlers (with the appliance port), an operator and the file journal; with `prober`, the
+ * site address is probed while runs are driven and the probes are journaled (one `SiteProber` serves both
+ * the executor's observer and the failover handlers).
+ */
 export const executorLayer = (options: {
   readonly handlers: Layer.Layer<StepHandler.StepHandlers, never, ApplianceApi.ApplianceApi | Journal.Journal>
   readonly appliances: Layer.Layer<ApplianceApi.ApplianceApi>
   readonly operator: Layer.Layer<Operator.Operator>
   readonly journal: Layer.Layer<Journal.Journal, Journal.JournalError>
-}): Layer.Layer<Executor.Executor, CliError> =>
-  Executor.layer.pipe(
+  readonly prober?: Parameters<typeof SiteProber.layer>[0] | undefined
+}): Layer.Layer<Executor.Executor, CliError> => {
+  // one layer value, so the graph builds it once
+  const prober =
+    options.prober === undefined
+      ? Layer.empty
+      : SiteProber.layer(options.prober).pipe(Layer.provide(options.appliances))
+  return Executor.layer.pipe(
     Layer.provide(
       Layer.mergeAll(
-        options.handlers.pipe(Layer.provide(Layer.merge(options.appliances, options.journal))),
+        options.handlers.pipe(Layer.provide(Layer.mergeAll(options.appliances, options.journal, prober))),
         options.operator,
-        options.journal
+        options.journal,
+        prober
       )
     ),
     Layer.mapError((e) => new CliError({ exitCode: ExitCode.usage, message: e.message }))
   )
+}
 
 /** A journal in the runs folder. */
 export const journalLayer = (runsDir: string) => Journal.layer({ directory: runsDir })
@@ -42,7 +55,7 @@ export const journalLayer = (runsDir: string) => Journal.layer({ directory: runs
 /** Executor that can only read journals (status). */
 export const readOnlyExecutor = (runsDir: string): Layer.Layer<Executor.Executor, CliError> =>
   Executor.layer.pipe(
-    Layer.provide(Layer.mergeAll(StepHandler.layer({}), Operator.layerScripted({}), journalLayer(runsDir))),
+    Layer.provide(Layer.mergeAll(StepHandler.layerRaw({}), Operator.layerScripted({}), journalLayer(runsDir))),
     Layer.mapError((e) => new CliError({ exitCode: ExitCode.usage, message: e.message }))
   )
 

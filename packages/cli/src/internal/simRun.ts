@@ -1,16 +1,15 @@
 /**
  * Run a plan on a simulator and observe it: the site address probed during
- * the run (failover's `SiteProber`), the simulator playing the manual gates,
- * waits and windows compressed by the time scale, then the versions and
- * roles read back. Used by `demo` and `rehearse`.
+ * the run (failover's `SiteProber`, journaled by the executor exactly as in
+ * `run` and `resume`), the simulator playing the manual gates, waits and
+ * windows compressed by the time scale, then the versions and roles read
+ * back. Used by `demo` and `rehearse`.
  */
 import type { ApplianceApi, ApplianceError, Plan, RunReport, Site } from "@sra-upgrade/core"
 import { ApplianceApi as Api, Executor } from "@sra-upgrade/core"
-import { SiteProber } from "@sra-upgrade/failover"
 import { SimOperator, type Simulator } from "@sra-upgrade/simulator"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
+import type * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import { join } from "node:path"
@@ -61,14 +60,13 @@ export const run = (
 ): Effect.Effect<{ readonly report: RunReport.RunReport; readonly extras: Report.Extras }, CliError, Scope.Scope> =>
   Effect.gen(function* () {
     const { sim, timeScale: scale } = options
-    // the site address, probed every 50 ms (30 simulated seconds at x600) while the run lasts
-    const proberOptions = { url: sim.site.httpUrl, hostname: sim.site.hostname, intervalMillis: 50 }
-    const prober = yield* Layer.build(SiteProber.layer(proberOptions).pipe(Layer.provide(options.appliances)))
     const layer = Runner.executorLayer({
-      handlers: Planners.handlers(
-        { baseGraceSeconds: Math.max(1, 300 / scale), backupPassword: options.backupPassword },
-        Layer.succeedContext(prober)
-      ),
+      handlers: Planners.handlers({
+        baseGraceSeconds: Math.max(1, 300 / scale),
+        backupPassword: options.backupPassword
+      }),
+      // the site address, probed every 50 ms (30 simulated seconds at x600) while the run is driven
+      prober: { url: sim.site.httpUrl, hostname: sim.site.hostname, intervalMillis: 50, summaryEveryMillis: 1_000 },
       appliances: options.appliances,
       operator: SimOperator.layer({
         controlUrl: sim.controlUrl,
@@ -83,20 +81,11 @@ export const run = (
       ),
       { json: options.json, plan: options.plan, timeScale: scale, instructions: 2 }
     ).pipe(Effect.provide(layer))
-    const stats = yield* Context.get(prober, SiteProber.SiteProber).snapshot
     if (runId === undefined)
       return yield* new CliError({ exitCode: ExitCode.failed, message: "the run produced no event" })
     const report = yield* Executor.report(runId).pipe(Effect.mapError(Runner.fromExecutorError), Effect.provide(layer))
     const after = yield* observe(options.site, options.appliances).pipe(
       Effect.orElseSucceed(() => [] as ReadonlyArray<Report.ApplianceState>)
     )
-    const downtime: Report.Downtime = {
-      probes: stats.sent,
-      failed: stats.failed,
-      longestOutageSeconds: (stats.longestOutageMillis / 1000) * scale,
-      unavailableSeconds: (stats.unavailableMillis / 1000) * scale,
-      intervalSeconds: (stats.intervalMillis / 1000) * scale,
-      source: `SiteProber (@sra-upgrade/failover): GET ${stats.url}/check_health as ${sim.site.hostname} every ${stats.intervalMillis} ms real, i.e. ${((stats.intervalMillis / 1000) * scale).toFixed(0)} s simulated; resolution = one interval`
-    }
-    return { report, extras: { appliances: after, downtime, timeScale: scale } }
+    return { report, extras: { appliances: after, timeScale: scale } }
   })

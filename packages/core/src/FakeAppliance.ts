@@ -1,23 +1,27 @@
 /**
- * An in-memory `ApplianceApi` for unit tests of plans and handlers: no
- * sockets, state you can read and change between steps, failures you can
- * inject, and a record of every call. Time comes from Effect's Clock, so
- * `TestClock` drives `takenAt`, `serverTime` and `localTime`.
+ * An in-memory `ApplianceApi`, beside the port it fakes, for unit tests of
+ * plans and handlers: no sockets, state you can read and change between
+ * steps, failures you can inject, a record of every call, and the site
+ * address routed to whichever appliance serves it. Time comes from Effect's
+ * Clock, so `TestClock` drives `takenAt`, `serverTime` and `localTime`.
  *
  * @example
  * ```ts
- * import { FakeAppliance } from "@sra-upgrade/appliance-client/test"
+ * import { FakeAppliance } from "@sra-upgrade/core/test"
  *
  * const Test = FakeAppliance.layer({ A: { failoverRole: "primary" }, B: { failoverRole: "backup" } })
  * // in a test:
  * const fakes = yield* FakeAppliance.FakeAppliances
  * fakes.get("A").state.healthy = false
  * fakes.get("B").failNext("health", new ApplianceError.Timeout({ afterMillis: 30_000 }))
+ * fakes.site.target = "B" // the site address now reaches B
  * ```
  *
- * @since 0.1.0
+ * @since 0.3.0
  */
-import { ApplianceApi, ApplianceError, BackupArtifact } from "@sra-upgrade/core"
+import * as ApplianceApi from "./ApplianceApi.js"
+import * as ApplianceError from "./ApplianceError.js"
+import * as BackupArtifact from "./BackupArtifact.js"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -27,12 +31,11 @@ import * as Stream from "effect/Stream"
 import { createHash, randomBytes } from "node:crypto"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
-import * as Errors from "./internal/errors.js"
 
 /**
  * The operations of an appliance, as recorded in `calls` and targeted by `failNext`.
  *
- * @since 0.1.0
+ * @since 0.3.0
  * @category models
  */
 export type Operation =
@@ -48,7 +51,7 @@ export type Operation =
 /**
  * The mutable state of one fake appliance. Change it freely in tests.
  *
- * @since 0.1.0
+ * @since 0.3.0
  * @category models
  */
 export interface State {
@@ -76,14 +79,18 @@ export interface State {
   backupContent: Uint8Array
   /** When set, a backup needs this password. */
   backupPassword: string | undefined
+  /** A slow backup: these byte counts are reported one second apart (Effect's Clock) before the file is written. */
+  backupProgress: ReadonlyArray<number>
   /** What `GET /check_health` answers when this appliance is probed. */
   probe: { status: number; body: string }
+  /** False: the appliance answers nothing (installing, rebooting, powered off): every call fails as unreachable. */
+  up: boolean
 }
 
 /**
  * A recorded call.
  *
- * @since 0.1.0
+ * @since 0.3.0
  * @category models
  */
 export interface Call {
@@ -96,7 +103,7 @@ export interface Call {
 /**
  * One fake appliance: its state, its call log and failure injection.
  *
- * @since 0.1.0
+ * @since 0.3.0
  * @category models
  */
 export interface FakeAppliance {
@@ -112,10 +119,10 @@ export interface FakeAppliance {
 /**
  * Access to the fake appliances of the layer.
  *
- * @since 0.1.0
+ * @since 0.3.0
  * @category services
  */
-export class FakeAppliances extends Context.Tag("@sra-upgrade/appliance-client/FakeAppliances")<
+export class FakeAppliances extends Context.Tag("@sra-upgrade/core/FakeAppliances")<
   FakeAppliances,
   {
     /** Throws for an id that the layer was not built with (a test wiring mistake). */
@@ -125,13 +132,15 @@ export class FakeAppliances extends Context.Tag("@sra-upgrade/appliance-client/F
     readonly probes: Map<string, { status: number; body: string }>
     /** Probes sent, with the host name presented. */
     readonly probeCalls: Array<ApplianceApi.ProbeTarget>
+    /** Where the site address leads; change `target` to move the site. */
+    readonly site: SiteRouting
   }
 >() {}
 
 /**
  * A healthy single appliance with full API permissions.
  *
- * @since 0.1.0
+ * @since 0.3.0
  * @category constructors
  */
 export const defaultState = (id: string): State => ({
@@ -155,13 +164,15 @@ export const defaultState = (id: string): State => ({
   jumpoints: [],
   backupContent: new TextEncoder().encode(`fake settings backup of ${id}\n`),
   backupPassword: undefined,
-  probe: { status: 200, body: "OK" }
+  backupProgress: [],
+  probe: { status: 200, body: "OK" },
+  up: true
 })
 
 /**
  * Builds one fake appliance (used by `layer`; handy on its own too).
  *
- * @since 0.1.0
+ * @since 0.3.0
  * @category constructors
  */
 export const makeAppliance = (id: string, seed?: Partial<State>): FakeAppliance => {
@@ -191,10 +202,29 @@ const pendingFailures = new WeakMap<FakeAppliance, Array<Failure>>()
 
 const failuresOf = (fake: FakeAppliance): Array<Failure> => pendingFailures.get(fake) ?? []
 
+/** The API permission each operation needs (what a `Forbidden` names). */
+const permissionOf: Record<Operation, string> = {
+  health: "perm_command (read_only)",
+  apiInfo: "perm_command (read_only)",
+  loggedInUsers: "perm_command (read_only)",
+  connectedClients: "perm_command (read_only)",
+  setFailoverRole: "perm_command (full_access)",
+  downloadBackup: "perm_backup",
+  jumpClients: "perm_configuration",
+  jumpoints: "perm_configuration"
+}
+
+const errorOf = (id: string, operation: string, reason: ApplianceError.ApplianceErrorReason) =>
+  new ApplianceError.ApplianceError({
+    appliance: id,
+    operation,
+    reason,
+    hint: "In-memory fake: change its state or its failNext to change this answer."
+  })
+
 const clientOf = (fake: FakeAppliance, registry: () => ReadonlyArray<FakeAppliance>): ApplianceApi.ApplianceClient => {
-  const who: Errors.Who = { id: fake.id, baseUrl: `fake://${fake.id}`, clientId: "fake-account", pinned: false }
   const fail = (operation: Operation, reason: ApplianceError.ApplianceErrorReason) =>
-    Effect.fail(Errors.make(who, operation, reason))
+    Effect.fail(errorOf(fake.id, operation, reason))
   const s = fake.state
   const enter = (operation: Operation, request?: ApplianceApi.RoleChangeRequest) =>
     Effect.gen(function* () {
@@ -208,8 +238,9 @@ const clientOf = (fake: FakeAppliance, registry: () => ReadonlyArray<FakeApplian
         if (f.left === 0) failures.splice(i, 1)
         return yield* fail(operation, f.reason)
       }
+      if (!s.up) return yield* fail(operation, new ApplianceError.Transport({ code: "ECONNREFUSED" }))
       const command = s.permissions.perm_command
-      const needs = Errors.permissions[operation] ?? "perm_command"
+      const needs = permissionOf[operation]
       const allowed =
         operation === "setFailoverRole"
           ? command === "full_access"
@@ -315,6 +346,10 @@ const clientOf = (fake: FakeAppliance, registry: () => ReadonlyArray<FakeApplian
             new ApplianceError.Decode({ path: "(body)", excerpt: "the backup is empty" })
           )
         }
+        for (const bytes of s.backupProgress) {
+          request.onProgress?.(bytes, s.backupProgress.at(-1))
+          yield* Effect.sleep("1 second")
+        }
         const takenAt = new Date(yield* Clock.currentTimeMillis)
         const directory = Path.resolve(request.directory)
         const content = s.backupContent
@@ -336,8 +371,8 @@ const clientOf = (fake: FakeAppliance, registry: () => ReadonlyArray<FakeApplian
             }
           },
           catch: (e) =>
-            Errors.make(
-              who,
+            errorOf(
+              fake.id,
               "downloadBackup",
               new ApplianceError.LocalIo({
                 path: directory,
@@ -411,16 +446,37 @@ const clientOf = (fake: FakeAppliance, registry: () => ReadonlyArray<FakeApplian
 }
 
 /**
+ * Where the site address leads: the appliance that serves it now (the
+ * primary, or whoever holds the shared IP / DNS record), or none.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface SiteRouting {
+  /** Appliance id the site reaches; `undefined`: nothing answers on the site address. */
+  target: string | undefined
+  /** The site's host name: probes presenting it (Host/SNI) are answered by the target. */
+  hostname: string | undefined
+}
+
+/**
  * An `ApplianceApi` over fake appliances keyed by id, plus `FakeAppliances`
  * to reach their state. Each build of the layer starts from the seeds.
- * A probe whose URL is `fake://<id>` (or is listed in `probes`) answers
- * from that appliance's `state.probe`; other URLs answer 200 "OK".
  *
- * @since 0.1.0
+ * Site routing: `appliance("site")` reads whichever appliance
+ * `FakeAppliances.site.target` names (by default the one seeded as primary,
+ * else the first); a probe of `fake://site`, or presenting the site's host
+ * name, answers from that appliance. A probe of `fake://<id>` (or a URL
+ * listed in `probes`) answers from that appliance's `state.probe`; other
+ * URLs answer 200 "OK". An appliance whose `state.up` is false answers
+ * nothing.
+ *
+ * @since 0.3.0
  * @category layers
  */
 export const layer = (
-  seeds: Readonly<Record<string, Partial<State>>>
+  seeds: Readonly<Record<string, Partial<State>>>,
+  options: { readonly siteHostname?: string | undefined } = {}
 ): Layer.Layer<ApplianceApi.ApplianceApi | FakeAppliances> =>
   Layer.effectContext(
     Effect.sync(() => {
@@ -429,26 +485,80 @@ export const layer = (
       const clients = new Map(fakes.map((f) => [f.id, clientOf(f, () => fakes)]))
       const probes = new Map<string, { status: number; body: string }>()
       const probeCalls: Array<ApplianceApi.ProbeTarget> = []
+      const site: SiteRouting = {
+        target: (fakes.find((f) => f.state.failoverRole === "primary") ?? fakes[0])?.id,
+        hostname: options.siteHostname
+      }
+      const unreachable = (id: string, operation: string) =>
+        Effect.fail(errorOf(id, operation, new ApplianceError.Transport({ code: "ECONNREFUSED" })))
+      /** The site address: every call goes to the appliance it reaches at that moment. */
+      const siteClient: ApplianceApi.ApplianceClient = {
+        id: "site",
+        health: Effect.suspend(() => {
+          const c = site.target === undefined ? undefined : clients.get(site.target)
+          return c === undefined ? unreachable("site", "health") : c.health
+        }),
+        apiInfo: Effect.suspend(() => {
+          const c = site.target === undefined ? undefined : clients.get(site.target)
+          return c === undefined ? unreachable("site", "apiInfo") : c.apiInfo
+        }),
+        setFailoverRole: (request) =>
+          Effect.suspend(() => {
+            const c = site.target === undefined ? undefined : clients.get(site.target)
+            return c === undefined ? unreachable("site", "setFailoverRole") : c.setFailoverRole(request)
+          }),
+        loggedInUsers: Effect.suspend(() => {
+          const c = site.target === undefined ? undefined : clients.get(site.target)
+          return c === undefined ? unreachable("site", "loggedInUsers") : c.loggedInUsers
+        }),
+        connectedClients: Effect.suspend(() => {
+          const c = site.target === undefined ? undefined : clients.get(site.target)
+          return c === undefined ? unreachable("site", "connectedClients") : c.connectedClients
+        }),
+        downloadBackup: (request) =>
+          Effect.suspend(() => {
+            const c = site.target === undefined ? undefined : clients.get(site.target)
+            return c === undefined ? unreachable("site", "downloadBackup") : c.downloadBackup(request)
+          }),
+        jumpClients: (filter) =>
+          Stream.suspend(() => {
+            const c = site.target === undefined ? undefined : clients.get(site.target)
+            return c === undefined ? Stream.fromEffect(unreachable("site", "jumpClients")) : c.jumpClients(filter)
+          }),
+        jumpoints: (filter) =>
+          Stream.suspend(() => {
+            const c = site.target === undefined ? undefined : clients.get(site.target)
+            return c === undefined ? Stream.fromEffect(unreachable("site", "jumpoints")) : c.jumpoints(filter)
+          })
+      }
       const api = ApplianceApi.ApplianceApi.of({
         appliance: (id) => {
+          if (id === "site" && !clients.has("site")) return Effect.succeed(siteClient)
           const client = clients.get(id)
           return client !== undefined
             ? Effect.succeed(client)
-            : Effect.fail(
-                Errors.make(
-                  { id, baseUrl: `fake://${id}`, clientId: "fake-account", pinned: false },
-                  "appliance",
-                  new ApplianceError.NotConfigured()
-                )
-              )
+            : Effect.fail(errorOf(id, "appliance", new ApplianceError.NotConfigured()))
         },
         probe: (target) =>
-          Effect.sync(() => {
+          Effect.suspend(() => {
             probeCalls.push(target)
+            const listed = probes.get(target.url)
+            if (listed !== undefined)
+              return Effect.succeed(
+                new ApplianceApi.ProbeResult({ ok: listed.status === 200, status: listed.status, body: listed.body })
+              )
             const m = /^fake:\/\/([^/]+)/.exec(target.url)
-            const answer = probes.get(target.url) ??
-              (m ? byId.get(m[1]!)?.state.probe : undefined) ?? { status: 200, body: "OK" }
-            return new ApplianceApi.ProbeResult({ ok: answer.status === 200, status: answer.status, body: answer.body })
+            const toSite =
+              m?.[1] === "site" ||
+              (site.hostname !== undefined && target.hostname === site.hostname && m?.[1] === undefined)
+            const id = toSite ? site.target : m?.[1]
+            const fake = id === undefined ? undefined : byId.get(id)
+            if (toSite && (fake === undefined || !fake.state.up)) return unreachable("site", "probe")
+            if (fake !== undefined && !fake.state.up) return unreachable(fake.id, "probe")
+            const answer = fake?.state.probe ?? { status: 200, body: "OK" }
+            return Effect.succeed(
+              new ApplianceApi.ProbeResult({ ok: answer.status === 200, status: answer.status, body: answer.body })
+            )
           })
       })
       return Context.make(ApplianceApi.ApplianceApi, api).pipe(
@@ -461,7 +571,8 @@ export const layer = (
           },
           all: fakes,
           probes,
-          probeCalls
+          probeCalls,
+          site
         })
       )
     })

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { ApplianceApi, ApplianceError } from "@sra-upgrade/core"
+import * as ApplianceApi from "../src/ApplianceApi.js"
+import * as ApplianceError from "../src/ApplianceError.js"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
