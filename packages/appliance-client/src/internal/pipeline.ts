@@ -250,7 +250,7 @@ export interface RetryStep {
 /**
  * The retry schedule of idempotent reads: exponential from `baseDelayMillis`,
  * each delay capped at `maxDelayMillis` then jittered to between half and
- * all of it, at most `maxRetries` retries; a Retry-After read from the error
+ * all of it (whole milliseconds), at most `maxRetries` retries; a Retry-After read from the error
  * replaces the backoff delay; only {@link retryable} errors are retried.
  *
  * @internal
@@ -259,6 +259,7 @@ export const retrySchedule = (policy: RetryPolicy): Schedule.Schedule<RetryStep,
   Schedule.exponential(Duration.millis(policy.baseDelayMillis)).pipe(
     Schedule.modifyDelay((_, delay) => Duration.min(delay, Duration.millis(policy.maxDelayMillis))),
     Schedule.jitteredWith({ min: 0.5, max: 1 }),
+    Schedule.modifyDelay((_, delay) => Duration.millis(Math.round(Duration.toMillis(delay)))),
     Schedule.intersect(Schedule.recurs(policy.maxRetries)),
     Schedule.intersect(Schedule.identity<ApplianceError.ApplianceError>()),
     Schedule.map(([[, retry], error]): RetryStep => ({ retry, error })),
