@@ -160,18 +160,14 @@ describe("retry schedule through the client (MockAgent, TestClock)", () => {
     Effect.gen(function* () {
       const mock = makeMock()
       let calls = 0
-      mock.pool
-        .intercept({ path: "/api/command/v2/health" })
-        .reply(() => {
-          calls++
-          return json(429, { message: "slow down" }, { "retry-after": "30" })
-        })
-      mock.pool
-        .intercept({ path: "/api/command/v2/health" })
-        .reply(() => {
-          calls++
-          return json(200, healthV2)
-        })
+      mock.pool.intercept({ path: "/api/command/v2/health" }).reply(() => {
+        calls++
+        return json(429, { message: "slow down" }, { "retry-after": "30" })
+      })
+      mock.pool.intercept({ path: "/api/command/v2/health" }).reply(() => {
+        calls++
+        return json(200, healthV2)
+      })
       // a time limit of 2 minutes: its timers (still listed by TestClock.sleeps) are not the 30 s wait
       yield* withClient(mock.connection({ timeoutMillis: 120_000 }), (client) =>
         Effect.gen(function* () {
