@@ -13,7 +13,7 @@ import * as Random from "effect/Random"
 import * as TestClock from "effect/TestClock"
 import * as Errors from "../src/internal/errors.js"
 import * as Pipeline from "../src/internal/pipeline.js"
-import { healthV2, json, makeMock, withClient } from "./mock.js"
+import { healthV2, json, makeMock, waitUntil, withClient } from "./mock.js"
 
 const who: Errors.Who = { id: "A", baseUrl: "https://a.test", clientId: "client-A", pinned: false }
 const error = (reason: ApplianceError.ApplianceErrorReason) => Errors.make(who, "health", reason)
@@ -144,16 +144,6 @@ describe("retry schedule (TestClock)", () => {
     })
   )
 })
-
-/** Polls a condition between turns of the event loop (real I/O of MockAgent). */
-const waitUntil = (condition: Effect.Effect<boolean>): Effect.Effect<void> =>
-  Effect.gen(function* () {
-    for (let i = 0; i < 10_000; i++) {
-      if (yield* condition) return
-      yield* Effect.promise(() => new Promise<void>((r) => setImmediate(r)))
-    }
-    throw new Error("condition never became true")
-  })
 
 describe("retry schedule through the client (MockAgent, TestClock)", () => {
   it.effect("a read answered 429 + Retry-After: 30 waits 30 s of the clock, no less, then succeeds", () =>

@@ -168,25 +168,33 @@ const paginate = <A>(
   ).pipe(Stream.withSpan(`ApplianceClient.${operation}`))
 }
 
+/** A config API list as a stream of domain values, with the filter the caller gives. */
+const list =
+  <W, A, F extends object>(
+    operation: string,
+    path: string,
+    schema: Schema.Schema<ReadonlyArray<W>, string>,
+    fromWire: (wire: W) => A
+  ) =>
+  (p: Pipeline.Pipeline, filter?: F): Stream.Stream<A, ApplianceError.ApplianceError> =>
+    paginate(p, operation, path, filter as Record<string, string | number | undefined> | undefined, schema).pipe(
+      Stream.map(fromWire)
+    )
+
 /** Jump Clients (CLIENT-6..10), filtered by the config API. @internal */
-export const jumpClients = (p: Pipeline.Pipeline, filter?: ApplianceApi.JumpClientFilter) =>
-  paginate(
-    p,
-    "jumpClients",
-    "/api/config/v1/jump-client",
-    filter as Record<string, string | number | undefined> | undefined,
-    Wire.JumpClientsJson
-  ).pipe(Stream.map(Wire.jumpClientFromWire))
+export const jumpClients = list<
+  typeof Wire.JumpClientWire.Type,
+  ApplianceApi.JumpClient,
+  ApplianceApi.JumpClientFilter
+>("jumpClients", "/api/config/v1/jump-client", Wire.JumpClientsJson, Wire.jumpClientFromWire)
 
 /** Jumpoints, filtered by the config API. @internal */
-export const jumpoints = (p: Pipeline.Pipeline, filter?: ApplianceApi.JumpointFilter) =>
-  paginate(
-    p,
-    "jumpoints",
-    "/api/config/v1/jumpoint",
-    filter as Record<string, string | number | undefined> | undefined,
-    Wire.JumpointsJson
-  ).pipe(Stream.map(Wire.jumpointFromWire))
+export const jumpoints = list<typeof Wire.JumpointWire.Type, ApplianceApi.Jumpoint, ApplianceApi.JumpointFilter>(
+  "jumpoints",
+  "/api/config/v1/jumpoint",
+  Wire.JumpointsJson,
+  Wire.jumpointFromWire
+)
 
 /** The client of one appliance: every operation on its pipeline. @internal */
 export const make = (p: Pipeline.Pipeline): ApplianceApi.ApplianceClient => {
