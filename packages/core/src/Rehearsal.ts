@@ -83,6 +83,47 @@ export class RehearsalRecord extends Schema.Class<RehearsalRecord>("RehearsalRec
 }) {}
 
 /**
+ * The rehearsal folder could not be read or written.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export class RehearsalIo extends Schema.TaggedClass<RehearsalIo>()("RehearsalIo", {
+  operation: Schema.String,
+  path: Schema.String,
+  code: Schema.String
+}) {}
+
+/**
+ * Only a successful run is a rehearsal.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export class NotSucceeded extends Schema.TaggedClass<NotSucceeded>()("NotSucceeded", {
+  runId: Schema.String,
+  status: Schema.String,
+  error: Schema.optional(Schema.String)
+}) {}
+
+/**
+ * The report is of another plan than the one recorded.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export class OtherPlan extends Schema.TaggedClass<OtherPlan>()("OtherPlan", {
+  reportPlanId: Schema.String,
+  planId: Schema.String
+}) {}
+
+/**
+ * @since 0.3.0
+ * @category models
+ */
+export const RehearsalErrorReason = Schema.Union(RehearsalIo, NotSucceeded, OtherPlan)
+
+/**
  * The rehearsal folder could not be used, or the run did not succeed.
  *
  * @since 0.1.0
@@ -90,30 +131,31 @@ export class RehearsalRecord extends Schema.Class<RehearsalRecord>("RehearsalRec
  */
 export class RehearsalError extends Schema.TaggedError<RehearsalError>("@sra-upgrade/core/RehearsalError")(
   "RehearsalError",
-  {
-    reason: Schema.Literal("Io", "NotSucceeded", "OtherPlan"),
-    detail: Schema.String
-  }
+  { reason: RehearsalErrorReason }
 ) {
   /**
    * @since 0.1.0
    */
   override get message(): string {
-    switch (this.reason) {
-      case "Io":
-        return `Rehearsal records: ${this.detail}. Check the folder and its permissions.`
+    const r = this.reason
+    switch (r._tag) {
+      case "RehearsalIo":
+        return `Rehearsal records: ${r.operation} ${r.path} failed (${r.code}). Check the folder and its permissions.`
       case "NotSucceeded":
-        return `Only a successful run is a rehearsal: ${this.detail}. Fix the cause and rehearse again.`
+        return `Only a successful run is a rehearsal: run ${r.runId} is ${r.status}${r.error === undefined ? "" : `: ${r.error}`}. Fix the cause and rehearse again.`
       case "OtherPlan":
-        return `The report is of another plan: ${this.detail}.`
+        return `The report is of plan ${r.reportPlanId}, not ${r.planId}: record the report of this plan's rehearsal.`
     }
   }
 }
 
-const io = (what: string) => (e: unknown) =>
+const io = (operation: string, path: string) => (e: unknown) =>
   new RehearsalError({
-    reason: "Io",
-    detail: `${what}: ${(e as { code?: string } | null)?.code ?? (e instanceof Error ? e.message : String(e))}`
+    reason: new RehearsalIo({
+      operation,
+      path,
+      code: (e as { code?: string } | null)?.code ?? (e instanceof Error ? e.message : String(e))
+    })
   })
 
 const encode = Schema.encodeSync(RehearsalRecord)
@@ -134,11 +176,14 @@ export const record = (
 ): Effect.Effect<RehearsalRecord, RehearsalError> =>
   Effect.gen(function* () {
     if (report.planId !== plan.id)
-      return yield* new RehearsalError({ reason: "OtherPlan", detail: `report of ${report.planId}, plan ${plan.id}` })
+      return yield* new RehearsalError({ reason: new OtherPlan({ reportPlanId: report.planId, planId: plan.id }) })
     if (report.status !== "succeeded")
       return yield* new RehearsalError({
-        reason: "NotSucceeded",
-        detail: `run ${report.runId} is ${report.status}${report.error === undefined ? "" : `: ${report.error}`}`
+        reason: new NotSucceeded({
+          runId: report.runId,
+          status: report.status,
+          ...(report.error === undefined ? {} : { error: report.error })
+        })
       })
     const fp = fingerprint(plan)
     const rec = new RehearsalRecord({
@@ -153,13 +198,13 @@ export const record = (
     })
     const safeRun = report.runId.replace(/[^A-Za-z0-9._-]/g, "-")
     const file = join(directory, `${fp}-${safeRun}.json`)
-    yield* Effect.tryPromise({ try: () => mkdir(directory, { recursive: true }), catch: io(`create ${directory}`) })
+    yield* Effect.tryPromise({ try: () => mkdir(directory, { recursive: true }), catch: io("create", directory) })
     yield* Effect.tryPromise({
       try: async () => {
         await writeFile(`${file}.tmp`, JSON.stringify(encode(rec), null, 2) + "\n", "utf8")
         await rename(`${file}.tmp`, file)
       },
-      catch: io(`write ${file}`)
+      catch: io("write", file)
     })
     return rec
   })
@@ -183,13 +228,16 @@ export const find = (
       Effect.catchAll((e) =>
         (e as { code?: string } | null)?.code === "ENOENT"
           ? Effect.succeed([] as Array<string>)
-          : Effect.fail(io(`read ${directory}`)(e))
+          : Effect.fail(io("read", directory)(e))
       )
     )
     const mine = names.filter((n) => n.startsWith(`${planFingerprint}-`) && n.endsWith(".json")).sort()
     const out: Array<RehearsalRecord> = []
     for (const n of mine) {
-      const text = yield* Effect.tryPromise({ try: () => readFile(join(directory, n), "utf8"), catch: io(`read ${n}`) })
+      const text = yield* Effect.tryPromise({
+        try: () => readFile(join(directory, n), "utf8"),
+        catch: io("read", join(directory, n))
+      })
       const r = decode(text)
       if (r._tag === "Right" && r.right.fingerprint === planFingerprint) out.push(r.right)
     }

@@ -486,7 +486,8 @@ describe("CoreHandlers", () => {
         status: "failed"
       })
       const refused = yield* Effect.flip(Rehearsal.record(rehearsals, plan, failed))
-      expect(refused.reason).toBe("NotSucceeded")
+      expect(refused.reason._tag).toBe("NotSucceeded")
+      expect(refused.message).toMatch(/Only a successful run is a rehearsal: run .* is failed/)
       expect(Option.isSome(Option.fromNullable(ev["fingerprint"]))).toBe(true)
     })
   )

@@ -22,7 +22,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as SimActions from "./SimActions.js"
-import { controlCall, SimulatorError } from "./Simulator.js"
+import { ControlAnswerInvalid, controlCall, SimulatorError } from "./Simulator.js"
 
 /**
  * When the appliance's next automatic (periodic) data sync starts: at the
@@ -71,8 +71,10 @@ export const actions = (
         Effect.mapError(
           (e) =>
             new SimulatorError({
-              reason: "ControlAnswerInvalid",
-              message: `${controlUrl}/actions did not answer an action log: ${e.message.slice(0, 300)}. Is this a simulator of the same version?`
+              reason: new ControlAnswerInvalid({
+                url: `${controlUrl}/actions`,
+                detail: `not an action log: ${e.message.slice(0, 300)}`
+              })
             })
         )
       )

@@ -29,22 +29,104 @@ import { kindOf, SimSites } from "./internal/sites.js"
 import * as SimConfig from "./SimConfig.js"
 
 /**
+ * The simulator could not listen (address, port, file descriptors).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export class ListenFailed extends Schema.TaggedClass<ListenFailed>()("ListenFailed", { detail: Schema.String }) {}
+
+/**
+ * The control API answered with an error (the simulator's own message).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export class ControlRefused extends Schema.TaggedClass<ControlRefused>()("ControlRefused", {
+  status: Schema.Number,
+  simulatorMessage: Schema.String
+}) {}
+
+/**
+ * The control API did not answer.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export class ControlUnreachable extends Schema.TaggedClass<ControlUnreachable>()("ControlUnreachable", {
+  controlUrl: Schema.String,
+  detail: Schema.String
+}) {}
+
+/**
+ * The control API answered something this version cannot read.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export class ControlAnswerInvalid extends Schema.TaggedClass<ControlAnswerInvalid>()("ControlAnswerInvalid", {
+  url: Schema.String,
+  detail: Schema.String
+}) {}
+
+/**
+ * The simulator's configuration is invalid.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export class InvalidInput extends Schema.TaggedClass<InvalidInput>()("InvalidInput", { detail: Schema.String }) {}
+
+/**
+ * @since 0.3.0
+ * @category models
+ */
+export const SimulatorErrorReason = Schema.Union(
+  ListenFailed,
+  ControlRefused,
+  ControlUnreachable,
+  ControlAnswerInvalid,
+  InvalidInput
+)
+
+/**
  * Why the simulator could not start or a control call failed.
  *
  * @since 0.1.0
  * @category errors
  */
-export class SimulatorError extends Schema.TaggedError<SimulatorError>()("SimulatorError", {
-  reason: Schema.Literal(
-    "ListenFailed",
-    "ControlRefused",
-    "ControlUnreachable",
-    "ControlAnswerInvalid",
-    "InvalidInput"
-  ),
-  message: Schema.String,
-  status: Schema.optional(Schema.Number)
-}) {}
+export class SimulatorError extends Schema.TaggedError<SimulatorError>("@sra-upgrade/simulator/SimulatorError")(
+  "SimulatorError",
+  { reason: SimulatorErrorReason }
+) {
+  /**
+   * The HTTP status of a refused control call (`ControlRefused`), else undefined.
+   *
+   * @since 0.1.0
+   */
+  get status(): number | undefined {
+    return this.reason._tag === "ControlRefused" ? this.reason.status : undefined
+  }
+
+  /**
+   * @since 0.3.0
+   */
+  override get message(): string {
+    const r = this.reason
+    switch (r._tag) {
+      case "ListenFailed":
+        return `The simulator could not listen: ${r.detail}. Check that the host address exists on this machine and that enough file descriptors are allowed (ulimit -n).`
+      case "ControlRefused":
+        return r.simulatorMessage
+      case "ControlUnreachable":
+        return `The control API at ${r.controlUrl} did not answer: ${r.detail}. Is the simulator still running?`
+      case "ControlAnswerInvalid":
+        return `${r.url} did not answer what this version expects: ${r.detail}. Is this a simulator of the same version?`
+      case "InvalidInput":
+        return r.detail
+    }
+  }
+}
 
 /**
  * Where one simulated appliance listens.
@@ -163,8 +245,7 @@ export const start = (
       },
       catch: (e) =>
         new SimulatorError({
-          reason: "ListenFailed",
-          message: `The simulator could not listen: ${e instanceof Error ? e.message : String(e)}. Check that the host address exists on this machine.`
+          reason: new ListenFailed({ detail: e instanceof Error ? e.message : String(e) })
         })
     }),
     (server) => Effect.promise(() => server.stop())
@@ -297,14 +378,12 @@ const toSitesHandle = (sites: SimSites): SitesHandle => {
 }
 
 const sitesError = (e: unknown) =>
-  new SimulatorError(
-    e instanceof Error && !("code" in e)
-      ? { reason: "InvalidInput", message: e.message }
-      : {
-          reason: "ListenFailed",
-          message: `The simulator could not listen: ${e instanceof Error ? e.message : String(e)}. Check that the host address exists on this machine and that enough file descriptors are allowed (ulimit -n).`
-        }
-  )
+  new SimulatorError({
+    reason:
+      e instanceof Error && !("code" in e)
+        ? new InvalidInput({ detail: e.message })
+        : new ListenFailed({ detail: e instanceof Error ? e.message : String(e) })
+  })
 
 /**
  * Starts many simulated sites in one process for the lifetime of the scope:
@@ -357,17 +436,14 @@ export const controlCall = (
     try: (signal) => ControlClient.request(controlUrl, method, path, body, signal),
     catch: (e) =>
       new SimulatorError({
-        reason: "ControlUnreachable",
-        message: `The control API at ${controlUrl} did not answer: ${e instanceof Error ? e.message : String(e)}. Is the simulator still running?`
+        reason: new ControlUnreachable({ controlUrl, detail: e instanceof Error ? e.message : String(e) })
       })
   }).pipe(
     Effect.flatMap(({ status, value }) =>
       status >= 400
         ? Effect.fail(
             new SimulatorError({
-              reason: "ControlRefused",
-              status,
-              message: ControlClient.refusalMessage(status, value)
+              reason: new ControlRefused({ status, simulatorMessage: ControlClient.refusalMessage(status, value) })
             })
           )
         : Effect.succeed(value)

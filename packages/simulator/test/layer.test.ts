@@ -23,7 +23,7 @@ layer(Simulator.layer({ timeScale: 0, product: "rs", xmlNamespace: "bomgar" }))(
       expect(state.site.reaches).toEqual(["A"])
       expect((yield* req(`${sim.site.httpUrl}/check_health`)).body).toBe("OK")
       const refused = yield* Effect.flip(sim.control("POST", "/failover/establish", { primary: "A", backup: "B" }))
-      expect(refused.reason).toBe("ControlRefused")
+      expect(refused.reason._tag).toBe("ControlRefused")
       expect(refused.message).toContain("break it first")
     })
   )

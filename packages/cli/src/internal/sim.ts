@@ -159,7 +159,9 @@ export const serveSites = (options: {
           fleet: { jumpClients: options.clients },
           backupSizeBytes: options.backupSize
         }
-      }).pipe(Effect.mapError((e) => usage(e.reason === "InvalidInput" ? `--sites/--pairs: ${e.message}` : e.message)))
+      }).pipe(
+        Effect.mapError((e) => usage(e.reason._tag === "InvalidInput" ? `--sites/--pairs: ${e.message}` : e.message))
+      )
       const startSeconds = (Date.now() - started) / 1000
       const files = new Map<string, string>()
       if (Option.isSome(options.writeSite)) {
