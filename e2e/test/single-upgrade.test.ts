@@ -2,7 +2,7 @@
 // through the live adapter over real sockets against the simulator, the
 // manual gates performed by the simulator operator.
 import { describe, expect, it } from "@effect/vitest"
-import { Executor, Journal, Plan, Rehearsal, RunReport, SingleUpgrade } from "@sra-upgrade/core"
+import { CoreSteps, Executor, Journal, Plan, Rehearsal, RunReport, SingleUpgrade } from "@sra-upgrade/core"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
@@ -51,7 +51,7 @@ describe("single appliance upgrade against the simulator", () => {
         const site = makeSite({ dir, baseVersion: "6.2.1", backupPassword: true })
         const sim = yield* startSim(site, { backupPassword: "s3cret-backup" })
         const p = plan(site, "24.3.2")
-        expect(p.steps.filter((s) => s.handler === "core/confirm-install-started").map((s) => s.id)).toEqual([
+        expect(p.steps.filter((s) => CoreSteps.ConfirmInstallStarted.is(s)).map((s) => s.id)).toEqual([
           "A/install-site-24.3.2"
         ])
         const report = yield* Executor.run(p).pipe(
@@ -124,7 +124,7 @@ describe("single appliance upgrade against the simulator", () => {
         const site = makeSite({ dir })
         const sim = yield* startSim(site)
         const p = plan(site, "25.1.1")
-        const installs = p.steps.filter((s) => s.handler === "core/confirm-install-started").map((s) => s.id)
+        const installs = p.steps.filter((s) => CoreSteps.ConfirmInstallStarted.is(s)).map((s) => s.id)
         expect(installs).toEqual(["A/install-base-6.2.1", "A/install-site-24.3.2", "A/install-site-25.1.1"])
         const report = yield* Executor.run(p).pipe(Effect.provide(executor({ sim, journal: Journal.layerMemory })))
         expect(report.status, report.error).toBe("succeeded")

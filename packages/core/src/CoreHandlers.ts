@@ -143,7 +143,7 @@ const truthy = (v: unknown) => v === true || v === "1" || v === "true"
  * @since 0.3.0
  * @category handlers
  */
-export const checkApiAccess = Effect.fn("core/check-api-access")(function* (
+export const checkApiAccess = Effect.fn(CoreSteps.CheckApiAccess.name)(function* (
   params: typeof CoreSteps.CheckApiAccess.params.Type
 ) {
   const c = yield* client(params.appliance)
@@ -181,7 +181,7 @@ export const checkApiAccess = Effect.fn("core/check-api-access")(function* (
  * @since 0.3.0
  * @category handlers
  */
-export const checkClockSkew = Effect.fn("core/check-clock-skew")(function* (
+export const checkClockSkew = Effect.fn(CoreSteps.CheckClockSkew.name)(function* (
   params: typeof CoreSteps.CheckClockSkew.params.Type
 ) {
   const info = yield* Effect.flatMap(client(params.appliance), (c) => c.apiInfo)
@@ -207,7 +207,7 @@ export const checkClockSkew = Effect.fn("core/check-clock-skew")(function* (
  * @since 0.3.0
  * @category handlers
  */
-export const checkVersionPath = Effect.fn("core/check-version-path")(function* (
+export const checkVersionPath = Effect.fn(CoreSteps.CheckVersionPath.name)(function* (
   params: typeof CoreSteps.CheckVersionPath.params.Type
 ) {
   const h = yield* health(params.appliance)
@@ -226,7 +226,7 @@ export const checkVersionPath = Effect.fn("core/check-version-path")(function* (
  * @since 0.3.0
  * @category handlers
  */
-export const checkRehearsal = Effect.fn("core/check-rehearsal")(function* (
+export const checkRehearsal = Effect.fn(CoreSteps.CheckRehearsal.name)(function* (
   params: typeof CoreSteps.CheckRehearsal.params.Type,
   ctx: StepHandler.StepContext
 ) {
@@ -255,7 +255,7 @@ export const checkRehearsal = Effect.fn("core/check-rehearsal")(function* (
  * @since 0.3.0
  * @category handlers
  */
-export const reportDisconnects = Effect.fn("core/report-disconnects")(function* (
+export const reportDisconnects = Effect.fn(CoreSteps.ReportDisconnects.name)(function* (
   params: typeof CoreSteps.ReportDisconnects.params.Type
 ) {
   const c = yield* client(params.appliance)
@@ -289,7 +289,7 @@ export const reportDisconnects = Effect.fn("core/report-disconnects")(function* 
  * @since 0.3.0
  * @category handlers
  */
-export const downloadBackup = Effect.fn("core/download-backup")(function* (
+export const downloadBackup = Effect.fn(CoreSteps.DownloadBackup.name)(function* (
   params: typeof CoreSteps.DownloadBackup.params.Type,
   ctx: StepHandler.StepContext
 ) {
@@ -350,7 +350,7 @@ export const downloadBackup = Effect.fn("core/download-backup")(function* (
  * @since 0.3.0
  * @category handlers
  */
-export const confirmInstallStarted = Effect.fn("core/confirm-install-started")(function* (
+export const confirmInstallStarted = Effect.fn(CoreSteps.ConfirmInstallStarted.name)(function* (
   params: typeof CoreSteps.ConfirmInstallStarted.params.Type
 ) {
   const h = yield* healthOrDown(params.appliance)
@@ -378,7 +378,7 @@ const sawHealthy = (observed: unknown): boolean =>
  * @since 0.3.0
  * @category handlers
  */
-export const awaitInstall = Effect.fn("core/await-install")(function* (
+export const awaitInstall = Effect.fn(CoreSteps.AwaitInstall.name)(function* (
   params: typeof CoreSteps.AwaitInstall.params.Type,
   ctx: StepHandler.StepContext
 ) {
@@ -467,7 +467,7 @@ export const awaitInstall = Effect.fn("core/await-install")(function* (
  * @since 0.3.0
  * @category handlers
  */
-export const confirmBaseVersion = Effect.fn("core/confirm-base-version")(function* (
+export const confirmBaseVersion = Effect.fn(CoreSteps.ConfirmBaseVersion.name)(function* (
   params: typeof CoreSteps.ConfirmBaseVersion.params.Type,
   ctx: { readonly evidence: { readonly baseVersion: string } | undefined }
 ) {
@@ -493,7 +493,7 @@ export const confirmBaseVersion = Effect.fn("core/confirm-base-version")(functio
  * @since 0.3.0
  * @category handlers
  */
-export const verifyVersion = Effect.fn("core/verify-version")(function* (
+export const verifyVersion = Effect.fn(CoreSteps.VerifyVersion.name)(function* (
   params: typeof CoreSteps.VerifyVersion.params.Type
 ) {
   const h = yield* health(params.appliance)
@@ -521,7 +521,7 @@ export const verifyVersion = Effect.fn("core/verify-version")(function* (
  * @since 0.3.0
  * @category handlers
  */
-export const confirmConsoleCheck = Effect.fn("core/confirm-console-check")(function* (
+export const confirmConsoleCheck = Effect.fn(CoreSteps.ConfirmConsoleCheck.name)(function* (
   params: typeof CoreSteps.ConfirmConsoleCheck.params.Type
 ) {
   const h = yield* health(params.appliance)
@@ -540,7 +540,7 @@ export const confirmConsoleCheck = Effect.fn("core/confirm-console-check")(funct
  * @since 0.3.0
  * @category handlers
  */
-export const awaitJumpClients = Effect.fn("core/await-jump-clients")(function* (
+export const awaitJumpClients = Effect.fn(CoreSteps.AwaitJumpClients.name)(function* (
   params: typeof CoreSteps.AwaitJumpClients.params.Type
 ) {
   const c = yield* client(params.appliance)
@@ -565,7 +565,7 @@ export const awaitJumpClients = Effect.fn("core/await-jump-clients")(function* (
  * @since 0.3.0
  * @category handlers
  */
-export const reportJumpoints = Effect.fn("core/report-jumpoints")(function* (
+export const reportJumpoints = Effect.fn(CoreSteps.ReportJumpoints.name)(function* (
   params: typeof CoreSteps.ReportJumpoints.params.Type
 ) {
   const c = yield* client(params.appliance)

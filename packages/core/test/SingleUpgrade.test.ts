@@ -170,7 +170,7 @@ describe("SingleUpgrade.planSingleUpgrade", () => {
 
   it("SINGLE-2: every prerequisite is installed first, the order carried by the version-path check", () => {
     const p = planOf(site(), "25.1.1")
-    const installs = p.steps.filter((s) => s.handler === "core/confirm-install-started").map((s) => s.params["package"])
+    const installs = p.steps.filter((s) => CoreSteps.ConfirmInstallStarted.is(s)).map((s) => s.params["package"])
     expect(installs).toEqual(["base-6.1.0", "site-24.3.2", "site-25.1.1"])
     expect(byId(p, "A/check-version-path").params["order"]).toEqual(installs)
     expect(byId(p, "A/check-version-path").rules).toContain("SINGLE-2")
@@ -213,7 +213,7 @@ describe("SingleUpgrade.planSingleUpgrade", () => {
     }
     const wait = byId(p, "A/await-site-24.3.2")
     expect(wait._tag).toBe("WaitFor")
-    expect(wait.handler).toBe("core/await-install")
+    expect(CoreSteps.AwaitInstall.is(wait)).toBe(true)
     expect(wait.params).toMatchObject({ version: "24.3.2", kind: "site", fromVersion: "24.1.3", fromBuild: BUILD })
   })
 
@@ -231,7 +231,7 @@ describe("SingleUpgrade.planSingleUpgrade", () => {
 
   it("SINGLE-4: automatic install gates say to install right after downloading", () => {
     const p = planOf(site(), "24.3.2")
-    for (const g of p.steps.filter((s) => s.handler === "core/confirm-install-started")) {
+    for (const g of p.steps.filter((s) => CoreSteps.ConfirmInstallStarted.is(s))) {
       expect(g.rules).toContain("SINGLE-4")
       if (g._tag === "ManualGate") expect(g.instructions.join("\n")).toMatch(/disappears from the list.*right away/)
     }
@@ -241,7 +241,7 @@ describe("SingleUpgrade.planSingleUpgrade", () => {
     const p = planOf(site(), "25.1.1")
     const fresh = byId(p, "A/backup-after-base-6.1.0")
     expect(fresh.rules).toEqual(["SINGLE-5", "PREP-1"])
-    expect(fresh.handler).toBe("core/download-backup")
+    expect(CoreSteps.DownloadBackup.is(fresh)).toBe(true)
     expect(idx(p, "A/backup-after-base-6.1.0")).toBeGreaterThan(idx(p, "A/await-base-6.1.0"))
     expect(idx(p, "A/install-site-24.3.2")).toBe(idx(p, "A/backup-after-base-6.1.0") + 1)
     expect(byId(p, "A/install-site-24.3.2").rules).toContain("SINGLE-5")

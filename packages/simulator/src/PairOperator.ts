@@ -28,6 +28,7 @@
 import type { Operator } from "@sra-upgrade/core"
 import { FailoverSteps } from "@sra-upgrade/failover"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import { type ControlClient, ControlFailure, type Json, type Played, seg, str } from "./internal/controlClient.js"
 
 /**
@@ -169,31 +170,25 @@ export const play =
   (client: ControlClient, options: Options = {}) =>
   (request: Operator.GateRequest): Played => {
     const step = request.step
-    const p = step.params as Json
     if (FailoverSteps.SyncRequested.is(step)) return syncNow(client, Date.now(), options)
     if (FailoverSteps.Broken.is(step))
       return Effect.as(client.call("POST", "/failover/break"), { pressed: "Break failover relationship" })
-    if (FailoverSteps.Established.is(step)) {
-      const primary = str(p["primary"])
-      const backup = str(p["backup"])
+    const established = FailoverSteps.Established.paramsOf(step)
+    if (Option.isSome(established)) {
+      const { backup, primary } = established.value
       return Effect.as(client.call("POST", "/failover/establish", { primary, backup }), {
-        pressed: `Establish relationship (${String(primary)} primary, ${String(backup)} backup)`
+        pressed: `Establish relationship (${primary} primary, ${backup} backup)`
       })
     }
-    if (FailoverSteps.Switched.is(step)) {
-      const from = str(p["from"])
-      const to = str(p["to"])
-      if (from === undefined || to === undefined)
-        return Effect.fail(new ControlFailure("the switch step names no appliance to move the traffic from and to"))
-      const pair = p["pair"] as Json | undefined
-      return moveTraffic(client, pair?.["traffic"] as Json | undefined, from, to, options)
+    const switched = FailoverSteps.Switched.paramsOf(step)
+    if (Option.isSome(switched)) {
+      const { from, pair, to } = switched.value
+      return moveTraffic(client, { ...pair.traffic } as Json, from, to, options)
     }
-    if (FailoverSteps.VerifyAsSite.is(step)) {
-      const id = str(p["appliance"])
-      if (id === undefined) return Effect.fail(new ControlFailure("the verification step names no appliance"))
-      return Effect.map(client.call("GET", `/appliances/${seg(id)}`), (a) => ({
+    const asSite = FailoverSteps.VerifyAsSite.paramsOf(step)
+    if (Option.isSome(asSite))
+      return Effect.map(client.call("GET", `/appliances/${seg(asSite.value.appliance)}`), (a) => ({
         consoleVersion: String((a as Json)["version"])
       }))
-    }
     return FailoverSteps.isFailoverStep(step) ? Effect.succeed({}) : undefined
   }

@@ -6,6 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
+import { FailoverSteps } from "@sra-upgrade/failover"
 import { SimConfig, SimControl, SimOperator, Simulator } from "../src/index.js"
 import { req, token } from "./support.js"
 
@@ -83,17 +84,10 @@ describe("many sites in one simulator", () => {
       const sims = yield* Simulator.startSites({ sites: 2, common: { timeScale: 0 } })
       const s2 = sims.site("site-002")
       const operator = SimOperator.make({ controlUrl: s2.controlUrl })
-      const { Plan } = yield* Effect.promise(() => import("@sra-upgrade/core"))
-      const step = new Plan.ManualGate({
-        id: "pair/break",
-        title: "Break",
-        rules: [],
-        estimatedSeconds: 1,
-        handler: "failover/broken",
-        params: { appliances: ["A", "B"] },
-        idempotent: true,
-        instructions: []
-      })
+      const step = FailoverSteps.Broken.gate(
+        { id: "pair/break", title: "Break", rules: [], estimatedSeconds: 1, instructions: [] },
+        { appliances: ["A", "B"] }
+      )
       const answer = yield* operator.answer({ runId: "r", purpose: "gate", step, instructions: [], evidence: [] })
       expect(answer._tag).toBe("Approved")
       const rel = (s: typeof s2) => s.control("GET", "/failover")

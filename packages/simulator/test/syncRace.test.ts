@@ -4,7 +4,8 @@
  * simulator's operator waits for it as a person would, and goes on.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { type Operator, Plan } from "@sra-upgrade/core"
+import type { Operator } from "@sra-upgrade/core"
+import { FailoverSteps } from "@sra-upgrade/failover"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import { SimControl, SimOperator, Simulator } from "../src/index.js"
@@ -18,17 +19,17 @@ interface Rel {
 }
 
 const syncGate = (): Operator.GateRequest => {
-  const step = new Plan.ManualGate({
-    id: "pair/sync-now",
-    title: "Sync now on A",
-    rules: [Plan.RuleId.make("PAIR-4")],
-    target: "A",
-    estimatedSeconds: 60,
-    handler: "failover/sync-requested",
-    params: { appliance: "A", peer: "B" },
-    idempotent: true,
-    instructions: []
-  })
+  const step = FailoverSteps.SyncRequested.gate(
+    {
+      id: "pair/sync-now",
+      title: "Sync now on A",
+      rules: ["PAIR-4"],
+      target: "A",
+      estimatedSeconds: 60,
+      instructions: []
+    },
+    { appliance: "A", peer: "B" }
+  )
   return { runId: "sync-race", purpose: "gate", step, instructions: [], evidence: [] }
 }
 
