@@ -10,8 +10,8 @@ const allowed = {
   failover: ["core"],
   certificates: ["core"],
   migration: ["core", "certificates", "failover"],
-  // the operators recognise the failover gates by their step definitions
-  simulator: ["core", "failover"],
+  // the operators recognise the gates they play by the step definitions (failover, migration, certificates)
+  simulator: ["core", "certificates", "failover", "migration"],
   fleet: ["core", "failover", "migration"],
   server: ["core", "appliance-client", "failover", "certificates", "migration", "fleet"],
   cli: ["core", "appliance-client", "failover", "certificates", "migration", "simulator", "fleet", "server"]

@@ -34,7 +34,7 @@ const program = Effect.gen(function* () {
     CoreHandlers.layer({ backupPassword }),
     Steps.layer({ bundlePassphrase })
   )
-  // the handlers need ApplianceApi (A, N, N-old, site), the Journal, a TrafficSwitch and, optionally, a SiteProber
+  // the handlers need ApplianceApi (A, N, N-old, site), a TrafficSwitch and, optionally, a SiteProber; the executor a Journal
   const services = Layer.merge(
     TrafficSwitch.layer,
     SiteProber.layer({ url: `https://${site.hostname}`, intervalMillis: 5_000 })

@@ -32,11 +32,11 @@ import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { Agent, Client, type Dispatcher } from "undici"
-import * as Internal from "./internal/client.js"
 import * as Errors from "./internal/errors.js"
 import * as Limiter from "./internal/limiter.js"
+import * as Operations from "./internal/operations.js"
+import * as Pipeline from "./internal/pipeline.js"
 import * as Tls from "./internal/tls.js"
-import * as Token from "./internal/token.js"
 
 /**
  * How to trust an appliance's certificate. Default: the system CAs.
@@ -71,6 +71,54 @@ export interface RetryOptions {
   readonly maxDelayMillis?: number | undefined
   /** A 429 asking to wait longer than this fails at once with RateLimited (default 60 s). */
   readonly maxRetryAfterSeconds?: number | undefined
+}
+
+/**
+ * How the hints of errors name the settings a person edits to fix them. The
+ * defaults name the fields of {@link Connection}; a program that builds its
+ * connections from its own configuration names that configuration's fields
+ * instead (the CLI names the site file's, see {@link siteFileSettingNames}).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface SettingNames {
+  /** The appliance's API address (default `baseUrl`). */
+  readonly baseUrl: string
+  /** The API account's client id and secret (default `clientId and clientSecret`). */
+  readonly credentials: string
+  /** The certificate pin (default `tls.pinSha256`). */
+  readonly pin: string
+  /** The CA bundle (default `tls.caPem`). */
+  readonly caBundle: string
+  /** The time limit of one call (default `timeoutMillis`); `null` when the user has no such setting. */
+  readonly timeout: string | null
+  /** Where backups are written (default `the backup request's directory`). */
+  readonly backupDirectory: string
+  /** Where connections are declared, named when an appliance id is unknown (default `the ApplianceClient layer`). */
+  readonly connections: string
+}
+
+/**
+ * The names of the settings of appliance `index` of a site file
+ * (`appliances[index].tls.sha256 in site.yaml`…), for hints that tell a CLI
+ * user which line of the file to edit. The site file has no time limit
+ * setting, so Timeout hints do not suggest raising one.
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const siteFileSettingNames = (siteFile: string, index: number): SettingNames => {
+  const at = `appliances[${index}]`
+  return {
+    baseUrl: `${at}.apiUrl in ${siteFile}`,
+    credentials: `${at}.clientId, and the secret that ${at}.clientSecret points to, in ${siteFile}`,
+    pin: `${at}.tls.sha256 in ${siteFile}`,
+    caBundle: `${at}.tls.caFile in ${siteFile}`,
+    timeout: null,
+    backupDirectory: `backup.directory in ${siteFile}, then plan again; \`sra-upgrade backup\` also takes --directory`,
+    connections: `appliances in ${siteFile}`
+  }
 }
 
 /**
@@ -116,6 +164,8 @@ export interface Connection {
    * the dispatcher's business.
    */
   readonly dispatcher?: Dispatcher | undefined
+  /** How hints name the settings of this connection (default: the fields of this interface). */
+  readonly settingNames?: Partial<SettingNames> | undefined
 }
 
 /**
@@ -137,7 +187,7 @@ export interface Options {
   readonly probeDispatcher?: Dispatcher | undefined
 }
 
-const resolve = (c: Connection, connector: Internal.Settings["connector"]): Internal.Settings => ({
+const resolve = (c: Connection, connector: Pipeline.Settings["connector"]): Pipeline.Settings => ({
   id: c.id,
   baseUrl: c.baseUrl.replace(/\/+$/, ""),
   clientId: c.clientId,
@@ -154,7 +204,8 @@ const resolve = (c: Connection, connector: Internal.Settings["connector"]): Inte
   keepAlive: c.keepAlive ?? false,
   writeBackupOnWorkerThread: c.writeBackupOnWorkerThread ?? true,
   trust: c.tls,
-  connector
+  connector,
+  names: { ...Errors.defaultNames, ...c.settingNames }
 })
 
 /** An HttpClient on undici over the given dispatcher (platform-node's layer, our dispatcher). */
@@ -169,7 +220,7 @@ const httpClientOn = (dispatcher: Dispatcher): Effect.Effect<HttpClient.HttpClie
 
 const ownAgent = (
   connection: Connection,
-  connector: Internal.Settings["connector"]
+  connector: Pipeline.Settings["connector"]
 ): Effect.Effect<Dispatcher, never, Scope.Scope> =>
   connection.dispatcher !== undefined || connector === undefined
     ? Effect.succeed(connection.dispatcher!)
@@ -189,7 +240,7 @@ export const make = (
   options?: Options
 ): Effect.Effect<typeof ApplianceApi.ApplianceApi.Service, never, Scope.Scope> =>
   Effect.gen(function* () {
-    const accounts = new Map<string, Internal.Account>()
+    const accounts = new Map<string, Pipeline.Account>()
     const clients = new Map<string, ApplianceApi.ApplianceClient>()
     for (const connection of connections) {
       const connector =
@@ -199,7 +250,7 @@ export const make = (
       const settings = resolve(connection, connector)
       const dispatcher = yield* ownAgent(connection, connector)
       const http = (yield* httpClientOn(dispatcher)).pipe(
-        // bodies up to the size cap never pause undici's parser (see the backup note in internal/client.ts)
+        // bodies up to the size cap never pause undici's parser (backups take their own path: internal/backup.ts)
         HttpClient.transformResponse(
           Effect.provideService(NodeHttpClient.UndiciRequestOptions, {
             highWaterMark: settings.maxBodyBytes + 65_536
@@ -208,19 +259,22 @@ export const make = (
       )
       // limiter and tokens are per API account (origin + client id)
       const key = `${new URL(settings.baseUrl).origin}|${settings.clientId}`
-      const accountFor = (mint: Effect.Effect<Token.Minted, ApplianceError.ApplianceError>) =>
+      const accountFor: Pipeline.AccountFor = (tokensOn) =>
         Effect.gen(function* () {
           const existing = accounts.get(key)
           if (existing !== undefined) return existing
-          const account: Internal.Account = {
-            limiter: yield* Limiter.make(connection.requestsPerSecond ?? 20),
-            tokens: yield* Token.make(mint)
-          }
+          const limiter = yield* Limiter.make(connection.requestsPerSecond ?? 20)
+          const account: Pipeline.Account = { limiter, tokens: yield* tokensOn(limiter) }
           accounts.set(key, account)
           return account
         })
-      clients.set(connection.id, yield* Internal.make(settings, http, accountFor))
+      clients.set(connection.id, Operations.make(yield* Pipeline.make(settings, http, accountFor)))
     }
+    // where the connections are declared: what they all say, else the layer
+    const declared = [
+      ...new Set(connections.map((c) => c.settingNames?.connections ?? Errors.defaultNames.connections))
+    ]
+    const connectionsName = declared.length === 1 ? declared[0]! : Errors.defaultNames.connections
     const probeCa =
       options?.probeTls?.caPem ??
       (connections.some((c) => c.tls?.caPem !== undefined)
@@ -236,7 +290,7 @@ export const make = (
               appliance: id,
               operation: "appliance",
               reason: new ApplianceError.NotConfigured(),
-              hint: `Add a connection with id "${id}" to the ApplianceClient layer (configured: ${[...clients.keys()].join(", ") || "none"}).`
+              hint: `Add a connection with id "${id}" to ${connectionsName} (configured: ${[...clients.keys()].join(", ") || "none"}).`
             })
           )
     }
@@ -256,7 +310,8 @@ const runProbe = (
       id: target.url,
       baseUrl: target.url,
       clientId: "(none: the probe is anonymous)",
-      pinned: false
+      pinned: false,
+      names: Errors.defaultNames
     }
     const url = new URL(target.url)
     const own =
@@ -277,7 +332,7 @@ const runProbe = (
     )
     const response = yield* http
       .execute(request)
-      .pipe(Effect.mapError((e) => Errors.make(who, "probe", Internal.reasonOfTransport(e.cause ?? e, timeoutMillis))))
+      .pipe(Effect.mapError((e) => Errors.make(who, "probe", Pipeline.reasonOfTransport(e.cause ?? e, timeoutMillis))))
     const parts: Array<Uint8Array> = []
     let size = 0
     yield* response.stream.pipe(
@@ -288,7 +343,7 @@ const runProbe = (
           size += b.length
         })
       ),
-      Effect.mapError((e) => Errors.make(who, "probe", Internal.reasonOfTransport(e.cause ?? e, timeoutMillis)))
+      Effect.mapError((e) => Errors.make(who, "probe", Pipeline.reasonOfTransport(e.cause ?? e, timeoutMillis)))
     )
     const body = Errors.excerpt(new TextDecoder().decode(Buffer.concat(parts)), [], 1_000)
     return new ApplianceApi.ProbeResult({ ok: response.status === 200, status: response.status, body })
@@ -297,7 +352,7 @@ const runProbe = (
       duration: timeoutMillis,
       onTimeout: () =>
         Errors.make(
-          { id: target.url, baseUrl: target.url, clientId: "(none)", pinned: false },
+          { id: target.url, baseUrl: target.url, clientId: "(none)", pinned: false, names: Errors.defaultNames },
           "probe",
           new ApplianceError.Timeout({ afterMillis: timeoutMillis })
         )

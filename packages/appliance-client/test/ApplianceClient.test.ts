@@ -5,17 +5,8 @@ import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
-import { healthV2, json, makeMock, ORIGIN, withClient, xml } from "./mock.js"
-
-/** Polls a condition between turns of the event loop (real I/O of MockAgent). */
-const waitUntil = (condition: Effect.Effect<boolean>): Effect.Effect<void> =>
-  Effect.gen(function* () {
-    for (let i = 0; i < 10_000; i++) {
-      if (yield* condition) return
-      yield* Effect.promise(() => new Promise<void>((r) => setImmediate(r)))
-    }
-    throw new Error("condition never became true")
-  })
+import * as Tracer from "effect/Tracer"
+import { ORIGIN, healthV2, json, makeMock, waitUntil, withClient, xml } from "./mock.js"
 
 const failureOf = <A, E>(effect: Effect.Effect<A, E>) => Effect.flip(effect) as Effect.Effect<E, A>
 
@@ -558,6 +549,47 @@ describe("decode errors", () => {
         expect(result.left.reason).toMatchObject({ _tag: "Decode", path: "(content-type)" })
         expect(result.left.message).toContain("Please log in")
       }
+    })
+  )
+})
+
+describe("spans", () => {
+  it.live("each operation is a span named ApplianceClient.<operation>; a list has one child span per page", () =>
+    Effect.gen(function* () {
+      const mock = makeMock()
+      mock.pool
+        .intercept({ path: "/api/command/v2/health" })
+        .reply(200, healthV2, { headers: { "content-type": "application/json" } })
+      mock.pool
+        .intercept({ path: "/api/command/v2/failover-role", method: "POST" })
+        .reply(200, { message: "Role changed." }, { headers: { "content-type": "application/json" } })
+      mock.pool
+        .intercept({ path: (p) => p.startsWith("/api/config/v1/jumpoint?") })
+        .reply(() => json(200, [], { "x-bt-pagination-last-page": "1" }))
+      const names: Array<string> = []
+      const tracer = yield* Effect.tracer
+      const recording = Tracer.make({
+        context: tracer.context,
+        span: (...args: Parameters<Tracer.Tracer["span"]>) => {
+          names.push(args[0])
+          return tracer.span(...args)
+        }
+      })
+      yield* withClient(mock.connection(), (client) =>
+        Effect.all([
+          client.health,
+          client.setFailoverRole({ role: "primary", dataSyncFirst: false, force: false }),
+          Stream.runDrain(client.jumpoints())
+        ])
+      ).pipe(Effect.withTracer(recording))
+      expect(names).toEqual(
+        expect.arrayContaining([
+          "ApplianceClient.health",
+          "ApplianceClient.setFailoverRole",
+          "ApplianceClient.jumpoints",
+          "ApplianceClient.jumpoints.page"
+        ])
+      )
     })
   )
 })

@@ -91,3 +91,13 @@ export const healthV2 = {
   last_data_sync: "2026-11-28T10:00:00+00:00",
   last_data_sync_status: "success"
 }
+
+/** Polls a condition between turns of the event loop (real I/O of MockAgent while TestClock holds the time). */
+export const waitUntil = (condition: Effect.Effect<boolean>): Effect.Effect<void> =>
+  Effect.gen(function* () {
+    for (let i = 0; i < 10_000; i++) {
+      if (yield* condition) return
+      yield* Effect.promise(() => new Promise<void>((r) => setImmediate(r)))
+    }
+    throw new Error("condition never became true")
+  })

@@ -37,7 +37,8 @@ export interface ConnectionOptions {
 
 /**
  * The adapter connections of every appliance of the site: secrets resolved,
- * CA bundles read, pins passed on.
+ * CA bundles read, pins passed on; the hints of their errors name the site
+ * file's fields (`appliances[0].tls.sha256 in site.yaml`).
  *
  * @since 0.1.0
  * @category constructors
@@ -74,7 +75,8 @@ export const connections = (
         baseUrl: a.apiUrl,
         clientId: a.clientId,
         clientSecret,
-        ...(tls === undefined ? {} : { tls })
+        ...(tls === undefined ? {} : { tls }),
+        settingNames: ApplianceClient.siteFileSettingNames(options.siteFile ?? "the site file", i)
       } satisfies ApplianceClient.Connection
     })
   )

@@ -29,7 +29,7 @@ const samplesOf = (page: string): Array<{ file: string; code: string }> => {
 }
 
 describe("docs code samples", () => {
-  for (const page of ["docs/getting-started.md", "docs/portal-api.md", "README.md"]) {
+  for (const page of ["docs/getting-started.md", "docs/portal-api.md", "README.md", "docs/guides/own-step.md"]) {
     it(`${page}: each sample is a checked file of test/samples, verbatim`, () => {
       const samples = samplesOf(page)
       expect(samples.length).toBeGreaterThan(0)
@@ -37,7 +37,7 @@ describe("docs code samples", () => {
     })
   }
   it("every ```ts block of the portal and getting-started pages is a checked sample", () => {
-    for (const page of ["docs/getting-started.md", "docs/portal-api.md", "README.md"]) {
+    for (const page of ["docs/getting-started.md", "docs/portal-api.md", "README.md", "docs/guides/own-step.md"]) {
       const text = readFileSync(join(root, page), "utf8")
       const blocks = (text.match(/```ts\n/g) ?? []).length
       expect(blocks).toBe(samplesOf(page).length)

@@ -168,6 +168,7 @@ export interface StepDef<Name extends string, P, PI, K extends Kind, F extends F
  * @since 0.3.0
  * @category models
  */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- params appear in and out (make / paramsOf): only any relates every definition
 export type Any = StepDef<string, any, any, Kind, any>
 
 /**

@@ -369,7 +369,7 @@ export interface Implementation<R> {
  * @since 0.3.0
  * @category layers
  */
-export const layer = <const Impls extends ReadonlyArray<Implementation<any>>>(
+export const layer = <const Impls extends ReadonlyArray<Implementation<unknown>>>(
   ...implementations: Impls
 ): Layer.Layer<StepHandlers, never, Impls[number] extends Implementation<infer R> ? R : never> =>
   Layer.effect(
@@ -382,7 +382,7 @@ export const layer = <const Impls extends ReadonlyArray<Implementation<any>>>(
       }
       return make(handlers)
     })
-  )
+  ) as Layer.Layer<StepHandlers, never, Impls[number] extends Implementation<infer R> ? R : never>
 
 /**
  * Combine the registries of several packages into one. Two registries

@@ -1,43 +1,44 @@
 import { describe, expect, it } from "@effect/vitest"
-import { FakeAppliance } from "@sra-upgrade/appliance-client/test"
+import { FakeAppliance } from "@sra-upgrade/core/test"
 import { Bundle, TestChains } from "@sra-upgrade/certificates"
-import { ApplianceApi, ApplianceError, Executor, Operator, Plan, type RunReport, StepHandler } from "@sra-upgrade/core"
+import {
+  ApplianceApi,
+  ApplianceError,
+  CoreSteps,
+  Executor,
+  Journal,
+  Operator,
+  Plan,
+  type RunReport,
+  type StepDef,
+  StepHandler
+} from "@sra-upgrade/core"
+import { TrafficSwitch } from "@sra-upgrade/failover"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import * as Schema from "effect/Schema"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as tls from "node:tls"
+import * as MigrationHandlers from "../src/MigrationHandlers.js"
 import * as MigrationPlan from "../src/MigrationPlan.js"
-import { approve, env, GUID_A, GUID_N, newBox, plan, R, site } from "./support.js"
+import * as MigrationSteps from "../src/MigrationSteps.js"
+import { approve, env, GUID_A, GUID_N, newBox, plan, site } from "./support.js"
 
-const H = MigrationPlan.handlers
+const M = MigrationSteps
 const SITE = "support.example.test"
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "sra-migration-"))
 
-const gate = (id: string, handler: string, params: Record<string, unknown>, rules: ReadonlyArray<string> = []) =>
-  new Plan.ManualGate({
-    id,
-    title: id,
-    rules: R(...rules),
-    estimatedSeconds: 1,
-    handler,
-    params,
-    idempotent: true,
-    instructions: [id]
-  })
-const check = (id: string, handler: string, params: Record<string, unknown>) =>
-  new Plan.Check({
-    id,
-    title: id,
-    rules: [],
-    estimatedSeconds: 1,
-    handler,
-    params,
-    idempotent: true,
-    severity: "blocking"
-  })
+/** A gate of `def` with `params`, built as a planner builds it. */
+const gate = <P>(
+  def: { readonly gate: (meta: StepDef.GateMeta, params: P) => Plan.ManualGate },
+  id: string,
+  params: P,
+  rules: ReadonlyArray<string> = []
+) => def.gate({ id, title: id, rules, estimatedSeconds: 1, instructions: [id] }, params)
+const check = <P>(def: { readonly check: (meta: StepDef.CheckMeta, params: P) => Plan.Check }, id: string, params: P) =>
+  def.check({ id, title: id, rules: [], estimatedSeconds: 1 }, params)
 
 const seeds = (extra: Record<string, Partial<FakeAppliance.State>> = {}) => ({
   A: { guid: GUID_A },
@@ -95,7 +96,7 @@ describe("MigrationHandlers", () => {
   it.effect("the registries provide every handler a migration plan names", () =>
     Effect.gen(function* () {
       const registry = yield* StepHandler.StepHandlers
-      for (const name of MigrationPlan.handlerNames) expect(registry.names).toContain(name)
+      for (const def of MigrationSteps.all) expect(registry.names).toContain(def.name)
       const s = site()
       const p = MigrationPlan.planMigration(s.appliances[0]!, newBox(), s, {
         current: { product: "24.1.3" },
@@ -107,9 +108,88 @@ describe("MigrationHandlers", () => {
     }).pipe(Effect.provide(env(seeds())))
   )
 
+  it.effect("the layer needs no Journal: ApplianceApi and TrafficSwitch are enough", () =>
+    Effect.gen(function* () {
+      const registry = yield* StepHandler.StepHandlers
+      expect([...registry.names].sort()).toEqual(MigrationSteps.all.map((d) => d.name).sort())
+    }).pipe(
+      Effect.provide(
+        MigrationHandlers.layer().pipe(
+          Layer.provide(TrafficSwitch.layer.pipe(Layer.provideMerge(FakeAppliance.layer(seeds()))))
+        )
+      )
+    )
+  )
+
+  it.effect("a step whose params do not decode fails with BadParams naming the field, before any appliance call", () =>
+    Effect.gen(function* () {
+      const good = check(M.CheckVersions, "versions", { old: "A", new: "N", oldVersion: "24.1.3", target: "24.1.3" })
+      const bad = new Plan.Check({ ...good, params: { old: "A", new: "N", oldVersion: "24.1.3" } })
+      const report = yield* runPlan([bad])
+      expect(report.status).toBe("failed")
+      expect(stepOf(report, "versions").error).toMatch(/Step parameter "target" of migration\/check-versions/)
+    })
+  )
+
+  it.live("MIGRATE-3: an approval naming an export file that does not exist is refused; the gate stays open", () =>
+    Effect.gen(function* () {
+      const missing = path.join(tmp(), "not-exported.pem")
+      const step = gate(M.ExportedBundle, "export", { path: missing, siteFqdn: SITE, host: "127.0.0.1", port: 1 }, [
+        "MIGRATE-3"
+      ])
+      expect(step.evidence.find((f) => f.name === "file")).toMatchObject({ format: "path", mustExist: true })
+      const report = yield* runPlan([step], {
+        script: { export: approve({ file: missing, "passphrase stored in": "vault" }) }
+      })
+      expect(report.status).toBe("waiting-for-operator")
+      expect(stepOf(report, "export").status).toBe("waiting-for-operator")
+      const answer = report.gates.find((g) => g.stepId === "export")!.answer
+      expect(answer._tag).toBe("Deferred")
+      expect(answer._tag === "Deferred" && answer.reason).toMatch(/file must be an existing file on this machine/)
+    })
+  )
+
+  it.live(
+    "MIGRATE-7: a journal written before the step definitions resumes; the restore reads the backup recorded then",
+    () =>
+      Effect.gen(function* () {
+        // written by the code before the definitions (b6781f6): backup and its check done, the run waiting at the restore
+        const runId = "migration-before-definitions"
+        const dir = tmp()
+        fs.copyFileSync(new URL(`./fixtures/${runId}.jsonl`, import.meta.url), path.join(dir, `${runId}.jsonl`))
+        const recorded = "/tmp/migsteps-dump/backups/a.example.test-2026-12-02T18-48-12-783Z.nsb"
+        const script = {
+          [MigrationPlan.stepIds.restore]: approve({ file: "b.nsb" }),
+          [MigrationPlan.stepIds.credentials]: approve({ attestation: "changed", vault: "vault/sra" })
+        }
+        const report = yield* Executor.resume(runId).pipe(
+          Effect.provide(
+            env(
+              { A: { guid: GUID_A }, N: { guid: GUID_N } },
+              script,
+              {},
+              Layer.orDie(Journal.layer({ directory: dir }))
+            )
+          )
+        )
+        expect(report.status).toBe("succeeded")
+        expect(stepOf(report, MigrationPlan.stepIds.backup).evidence["path"]).toBe(recorded)
+        expect(stepOf(report, MigrationPlan.stepIds.restore).evidence).toMatchObject({
+          backup: recorded,
+          healthy: true
+        })
+        expect(stepOf(report, MigrationPlan.stepIds.credentials).evidence).toMatchObject({
+          attestation: "changed",
+          attestedBy: "test"
+        })
+      })
+  )
+
   it.effect("MIGRATE-1: the install gate is verified by the load-balancer probe on the new box's own address", () =>
     Effect.gen(function* () {
-      const step = gate("new-install", H.newInstalled, { url: "fake://N" }, ["MIGRATE-1"])
+      const step = gate(M.NewInstalled, "new-install", { appliance: "N", url: "fake://N", uniqueIp: "10.0.0.21" }, [
+        "MIGRATE-1"
+      ])
       const script = { "new-install": approve({ apiClientId: "x" }) }
       const down = yield* runPlan([step], {
         script,
@@ -127,11 +207,12 @@ describe("MigrationHandlers", () => {
     "MIGRATE-1: the new box must be another appliance (GUID), answer on its own address and not serve the site yet",
     () =>
       Effect.gen(function* () {
-        const step = check("check-new", H.checkNewAppliance, {
+        const step = check(M.CheckNewAppliance, "check-new", {
           old: "A",
           new: "N",
           newUrl: "fake://N",
           siteUrl: "https://support.example.test",
+          siteHostname: SITE,
           siteClient: "site"
         })
         const same = yield* runPlan([step], { seeds: seeds({ N: { guid: GUID_A } }) })
@@ -152,14 +233,14 @@ describe("MigrationHandlers", () => {
     "MIGRATE-6: the version check refuses a new box newer than the target and says when an install is needed",
     () =>
       Effect.gen(function* () {
-        const step = check("versions", H.checkVersions, { old: "A", new: "N", oldVersion: "24.1.3", target: "24.1.3" })
+        const step = check(M.CheckVersions, "versions", { old: "A", new: "N", oldVersion: "24.1.3", target: "24.1.3" })
         const newer = yield* runPlan([step], { seeds: seeds({ N: { guid: GUID_N, version: "25.1.1" } }) })
         expect(stepOf(newer, "versions").error).toMatch(/already runs 25\.1\.1, newer than 24\.1\.3/)
         const moved = yield* runPlan([step], { seeds: seeds({ A: { guid: GUID_A, version: "24.3.2" } }) })
         expect(stepOf(moved, "versions").error).toMatch(/plan the migration again/)
         const older = yield* runPlan([step], { seeds: seeds({ N: { guid: GUID_N, version: "23.3.1" } }) })
         expect(stepOf(older, "versions").evidence["installNeeded"]).toBe(true)
-        const noInstall = check("versions", H.checkVersions, {
+        const noInstall = check(M.CheckVersions, "versions", {
           old: "A",
           new: "N",
           oldVersion: "24.1.3",
@@ -168,7 +249,7 @@ describe("MigrationHandlers", () => {
         })
         const unplanned = yield* runPlan([noInstall], { seeds: seeds({ N: { guid: GUID_N, version: "23.3.1" } }) })
         expect(stepOf(unplanned, "versions").error).toMatch(/older than 24\.1\.3, and this plan installs nothing/)
-        const eula = gate("eula", H.eulaAccepted, { appliance: "N" }, ["MIGRATE-6"])
+        const eula = gate(M.EulaAccepted, "eula", { appliance: "N" }, ["MIGRATE-6"])
         const accepted = yield* runPlan([eula], { script: { eula: approve({ acceptedBy: "me" }) } })
         expect(stepOf(accepted, "eula").evidence).toMatchObject({ verifiableByApi: false })
         const refused = yield* runPlan([eula], {
@@ -181,27 +262,27 @@ describe("MigrationHandlers", () => {
   it.live("MIGRATE-2: the backup taken through the API is re-read before the restore; a file changed since fails", () =>
     Effect.gen(function* () {
       const dir = tmp()
-      const backup = new Plan.Action({
+      const backup = CoreSteps.backupStep({
         id: "backup",
         title: "backup",
-        rules: R("MIGRATE-2"),
-        estimatedSeconds: 1,
-        handler: "core/download-backup",
-        params: { appliance: "A", directory: dir, passwordProtected: false },
-        idempotent: true
+        rules: ["MIGRATE-2"],
+        appliance: "A",
+        directory: dir,
+        passwordProtected: false,
+        label: "migration"
       })
-      const verify = check("verify", H.verifyBackup, { backupStep: "backup", appliance: "A" })
+      const verify = check(M.VerifyBackup, "verify", { backupStep: "backup", appliance: "A" })
       const ok = yield* runPlan([backup, verify])
       expect(ok.status).toBe("succeeded")
       const ev = stepOf(ok, "verify").evidence
       expect(ev["sha256"]).toBe(stepOf(ok, "backup").evidence["sha256"])
       // the same check on a file altered behind the run's back (gate = the moment a person touched it)
-      const tamper = gate("tamper", H.returnShipped, {})
+      const tamper = gate(M.ReturnShipped, "tamper", { old: "A" })
       const altered = yield* runPlan([backup, tamper, verify], {
         script: {
           tamper: () => {
             for (const f of fs.readdirSync(dir)) fs.appendFileSync(path.join(dir, f), "x")
-            return approve()
+            return approve({ tracking: "t" })
           }
         }
       })
@@ -223,10 +304,10 @@ describe("MigrationHandlers", () => {
         yield* writeBundle(served, good)
         yield* writeBundle(other, wrong)
         const step = (file: string) =>
-          gate("export", H.exportedBundle, { path: file, siteFqdn: SITE, host: "127.0.0.1", port: server.port }, [
+          gate(M.ExportedBundle, "export", { path: file, siteFqdn: SITE, host: "127.0.0.1", port: server.port }, [
             "MIGRATE-3"
           ])
-        const script = { export: approve({ file: "f" }) }
+        const script = { export: approve({ file: good, "passphrase stored in": "vault" }) }
         const ok = yield* runPlan([step(good)], { script, passphrase: "export-pass" })
         expect(ok.status).toBe("succeeded")
         const ev = stepOf(ok, "export").evidence
@@ -251,8 +332,8 @@ describe("MigrationHandlers", () => {
         const file = path.join(dir, "soon.pem")
         yield* writeBundle(soon, file)
         const step = gate(
+          M.DefaultCertificate,
           "default",
-          H.defaultCertificate,
           { path: file, siteFqdn: SITE, host: "127.0.0.1", port: server.port },
           ["MIGRATE-5"]
         )
@@ -273,8 +354,8 @@ describe("MigrationHandlers", () => {
         yield* writeBundle(site, file)
         const step = (port: number) =>
           gate(
+            M.DefaultCertificate,
             "default",
-            H.defaultCertificate,
             {
               path: file,
               siteFqdn: SITE,
@@ -303,9 +384,16 @@ describe("MigrationHandlers", () => {
     () =>
       Effect.gen(function* () {
         const step = gate(
+          M.Restored,
           "restore",
-          H.restored,
-          { old: "A", new: "N", restoredClient: "N-old", backupStep: "backup" },
+          {
+            old: "A",
+            new: "N",
+            restoredClient: "N-old",
+            backupStep: "backup",
+            directory: "/var/backups/sra",
+            passwordProtected: true
+          },
           ["MIGRATE-7"]
         )
         const script = { restore: approve({ file: "b.nsb" }) }
@@ -344,7 +432,7 @@ describe("MigrationHandlers", () => {
           connected: true,
           clustered: false
         })
-        const step = check("compare", H.compareAppliances, { old: "A", new: "N", restoredClient: "N-old" })
+        const step = check(M.CompareAppliances, "compare", { old: "A", new: "N", restoredClient: "N-old" })
         const old = { guid: GUID_A, jumpClients: [jc(1), jc(2), jc(3)], jumpoints: [jp] }
         const short = yield* runPlan([step], {
           seeds: seeds({ A: old, "N-old": { guid: GUID_N, jumpClients: [jc(1)], jumpoints: [jp] } })
@@ -369,7 +457,7 @@ describe("MigrationHandlers", () => {
 
   it.effect("MIGRATE-7: the default-credentials gate blocks unless the change is attested (no API can tell)", () =>
     Effect.gen(function* () {
-      const step = gate("creds", H.credentialsChanged, { appliance: "N-old" }, ["MIGRATE-7"])
+      const step = gate(M.CredentialsChanged, "creds", { appliance: "N-old" }, ["MIGRATE-7"])
       const vague = yield* runPlan([step], { script: { creds: approve({ attestation: "later", vault: "v" }) } })
       expect(vague.status).toBe("failed")
       expect(stepOf(vague, "creds").error).toMatch(/was not attested/)
@@ -383,19 +471,18 @@ describe("MigrationHandlers", () => {
     Effect.gen(function* () {
       const s = site()
       const pair = MigrationPlan.pairOf(s.appliances[0]!, newBox(), s, { siteClientId: "site", siteUrl: "fake://site" })
-      const encoded = Schema.encodeSync(MigrationPlan.pairSchema)(pair)
-      const cut = gate("cutover", H.cutover, { pair: encoded }, ["MIGRATE-8"])
-      const wait = new Plan.WaitFor({
-        id: "cutover-wait",
-        title: "wait",
-        rules: R("MIGRATE-8"),
-        estimatedSeconds: 1,
-        handler: H.siteServedByNew,
-        params: { pair: encoded },
-        idempotent: true,
-        intervalSeconds: 0.01,
-        deadlineSeconds: 0.2
-      })
+      const cut = gate(M.Cutover, "cutover", { pair, from: "A", to: "N" }, ["MIGRATE-8"])
+      const wait = M.SiteServedByNew.wait(
+        {
+          id: "cutover-wait",
+          title: "wait",
+          rules: ["MIGRATE-8"],
+          estimatedSeconds: 1,
+          intervalSeconds: 0.01,
+          deadlineSeconds: 0.2
+        },
+        { pair }
+      )
       let moveDns = (): void => undefined
       const script = {
         cutover: () => {
@@ -420,7 +507,7 @@ describe("MigrationHandlers", () => {
   it.effect("MIGRATE-9: decommission is verified by the old box no longer answering the site's API account", () =>
     Effect.gen(function* () {
       const params = { old: "A", oldUrl: "fake://A", new: "N-old" }
-      const reset = gate("reset", H.oldReset, params, ["MIGRATE-9"])
+      const reset = gate(M.OldReset, "reset", params, ["MIGRATE-9"])
       const script = { reset: approve({ resetBy: "me" }), off: approve() }
       const still = yield* runPlan([reset], { script })
       expect(stepOf(still, "reset").error).toMatch(/still answers the site's API account/)
@@ -430,7 +517,7 @@ describe("MigrationHandlers", () => {
       })
       expect(gone.status).toBe("succeeded")
       expect(stepOf(gone, "reset").evidence).toMatchObject({ oldAnswer: "Unauthorized", newHealthy: true })
-      const off = gate("off", H.oldPoweredOff, params, ["MIGRATE-9"])
+      const off = gate(M.OldPoweredOff, "off", params, ["MIGRATE-9"])
       const stillOn = yield* runPlan([off], { script })
       expect(stepOf(stillOn, "off").error).toMatch(/still answers on fake:\/\/A/)
     })

@@ -1,11 +1,18 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Plan } from "@sra-upgrade/core"
+import { Steps } from "@sra-upgrade/certificates"
+import { CoreSteps, GateEvidence, Plan, SingleUpgrade } from "@sra-upgrade/core"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as fs from "node:fs"
 import * as MigrationPlan from "../src/MigrationPlan.js"
+import * as MigrationSteps from "../src/MigrationSteps.js"
 import { newBox, site } from "./support.js"
 
-const { stepIds: S, handlers: H } = MigrationPlan
+const { stepIds: S } = MigrationPlan
+const M = MigrationSteps
+/** Every definition a migration plan may use. */
+const definitions = [...MigrationSteps.all, ...CoreSteps.all, ...Steps.all]
 
 const build = (options: Partial<MigrationPlan.Options> = {}, s = site(), n = newBox()) =>
   MigrationPlan.planMigration(s.appliances[0]!, n, s, {
@@ -37,11 +44,11 @@ describe("planMigration", () => {
     expect(first._tag).toBe("ManualGate")
     expect(first.id).toBe(S.newInstall)
     expect(first.rules).toContain("MIGRATE-1")
-    expect(first.handler).toBe(H.newInstalled)
+    expect(M.NewInstalled.is(first)).toBe(true)
     expect(first.params["url"]).toBe("https://10.0.0.21")
     const check = step(plan, S.checkNew)
     expect(check._tag === "Check" && check.severity).toBe("blocking")
-    expect(check.handler).toBe(H.checkNewAppliance)
+    expect(M.CheckNewAppliance.is(check)).toBe(true)
     expect(check.params).toMatchObject({ old: "A", new: "N", newUrl: "https://10.0.0.21" })
     expect(index(plan, S.checkNew)).toBeGreaterThan(index(plan, S.newInstall))
     // the physical deployment guide for a physical box, the virtual one otherwise
@@ -80,7 +87,11 @@ describe("planMigration", () => {
   it("MIGRATE-6: refuses a target older than the old box, and a new box already newer than the target", () => {
     expect(reason(build({ target: "23.3.1" }))).toBe("TargetTooOld")
     expect(reason(build({ newCurrent: "25.1.1" }))).toBe("NewTooRecent")
-    expect(reason(build({ target: "24.x" }))).toBe("BadVersion")
+    const bad = build({ target: "24.x" })
+    expect(reason(bad)).toBe("BadVersion")
+    // the one BadVersion of the planners, with a hint naming what to give
+    expect(Either.isLeft(bad) && bad.left.reason).toBeInstanceOf(SingleUpgrade.BadVersion)
+    expect(Either.isLeft(bad) && bad.left.message).toMatch(/^target: .*e\.g\. 24\.1\.3\.$/)
     expect(ok({ target: "24.3.2" }).targetVersion).toBe("24.3.2")
   })
 
@@ -88,10 +99,10 @@ describe("planMigration", () => {
     const plan = ok()
     const backup = step(plan, S.backup)
     expect(backup._tag).toBe("Action")
-    expect(backup.handler).toBe("core/download-backup")
+    expect(CoreSteps.DownloadBackup.is(backup)).toBe(true)
     expect(backup.params).toMatchObject({ appliance: "A", directory: "/var/backups/sra", passwordProtected: true })
     const verify = step(plan, S.backupVerify)
-    expect(verify.handler).toBe(H.verifyBackup)
+    expect(M.VerifyBackup.is(verify)).toBe(true)
     expect(verify.params["backupStep"]).toBe(S.backup)
     expect(index(plan, S.backupVerify)).toBeLessThan(index(plan, S.restore))
   })
@@ -100,7 +111,7 @@ describe("planMigration", () => {
     const gate = step(ok(), S.exportCertificate) as Plan.ManualGate
     expect(gate.rules).toEqual(["MIGRATE-3"])
     expect(gate.target).toBe("A")
-    expect(gate.handler).toBe(H.exportedBundle)
+    expect(M.ExportedBundle.is(gate)).toBe(true)
     expect(gate.params).toMatchObject({
       path: "/var/backups/sra/certificates/support.example.test.pem",
       siteFqdn: "support.example.test",
@@ -115,7 +126,7 @@ describe("planMigration", () => {
     const gate = step(plan, S.importCertificate)
     expect(gate.rules).toEqual(["MIGRATE-4"])
     expect(gate.target).toBe("N")
-    expect(gate.handler).toBe("certificates.bundle-file")
+    expect(Option.getOrThrow(Steps.BundleFile.paramsOf(gate)).operation).toBe("import")
     expect(index(plan, S.exportCertificate)).toBeLessThan(index(plan, S.importCertificate))
   })
 
@@ -123,7 +134,7 @@ describe("planMigration", () => {
     const plan = ok({ otherCertificates: [{ label: "factory", chainPem: "PEM" }] })
     const gate = step(plan, S.defaultCertificate) as Plan.ManualGate
     expect(gate.rules).toEqual(["MIGRATE-5"])
-    expect(gate.handler).toBe(H.defaultCertificate)
+    expect(M.DefaultCertificate.is(gate)).toBe(true)
     expect(gate.params).toMatchObject({ siteFqdn: "support.example.test", host: "10.0.0.21", port: 443 })
     expect(gate.params["others"]).toEqual([{ label: "factory", chainPem: "PEM" }])
     expect(gate.instructions.join(" ")).toMatch(/no warnings/)
@@ -158,7 +169,7 @@ describe("planMigration", () => {
     expect(pair["siteClientId"]).toBe("site")
     const wait = step(plan, S.cutoverWait)
     expect(wait._tag).toBe("WaitFor")
-    expect(wait.handler).toBe(H.siteServedByNew)
+    expect(M.SiteServedByNew.is(wait)).toBe(true)
     expect(index(plan, S.cutoverWait)).toBe(index(plan, S.cutover) + 1)
     expect(step(plan, S.verifyNew).rules).toContain("VERIFY-1")
     expect(step(plan, S.verifyConsole).rules).toContain("VERIFY-2")
@@ -192,4 +203,83 @@ describe("planMigration", () => {
       expect(Plan.toMarkdown(plan)).toMatch(/No API can tell/)
     })
   )
+
+  it("every step is built from a definition: exactly one recognises it and its params decode", () => {
+    for (const plan of [ok({ newCurrent: "23.3.1" }), ok({ oldKind: "virtual", restoredClientId: "N-old" })])
+      for (const step of plan.steps) {
+        const defs = definitions.filter((d) => d.is(step))
+        expect(defs, step.id).toHaveLength(1)
+        expect(Option.isSome(defs[0]!.paramsOf(step)), step.id).toBe(true)
+      }
+  })
+
+  it.effect("plans written before the step definitions still decode, and every step's params fit its definition", () =>
+    Effect.gen(function* () {
+      // planned by the code before the definitions (commit b6781f6) from these inputs
+      const inputs: Record<string, readonly [Partial<MigrationPlan.Options>, ReturnType<typeof newBox>]> = {
+        physical: [{}, newBox()],
+        virtualInstall: [
+          {
+            current: { product: "24.1.3", build: "40516" },
+            oldKind: "virtual",
+            newKind: "physical",
+            newCurrent: "23.3.1",
+            target: "24.3.2",
+            restoredClientId: "N-old",
+            siteClientId: "site",
+            pollIntervalSeconds: 10,
+            otherCertificates: [{ label: "x", chainPem: "PEM" }],
+            trustAnchorsPem: "ANCHORS"
+          },
+          newBox({ hostname: "new.example.test" })
+        ]
+      }
+      const fixture = JSON.parse(
+        fs.readFileSync(new URL("./fixtures/plans-before-definitions.json", import.meta.url), "utf8")
+      ) as Record<string, unknown>
+      expect(Object.keys(fixture)).toEqual(Object.keys(inputs))
+      // what must not change: ids, kinds, handlers, targets, params, evidence names (the import gate now says it is one)
+      const shape = (p: Plan.Plan) =>
+        JSON.parse(
+          JSON.stringify(
+            p.steps.map((s) => ({
+              id: s.id,
+              tag: s._tag,
+              handler: s.handler,
+              target: s.target,
+              params: Steps.BundleFile.is(s) ? { ...s.params, operation: undefined } : s.params,
+              evidence: s._tag === "ManualGate" ? s.evidence.map((f) => f.name) : []
+            }))
+          )
+        )
+      for (const [name, [options, box]] of Object.entries(inputs)) {
+        const before = yield* Plan.fromJson(JSON.stringify(fixture[name]))
+        for (const step of before.steps) {
+          const def = definitions.find((d) => d.is(step))
+          expect(def, step.id).toBeDefined()
+          expect(Either.isRight(def!.decodeParams(step)), step.id).toBe(true)
+        }
+        expect(shape(ok(options, site(), box))).toEqual(shape(before))
+      }
+    })
+  )
+
+  it("the gates ask for evidence with constraints: an existing export file, the console version the plan installs, the switch's reference", () => {
+    const plan = ok({ newCurrent: "23.3.1", target: "24.3.2" })
+    const gate = (id: string) => step(plan, id) as Plan.ManualGate
+    const refused = (id: string, given: Record<string, string>) => {
+      const r = GateEvidence.validate(id, gate(id).evidence, given)
+      return Either.isLeft(r) ? r.left.problems.map((p) => p.field) : []
+    }
+    expect(gate(S.exportCertificate).evidence).toEqual(
+      Steps.exportBundleGate({ path: "/p" }).evidence // the certificates package's fields, not a copy
+    )
+    expect(gate(S.exportCertificate).evidence.find((f) => f.name === "file")?.mustExist).toBe(true)
+    expect(refused(S.verifyConsole, { consoleVersion: "24.1.3", session: "host" })).toEqual(["consoleVersion"])
+    expect(refused(S.verifyConsole, { consoleVersion: "24.3.2", session: "host" })).toEqual([])
+    expect(refused(S.credentials, { attestation: "changed" })).toEqual(["vault"])
+    expect(gate(S.cutover).evidence.map((f) => f.name)).toEqual(["dnsChange"])
+    const nat = ok({}, site({ trafficSwitch: { method: "nat", rule: "fw 42" } }))
+    expect((step(nat, S.cutover) as Plan.ManualGate).evidence.map((f) => f.name)).toEqual(["natChange"])
+  })
 })

@@ -3,7 +3,7 @@
  * memory journal, failover's manual TrafficSwitch, the handlers of core,
  * certificates and migration, and a scripted operator.
  */
-import { FakeAppliance } from "@sra-upgrade/appliance-client/test"
+import { FakeAppliance } from "@sra-upgrade/core/test"
 import { Steps } from "@sra-upgrade/certificates"
 import {
   type ApplianceApi,
@@ -38,7 +38,8 @@ export const plan = (steps: ReadonlyArray<Plan.Step>) =>
 export const env = (
   seeds: Readonly<Record<string, Partial<FakeAppliance.State>>>,
   script: Readonly<Record<string, Operator.Script>> = {},
-  config: MigrationHandlers.Config = {}
+  config: MigrationHandlers.Config = {},
+  journal: Layer.Layer<Journal.Journal> = Journal.layerMemory
 ): Layer.Layer<
   | Executor.Executor
   | StepHandler.StepHandlers
@@ -48,9 +49,7 @@ export const env = (
   | FakeAppliance.FakeAppliances
   | Journal.Journal
 > => {
-  const deps = TrafficSwitch.layer.pipe(
-    Layer.provideMerge(Layer.merge(FakeAppliance.layer(seeds), Journal.layerMemory))
-  )
+  const deps = TrafficSwitch.layer.pipe(Layer.provideMerge(Layer.merge(FakeAppliance.layer(seeds), journal)))
   const handlers = StepHandler.merge(MigrationHandlers.layer(config), CoreHandlers.layer(), Steps.layer())
   return Executor.layer.pipe(
     Layer.provideMerge(Layer.merge(handlers, Operator.layerScripted(script))),

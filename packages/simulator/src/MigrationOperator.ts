@@ -9,30 +9,30 @@
  * the `appliance` parameter of a step may name another connection of the
  * run (e.g. the new box reached with the old API account).
  *
- * What each gate does here:
- * - `migration/new-installed` (MIGRATE-1): creates an API account on the
- *   new box (`POST /appliances/{id}/accounts`) and hands its credentials to
+ * What each gate does here (by its definition in `MigrationSteps`, unless
+ * said otherwise):
+ * - `NewInstalled` (MIGRATE-1): creates an API account on the new box
+ *   (`POST /appliances/{id}/accounts`) and hands its credentials to
  *   `onAccountCreated` (the run's connection to the new box);
- * - `migration/eula-accepted` (MIGRATE-6): `POST /appliances/{id}/eula/accept`;
- * - `migration/software-started` (MIGRATE-6): installs the package on offer
- *   that reaches the target (nothing when the box already runs it);
- * - `migration/exported-bundle` (MIGRATE-3): exports the old box's default
- *   certificate with its key (encrypted) and chain to the gate's `path`;
- * - `certificates.bundle-file` on the new box (MIGRATE-4): imports that file;
- * - `migration/default-certificate` (MIGRATE-5): selects the imported
- *   certificate as default;
- * - `migration/restored` (MIGRATE-7): restores the newest backup of the
- *   gate's `directory` with the backup password;
- * - `migration/credentials-changed` (MIGRATE-7): changes the admin password
- *   and attests it;
- * - `migration/cutover` (MIGRATE-8): moves the DNS record / NAT entry /
- *   shared IP to the new box;
- * - `migration/old-deleted`, `migration/old-reset`,
- *   `migration/old-powered-off` (MIGRATE-9): delete the virtual box, factory
- *   reset, power off.
- *
- * - `core/confirm-console-check` of a `migrate/…` step: reads the target's
- *   version.
+ * - `EulaAccepted` (MIGRATE-6): `POST /appliances/{id}/eula/accept`;
+ * - `SoftwareStarted` (MIGRATE-6): installs the package on offer that
+ *   reaches the target (nothing when the box already runs it);
+ * - `ExportedBundle` (MIGRATE-3): exports the old box's default certificate
+ *   with its key (encrypted) and chain to the gate's `path`;
+ * - the certificates package's `Steps.BundleFile` with `operation: import`
+ *   (MIGRATE-4): imports that file on the new box;
+ * - `DefaultCertificate` (MIGRATE-5): selects the imported certificate as
+ *   default;
+ * - `Restored` (MIGRATE-7): restores the newest backup of the gate's
+ *   `directory` with the backup password;
+ * - `CredentialsChanged` (MIGRATE-7): changes the admin password and
+ *   attests it;
+ * - `Cutover` (MIGRATE-8): moves the DNS record / NAT entry / shared IP to
+ *   the new box;
+ * - `OldDeleted`, `OldReset`, `OldPoweredOff` (MIGRATE-9): delete the
+ *   virtual box, factory reset, power off;
+ * - core's `ConfirmConsoleCheck` at the plan's `verifyConsole` step: reads
+ *   the target's version.
  *
  * A control call the simulator refuses rejects the gate with its message.
  *

@@ -5,8 +5,9 @@
  * see `MigrationOperator`) — through the simulator's control API
  * (`/__sim/`), then approves with the evidence it read back. A whole run is
  * automatic against the simulator, while the same plan asks a person on a
- * real appliance. Gates are matched on the step's `handler` name and
- * `params` (failover gates by the `FailoverSteps` definitions).
+ * real appliance. Gates are recognised by their step definitions
+ * (`CoreSteps`, `FailoverSteps`, `MigrationSteps`, the certificates
+ * package's `Steps`), whose decoded params the players read.
  *
  * What each `core/…` gate does here:
  * - `core/confirm-install-started`: automatic method → `POST

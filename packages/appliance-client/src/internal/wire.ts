@@ -27,11 +27,16 @@ export const TokenResponse = Schema.Struct({
   expires_in: Schema.Number.pipe(Schema.positive())
 })
 
-/** @internal */
-export const OAuthError = Schema.Struct({
-  error: Schema.optional(Schema.String),
-  message: Schema.optional(Schema.String)
-})
+/** The token answer as it arrives: JSON text. @internal */
+export const TokenJson = Schema.parseJson(TokenResponse)
+
+/** The `error` of a 401 answer (`access_denied`, `invalid_token`…), as JSON text. @internal */
+export const AuthErrorJson = Schema.parseJson(Schema.Struct({ error: Schema.String }))
+
+/** An application error of the JSON APIs: `message`, and `errors` when the appliance details them. @internal */
+export const RefusalJson = Schema.parseJson(
+  Schema.Struct({ message: Schema.String, errors: Schema.optional(Schema.Unknown) })
+)
 
 /** @internal */
 export const HealthV2 = Schema.Struct({
@@ -46,6 +51,9 @@ export const HealthV2 = Schema.Struct({
   last_data_sync_status: NullableString,
   message: NullableString
 })
+
+/** @internal */
+export const HealthV2Json = Schema.parseJson(HealthV2)
 
 /** @internal */
 export const healthFromV2 = (h: typeof HealthV2.Type, healthy: boolean): ApplianceApi.Health =>
@@ -75,6 +83,9 @@ export const InfoV2 = Schema.Struct({
 })
 
 /** @internal */
+export const InfoV2Json = Schema.parseJson(InfoV2)
+
+/** @internal */
 export const infoFromV2 = (i: typeof InfoV2.Type, localTime: Date): ApplianceApi.ApiInfo =>
   new ApplianceApi.ApiInfo({
     product: i.product === "pra" || i.product === "rs" ? i.product : "unknown",
@@ -87,7 +98,7 @@ export const infoFromV2 = (i: typeof InfoV2.Type, localTime: Date): ApplianceApi
   })
 
 /** @internal */
-export const MessageBody = Schema.Struct({ message: Schema.String })
+export const MessageJson = Schema.parseJson(Schema.Struct({ message: Schema.String }))
 
 /** @internal */
 export const UsersV2 = Schema.Array(
@@ -99,6 +110,9 @@ export const UsersV2 = Schema.Array(
     session_count: Schema.Number
   })
 )
+
+/** @internal */
+export const UsersV2Json = Schema.parseJson(UsersV2)
 
 /** @internal */
 export const usersFromV2 = (users: typeof UsersV2.Type): ReadonlyArray<ApplianceApi.LoggedInUser> =>
@@ -127,6 +141,9 @@ export const JumpClientWire = Schema.Struct({
   last_connect_timestamp: OptionalDate
 })
 
+/** One page of Jump Clients of the config API. @internal */
+export const JumpClientsJson = Schema.parseJson(Schema.Array(JumpClientWire))
+
 /** @internal */
 export const jumpClientFromWire = (j: typeof JumpClientWire.Type): ApplianceApi.JumpClient =>
   new ApplianceApi.JumpClient({
@@ -149,6 +166,9 @@ export const JumpointWire = Schema.Struct({
   connected: Schema.Boolean,
   clustered: Schema.Boolean
 })
+
+/** One page of Jumpoints of the config API. @internal */
+export const JumpointsJson = Schema.parseJson(Schema.Array(JumpointWire))
 
 /** @internal */
 export const jumpointFromWire = (j: typeof JumpointWire.Type): ApplianceApi.Jumpoint => new ApplianceApi.Jumpoint(j)

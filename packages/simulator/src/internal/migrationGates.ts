@@ -1,14 +1,20 @@
 /**
  * The gates of a migration plan (`@sra-upgrade/migration`, MIGRATE-1…9),
  * played through the simulator's control API; a part of `SimOperator`
- * (documented in `MigrationOperator.ts`). Gates are addressed by the step's
- * `target` (the simulated appliance id); the `appliance` parameter of a step
- * may name another connection of the run (e.g. the new box reached with the
- * old API account).
+ * (documented in `MigrationOperator.ts`). Steps are recognised by their
+ * definitions (`MigrationSteps`, the certificates package's `Steps`, core's
+ * `CoreSteps`), whose decoded params the players read. Gates are addressed
+ * by the step's `target` (the simulated appliance id); the `appliance`
+ * parameter of a step may name another connection of the run (e.g. the new
+ * box reached with the old API account).
  */
-import type { Operator } from "@sra-upgrade/core"
+import { Steps } from "@sra-upgrade/certificates"
+import { CoreSteps, type Operator, type Plan, Site } from "@sra-upgrade/core"
+import { MigrationPlan, MigrationSteps } from "@sra-upgrade/migration"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
 import { X509Certificate, randomBytes } from "node:crypto"
 import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises"
 import { dirname, join } from "node:path"
@@ -50,151 +56,168 @@ export const play = (client: ControlClient, options: Options) => {
       }
     )
 
-  return (request: Operator.GateRequest): Played => {
-    const step = request.step
-    const p = step.params as Json
-    const id = step.target ?? String(p["appliance"] ?? "")
-    switch (step.handler) {
-      case "migration/new-installed":
-        return Effect.gen(function* () {
-          const existing = accounts.get(id)
-          const created =
-            existing ??
-            ((yield* call("POST", `/appliances/${seg(id)}/accounts`, {
-              name: "sra-upgrade migration",
-              permCommand: "full_access",
-              permBackup: true,
-              permConfiguration: true
-            })) as { clientId: string; clientSecret: string })
-          accounts.set(id, created)
-          if (existing === undefined)
-            options.onAccountCreated?.(id, {
-              clientId: created.clientId,
-              clientSecret: Redacted.make(created.clientSecret)
-            })
-          return { apiClientId: created.clientId }
-        })
-      case "migration/eula-accepted":
-        return Effect.map(call("POST", `/appliances/${seg(id)}/eula/accept`), () => ({ acceptedBy: by }))
-      case "migration/software-started":
-        return Effect.gen(function* () {
-          const target = String(p["target"])
-          const a = yield* view(id)
-          if (a["version"] === target || String(a["lifecycle"]) !== "Running")
-            return { version: String(a["version"]), lifecycle: String(a["lifecycle"]) }
-          const updates = (yield* call("GET", `/appliances/${seg(id)}/updates`)) as Json
-          const available = ((updates["available"] ?? []) as Array<Json>).map((u) => ({
-            id: String(u["id"]),
-            version: String(u["version"])
-          }))
-          const pkg = available.find((u) => u.version === target) ?? available[0]
-          if (pkg === undefined)
-            return yield* Effect.fail(new ControlFailure(`nothing on offer on ${id} to reach ${target}`))
-          yield* call("POST", `/appliances/${seg(id)}/updates/${seg(pkg.id)}/install`)
-          return { installing: pkg.id }
-        })
-      case "migration/exported-bundle":
-        return Effect.gen(function* () {
-          const certs = yield* certificates(id)
-          const cert = certs.find((c) => c["isDefault"] === true && c["hasPrivateKey"] === true)
-          if (cert === undefined)
-            return yield* Effect.fail(new ControlFailure(`${id} has no default certificate with a key`))
-          const exported = (yield* call(
-            "POST",
-            `/appliances/${seg(id)}/certificates/${seg(String(cert["id"]))}/export`,
-            { includePrivateKey: true, passphrase }
-          )) as Json
-          const path = String(p["path"])
-          yield* io(`cannot write ${path}`, async () => {
-            await mkdir(dirname(path), { recursive: true })
-            await writeFile(
-              path,
-              `${String(exported["certificate"]).trim()}\n${String(exported["privateKey"]).trim()}\n`,
-              {
-                mode: 0o600
-              }
-            )
+  /** `play(p)` for a step of `def` whose params decode; `undefined` for any other step. */
+  const on =
+    <P>(def: { readonly paramsOf: (step: Plan.Step) => Option.Option<P> }, play: (p: P, id: string) => Played) =>
+    (step: Plan.Step): Played =>
+      Option.match(def.paramsOf(step), {
+        onNone: () => undefined,
+        // gates are addressed by the step's target (the simulated appliance id)
+        onSome: (p) => play(p, step.target ?? (p as { readonly appliance?: string }).appliance ?? "")
+      })
+
+  const players: ReadonlyArray<(step: Plan.Step) => Played> = [
+    on(MigrationSteps.NewInstalled, (_, id) =>
+      Effect.gen(function* () {
+        const existing = accounts.get(id)
+        const created =
+          existing ??
+          ((yield* call("POST", `/appliances/${seg(id)}/accounts`, {
+            name: "sra-upgrade migration",
+            permCommand: "full_access",
+            permBackup: true,
+            permConfiguration: true
+          })) as { clientId: string; clientSecret: string })
+        accounts.set(id, created)
+        if (existing === undefined)
+          options.onAccountCreated?.(id, {
+            clientId: created.clientId,
+            clientSecret: Redacted.make(created.clientSecret)
           })
-          return {
-            file: path,
-            "passphrase stored in": "simulator operator options",
-            fingerprint: String(cert["fingerprint256"])
-          }
-        })
-      case "certificates.bundle-file":
-        if (step.id !== "migrate/import-certificate") return undefined
-        return Effect.gen(function* () {
-          const bundle = yield* leafOf(String(p["path"]))
-          const present = (yield* certificates(id)).find(
-            (c) => normalize(String(c["fingerprint256"])) === bundle.sha256
-          )
-          if (present !== undefined) return { certificate: String(present["subject"]) }
-          const imported = (yield* call("POST", `/appliances/${seg(id)}/certificates`, {
-            certificate: bundle.certs.join(""),
-            ...(bundle.key === undefined ? {} : { privateKey: bundle.key, passphrase })
-          })) as Json
-          return { certificate: String(imported["subject"]) }
-        })
-      case "migration/default-certificate":
-        return Effect.gen(function* () {
-          const bundle = yield* leafOf(String(p["path"]))
-          const cert = (yield* certificates(id)).find((c) => normalize(String(c["fingerprint256"])) === bundle.sha256)
-          if (cert === undefined)
-            return yield* Effect.fail(new ControlFailure(`the exported certificate is not imported on ${id}`))
-          yield* call("PUT", `/appliances/${seg(id)}/certificates/${seg(String(cert["id"]))}/default`)
-          return { default: String(cert["subject"]) }
-        })
-      case "migration/restored":
-        return Effect.gen(function* () {
-          const dir = String(p["directory"])
-          const newest = yield* io(`cannot list ${dir}`, async () => {
-            let best: { path: string; at: number } | undefined
-            for (const name of await readdir(dir)) {
-              if (name.startsWith(".")) continue
-              const s = await stat(join(dir, name))
-              if (s.isFile() && (best === undefined || s.mtimeMs >= best.at))
-                best = { path: join(dir, name), at: s.mtimeMs }
-            }
-            return best?.path
-          })
-          if (newest === undefined) return yield* Effect.fail(new ControlFailure(`no backup file in ${dir}`))
-          yield* call("POST", `/appliances/${seg(id)}/restore`, {
-            path: newest,
-            ...(options.backupPassword === undefined ? {} : { password: options.backupPassword })
-          })
-          return { file: newest }
-        })
-      case "migration/credentials-changed":
-        return Effect.map(
-          call("PUT", `/appliances/${seg(id)}/admin-password`, { password: randomBytes(18).toString("base64url") }),
-          () => ({ attestation: "changed", vault: "simulator (random password, not kept)" })
-        )
-      case "migration/cutover": {
-        const pair = p["pair"] as Json
-        // `from` / `to`: the simulated appliance ids (the pair's ids are the run's connections)
-        const from = String(p["from"] ?? (pair["primary"] as Json)["id"])
-        const to = String(p["to"] ?? (pair["backup"] as Json)["id"])
-        return moveTraffic(client, pair["traffic"] as Json, from, to)
-      }
-      case "migration/confirm-in-production":
-        return Effect.succeed({ confirmedBy: by })
-      case "migration/old-deleted":
-        return Effect.map(call("DELETE", `/appliances/${seg(id)}`), () => ({ deletedBy: by }))
-      case "migration/old-reset":
-        return Effect.map(call("POST", `/appliances/${seg(id)}/factory-reset`), () => ({ resetBy: by }))
-      case "migration/old-powered-off":
-        return Effect.map(call("POST", `/appliances/${seg(id)}/power-off`), () => ({ poweredOffBy: by }))
-      case "migration/return-shipped":
-        return Effect.succeed({ tracking: "simulated carrier SIM-0001" })
-      case "core/confirm-console-check":
-        // the migration plan's check names the run's connection in `appliance`: the box is the target
-        if (!step.id.startsWith("migrate/")) return undefined
-        return Effect.map(view(id), (a) => ({
-          consoleVersion: String(a["version"]),
-          session: "simulated session (the simulator has no access console)"
+        return { apiClientId: created.clientId }
+      })
+    ),
+    on(MigrationSteps.EulaAccepted, (_, id) =>
+      Effect.map(call("POST", `/appliances/${seg(id)}/eula/accept`), () => ({ acceptedBy: by }))
+    ),
+    on(MigrationSteps.SoftwareStarted, (p, id) =>
+      Effect.gen(function* () {
+        const a = yield* view(id)
+        if (a["version"] === p.target || String(a["lifecycle"]) !== "Running")
+          return { version: String(a["version"]), lifecycle: String(a["lifecycle"]) }
+        const updates = (yield* call("GET", `/appliances/${seg(id)}/updates`)) as Json
+        const available = ((updates["available"] ?? []) as Array<Json>).map((u) => ({
+          id: String(u["id"]),
+          version: String(u["version"])
         }))
-      default:
-        return undefined
+        const pkg = available.find((u) => u.version === p.target) ?? available[0]
+        if (pkg === undefined)
+          return yield* Effect.fail(new ControlFailure(`nothing on offer on ${id} to reach ${p.target}`))
+        yield* call("POST", `/appliances/${seg(id)}/updates/${seg(pkg.id)}/install`)
+        return { installing: pkg.id }
+      })
+    ),
+    on(MigrationSteps.ExportedBundle, (p, id) =>
+      Effect.gen(function* () {
+        const certs = yield* certificates(id)
+        const cert = certs.find((c) => c["isDefault"] === true && c["hasPrivateKey"] === true)
+        if (cert === undefined)
+          return yield* Effect.fail(new ControlFailure(`${id} has no default certificate with a key`))
+        const exported = (yield* call("POST", `/appliances/${seg(id)}/certificates/${seg(String(cert["id"]))}/export`, {
+          includePrivateKey: true,
+          passphrase
+        })) as Json
+        yield* io(`cannot write ${p.path}`, async () => {
+          await mkdir(dirname(p.path), { recursive: true })
+          await writeFile(
+            p.path,
+            `${String(exported["certificate"]).trim()}\n${String(exported["privateKey"]).trim()}\n`,
+            { mode: 0o600 }
+          )
+        })
+        return {
+          file: p.path,
+          "passphrase stored in": "simulator operator options",
+          fingerprint: String(cert["fingerprint256"])
+        }
+      })
+    ),
+    // MIGRATE-4: the certificates package's import gate (no plan the simulator plays uses its export gate)
+    on(Steps.BundleFile, (p, id) =>
+      p.operation !== "import"
+        ? undefined
+        : Effect.gen(function* () {
+            const bundle = yield* leafOf(p.path)
+            const present = (yield* certificates(id)).find(
+              (c) => normalize(String(c["fingerprint256"])) === bundle.sha256
+            )
+            if (present !== undefined) return { certificate: String(present["subject"]) }
+            const imported = (yield* call("POST", `/appliances/${seg(id)}/certificates`, {
+              certificate: bundle.certs.join(""),
+              ...(bundle.key === undefined ? {} : { privateKey: bundle.key, passphrase })
+            })) as Json
+            return { certificate: String(imported["subject"]) }
+          })
+    ),
+    on(MigrationSteps.DefaultCertificate, (p, id) =>
+      Effect.gen(function* () {
+        const bundle = yield* leafOf(p.path)
+        const cert = (yield* certificates(id)).find((c) => normalize(String(c["fingerprint256"])) === bundle.sha256)
+        if (cert === undefined)
+          return yield* Effect.fail(new ControlFailure(`the exported certificate is not imported on ${id}`))
+        yield* call("PUT", `/appliances/${seg(id)}/certificates/${seg(String(cert["id"]))}/default`)
+        return { default: String(cert["subject"]) }
+      })
+    ),
+    on(MigrationSteps.Restored, (p, id) =>
+      Effect.gen(function* () {
+        const dir = p.directory
+        const newest = yield* io(`cannot list ${dir}`, async () => {
+          let best: { path: string; at: number } | undefined
+          for (const name of await readdir(dir)) {
+            if (name.startsWith(".")) continue
+            const s = await stat(join(dir, name))
+            if (s.isFile() && (best === undefined || s.mtimeMs >= best.at))
+              best = { path: join(dir, name), at: s.mtimeMs }
+          }
+          return best?.path
+        })
+        if (newest === undefined) return yield* Effect.fail(new ControlFailure(`no backup file in ${dir}`))
+        yield* call("POST", `/appliances/${seg(id)}/restore`, {
+          path: newest,
+          ...(options.backupPassword === undefined ? {} : { password: options.backupPassword })
+        })
+        return { file: newest }
+      })
+    ),
+    on(MigrationSteps.CredentialsChanged, (_, id) =>
+      Effect.map(
+        call("PUT", `/appliances/${seg(id)}/admin-password`, { password: randomBytes(18).toString("base64url") }),
+        () => ({ attestation: "changed", vault: "simulator (random password, not kept)" })
+      )
+    ),
+    // `from` / `to`: the simulated appliance ids (the pair's ids are the run's connections)
+    on(MigrationSteps.Cutover, (p) =>
+      moveTraffic(client, Schema.encodeSync(Site.TrafficSwitch)(p.pair.traffic) as Json, p.from, p.to)
+    ),
+    on(MigrationSteps.ConfirmInProduction, () => Effect.succeed({ confirmedBy: by })),
+    on(MigrationSteps.OldDeleted, (_, id) =>
+      Effect.map(call("DELETE", `/appliances/${seg(id)}`), () => ({ deletedBy: by }))
+    ),
+    on(MigrationSteps.OldReset, (_, id) =>
+      Effect.map(call("POST", `/appliances/${seg(id)}/factory-reset`), () => ({ resetBy: by }))
+    ),
+    on(MigrationSteps.OldPoweredOff, (_, id) =>
+      Effect.map(call("POST", `/appliances/${seg(id)}/power-off`), () => ({ poweredOffBy: by }))
+    ),
+    on(MigrationSteps.ReturnShipped, () => Effect.succeed({ tracking: "simulated carrier SIM-0001" })),
+    // the migration plan's console check names the run's connection in `appliance`: the box is the target
+    (step) =>
+      step.id === MigrationPlan.stepIds.verifyConsole
+        ? on(CoreSteps.ConfirmConsoleCheck, (_, id) =>
+            Effect.map(view(id), (a) => ({
+              consoleVersion: String(a["version"]),
+              session: "simulated session (the simulator has no access console)"
+            }))
+          )(step)
+        : undefined
+  ]
+
+  return (request: Operator.GateRequest): Played => {
+    for (const player of players) {
+      const played = player(request.step)
+      if (played !== undefined) return played
     }
+    return undefined
   }
 }

@@ -1,16 +1,33 @@
+/**
+ * The certificates package against the simulator over real sockets: the TLS
+ * probe of what the simulated site serves, and the certificate migration
+ * (MIGRATE-3…5) through the simulator's certificate store. (Here, not in the
+ * certificates package: the simulator depends on the certificates package's
+ * step definitions, and a package's tests do not import a package that
+ * depends on it.)
+ */
 import { beforeAll, describe, expect, it } from "@effect/vitest"
+import { Bundle, Certificate, DefaultCertificate, PrivateKey, TestChains, TlsProbe } from "@sra-upgrade/certificates"
 import { Simulator } from "@sra-upgrade/simulator"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
+import * as TestClock from "effect/TestClock"
+import * as TestContext from "effect/TestContext"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import * as Bundle from "../src/Bundle.js"
-import * as Certificate from "../src/Certificate.js"
-import * as DefaultCertificate from "../src/DefaultCertificate.js"
-import * as PrivateKey from "../src/PrivateKey.js"
-import * as TlsProbe from "../src/TlsProbe.js"
-import { atNow, setNow, SITE, TestChains } from "./fixtures.js"
+
+/** The fixed "now" of every test: certificates are generated and judged at this instant. */
+const NOW = new Date("2026-06-01T00:00:00.000Z")
+const SITE = "support.example.test"
+const atNow = <A>(effect: Effect.Effect<A>): Promise<A> =>
+  Effect.runPromise(
+    Effect.gen(function* () {
+      yield* TestClock.setTime(NOW.getTime())
+      return yield* effect
+    }).pipe(Effect.provide(TestContext.TestContext))
+  )
+const setNow = TestClock.setTime(NOW.getTime())
 
 let site: TestChains.GeneratedChain
 
