@@ -37,9 +37,9 @@ try {
       throw new Error(`${name}: no exports (esm ${esm.trim()}, cjs ${cjs.trim()})`)
     console.log(`${name}: ESM ${esm.trim()} exports, CJS ${cjs.trim()} exports`)
   }
-  // the public test double of the adapter is a subpath export
-  if (packages.includes("appliance-client")) {
-    const name = "@sra-upgrade/appliance-client/test"
+  // the public test double of the port is a subpath export of core (appliance-client's re-exports it, deprecated)
+  for (const p of ["core", "appliance-client"].filter((p) => packages.includes(p))) {
+    const name = `@sra-upgrade/${p}/test`
     const esm = run(
       "node",
       ["--input-type=module", "-e", `const m = await import("${name}"); console.log(Object.keys(m).length)`],

@@ -1,12 +1,13 @@
 /**
  * Test doubles: the in-memory `ApplianceApi` now lives beside the port, in
  * `@sra-upgrade/core/test`; this entry re-exports it so existing imports keep
- * working. Import it from `@sra-upgrade/core/test` in new code.
+ * working. Deprecated: import it from `@sra-upgrade/core/test`.
  *
  * @since 0.1.0
  */
 export {
   /**
+   * @deprecated Import `FakeAppliance` from `@sra-upgrade/core/test`; this re-export will be removed.
    * @since 0.1.0
    */
   FakeAppliance

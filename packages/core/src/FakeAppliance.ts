@@ -15,6 +15,7 @@
  * fakes.get("A").state.healthy = false
  * fakes.get("B").failNext("health", new ApplianceError.Timeout({ afterMillis: 30_000 }))
  * fakes.site.target = "B" // the site address now reaches B
+ * fakes.site.sharedIp = "10.0.0.10" // or: it reaches whoever has this shared IP enabled
  * ```
  *
  * @since 0.3.0
@@ -63,8 +64,15 @@ export interface State {
   errorMessage: string | undefined
   clusterRole: ApplianceApi.ClusterRole
   failoverRole: ApplianceApi.FailoverRole
+  /** The shared IPs this appliance has enabled; the site follows them when `SiteRouting.sharedIp` is set. */
   enabledSharedIps: Array<string>
+  /**
+   * When the last data sync happened, on the local (test) clock. `health` reports it in the appliance's clock
+   * (plus `clockOffsetMillis`), and only while this appliance is primary: the v2 API's `last_data_sync` is
+   * "primary only".
+   */
   lastDataSync: Date | undefined
+  /** How the last data sync ended ("success" or the appliance's words); reported only while primary, like `lastDataSync`. */
   lastDataSyncStatus: string | undefined
   product: "pra" | "rs" | "unknown"
   /** API account permissions (perm_command: full_access | read_only | deny; others booleans). */
@@ -81,8 +89,17 @@ export interface State {
   backupPassword: string | undefined
   /** A slow backup: these byte counts are reported one second apart (Effect's Clock) before the file is written. */
   backupProgress: ReadonlyArray<number>
-  /** What `GET /check_health` answers when this appliance is probed. */
-  probe: { status: number; body: string }
+  /**
+   * What `GET /check_health` answers when this appliance is probed; `undefined` (the default): as its health says,
+   * 200 "OK" when healthy, else 500 "FAIL: <errorMessage>" (the vendor's load-balancer probe).
+   */
+  probe: { status: number; body: string } | undefined
+  /**
+   * Base URLs this appliance answers on (its own address, e.g. `https://10.0.0.12`): a probe of a URL with the
+   * same origin reaches it, whatever host name it presents (VERIFY-3: an appliance probed as the site on its
+   * unique address). `fake://<id>` always reaches it.
+   */
+  urls: Array<string>
   /** False: the appliance answers nothing (installing, rebooting, powered off): every call fails as unreachable. */
   up: boolean
 }
@@ -128,11 +145,11 @@ export class FakeAppliances extends Context.Tag("@sra-upgrade/core/FakeAppliance
     /** Throws for an id that the layer was not built with (a test wiring mistake). */
     readonly get: (id: string) => FakeAppliance
     readonly all: ReadonlyArray<FakeAppliance>
-    /** Probe answers by URL for addresses that are not an appliance id (default 200 "OK"). */
+    /** Fixed probe answers by exact URL, ahead of any routing (see `layer` for the others). */
     readonly probes: Map<string, { status: number; body: string }>
     /** Probes sent, with the host name presented. */
     readonly probeCalls: Array<ApplianceApi.ProbeTarget>
-    /** Where the site address leads; change `target` to move the site. */
+    /** Where the site address leads; change `target` (or `sharedIp`) to move the site. */
     readonly site: SiteRouting
   }
 >() {}
@@ -165,7 +182,8 @@ export const defaultState = (id: string): State => ({
   backupContent: new TextEncoder().encode(`fake settings backup of ${id}\n`),
   backupPassword: undefined,
   backupProgress: [],
-  probe: { status: 200, body: "OK" },
+  probe: undefined,
+  urls: [],
   up: true
 })
 
@@ -266,8 +284,12 @@ const clientOf = (fake: FakeAppliance, registry: () => ReadonlyArray<FakeApplian
           clusterRole: s.clusterRole,
           failoverRole: s.failoverRole,
           enabledSharedIps: [...s.enabledSharedIps],
-          ...(s.lastDataSync !== undefined ? { lastDataSync: s.lastDataSync } : {}),
-          ...(s.lastDataSyncStatus !== undefined ? { lastDataSyncStatus: s.lastDataSyncStatus } : {}),
+          ...(s.lastDataSync !== undefined && s.failoverRole === "primary"
+            ? { lastDataSync: new Date(s.lastDataSync.getTime() + s.clockOffsetMillis) }
+            : {}),
+          ...(s.lastDataSyncStatus !== undefined && s.failoverRole === "primary"
+            ? { lastDataSyncStatus: s.lastDataSyncStatus }
+            : {}),
           source: "v2"
         })
     )
@@ -453,30 +475,70 @@ const clientOf = (fake: FakeAppliance, registry: () => ReadonlyArray<FakeApplian
  * @category models
  */
 export interface SiteRouting {
-  /** Appliance id the site reaches; `undefined`: nothing answers on the site address. */
+  /** Appliance id the site reaches; `undefined`: nothing answers on the site address. Not used while `sharedIp` is set. */
   target: string | undefined
-  /** The site's host name: probes presenting it (Host/SNI) are answered by the target. */
+  /** The site's host name: probes presenting it (Host/SNI) are answered by the appliance the site reaches. */
   hostname: string | undefined
+  /**
+   * The site address is this shared IP: it reaches the appliance that has it in `enabledSharedIps` (the first
+   * one up, in seed order, if several claim it), or nothing when none does. `undefined`: `target` decides.
+   */
+  sharedIp: string | undefined
+  /** The appliance id the site address reaches now (`sharedIp` or `target`), `undefined` for none. */
+  readonly reaches: () => string | undefined
 }
+
+/**
+ * Options of `layer`.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface Options {
+  /** The site's host name (`SiteRouting.hostname`). */
+  readonly siteHostname?: string | undefined
+  /** The site's shared IP (`SiteRouting.sharedIp`): the site follows whichever appliance has it enabled. */
+  readonly siteSharedIp?: string | undefined
+}
+
+const originOf = (url: string): string | undefined => {
+  try {
+    const origin = new URL(url).origin
+    return origin === "null" ? undefined : origin
+  } catch {
+    return undefined
+  }
+}
+
+/** What `GET /check_health` answers from this appliance (its `probe`, else as its health says). */
+const probeAnswerOf = (state: State): { status: number; body: string } =>
+  state.probe ??
+  (state.healthy ? { status: 200, body: "OK" } : { status: 500, body: `FAIL: ${state.errorMessage ?? "unhealthy"}` })
 
 /**
  * An `ApplianceApi` over fake appliances keyed by id, plus `FakeAppliances`
  * to reach their state. Each build of the layer starts from the seeds.
  *
- * Site routing: `appliance("site")` reads whichever appliance
- * `FakeAppliances.site.target` names (by default the one seeded as primary,
- * else the first); a probe of `fake://site`, or presenting the site's host
- * name, answers from that appliance. A probe of `fake://<id>` (or a URL
- * listed in `probes`) answers from that appliance's `state.probe`; other
- * URLs answer 200 "OK". An appliance whose `state.up` is false answers
- * nothing.
+ * Site routing: `appliance("site")` (when no appliance is seeded as "site")
+ * reads whichever appliance the site reaches: `FakeAppliances.site.target`
+ * (by default the one seeded as primary, else the first), or, when
+ * `site.sharedIp` is set (option `siteSharedIp`), the one that has that
+ * shared IP enabled.
+ *
+ * Probes, in this order: a URL listed in `probes` gets that answer;
+ * `fake://site` reaches the site; `fake://<id>`, or a URL with the origin of
+ * one of an appliance's `state.urls`, reaches that appliance whatever host
+ * name it presents; another URL presenting the site's host name reaches the
+ * site; anything else answers 200 "OK". An appliance answers its
+ * `state.probe`, by default 200 "OK" when healthy and 500 when not. An
+ * appliance whose `state.up` is false answers nothing.
  *
  * @since 0.3.0
  * @category layers
  */
 export const layer = (
   seeds: Readonly<Record<string, Partial<State>>>,
-  options: { readonly siteHostname?: string | undefined } = {}
+  options: Options = {}
 ): Layer.Layer<ApplianceApi.ApplianceApi | FakeAppliances> =>
   Layer.effectContext(
     Effect.sync(() => {
@@ -487,49 +549,47 @@ export const layer = (
       const probeCalls: Array<ApplianceApi.ProbeTarget> = []
       const site: SiteRouting = {
         target: (fakes.find((f) => f.state.failoverRole === "primary") ?? fakes[0])?.id,
-        hostname: options.siteHostname
+        hostname: options.siteHostname,
+        sharedIp: options.siteSharedIp,
+        reaches: () => {
+          const ip = site.sharedIp
+          if (ip === undefined) return site.target
+          const holders = fakes.filter((f) => f.state.enabledSharedIps.includes(ip))
+          return (holders.find((f) => f.state.up) ?? holders[0])?.id
+        }
       }
       const unreachable = (id: string, operation: string) =>
         Effect.fail(errorOf(id, operation, new ApplianceError.Transport({ code: "ECONNREFUSED" })))
+      /** The client of the appliance the site reaches now. */
+      const reached = (): ApplianceApi.ApplianceClient | undefined => {
+        const id = site.reaches()
+        return id === undefined ? undefined : clients.get(id)
+      }
       /** The site address: every call goes to the appliance it reaches at that moment. */
       const siteClient: ApplianceApi.ApplianceClient = {
         id: "site",
-        health: Effect.suspend(() => {
-          const c = site.target === undefined ? undefined : clients.get(site.target)
-          return c === undefined ? unreachable("site", "health") : c.health
-        }),
-        apiInfo: Effect.suspend(() => {
-          const c = site.target === undefined ? undefined : clients.get(site.target)
-          return c === undefined ? unreachable("site", "apiInfo") : c.apiInfo
-        }),
+        health: Effect.suspend(() => reached()?.health ?? unreachable("site", "health")),
+        apiInfo: Effect.suspend(() => reached()?.apiInfo ?? unreachable("site", "apiInfo")),
         setFailoverRole: (request) =>
-          Effect.suspend(() => {
-            const c = site.target === undefined ? undefined : clients.get(site.target)
-            return c === undefined ? unreachable("site", "setFailoverRole") : c.setFailoverRole(request)
-          }),
-        loggedInUsers: Effect.suspend(() => {
-          const c = site.target === undefined ? undefined : clients.get(site.target)
-          return c === undefined ? unreachable("site", "loggedInUsers") : c.loggedInUsers
-        }),
-        connectedClients: Effect.suspend(() => {
-          const c = site.target === undefined ? undefined : clients.get(site.target)
-          return c === undefined ? unreachable("site", "connectedClients") : c.connectedClients
-        }),
+          Effect.suspend(() => reached()?.setFailoverRole(request) ?? unreachable("site", "setFailoverRole")),
+        loggedInUsers: Effect.suspend(() => reached()?.loggedInUsers ?? unreachable("site", "loggedInUsers")),
+        connectedClients: Effect.suspend(() => reached()?.connectedClients ?? unreachable("site", "connectedClients")),
         downloadBackup: (request) =>
-          Effect.suspend(() => {
-            const c = site.target === undefined ? undefined : clients.get(site.target)
-            return c === undefined ? unreachable("site", "downloadBackup") : c.downloadBackup(request)
-          }),
+          Effect.suspend(() => reached()?.downloadBackup(request) ?? unreachable("site", "downloadBackup")),
         jumpClients: (filter) =>
-          Stream.suspend(() => {
-            const c = site.target === undefined ? undefined : clients.get(site.target)
-            return c === undefined ? Stream.fromEffect(unreachable("site", "jumpClients")) : c.jumpClients(filter)
-          }),
+          Stream.suspend(() => reached()?.jumpClients(filter) ?? Stream.fromEffect(unreachable("site", "jumpClients"))),
         jumpoints: (filter) =>
-          Stream.suspend(() => {
-            const c = site.target === undefined ? undefined : clients.get(site.target)
-            return c === undefined ? Stream.fromEffect(unreachable("site", "jumpoints")) : c.jumpoints(filter)
-          })
+          Stream.suspend(() => reached()?.jumpoints(filter) ?? Stream.fromEffect(unreachable("site", "jumpoints")))
+      }
+      /** Which appliance a probe reaches: "site", an appliance, or `undefined` for any other address. */
+      const probed = (target: ApplianceApi.ProbeTarget): "site" | FakeAppliance | undefined => {
+        const m = /^fake:\/\/([^/]+)/.exec(target.url)
+        if (m !== null) return m[1] === "site" ? "site" : byId.get(m[1]!)
+        const origin = originOf(target.url)
+        const owner =
+          origin === undefined ? undefined : fakes.find((f) => f.state.urls.some((u) => originOf(u) === origin))
+        if (owner !== undefined) return owner
+        return site.hostname !== undefined && target.hostname === site.hostname ? "site" : undefined
       }
       const api = ApplianceApi.ApplianceApi.of({
         appliance: (id) => {
@@ -543,19 +603,12 @@ export const layer = (
           Effect.suspend(() => {
             probeCalls.push(target)
             const listed = probes.get(target.url)
-            if (listed !== undefined)
-              return Effect.succeed(
-                new ApplianceApi.ProbeResult({ ok: listed.status === 200, status: listed.status, body: listed.body })
-              )
-            const m = /^fake:\/\/([^/]+)/.exec(target.url)
-            const toSite =
-              m?.[1] === "site" ||
-              (site.hostname !== undefined && target.hostname === site.hostname && m?.[1] === undefined)
-            const id = toSite ? site.target : m?.[1]
-            const fake = id === undefined ? undefined : byId.get(id)
-            if (toSite && (fake === undefined || !fake.state.up)) return unreachable("site", "probe")
-            if (fake !== undefined && !fake.state.up) return unreachable(fake.id, "probe")
-            const answer = fake?.state.probe ?? { status: 200, body: "OK" }
+            const to = probed(target)
+            const fake = to === "site" ? byId.get(site.reaches() ?? "") : to
+            if (listed === undefined && to === "site" && (fake === undefined || !fake.state.up))
+              return unreachable("site", "probe")
+            if (listed === undefined && fake !== undefined && !fake.state.up) return unreachable(fake.id, "probe")
+            const answer = listed ?? (fake === undefined ? { status: 200, body: "OK" } : probeAnswerOf(fake.state))
             return Effect.succeed(
               new ApplianceApi.ProbeResult({ ok: answer.status === 200, status: answer.status, body: answer.body })
             )

@@ -128,6 +128,113 @@ describe("FakeAppliance", () => {
     }).pipe(Effect.provide(Pair))
   )
 
+  it.effect("last_data_sync is reported only while primary, in the appliance's clock", () =>
+    Effect.gen(function* () {
+      const fakes = yield* FakeAppliance.FakeAppliances
+      const at = new Date("2025-03-01T09:00:00Z")
+      for (const id of ["A", "B"]) {
+        fakes.get(id).state.lastDataSync = at
+        fakes.get(id).state.lastDataSyncStatus = "success"
+      }
+      const a = yield* Effect.flatMap(client("A"), (c) => c.health)
+      const b = yield* Effect.flatMap(client("B"), (c) => c.health)
+      expect(a).toMatchObject({ lastDataSync: at, lastDataSyncStatus: "success" })
+      expect(b.lastDataSync).toBeUndefined()
+      expect(b.lastDataSyncStatus).toBeUndefined()
+      // B becomes primary: it reports the sync, dated by its clock (ten minutes ahead)
+      yield* Effect.flatMap(client("B"), (c) =>
+        c.setFailoverRole({ role: "primary", dataSyncFirst: false, force: false })
+      )
+      const swapped = yield* Effect.flatMap(client("B"), (c) => c.health)
+      expect(swapped.lastDataSync?.getTime()).toBe(at.getTime() + 600_000)
+      expect(swapped.lastDataSyncStatus).toBe("success")
+      expect((yield* Effect.flatMap(client("A"), (c) => c.health)).lastDataSync).toBeUndefined()
+    }).pipe(Effect.provide(Pair))
+  )
+
+  it.effect("a probe answers as the appliance's health says unless its probe answer is set", () =>
+    Effect.gen(function* () {
+      const fakes = yield* FakeAppliance.FakeAppliances
+      const api = yield* ApplianceApi.ApplianceApi
+      expect(yield* api.probe({ url: "fake://A" })).toMatchObject({ ok: true, status: 200, body: "OK" })
+      fakes.get("A").state.healthy = false
+      fakes.get("A").state.errorMessage = "Disk full"
+      expect(yield* api.probe({ url: "fake://A" })).toMatchObject({ ok: false, status: 500, body: "FAIL: Disk full" })
+      fakes.get("A").state.probe = { status: 200, body: "OK" }
+      expect((yield* api.probe({ url: "fake://A" })).ok).toBe(true)
+      fakes.get("A").state.up = false
+      expect((yield* Effect.flip(api.probe({ url: "fake://A" }))).reason._tag).toBe("Transport")
+    }).pipe(Effect.provide(Pair))
+  )
+
+  it.effect("a probe of an appliance's own URL reaches it, even presenting the site's host name", () =>
+    Effect.gen(function* () {
+      const fakes = yield* FakeAppliance.FakeAppliances
+      const api = yield* ApplianceApi.ApplianceApi
+      const hostname = "support.example.test"
+      fakes.get("B").state.healthy = false
+      // B on its unique address (any path, default port spelled out): B's answer, not the site's
+      expect(yield* api.probe({ url: "https://10.0.0.12/check_health", hostname })).toMatchObject({ status: 500 })
+      expect(yield* api.probe({ url: "https://10.0.0.12:443", hostname })).toMatchObject({ status: 500 })
+      // the site's host name on another address: the site, i.e. A
+      expect(yield* api.probe({ url: "https://site", hostname })).toMatchObject({ status: 200 })
+      fakes.get("A").state.up = false
+      expect((yield* Effect.flip(api.probe({ url: "https://site", hostname }))).appliance).toBe("site")
+      // another port of B's address is another address
+      expect(yield* api.probe({ url: "https://10.0.0.12:8443" })).toMatchObject({ status: 200, body: "OK" })
+      expect(fakes.probeCalls.map((p) => p.url)).toHaveLength(5)
+    }).pipe(
+      Effect.provide(
+        FakeAppliance.layer(
+          {
+            A: { failoverRole: "primary", urls: ["https://10.0.0.11"] },
+            B: { failoverRole: "backup", urls: ["https://10.0.0.12"] }
+          },
+          { siteHostname: "support.example.test" }
+        )
+      )
+    )
+  )
+
+  it.effect("the site follows its shared IP to whichever appliance has it enabled", () =>
+    Effect.gen(function* () {
+      const fakes = yield* FakeAppliance.FakeAppliances
+      const api = yield* ApplianceApi.ApplianceApi
+      const guidOfSite = Effect.map(
+        Effect.flatMap(client("site"), (c) => c.health),
+        (h) => fakes.all.find((f) => f.state.guid === h.applianceGuid)?.id
+      )
+      expect(fakes.site.reaches()).toBe("A")
+      expect(yield* guidOfSite).toBe("A")
+      // both claim it (mid-move): the first one up, in seed order
+      fakes.get("B").state.enabledSharedIps = ["10.0.0.10"]
+      expect(yield* guidOfSite).toBe("A")
+      fakes.get("A").state.up = false
+      expect(yield* guidOfSite).toBe("B")
+      fakes.get("A").state.up = true
+      fakes.get("A").state.enabledSharedIps = []
+      expect(yield* guidOfSite).toBe("B")
+      // target is not used while the shared IP decides
+      fakes.site.target = "A"
+      expect(fakes.site.reaches()).toBe("B")
+      expect(yield* api.probe({ url: "fake://site" })).toMatchObject({ status: 200 })
+      fakes.get("B").state.enabledSharedIps = []
+      expect(fakes.site.reaches()).toBeUndefined()
+      expect((yield* Effect.flip(Effect.flatMap(client("site"), (c) => c.health))).reason._tag).toBe("Transport")
+      expect((yield* Effect.flip(api.probe({ url: "fake://site" }))).appliance).toBe("site")
+      // without a shared IP, target decides again
+      fakes.site.sharedIp = undefined
+      expect(yield* guidOfSite).toBe("A")
+    }).pipe(
+      Effect.provide(
+        FakeAppliance.layer(
+          { A: { failoverRole: "primary", enabledSharedIps: ["10.0.0.10"] }, B: { failoverRole: "backup" } },
+          { siteSharedIp: "10.0.0.10" }
+        )
+      )
+    )
+  )
+
   it.effect("an unknown id is NotConfigured", () =>
     Effect.gen(function* () {
       const error = yield* Effect.flip(client("Z"))

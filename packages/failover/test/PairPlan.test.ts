@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs"
 import * as FailoverSteps from "../src/FailoverSteps.js"
 import * as PairPlan from "../src/PairPlan.js"
 import * as Relationship from "../src/Relationship.js"
-import * as Fake from "./fake.js"
+import * as Support from "./support.js"
 
 const window = (label: string, startHour: number) =>
   new MaintenanceWindow.MaintenanceWindow({
@@ -25,7 +25,7 @@ const DNS = "{ method: dns, ttlSeconds: 300 }"
 const NAT = "{ method: nat, rule: fw01 rule 42 }"
 
 const plan = (f: typeof PairPlan.planSynchronous, traffic = SHARED, extra: Partial<PairPlan.Options> = {}) => {
-  const r = f(Fake.site(traffic), "25.1.1", options(extra))
+  const r = f(Support.site(traffic), "25.1.1", options(extra))
   if (Either.isLeft(r)) throw new Error(r.left.message)
   return r.right
 }
@@ -46,12 +46,12 @@ describe("PairPlan", () => {
       expect(windows.map((w) => w.id)).toEqual(["pair/window-1", "pair/window-2"])
       expect(windows.every((w) => w.rules.includes(Plan.RuleId.make("PAIR-1")))).toBe(true)
       expect(step(p, "pair/protection").params).toMatchObject({ from: "pair/break", to: "pair/first-sync" })
-      const overlap = f(Fake.site(), "25.1.1", options({ windows: [window("w1", 20), window("w2", 21)] }))
+      const overlap = f(Support.site(), "25.1.1", options({ windows: [window("w1", 20), window("w2", 21)] }))
       expect(Either.isLeft(overlap) && overlap.left.message).toMatch(/starts before window 1/)
-      const far = f(Fake.site(), "25.1.1", options({ windows: [window("w1", 20), window("w2", 20 + 24 * 10)] }))
+      const far = f(Support.site(), "25.1.1", options({ windows: [window("w1", 20), window("w2", 20 + 24 * 10)] }))
       expect(Either.isLeft(far) && far.left.message).toMatch(/no failover protection/)
       const allowed = f(
-        Fake.site(),
+        Support.site(),
         "25.1.1",
         options({ windows: [window("w1", 20), window("w2", 20 + 24 * 10)], maxIntervalHours: 24 * 11 })
       )
@@ -289,15 +289,19 @@ describe("PairPlan", () => {
 
   it("errors are tagged reasons (windows, missing version), and a single-appliance error is nested, not flattened", () => {
     const overlap = PairPlan.planSynchronous(
-      Fake.site(),
+      Support.site(),
       "25.1.1",
       options({ windows: [window("w1", 20), window("w2", 21)] })
     )
     expect(Either.isLeft(overlap) && overlap.left.reason).toMatchObject({ _tag: "WindowsOverlap", first: "w1" })
-    const missing = PairPlan.planAsynchronous(Fake.site(), "25.1.1", options({ current: { A: { product: "24.1.3" } } }))
+    const missing = PairPlan.planAsynchronous(
+      Support.site(),
+      "25.1.1",
+      options({ current: { A: { product: "24.1.3" } } })
+    )
     expect(Either.isLeft(missing) && missing.left.reason).toMatchObject({ _tag: "MissingCurrent", appliance: "B" })
     const done = PairPlan.planSynchronous(
-      Fake.site(),
+      Support.site(),
       "25.1.1",
       options({ current: { A: { product: "25.1.1" }, B: { product: "24.1.3" } } })
     )
@@ -312,7 +316,7 @@ describe("PairPlan", () => {
   })
 
   it("a site with one appliance is refused with the single-appliance advice", () => {
-    const single = Fake.site()
+    const single = Support.site()
     const one = Object.assign(Object.create(Object.getPrototypeOf(single)), single, {
       appliances: single.appliances.slice(0, 1)
     })

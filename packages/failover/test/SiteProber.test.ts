@@ -2,7 +2,8 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as TestClock from "effect/TestClock"
 import * as SiteProber from "../src/SiteProber.js"
-import * as Fake from "./fake.js"
+import { FakeAppliance } from "@sra-upgrade/core/test"
+import * as Support from "./support.js"
 
 const options = { url: "https://site", hostname: "support.example.test", intervalMillis: 1000 }
 
@@ -38,21 +39,22 @@ describe("SiteProber", () => {
 
   it.scoped("probes the site address at a fixed interval on the Effect clock (TestClock)", () =>
     Effect.gen(function* () {
-      const world = new Fake.FakeWorld()
-      const prober = yield* SiteProber.start(options).pipe(Effect.provide(Fake.layer(world)))
+      const fakes = yield* FakeAppliance.FakeAppliances
+      const a = fakes.get("A").state
+      const prober = yield* SiteProber.start(options)
       const tick = TestClock.adjust("1 second")
       yield* Effect.yieldNow()
       yield* tick
       yield* tick // probes at 0, 1, 2 s: up
-      world.get("A").up = false // the install takes the site down
+      a.up = false // the install takes the site down
       yield* tick
       yield* tick
       yield* tick // 3, 4, 5 s: down
-      world.get("A").up = true
+      a.up = true
       yield* tick // 6 s: up again
-      world.get("A").healthy = false // check_health answers 500
+      a.healthy = false // check_health answers 500
       yield* tick // 7 s
-      world.get("A").healthy = true
+      a.healthy = true
       yield* tick // 8 s
       const s = yield* prober.snapshot
       expect(s.sent).toBe(9)
@@ -60,7 +62,10 @@ describe("SiteProber", () => {
       expect(s.longestOutageMillis).toBe(3000)
       expect(s.unavailableMillis).toBe(4000)
       expect(s.outages.map((o) => o.failedProbes)).toEqual([3, 1])
-      expect(world.probes.every((p) => p.url === "https://site" && p.hostname === "support.example.test")).toBe(true)
-    })
+      expect(fakes.probeCalls).toHaveLength(9)
+      expect(fakes.probeCalls.every((p) => p.url === "https://site" && p.hostname === "support.example.test")).toBe(
+        true
+      )
+    }).pipe(Effect.provide(Support.fakes()))
   )
 })
