@@ -33,6 +33,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
@@ -367,6 +368,25 @@ const sawDisruption = (observed: unknown): boolean => {
   return o.error !== undefined || o.healthy === false
 }
 
+/**
+ * Whether the install gate right before this wait (same appliance) found the
+ * appliance down or unhealthy when it read health after the approval: the
+ * install had already taken it down before the first poll.
+ */
+const installStartSawDisruption = (appliance: string, ctx: StepHandler.StepContext): boolean => {
+  const at = ctx.plan.steps.findIndex((s) => s.id === ctx.step.id)
+  for (let i = at - 1; i >= 0; i--) {
+    const s = ctx.plan.steps[i]!
+    const p = CoreSteps.ConfirmInstallStarted.paramsOf(s)
+    if (Option.isNone(p) || p.value.appliance !== appliance) continue
+    return Option.exists(
+      ctx.history.evidenceOf(s.id),
+      (e) => e["applianceAnswering"] === false || e["healthy"] === false
+    )
+  }
+  return false
+}
+
 const sawHealthy = (observed: unknown): boolean =>
   typeof observed === "object" && observed !== null && (observed as { healthy?: unknown }).healthy === true
 
@@ -410,7 +430,7 @@ export const awaitInstall = Effect.fn(CoreSteps.AwaitInstall.name)(function* (
     if (!h.healthy)
       return { holds: false, observed: { healthy: false, message: h.errorMessage ?? null, version: h.version } }
     const polls = ctx.history.observations(step.id)
-    const disrupted = polls.some((o) => sawDisruption(o.observed))
+    const disrupted = installStartSawDisruption(params.appliance, ctx) || polls.some((o) => sawDisruption(o.observed))
     let healthySince = now
     for (let i = polls.length - 1; i >= 0 && sawHealthy(polls[i]!.observed); i--) healthySince = polls[i]!.at.getTime()
     const grace = (config.baseGraceSeconds ?? 300) * 1000

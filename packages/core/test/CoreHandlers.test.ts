@@ -11,6 +11,7 @@ import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as ApplianceApi from "../src/ApplianceApi.js"
+import * as ApplianceError from "../src/ApplianceError.js"
 import * as CoreHandlers from "../src/CoreHandlers.js"
 import * as CoreSteps from "../src/CoreSteps.js"
 import * as Executor from "../src/Executor.js"
@@ -382,6 +383,36 @@ describe("CoreHandlers", () => {
       expect(report.steps[0]!.evidence).toMatchObject({ disruptionSeen: true })
       expect(report.steps[0]!.warnings).toEqual([])
     }).pipe(Effect.provide(executor(approveAll, { baseGraceSeconds: 120 })))
+  )
+
+  it.effect(
+    "PREP-6 VERIFY-1: a base install that had already taken the appliance down when its gate was answered counts as seen going down",
+    () =>
+      Effect.gen(function* () {
+        const plan = planFor(tmp(), "24.3.2")
+        const install = stepOf(plan, "A/install-base-6.2.1")
+        const wait = stepOf(plan, "A/await-base-6.2.1")
+        const only = Plan.make({ ...plan, id: "base-install", steps: [install, wait] })
+        const fiber = yield* Effect.fork(Executor.run(only, { runId: "down-at-start" }))
+        yield* TestClock.adjust("5 seconds")
+        const report = yield* Fiber.join(fiber)
+        expect(report.status).toBe("succeeded")
+        expect(report.steps[0]!.evidence).toMatchObject({ applianceAnswering: false })
+        expect(report.steps[1]!.evidence).toMatchObject({ disruptionSeen: true })
+        expect(report.steps[1]!.warnings).toEqual([])
+      }).pipe(
+        Effect.provide(
+          executor(
+            (a, request) => {
+              // the install starts at once: the gate's read-back finds the appliance rebooting
+              if (request.step.id === "A/install-base-6.2.1")
+                a.failNext("health", new ApplianceError.Transport({ code: "ECONNREFUSED" }))
+              return new Operator.Approved({ by: "t", evidence: validEvidence(request) })
+            },
+            { baseGraceSeconds: 120 }
+          )
+        )
+      )
   )
 
   it.effect("VERIFY-1: the verification fails on an unhealthy appliance or another version", () =>
