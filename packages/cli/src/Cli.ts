@@ -27,6 +27,7 @@ import * as PlanCommand from "./commands/plan.js"
 import * as RehearseCommand from "./commands/rehearse.js"
 import * as Resume from "./commands/resume.js"
 import * as Run from "./commands/run.js"
+import * as Serve from "./commands/serve.js"
 import * as SimCommand from "./commands/sim.js"
 import * as Status from "./commands/status.js"
 import * as Prepare from "./internal/prepare.js"
@@ -71,7 +72,8 @@ export const command = Command.make("sra-upgrade").pipe(
     Certs.command,
     SimCommand.command,
     DemoCommand.command,
-    Fleet.command
+    Fleet.command,
+    Serve.command
   ])
 )
 

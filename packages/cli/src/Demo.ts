@@ -9,11 +9,10 @@
  */
 import { ApplianceClient } from "@sra-upgrade/appliance-client"
 import { ApplianceApi, Plan } from "@sra-upgrade/core"
-import { SimConfig, Simulator } from "@sra-upgrade/simulator"
+import { SimConfig, Simulator, SiteFile } from "@sra-upgrade/simulator"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Redacted from "effect/Redacted"
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -119,51 +118,11 @@ export const siteFileFor = (
   secretFile = "client-secret",
   caFile = "simulator-ca.pem"
 ): { readonly yaml: string; readonly secret: string; readonly caPem: string } => {
-  const account = sim.accounts[0]!
-  const pair = m !== "single"
-  const now = Date.now()
-  const fleet = sim.config.fleet
-  const passive = Math.round(fleet.jumpClients * fleet.passiveRatio)
-  const site = {
-    hostname: sim.site.hostname,
-    product: sim.config.product,
-    appliances: sim.config.appliances.map((a) => ({
-      id: a.id,
-      role: pair ? a.failoverRole : "none",
-      hostname: a.hostname,
-      apiUrl: sim.appliance(a.id).httpsUrl,
-      uniqueIp: a.uniqueIp,
-      clientId: account.clientId,
-      clientSecret: { file: `./${secretFile}` },
-      tls: { caFile: `./${caFile}` },
-      storedDataGb: Math.round(a.dataSizeBytes / 1024 ** 3),
-      baseVersion: a.baseVersion
-    })),
-    ...(pair ? { trafficSwitch: { method: "shared-ip", sharedIp: sim.config.siteSharedIp } } : {}),
-    // open now; for a pair a second one (PAIR-1) 10 minutes after the first closes
-    maintenanceWindows: [
-      { label: "Window 1", start: new Date(now - 60_000).toISOString(), durationMinutes: pair ? 90 : 24 * 60 },
-      ...(pair ? [{ label: "Window 2", start: new Date(now + 100 * 60_000).toISOString(), durationMinutes: 90 }] : [])
-    ],
-    backup: { directory: backupDirectory },
-    clients: {
-      jumpClients: {
-        active: fleet.jumpClients - passive,
-        passive,
-        packageMiB: Math.max(1, Math.round(fleet.clientUpdateBytes / 1024 ** 2)),
-        bandwidthMiBps: Math.max(1, Math.round(fleet.maxUpgradeBandwidthBytesPerSecond / 1024 ** 2)),
-        maxConcurrent: fleet.maxConcurrentUpgrades
-      },
-      jumpoints: fleet.jumpoints
-    },
-    updates: sim.config.updates
-      .filter((u) => u.kind !== "license")
-      .map((u) => ({ id: u.id, kind: u.kind, version: u.version, requires: u.requires }))
-  }
+  const { caPem, secret, site } = SiteFile.describe(sim, { pair: m !== "single", backupDirectory, secretFile, caFile })
   return {
     yaml: "# Written by `sra-upgrade demo` for the embedded simulator.\n" + YAML.stringify(site, { lineWidth: 0 }),
-    secret: Redacted.value(account.clientSecret),
-    caPem: sim.certificatePem
+    secret,
+    caPem
   }
 }
 

@@ -1,17 +1,13 @@
 /**
- * Which planner and which step handlers a site and a method use. This is
- * the one place that knows the planners of core (single appliance) and
- * failover (synchronous and asynchronous pairs).
+ * Which planner and which step handlers a site and a method use, for the
+ * command: `Planners` of `@sra-upgrade/failover` (shared with the portal
+ * service), with its errors as usage errors.
  *
  * @since 0.1.0
  */
-import type { ApplianceApi, Journal, Site } from "@sra-upgrade/core"
-import { CoreHandlers, MaintenanceWindow, Plan, SingleUpgrade, StepHandler } from "@sra-upgrade/core"
-import { FailoverHandlers, PairPlan, type SiteProber, TrafficSwitch } from "@sra-upgrade/failover"
+import type { Plan, Site } from "@sra-upgrade/core"
+import { Planners } from "@sra-upgrade/failover"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import * as Layer from "effect/Layer"
-import type * as Redacted from "effect/Redacted"
 import { type CliError, usage } from "./CliError.js"
 
 /**
@@ -20,7 +16,7 @@ import { type CliError, usage } from "./CliError.js"
  * @since 0.1.0
  * @category models
  */
-export type Method = "single" | "sync" | "async"
+export type Method = Planners.Method
 
 /**
  * The method used when none is given: `single` for one appliance, `async`
@@ -29,7 +25,7 @@ export type Method = "single" | "sync" | "async"
  * @since 0.1.0
  * @category combinators
  */
-export const defaultMethod = (site: Site.Site): Method => (site.isPair ? "async" : "single")
+export const defaultMethod: typeof Planners.defaultMethod = Planners.defaultMethod
 
 /**
  * Check that a method fits the site.
@@ -38,13 +34,7 @@ export const defaultMethod = (site: Site.Site): Method => (site.isPair ? "async"
  * @category combinators
  */
 export const validateMethod = (site: Site.Site, method: Method, file: string): Effect.Effect<Method, CliError> =>
-  method === "single" && site.isPair
-    ? Effect.fail(usage(`${file}: the site is a failover pair; use --method sync or --method async.`))
-    : method !== "single" && !site.isPair
-      ? Effect.fail(
-          usage(`${file}: the site has one appliance; --method ${method} is for failover pairs (use single).`)
-        )
-      : Effect.succeed(method)
+  Effect.mapError(Planners.validateMethod(site, method, file), (e) => usage(e.message))
 
 /**
  * What the planners need besides the site file.
@@ -52,17 +42,7 @@ export const validateMethod = (site: Site.Site, method: Method, file: string): E
  * @since 0.1.0
  * @category models
  */
-export interface Inputs {
-  /** Observed versions per appliance id (from health, or `--current`). */
-  readonly current: ReadonlyMap<string, SingleUpgrade.Current>
-  readonly now: Date
-  /** Poll interval of install waits (seconds). */
-  readonly pollIntervalSeconds?: number | undefined
-  /** Pairs: where the site address is probed (default: the planner's, from the site hostname). */
-  readonly siteUrl?: string | undefined
-  /** Pairs: the `ApplianceApi` id whose connection points at the site address (tells which appliance answers there). */
-  readonly siteClientId?: string | undefined
-}
+export type Inputs = Planners.Inputs
 
 /**
  * Build the plan.
@@ -75,48 +55,8 @@ export const plan = (
   target: string,
   method: Method,
   inputs: Inputs
-): Effect.Effect<Plan.Plan, CliError> => {
-  switch (method) {
-    case "single": {
-      const a = site.appliances[0]!
-      const current = inputs.current.get(a.id)
-      if (current === undefined) return Effect.fail(usage(`no observed version for appliance ${a.id}`))
-      return Either.match(
-        SingleUpgrade.planSingleUpgrade(site, target, {
-          current,
-          now: inputs.now,
-          ...(inputs.pollIntervalSeconds === undefined ? {} : { pollIntervalSeconds: inputs.pollIntervalSeconds })
-        }),
-        { onLeft: (e) => Effect.fail(usage(e.message)), onRight: Effect.succeed }
-      )
-    }
-    case "sync":
-    case "async": {
-      const windows = site.maintenanceWindows
-        .filter((w) => w.end.getTime() > inputs.now.getTime())
-        .sort((a, b) => a.start.getTime() - b.start.getTime())
-      if (windows.length < 2)
-        return Effect.fail(
-          usage(
-            `a failover pair is upgraded in two maintenance windows, one per appliance (PAIR-1): list two upcoming windows under maintenanceWindows in the site file (found ${windows.length}).`
-          )
-        )
-      const options: PairPlan.Options = {
-        current: Object.fromEntries(inputs.current),
-        windows: [windows[0]!, windows[1]!],
-        ...(inputs.pollIntervalSeconds === undefined ? {} : { pollIntervalSeconds: inputs.pollIntervalSeconds }),
-        ...(inputs.siteUrl === undefined ? {} : { siteUrl: inputs.siteUrl }),
-        ...(inputs.siteClientId === undefined ? {} : { siteClientId: inputs.siteClientId })
-      }
-      return Either.match(
-        method === "sync"
-          ? PairPlan.planSynchronous(site, target, options)
-          : PairPlan.planAsynchronous(site, target, options),
-        { onLeft: (e) => Effect.fail(usage(e.message)), onRight: Effect.succeed }
-      )
-    }
-  }
-}
+): Effect.Effect<Plan.Plan, CliError> =>
+  Effect.mapError(Planners.plan(site, target, method, inputs), (e) => usage(e.message))
 
 /**
  * Configuration of the step handlers (secrets resolved by the caller).
@@ -124,11 +64,7 @@ export const plan = (
  * @since 0.1.0
  * @category models
  */
-export interface HandlerConfig {
-  readonly backupPassword?: Redacted.Redacted<string> | undefined
-  /** See `CoreHandlers.Config.baseGraceSeconds`. */
-  readonly baseGraceSeconds?: number | undefined
-}
+export type HandlerConfig = Planners.HandlerConfig
 
 /**
  * The step handlers every plan of this command may use, over the appliance port.
@@ -136,53 +72,12 @@ export interface HandlerConfig {
  * @since 0.1.0
  * @category layers
  */
-export const handlers = (
-  config: HandlerConfig = {},
-  prober?: Layer.Layer<SiteProber.SiteProber>
-): Layer.Layer<StepHandler.StepHandlers, never, ApplianceApi.ApplianceApi | Journal.Journal> => {
-  const failover = FailoverHandlers.layer.pipe(Layer.provide(TrafficSwitch.layer))
-  return StepHandler.merge(
-    CoreHandlers.layer(config),
-    prober === undefined ? failover : failover.pipe(Layer.provide(prober))
-  )
-}
+export const handlers: typeof Planners.handlers = Planners.handlers
 
 /**
- * Compress the time of a plan by `scale`, for a simulator running `scale`
- * times faster than real time: poll intervals and deadlines are divided, and
- * maintenance windows move towards `origin` (default now) by the same
- * factor, so a window one simulated hour away opens six real seconds away
- * at x600 (windows last at least a minute). The plan shown to people is the
- * original one.
+ * Compress the time of a plan by `scale` for a simulator (see `Planners.compress` of `@sra-upgrade/failover`).
  *
  * @since 0.1.0
  * @category combinators
  */
-export const compress = (plan: Plan.Plan, scale: number, origin: Date = new Date()): Plan.Plan => {
-  if (scale <= 1) return plan
-  const t0 = origin.getTime()
-  return new Plan.Plan({
-    ...plan,
-    steps: plan.steps.map((s) => {
-      switch (s._tag) {
-        case "WaitFor":
-          return new Plan.WaitFor({
-            ...s,
-            intervalSeconds: Math.max(0.05, s.intervalSeconds / scale),
-            deadlineSeconds: Math.max(1, s.deadlineSeconds / scale)
-          })
-        case "Window":
-          return new Plan.Window({
-            ...s,
-            window: new MaintenanceWindow.MaintenanceWindow({
-              label: s.window.label,
-              start: new Date(t0 + (s.window.start.getTime() - t0) / scale),
-              durationMinutes: Math.max(1, Math.ceil(s.window.durationMinutes / scale))
-            })
-          })
-        default:
-          return s
-      }
-    })
-  })
-}
+export const compress: typeof Planners.compress = Planners.compress

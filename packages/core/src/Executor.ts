@@ -250,6 +250,26 @@ const guard = <A>(
 const recordsOf = (ctx: RunCtx) => ctx.records
 
 /**
+ * A new run id for a plan, as `run` chooses one when none is given:
+ * `<plan id>-<UTC timestamp>-<random>` (a caller that must know the id
+ * before the run starts, such as a portal recording who started it, uses it).
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const newRunId = (plan: Plan.Plan): Effect.Effect<string> =>
+  Effect.gen(function* () {
+    const at = yield* now
+    const stamp = at
+      .toISOString()
+      .replace(/[-:]/g, "")
+      .replace(/\.\d+Z$/, "Z")
+    const rand = (yield* Random.nextIntBetween(0, 0xffffff)).toString(16).padStart(6, "0")
+    const base = plan.id.replace(/[^A-Za-z0-9._-]/g, "-").replace(/^[^A-Za-z0-9]+/, "") || "run"
+    return `${base.slice(0, 120)}-${stamp}-${rand}`
+  })
+
+/**
  * Build an executor from its services.
  *
  * @since 0.1.0
@@ -612,18 +632,6 @@ export const make = Effect.gen(function* () {
       observation: { scope: undefined }
     }
   }
-
-  const newRunId = (plan: Plan.Plan) =>
-    Effect.gen(function* () {
-      const at = yield* now
-      const stamp = at
-        .toISOString()
-        .replace(/[-:]/g, "")
-        .replace(/\.\d+Z$/, "Z")
-      const rand = (yield* Random.nextIntBetween(0, 0xffffff)).toString(16).padStart(6, "0")
-      const base = plan.id.replace(/[^A-Za-z0-9._-]/g, "-").replace(/^[^A-Za-z0-9]+/, "") || "run"
-      return `${base.slice(0, 120)}-${stamp}-${rand}`
-    })
 
   const runWith = (plan: Plan.Plan, options: RunOptions | undefined, sink: Sink | undefined) =>
     Effect.gen(function* () {

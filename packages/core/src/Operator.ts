@@ -18,8 +18,29 @@ import * as GateEvidence from "./GateEvidence.js"
 import type * as Plan from "./Plan.js"
 
 /**
+ * One person's decision on a gate, as an approval queue (a portal) records
+ * it: the authenticated principal, their role, the decision, the mandatory
+ * comment and the evidence they gave. A gate that needs several distinct
+ * approvers collects several of these before it is answered.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export class Approval extends Schema.Class<Approval>("Approval")({
+  /** The authenticated principal (never a name taken from a request body). */
+  principal: Schema.String,
+  role: Schema.String,
+  decision: Schema.Literal("approve", "reject", "defer"),
+  comment: Schema.String,
+  evidence: Schema.Record({ key: Schema.String, value: Schema.String }),
+  at: Schema.Date
+}) {}
+
+/**
  * Approve: the work is done; `evidence` holds a value for each evidence
- * field the gate asks for.
+ * field the gate asks for. `comment` and `approvals` (optional, since 0.3.0)
+ * carry the audit trail of an approval queue: every decision that led to
+ * this answer.
  *
  * @since 0.1.0
  * @category models
@@ -27,19 +48,24 @@ import type * as Plan from "./Plan.js"
 export class Approved extends Schema.TaggedClass<Approved>()("Approved", {
   by: Schema.String,
   evidence: Schema.Record({ key: Schema.String, value: Schema.String }),
-  note: Schema.optional(Schema.String)
+  note: Schema.optional(Schema.String),
+  comment: Schema.optional(Schema.String),
+  approvals: Schema.optional(Schema.Array(Approval))
 }) {}
 
 /**
  * Reject: the run must not go on (for a gate), or the interrupted step did
- * not take effect (for a confirmation; the step runs again).
+ * not take effect (for a confirmation; the step runs again). `comment` and
+ * `approvals`: as for `Approved` (since 0.3.0).
  *
  * @since 0.1.0
  * @category models
  */
 export class Rejected extends Schema.TaggedClass<Rejected>()("Rejected", {
   by: Schema.String,
-  reason: Schema.String
+  reason: Schema.String,
+  comment: Schema.optional(Schema.String),
+  approvals: Schema.optional(Schema.Array(Approval))
 }) {}
 
 /**

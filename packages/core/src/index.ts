@@ -127,3 +127,8 @@ export * as Availability from "./Availability.js"
  * @since 0.3.0
  */
 export * as RunObserver from "./RunObserver.js"
+
+/**
+ * @since 0.3.0
+ */
+export * as ReportFormat from "./ReportFormat.js"

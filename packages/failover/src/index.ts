@@ -32,3 +32,8 @@ export * as SiteProber from "./SiteProber.js"
  * @since 0.1.0
  */
 export * as TrafficSwitch from "./TrafficSwitch.js"
+
+/**
+ * @since 0.3.0
+ */
+export * as Planners from "./Planners.js"

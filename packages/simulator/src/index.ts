@@ -32,3 +32,8 @@ export * as SimActions from "./SimActions.js"
  * @since 0.3.0
  */
 export * as SimControl from "./SimControl.js"
+
+/**
+ * @since 0.3.0
+ */
+export * as SiteFile from "./SiteFile.js"
