@@ -19,13 +19,19 @@ import { type CliError, usage } from "./CliError.js"
 export type Method = Planners.Method
 
 /**
- * The method used when none is given: `single` for one appliance, `async`
- * (less downtime) for a pair.
+ * The method of a site: `method`, or `single` for one appliance; a failover
+ * pair without a method is a usage error (PREP-7, see `Planners.chooseMethod`
+ * of `@sra-upgrade/failover`).
  *
- * @since 0.1.0
+ * @since 0.3.0
  * @category combinators
  */
-export const defaultMethod: typeof Planners.defaultMethod = Planners.defaultMethod
+export const chooseMethod = (
+  site: Site.Site,
+  method: Method | undefined,
+  file: string
+): Effect.Effect<Method, CliError> =>
+  Effect.mapError(Planners.chooseMethod(site, method, file), (e) => usage(e.message))
 
 /**
  * Check that a method fits the site.

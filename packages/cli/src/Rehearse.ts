@@ -11,7 +11,15 @@
  *
  * @since 0.1.0
  */
-import { ApplianceApi, CoreSteps, MaintenanceWindow, Plan, Rehearsal, Site } from "@sra-upgrade/core"
+import {
+  ApplianceApi,
+  CoreSteps,
+  MaintenanceWindow,
+  Plan,
+  Rehearsal,
+  Site,
+  type SingleUpgrade
+} from "@sra-upgrade/core"
 import { ApplianceClient } from "@sra-upgrade/appliance-client"
 import { Seed, Simulator } from "@sra-upgrade/simulator"
 import * as Console from "effect/Console"
@@ -39,6 +47,8 @@ export interface Options {
   readonly siteFile: string
   readonly to: string
   readonly method: Option.Option<Planners.Method>
+  /** How the appliances get the packages (SINGLE-1 automatic, the default, or SINGLE-3 manual). */
+  readonly updateMethod?: Option.Option<SingleUpgrade.Method> | undefined
   /** Offline: the product version the appliances run (default: read through the API). */
   readonly current: Option.Option<string>
   readonly timeScale: number
@@ -81,11 +91,7 @@ export const run = (options: Options): Effect.Effect<void, CliError> =>
       const scale = options.timeScale
       if (!(scale >= 1)) return yield* usage(`--time-scale must be at least 1, got ${scale}`)
       const site = yield* SiteConnections.load(options.siteFile)
-      const method = yield* Planners.validateMethod(
-        site,
-        Option.getOrElse(options.method, () => Planners.defaultMethod(site)),
-        options.siteFile
-      )
+      const method = yield* Planners.chooseMethod(site, Option.getOrUndefined(options.method), options.siteFile)
       const offline = Option.getOrUndefined(options.current)
       const seen: ReadonlyArray<Seed.ObservedAppliance> =
         offline !== undefined
@@ -97,7 +103,10 @@ export const run = (options: Options): Effect.Effect<void, CliError> =>
           : yield* observed(site, options.siteFile)
       const current = new Map(seen.map((o) => [o.id, { product: o.version, build: o.build }] as const))
       const now = new Date()
-      const production = yield* Planners.plan(site, options.to, method, { current, now })
+      const updateMethod =
+        options.updateMethod === undefined ? undefined : Option.getOrUndefined(options.updateMethod)
+      const chosen = updateMethod === undefined ? {} : { updateMethod }
+      const production = yield* Planners.plan(site, options.to, method, { current, now, ...chosen })
       const password =
         site.backup.password === undefined
           ? undefined
@@ -147,7 +156,8 @@ export const run = (options: Options): Effect.Effect<void, CliError> =>
       const plan = yield* Planners.plan(rehearsalSite, options.to, method, {
         current,
         now,
-        siteUrl: sim.site.httpUrl
+        siteUrl: sim.site.httpUrl,
+        ...chosen
       })
       const expected = Rehearsal.fingerprint(production)
       if (Rehearsal.fingerprint(plan) !== expected)

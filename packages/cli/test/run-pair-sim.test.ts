@@ -35,6 +35,8 @@ describe("a pair run against a standalone simulator", () => {
       join(dir, "site.yaml"),
       "--to",
       Demo.targetVersion,
+      "--method",
+      "async",
       "--yes",
       "--simulator",
       sim.controlUrl,

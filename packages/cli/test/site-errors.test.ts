@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest"
 import { join } from "node:path"
+import { fileURLToPath } from "node:url"
 import { folder, runCli, siteYaml } from "./support.js"
 
 const planArgs = (file: string) => ["plan", "--site", file, "--to", "24.3.2", "--current", "24.1.3"]
@@ -89,6 +90,18 @@ describe("broken site files", () => {
     const r = await runCli(...planArgs(join(dir, "site.yaml")), "--method", "async")
     expect(r.code).toBe(2)
     expect(r.stderr).toContain("the site has one appliance; --method async is for failover pairs")
+  })
+
+  it("PREP-7: a failover pair without --method is a usage error naming both methods and the guide's advice", async () => {
+    const pair = fileURLToPath(new URL("../../../examples/pair.yaml", import.meta.url))
+    const r = await runCli(...planArgs(pair))
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain("choose its method (PREP-7)")
+    expect(r.stderr).toContain("--method sync")
+    expect(r.stderr).toContain("--method async")
+    expect(r.stderr).toContain("advises it for simple deployments")
+    const chosen = await runCli(...planArgs(pair), "--method", "sync")
+    expect(chosen.code, chosen.stderr).toBe(0)
   })
 
   it("a target with no install path: names the missing package", async () => {

@@ -689,7 +689,11 @@ const certificateExportSection = (c: Context): ReadonlyArray<Plan.Step> => [
 ]
 
 const single6 =
-  "SINGLE-6: if the automatic install fails (download error, package not offered), fall back to the manual method: plan again with method manual (download key + upload)."
+  "SINGLE-6: if the automatic install fails (download error, package not offered), fall back to the manual method: plan again with the manual update method (sra-upgrade plan|run --update-method manual: download key + upload)."
+
+/** SINGLE-4, as the guide says it after every manual procedure (l.113, l.215, l.305). */
+const single4Manual =
+  "SINGLE-4: once a package is downloaded with the download key it disappears from the list of available updates: install it right after downloading; downloading it again needs vendor support."
 
 /** 4. The installs in order, each followed by its wait (SINGLE-1..5, PREP-3, PREP-6). */
 const installsSection = (c: Context): ReadonlyArray<Plan.Step> => {
@@ -732,8 +736,10 @@ const installsSection = (c: Context): ReadonlyArray<Plan.Step> => {
             `Open ${applianceUrl(appliance)} > Updates and press "Check for updates".`,
             `Install the package the page offers ("Install this update"); when it is done, check again: packages that needed it are now unlocked. Repeat until the appliance runs ${tgt.label}.`,
             "Base software first, then the product updates that need it, right after a fresh backup (SINGLE-5).",
-            "A downloaded update disappears from the list: install it right away (SINGLE-4).",
-            single6
+            method === "manual"
+              ? single4Manual
+              : "A downloaded update disappears from the list: install it right away; re-downloading needs vendor support (SINGLE-4).",
+            ...(method === "automatic" ? [single6] : [])
           ]
         },
         { appliance: id, package: tgt.label, kind: kinds[0]!, method, version: tgt.label, offered: "gate" }
@@ -755,14 +761,15 @@ const installsSection = (c: Context): ReadonlyArray<Plan.Step> => {
         {
           id: `${id}/download-key`,
           title: "Fetch the packages with the appliance's download key",
-          rules: ["SINGLE-3", "PREP-8"],
+          rules: ["SINGLE-3", "SINGLE-4", "PREP-8"],
           target: id,
           estimatedSeconds: 1800,
           instructions: [
             `Open ${applianceUrl(appliance)} > Updates and generate the appliance's unique download key (it needs a correct clock, PREP-8).`,
-            "From a system with Internet access, submit the key to the vendor's update server.",
+            "From a system with Internet access, submit the key to the vendor's update server (btupdate.com).",
             `Download: ${order.map((s) => pkgLabel(s.package)).join("; ")}.`,
-            "Carry the files to the appliance's network on removable media."
+            "Carry the files to the appliance's network on removable media.",
+            `${single4Manual} Download only inside the maintenance window you install in.`
           ]
         },
         { appliance: id, packages: order.map((s) => s.package.id) }
@@ -788,7 +795,7 @@ const installsSection = (c: Context): ReadonlyArray<Plan.Step> => {
     const rules = [
       method === "manual" ? "SINGLE-3" : "SINGLE-1",
       ...(p.requires.length > 0 ? ["SINGLE-2"] : []),
-      ...(method === "automatic" ? ["SINGLE-4"] : []),
+      "SINGLE-4",
       ...(s.immediatelyAfterPrevious ? ["SINGLE-5"] : []),
       ...(method === "automatic" ? ["SINGLE-6"] : [])
     ]
@@ -818,6 +825,7 @@ const installsSection = (c: Context): ReadonlyArray<Plan.Step> => {
               : [
                   `Open ${applianceUrl(appliance)} > Updates > Manual installation.`,
                   `Upload the file of ${pkgLabel(p)} and press "Update software".`,
+                  single4Manual,
                   ...immediate,
                   `Approve as soon as the install has started; the run then waits for the appliance (about ${estimate.minutes} min).`
                 ],

@@ -220,7 +220,7 @@ describe("SingleUpgrade.planSingleUpgrade", () => {
   it("SINGLE-3: manual method: a download-key gate, then an upload gate per package", () => {
     const p = planOf(site(), "24.3.2", { method: "manual" })
     const key = byId(p, "A/download-key")
-    expect(key.rules).toEqual(["SINGLE-3", "PREP-8"])
+    expect(key.rules).toEqual(["SINGLE-3", "SINGLE-4", "PREP-8"])
     expect(idx(p, "A/download-key")).toBeLessThan(idx(p, "A/install-base-6.1.0"))
     const gate = byId(p, "A/install-site-24.3.2")
     expect(gate.rules).toContain("SINGLE-3")
@@ -234,6 +234,22 @@ describe("SingleUpgrade.planSingleUpgrade", () => {
     for (const g of p.steps.filter((s) => CoreSteps.ConfirmInstallStarted.is(s))) {
       expect(g.rules).toContain("SINGLE-4")
       if (g._tag === "ManualGate") expect(g.instructions.join("\n")).toMatch(/disappears from the list.*right away/)
+    }
+  })
+
+  it("SINGLE-4: the manual method: the download-key gate and every upload gate say a downloaded update leaves the list and re-downloading needs support", () => {
+    const p = planOf(site(), "24.3.2", { method: "manual" })
+    const key = byId(p, "A/download-key")
+    expect(key.rules).toContain("SINGLE-4")
+    const text = (s: Plan.Step) => (s._tag === "ManualGate" ? s.instructions.join("\n") : "")
+    expect(text(key)).toMatch(/disappears from the list of available updates.*downloading it again needs vendor support/)
+    const uploads = p.steps.filter((s) => CoreSteps.ConfirmInstallStarted.is(s))
+    expect(uploads.length).toBeGreaterThan(0)
+    for (const g of uploads) {
+      expect(g.rules).toContain("SINGLE-4")
+      expect(text(g)).toContain("downloading it again needs vendor support")
+      // SINGLE-6 (fall back to manual) is for the automatic method only
+      expect(g.rules).not.toContain("SINGLE-6")
     }
   })
 

@@ -55,15 +55,6 @@ export class PlannerError extends Schema.TaggedError<PlannerError>("@sra-upgrade
 }
 
 /**
- * The method used when none is given: `single` for one appliance, `async`
- * (less downtime) for a pair.
- *
- * @since 0.3.0
- * @category combinators
- */
-export const defaultMethod = (site: Site.Site): Method => (site.isPair ? "async" : "single")
-
-/**
  * Check that a method fits the site (`file` names the site in the message).
  *
  * @since 0.3.0
@@ -87,6 +78,32 @@ export const validateMethod = (site: Site.Site, method: Method, file: string): E
       : Either.right(method)
 
 /**
+ * The method of a site when the caller gave `method` (or none): a single
+ * appliance defaults to `single`; a failover pair has no default (PREP-7,
+ * guide l.45: "vous devez choisir"), so a pair without a method is a
+ * `method` error naming both methods and the guide's advice. The method is
+ * then checked against the site ({@link validateMethod}).
+ *
+ * @since 0.3.0
+ * @category combinators
+ */
+export const chooseMethod = (
+  site: Site.Site,
+  method: Method | undefined,
+  file: string
+): Either.Either<Method, PlannerError> =>
+  method !== undefined
+    ? validateMethod(site, method, file)
+    : site.isPair
+      ? Either.left(
+          new PlannerError({
+            reason: "method",
+            detail: `${file}: the site is a failover pair: choose its method (PREP-7): --method sync (PAIR-2: ${site.primary.id} is upgraded first and stays primary; simple, no failover event, the site is down while it installs; the guide advises it for simple deployments) or --method async (PAIR-3: the backup is upgraded first and becomes primary; minimal downtime, but a failover event and a traffic switch).`
+          })
+        )
+      : Either.right("single")
+
+/**
  * What the planners need besides the site file.
  *
  * @since 0.3.0
@@ -98,6 +115,8 @@ export interface Inputs {
   readonly now: Date
   /** Poll interval of install waits (seconds). */
   readonly pollIntervalSeconds?: number | undefined
+  /** How each appliance gets its packages: `automatic` (SINGLE-1, default) or `manual` (download key, SINGLE-3). */
+  readonly updateMethod?: SingleUpgrade.Method | undefined
   /** Pairs: where the site address is probed (default: the planner's, from the site hostname). */
   readonly siteUrl?: string | undefined
   /** Pairs: the `ApplianceApi` id whose connection points at the site address (tells which appliance answers there). */
@@ -129,6 +148,7 @@ export const plan = (
         SingleUpgrade.planSingleUpgrade(site, target, {
           current,
           now: inputs.now,
+          ...(inputs.updateMethod === undefined ? {} : { method: inputs.updateMethod }),
           ...(inputs.pollIntervalSeconds === undefined ? {} : { pollIntervalSeconds: inputs.pollIntervalSeconds })
         }),
         (e) => planner(e.message)
@@ -149,6 +169,7 @@ export const plan = (
       const options: PairPlan.Options = {
         current: Object.fromEntries(inputs.current),
         windows: [windows[0]!, windows[1]!],
+        ...(inputs.updateMethod === undefined ? {} : { method: inputs.updateMethod }),
         ...(inputs.pollIntervalSeconds === undefined ? {} : { pollIntervalSeconds: inputs.pollIntervalSeconds }),
         ...(inputs.siteUrl === undefined ? {} : { siteUrl: inputs.siteUrl }),
         ...(inputs.siteClientId === undefined ? {} : { siteClientId: inputs.siteClientId })

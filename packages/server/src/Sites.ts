@@ -244,7 +244,7 @@ export const make = (options: Options): Sites["Type"] => {
       Effect.gen(function* () {
         const entry = yield* get(request.site)
         const method = yield* Either.mapLeft(
-          Planners.validateMethod(entry.site, request.method ?? Planners.defaultMethod(entry.site), request.site),
+          Planners.chooseMethod(entry.site, request.method, request.site),
           (e) => new Invalid({ reason: "plan", message: e.message })
         )
         const connections = yield* connectionsOf(entry)

@@ -171,7 +171,10 @@ describe("portal API", () => {
           ["A", true, "24.1.3", "primary"],
           ["B", true, "24.1.3", "backup"]
         ])
-        const plan = yield* vera.plans.plan({ payload: { site: "pair", target: "24.3.2" } })
+        // PREP-7: a pair has no default method
+        const unchosen = yield* Effect.flip(vera.plans.plan({ payload: { site: "pair", target: "24.3.2" } }))
+        expect(unchosen._tag === "Invalid" && unchosen.message).toContain("choose its method (PREP-7)")
+        const plan = yield* vera.plans.plan({ payload: { site: "pair", target: "24.3.2", method: "async" } })
         expect(plan.plan.kind).toBe("async-pair")
         expect(plan.plan.steps.some((s) => s.id === "pair/switch")).toBe(true)
         expect(plan.runbook).toContain("# Asynchronous upgrade")
@@ -187,7 +190,7 @@ describe("portal API", () => {
         expect(invalid._tag === "Invalid" && invalid.reason).toBe("site")
         const broken = yield* vera.sites.get({ path: { siteId: "broken" } })
         expect(broken.health.every((h) => !h.reachable && h.error !== undefined)).toBe(true)
-        const down = yield* Effect.flip(vera.plans.plan({ payload: { site: "broken", target: "24.3.2" } }))
+        const down = yield* Effect.flip(vera.plans.plan({ payload: { site: "broken", target: "24.3.2", method: "async" } }))
         expect(down._tag === "Unavailable" && down.reason).toBe("appliance")
         expect(down.message).toContain("cannot read the version")
       }),

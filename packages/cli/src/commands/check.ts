@@ -11,7 +11,7 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { failed } from "../CliError.js"
-import { jsonOpt, methodOpt, siteOpt, toOpt } from "../internal/options.js"
+import { jsonOpt, methodOpt, siteOpt, toOpt, updateMethodOpt } from "../internal/options.js"
 import { handlersFor, prepare } from "../internal/prepare.js"
 
 interface CheckRow {
@@ -56,9 +56,9 @@ const runChecks = (plan: Plan.Plan) =>
  * @since 0.3.0
  * @category commands
  */
-export const command = Command.make("check", { site: siteOpt, to: toOpt, method: methodOpt, json: jsonOpt }, (o) =>
+export const command = Command.make("check", { site: siteOpt, to: toOpt, method: methodOpt, updateMethod: updateMethodOpt, json: jsonOpt }, (o) =>
   Effect.gen(function* () {
-    const { appliances, plan, site } = yield* prepare(o.site, o.to, o.method)
+    const { appliances, plan, site } = yield* prepare(o.site, o.to, o.method, Option.none(), undefined, o.updateMethod)
     const handlers = yield* handlersFor(site, o.site)
     const rows = yield* runChecks(plan).pipe(
       Effect.provide(handlers.pipe(Layer.provide(Layer.merge(appliances, Journal.layerMemory))))

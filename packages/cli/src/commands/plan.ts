@@ -9,7 +9,7 @@ import { Plan } from "@sra-upgrade/core"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import { CliError, ExitCode } from "../CliError.js"
-import { currentOpt, methodOpt, siteOpt, toOpt } from "../internal/options.js"
+import { currentOpt, methodOpt, siteOpt, toOpt, updateMethodOpt } from "../internal/options.js"
 import { prepare } from "../internal/prepare.js"
 
 /**
@@ -24,15 +24,16 @@ export const command = Command.make(
     site: siteOpt,
     to: toOpt,
     method: methodOpt,
+    updateMethod: updateMethodOpt,
     format: Options.choice("format", ["md", "table", "json"] as const).pipe(
       Options.withDefault("md" as const),
       Options.withDescription("md: a Markdown runbook; table: one line per step; json: the plan value.")
     ),
     current: currentOpt
   },
-  ({ current, format, method, site, to }) =>
+  ({ current, format, method, site, to, updateMethod }) =>
     Effect.gen(function* () {
-      const { plan } = yield* prepare(site, to, method, current).pipe(
+      const { plan } = yield* prepare(site, to, method, current, undefined, updateMethod).pipe(
         Effect.mapError((e) =>
           e.exitCode === ExitCode.unreachable
             ? new CliError({

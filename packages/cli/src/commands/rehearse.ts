@@ -5,7 +5,7 @@
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { currentOpt, jsonOpt, methodOpt, runsOpt, siteOpt, toOpt } from "../internal/options.js"
+import { currentOpt, jsonOpt, methodOpt, runsOpt, siteOpt, toOpt, updateMethodOpt } from "../internal/options.js"
 import * as Rehearse from "../Rehearse.js"
 
 /**
@@ -20,6 +20,7 @@ export const command = Command.make(
     site: siteOpt,
     to: toOpt,
     method: methodOpt,
+    updateMethod: updateMethodOpt,
     current: currentOpt,
     timeScale: Options.float("time-scale").pipe(
       Options.withDefault(600),

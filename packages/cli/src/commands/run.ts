@@ -17,6 +17,7 @@ import {
   simulatorOpt,
   siteOpt,
   toOpt,
+  updateMethodOpt,
   yesOpt
 } from "../internal/options.js"
 import { driving, finish, prepare, runLayer } from "../internal/prepare.js"
@@ -35,6 +36,7 @@ export const command = Command.make(
     site: siteOpt,
     to: toOpt,
     method: methodOpt,
+    updateMethod: updateMethodOpt,
     runs: runsOpt,
     answers: answersOpt,
     yes: yesOpt,
@@ -47,7 +49,14 @@ export const command = Command.make(
     Effect.gen(function* () {
       const drive = yield* driving(o)
       const { timeScale } = drive
-      const { appliances, plan, site } = yield* prepare(o.site, o.to, o.method, Option.none(), drive.simulator)
+      const { appliances, plan, site } = yield* prepare(
+        o.site,
+        o.to,
+        o.method,
+        Option.none(),
+        drive.simulator,
+        o.updateMethod
+      )
       const layer = yield* runLayer({
         site,
         file: o.site,

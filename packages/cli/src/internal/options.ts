@@ -13,7 +13,13 @@ export const toOpt = Options.text("to").pipe(Options.withDescription("Target pro
 export const methodOpt = Options.choice("method", ["single", "sync", "async"] as const).pipe(
   Options.optional,
   Options.withDescription(
-    "single (one appliance), sync or async (failover pair). Default: single, or async for a pair."
+    "single (one appliance), sync or async (failover pair; required: PREP-7, the operator chooses — sync is the simple one, async the one with less downtime). Default for one appliance: single."
+  )
+)
+export const updateMethodOpt = Options.choice("update-method", ["automatic", "manual"] as const).pipe(
+  Options.optional,
+  Options.withDescription(
+    "How the appliances get the packages: automatic (Check for updates, Install this update: SINGLE-1; the default) or manual (restricted networks: download key, removable media, Manual installation: SINGLE-3). Plan again with manual when automatic updates fail (SINGLE-6)."
   )
 )
 export const runsOpt = Options.text("runs").pipe(

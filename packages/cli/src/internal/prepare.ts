@@ -58,15 +58,12 @@ export const prepare = (
   to: string,
   method: Option.Option<Planners.Method>,
   current: Option.Option<string> = Option.none(),
-  simulator?: Sim.Target
+  simulator?: Sim.Target,
+  updateMethod: Option.Option<SingleUpgrade.Method> = Option.none()
 ) =>
   Effect.gen(function* () {
     const site = yield* SiteConnections.load(file)
-    const m = yield* Planners.validateMethod(
-      site,
-      Option.getOrElse(method, () => Planners.defaultMethod(site)),
-      file
-    )
+    const m = yield* Planners.chooseMethod(site, Option.getOrUndefined(method), file)
     const offline = Option.isSome(current)
     const connections = offline ? [] : yield* SiteConnections.connections(site, { siteFile: file })
     const appliances = Runner.appliancesLayer(withSimulator(connections, site, simulator))
@@ -78,6 +75,7 @@ export const prepare = (
     const plan = yield* Planners.plan(site, to, m, {
       current: observed,
       now: new Date(),
+      ...(Option.isSome(updateMethod) ? { updateMethod: updateMethod.value } : {}),
       ...(front === undefined ? {} : { siteUrl: front.httpUrl, siteClientId: Demo.siteClientId })
     })
     return { site, method: m, plan, appliances } satisfies Prepared
