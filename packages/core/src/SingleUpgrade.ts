@@ -1009,6 +1009,8 @@ export interface Sections {
   readonly method: Method
   /** PREP-3: the installs' estimated minutes in total. */
   readonly installMinutes: number
+  /** PREP-3: how the estimate was made (the note of the window step). */
+  readonly estimateNote: string
   /** The window the plan installs in, if any. */
   readonly window: MaintenanceWindow.MaintenanceWindow | undefined
   /** API, clock, version path, rehearsal checks; the before-upgrade gates (CLIENT-3, 5, 6). */
@@ -1054,6 +1056,7 @@ export const sections = (
     targetBuild: c.finalProduct?.build === undefined ? undefined : Version.formatBuild(c.finalProduct.build),
     method: c.method,
     installMinutes: c.installMinutes,
+    estimateNote: estimateNote(c),
     window: c.window,
     checks: checksSection(c),
     windowStep: windowSection(c),

@@ -272,9 +272,44 @@ type Roles = Readonly<Record<string, "primary" | "backup" | "none">>
 const rolesCheck = (id: string, title: string, rules: ReadonlyArray<string>, expect: Roles) =>
   FailoverSteps.Roles.check({ id, title, rules, estimatedSeconds: 5 }, { expect })
 
-/** One of the pair's two windows (PAIR-1, PREP-4). */
-const windowStep = (id: string, w: MaintenanceWindow.MaintenanceWindow, title: string, notes: ReadonlyArray<string>) =>
-  FailoverSteps.window({ id, title, rules: ["PAIR-1", "PREP-4"], estimatedSeconds: 0, notes }, w)
+/** One of the pair's two windows (PAIR-1, PREP-4), with the PREP-3 estimate of the appliance installed in it. */
+const windowStep = (
+  id: string,
+  w: MaintenanceWindow.MaintenanceWindow,
+  title: string,
+  installed: SingleUpgrade.Sections,
+  notes: ReadonlyArray<string>
+) =>
+  FailoverSteps.window(
+    {
+      id,
+      title,
+      rules: ["PAIR-1", "PREP-4", "PREP-3"],
+      estimatedSeconds: 0,
+      notes: [...notes, `${installed.appliance}: ${installed.estimateNote}`]
+    },
+    w
+  )
+
+/**
+ * What the single-appliance plans of both members say at plan level, kept in
+ * the pair plan: each window checked against the install of its appliance
+ * (PREP-3), the two estimates compared (the guide: « durée identique sur les
+ * deux serveurs », l.151, PAIR-1), and the client and method notes once.
+ */
+const memberNotes = (
+  first: SingleUpgrade.Sections,
+  second: SingleUpgrade.Sections
+): { readonly warnings: ReadonlyArray<string>; readonly notes: ReadonlyArray<string> } => {
+  const warnings = [first, second].flatMap((s) => s.warnings.map((w) => `${s.appliance}: ${w}`))
+  const [low, high] = [first.installMinutes, second.installMinutes].sort((x, y) => x - y) as [number, number]
+  if (high > low * 1.25 && high - low >= 10)
+    warnings.push(
+      `Warning (PAIR-1, PREP-3): the installs are estimated at ${first.installMinutes} min on ${first.appliance} and ${second.installMinutes} min on ${second.appliance}, but the guide expects the same duration on both servers: check storedDataGb of both appliances, and size both windows for ${high} min.`
+    )
+  const notes = [...new Set([...first.notes, ...second.notes])]
+  return { warnings, notes }
+}
 
 /** VERIFY-4: a person confirms the new version works in production on `serving` before the other appliance is touched. */
 const verifyInProduction = (
@@ -699,7 +734,7 @@ export const planSynchronous = (
         [a.id]: "primary",
         [b.id]: "backup"
       }),
-      windowStep("pair/window-1", w1, `Maintenance window 1 (${w1.label}): ${a.id}`, [
+      windowStep("pair/window-1", w1, `Maintenance window 1 (${w1.label}): ${a.id}`, sa, [
         `The site is unavailable while ${a.id} installs (synchronous method, PAIR-2).`
       ]),
       ...backupSyncBreak(c),
@@ -716,7 +751,7 @@ export const planSynchronous = (
         { pair, appliance: a.id, version }
       ),
       ...sa.clients,
-      windowStep("pair/window-2", w2, `Maintenance window 2 (${w2.label}): ${b.id}`, [
+      windowStep("pair/window-2", w2, `Maintenance window 2 (${w2.label}): ${b.id}`, sb, [
         `PAIR-1: the run pauses here durably; ${b.id} is upgraded only in this window.`
       ]),
       verifyInProduction(c, a, version, "PAIR-5", `Confirm ${version} works in production before upgrading ${b.id}`, [
@@ -733,6 +768,7 @@ export const planSynchronous = (
       ),
       ...trailer(c)
     ]
+    const member = memberNotes(sa, sb)
     return finish(
       c,
       "sync-pair",
@@ -740,9 +776,11 @@ export const planSynchronous = (
       version,
       steps,
       [
+        ...member.warnings,
         `Synchronous method (PAIR-2): ${a.id} is upgraded first and stays primary; no failover event, longer downtime (the whole install of ${a.id}).`,
         `At the end ${a.id} is primary and ${b.id} backup.`,
-        ...commonNotes(c)
+        ...commonNotes(c),
+        ...member.notes
       ]
     )
   })
@@ -777,7 +815,7 @@ export const planAsynchronous = (
         [a.id]: "primary",
         [b.id]: "backup"
       }),
-      windowStep("pair/window-1", w1, `Maintenance window 1 (${w1.label}): ${b.id}, then the switch`, [
+      windowStep("pair/window-1", w1, `Maintenance window 1 (${w1.label}): ${b.id}, then the switch`, sb, [
         `${a.id} keeps serving the site while ${b.id} installs (asynchronous method, PAIR-3).`
       ]),
       ...backupSyncBreak(c),
@@ -786,7 +824,7 @@ export const planAsynchronous = (
       // PAIR-6: verify B again once it serves the site (VERIFY-2 through the site name)
       ...pb.console,
       ...sb.clients,
-      windowStep("pair/window-2", w2, `Maintenance window 2 (${w2.label}): ${a.id}`, [
+      windowStep("pair/window-2", w2, `Maintenance window 2 (${w2.label}): ${a.id}`, sa, [
         `PAIR-1: the run pauses here durably; ${b.id} serves the site meanwhile, without failover protection.`
       ]),
       verifyInProduction(
@@ -811,6 +849,7 @@ export const planAsynchronous = (
       ...(options.swapBack ? swapBack(c, version) : []),
       ...trailer(c)
     ]
+    const member = memberNotes(sb, sa)
     return finish(
       c,
       "async-pair",
@@ -818,12 +857,14 @@ export const planAsynchronous = (
       version,
       steps,
       [
+        ...member.warnings,
         `Asynchronous method (PAIR-3): ${b.id} is upgraded first and becomes primary; the downtime is the switch itself.`,
         options.swapBack
           ? `At the end ${a.id} is primary again (swap back with set_failover_role and a data sync first).`
           : `At the end ${b.id} is primary and ${a.id} backup. To make ${a.id} primary again, plan with swapBack (set_failover_role with a data sync first).`,
         `Rollback before the switch: traffic stays on ${a.id}; bring ${b.id} back to ${a.id}'s version and re-establish the relationship from ${a.id}.`,
-        ...commonNotes(c)
+        ...commonNotes(c),
+        ...member.notes
       ]
     )
   })

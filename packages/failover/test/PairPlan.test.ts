@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import { CoreSteps, MaintenanceWindow, Plan } from "@sra-upgrade/core"
+import { CoreSteps, MaintenanceWindow, Plan, Site, SingleUpgrade } from "@sra-upgrade/core"
 import { readFileSync } from "node:fs"
 import * as FailoverSteps from "../src/FailoverSteps.js"
 import * as PairPlan from "../src/PairPlan.js"
@@ -38,7 +38,78 @@ const idx = (p: Plan.Plan, id: string) => {
 const step = (p: Plan.Plan, id: string) => p.steps[idx(p, id)]!
 const firstOf = (p: Plan.Plan, prefix: string) => ids(p).findIndex((s) => s.startsWith(prefix))
 
+/** examples/pair.yaml, its text edited by `edit` (e.g. more stored data). */
+const examplePair = (edit: (yaml: string) => string = (y) => y) =>
+  Effect.runSync(
+    Site.decodeSite(
+      edit(readFileSync(new URL("../../../examples/pair.yaml", import.meta.url), "utf8")),
+      "yaml",
+      "examples/pair.yaml"
+    )
+  )
+const exampleWindows = (minutes: number, gapHours = 21) => {
+  const start = Date.parse("2026-12-12T21:00:00Z")
+  return [
+    new MaintenanceWindow.MaintenanceWindow({ label: "w1", start: new Date(start), durationMinutes: minutes }),
+    new MaintenanceWindow.MaintenanceWindow({
+      label: "w2",
+      start: new Date(start + minutes * 60_000 + gapHours * 3_600_000),
+      durationMinutes: minutes
+    })
+  ] as const
+}
+const exampleOptions = (extra: Partial<PairPlan.Options> = {}): PairPlan.Options => ({
+  current: { A: { product: "24.1.3" }, B: { product: "24.1.3" } },
+  windows: exampleWindows(180),
+  ...extra
+})
+const right = <A, E extends { readonly message: string }>(e: Either.Either<A, E>): A => {
+  if (Either.isLeft(e)) throw new Error(e.left.message)
+  return e.right
+}
+
 describe("PairPlan", () => {
+  it("PREP-3 PAIR-1: a pair plan keeps what the single plans say: each window checked against its appliance's install, client notes", () => {
+    // 800 GB of recordings: about 3h50m per install, in 20-minute windows
+    const heavy = examplePair((y) => y.replaceAll("storedDataGb: 40", "storedDataGb: 800"))
+    const single = right(
+      SingleUpgrade.sections(heavy, "24.3.2", {
+        appliance: "A",
+        current: { product: "24.1.3" },
+        window: exampleWindows(20)[0]
+      })
+    )
+    expect(single.installMinutes).toBeGreaterThan(200)
+    for (const f of [PairPlan.planSynchronous, PairPlan.planAsynchronous]) {
+      const p = right(f(heavy, "24.3.2", exampleOptions({ windows: exampleWindows(20) })))
+      const warnings = p.notes.filter((n) => n.includes("Warning (PREP-3)"))
+      expect(warnings.map((w) => w.slice(0, 2)).sort(), p.kind).toEqual(["A:", "B:"])
+      expect(warnings.join("\n")).toContain(`estimated at ${single.installMinutes} min`)
+      // the window steps carry the estimate of the appliance installed in them
+      for (const id of ["pair/window-1", "pair/window-2"]) {
+        const w = step(p, id)
+        expect(w.rules).toContain("PREP-3")
+        expect(w.notes.join(" ")).toMatch(/PREP-3: installs estimated at \d+ min in total, from 800 GB/)
+      }
+      // the CLIENT-* self-update notes of the single plans, once each
+      const client = p.notes.filter((n) => /^CLIENT-\d/.test(n))
+      expect(client.length).toBeGreaterThan(0)
+      expect(new Set(client).size).toBe(client.length)
+      expect(p.notes.join("\n")).toMatch(/CLIENT-6, CLIENT-7: jump-client/)
+    }
+    // windows long enough: no warning
+    const fits = right(PairPlan.planSynchronous(examplePair(), "24.3.2", exampleOptions()))
+    expect(fits.notes.filter((n) => n.includes("Warning (PREP-3)"))).toEqual([])
+  })
+
+  it("PAIR-1 PREP-3: installs estimated very differently on the two appliances are flagged (the guide: same duration on both)", () => {
+    const uneven = examplePair((y) => y.replace("storedDataGb: 40", "storedDataGb: 600"))
+    const p = right(PairPlan.planAsynchronous(uneven, "24.3.2", exampleOptions({ windows: exampleWindows(300) })))
+    expect(p.notes.join("\n")).toMatch(/Warning \(PAIR-1, PREP-3\).*same duration on both servers/)
+    const even = right(PairPlan.planAsynchronous(examplePair(), "24.3.2", exampleOptions()))
+    expect(even.notes.join("\n")).not.toContain("Warning (PAIR-1, PREP-3)")
+  })
+
   it("PAIR-1: two windows, the run pauses between them; overlapping or too distant windows are refused", () => {
     for (const f of [PairPlan.planSynchronous, PairPlan.planAsynchronous]) {
       const p = plan(f)
