@@ -68,9 +68,19 @@ export class RolloutInput extends Schema.Class<RolloutInput>("RolloutInput")({
   linkShare: Schema.optionalWith(Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThanOrEqualTo(1)), {
     default: () => 0.5
   }),
-  passiveCheckInHours: Schema.optionalWith(Schema.Number.pipe(Schema.positive()), {
-    default: () => PASSIVE_CHECK_IN_HOURS
-  })
+  /** Hours between two check-ins of a passive client: at most 24 (the guide, l.70: "at least once every 24 hours"). */
+  passiveCheckInHours: Schema.optionalWith(
+    Schema.Number.pipe(
+      Schema.positive(),
+      Schema.lessThanOrEqualTo(PASSIVE_CHECK_IN_HOURS, {
+        message: (issue) =>
+          `passive Jump Clients check in at least once every 24 hours (CLIENT-7, guide l.70): passiveCheckInHours must be at most 24, got ${String(issue.actual)}`
+      })
+    ),
+    {
+      default: () => PASSIVE_CHECK_IN_HOURS
+    }
+  )
 }) {}
 
 /**
@@ -196,5 +206,6 @@ export const waitDeadlineSeconds = (
   const e = estimate(input)
   const base = options?.includePassive === true ? e.finishSeconds : e.activeSeconds
   const margin = options?.margin ?? 0.5
-  return Math.ceil(Math.max(900, base * (1 + margin)))
+  // whole minutes, so that every rendering of it (minutes rounded up, "26m" floored) says the same
+  return Math.ceil(Math.max(900, base * (1 + margin)) / 60) * 60
 }

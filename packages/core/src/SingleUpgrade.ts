@@ -915,7 +915,7 @@ const clientsSection = (c: Context): ReadonlyArray<Plan.Step> => {
       CoreSteps.AwaitJumpClients.wait(
         {
           id: `${id}/jump-clients`,
-          title: `Wait until at most ${maxPending} Jump Client(s) still need the update`,
+          title: `Wait for the active Jump Clients: at most ${maxPending} (the passive ones) may still need the update`,
           rules: ["CLIENT-10", "CLIENT-7", "CLIENT-6"],
           target: id,
           estimatedSeconds: Number(waitJc.params["deadlineSeconds"] ?? 900) / 1.5,

@@ -18,6 +18,23 @@ const with_ = (i: Rollout.RolloutInput, patch: Partial<Rollout.RolloutInput>) =>
   new Rollout.RolloutInput({ ...i, ...patch })
 
 describe("JumpClientRollout", () => {
+  it("CLIENT-7: passive clients check in at least once every 24 hours: passiveCheckInHours above 24 is an error naming the rule", () => {
+    const decode = Schema.decodeUnknownEither(Rollout.RolloutInput)
+    const base = { active: 1, passive: 1, bandwidthMiBps: 10, maxConcurrent: 10 }
+    expect(Either.isRight(decode({ ...base, passiveCheckInHours: 24 }))).toBe(true)
+    expect(Either.isRight(decode({ ...base, passiveCheckInHours: 8 }))).toBe(true)
+    const late = decode({ ...base, passiveCheckInHours: 36 })
+    expect(Either.isLeft(late) && late.left.message).toMatch(/at least once every 24 hours \(CLIENT-7.*got 36/)
+  })
+
+  it("CLIENT-10: the wait deadline is whole minutes, so every rendering of it agrees", () => {
+    FastCheck.assert(
+      FastCheck.property(input, (i) => {
+        expect(Rollout.waitDeadlineSeconds(i) % 60).toBe(0)
+      })
+    )
+  })
+
   it("CLIENT-6: rejects settings beyond the vendor ceilings (100 MiB/s, 500 concurrent)", () => {
     const decode = Schema.decodeUnknownEither(Rollout.RolloutInput)
     expect(Either.isRight(decode({ active: 1, passive: 0, bandwidthMiBps: 100, maxConcurrent: 500 }))).toBe(true)

@@ -25,7 +25,15 @@
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { CoreSteps, GateEvidence, type MaintenanceWindow, Plan, type Site, SingleUpgrade } from "@sra-upgrade/core"
+import {
+  CoreSteps,
+  GateEvidence,
+  JumpClientRollout,
+  type MaintenanceWindow,
+  Plan,
+  type Site,
+  SingleUpgrade
+} from "@sra-upgrade/core"
 import * as FailoverSteps from "./FailoverSteps.js"
 import * as Pair from "./Pair.js"
 import * as Relationship from "./Relationship.js"
@@ -612,6 +620,49 @@ const swapBack = (c: Context, version: string): ReadonlyArray<Plan.Step> => {
   ]
 }
 
+/**
+ * CLIENT-10 across the two windows: all Jump Clients, passive ones included,
+ * should have updated before the second appliance is upgraded. Passive
+ * clients check in at least every 24 h (CLIENT-7), so a second window that
+ * opens before that horizon is flagged, and the second window starts with a
+ * person checking the "Upgrade pending" list on the appliance that serves.
+ */
+const passiveJumpClients = (
+  c: Context,
+  serving: Pair.Member,
+  second: Pair.Member
+): { readonly steps: ReadonlyArray<Plan.Step>; readonly warnings: ReadonlyArray<string> } => {
+  const fleet = c.site.clients.jumpClients
+  if (fleet === undefined || fleet.passive === 0) return { steps: [], warnings: [] }
+  const horizonSeconds = JumpClientRollout.estimate(fleet).passiveSeconds
+  const horizonHours = horizonSeconds / 3600
+  const gapHours = (c.w2.start.getTime() - c.w1.end.getTime()) / 3_600_000
+  const early = gapHours < horizonHours
+  const warnings = early
+    ? [
+        `Warning (CLIENT-10): window 2 opens ${gapHours.toFixed(1)} h after window 1 ends, before the ${fleet.passive} passive Jump Client(s) have all checked in (at least every ${fleet.passiveCheckInHours} h: up to ${horizonHours.toFixed(1)} h after the upgrade). Some may still show "Upgrade pending" when ${second.id} is upgraded: move window 2 to ${new Date(c.w1.end.getTime() + horizonSeconds * 1000).toISOString()} or later, or accept them at the Jump Client check of window 2.`
+      ]
+    : []
+  const steps = [
+    CoreSteps.ConfirmTask.gate(
+      {
+        id: "pair/jump-clients-all",
+        title: `All Jump Clients updated (passive ones included) before ${second.id} is upgraded`,
+        rules: ["CLIENT-10", "CLIENT-7", "CLIENT-8"],
+        target: serving.id,
+        estimatedSeconds: 300,
+        instructions: [
+          `Open https://${c.site.hostname}/login > Jump > Jump Clients (served by ${serving.id}) and look for clients still labelled "Upgrade pending".`,
+          `Passive Jump Clients update at their next check-in: start-up, a console connecting to them, their tray icon, and at least every ${fleet.passiveCheckInHours} h (up to ${horizonHours.toFixed(1)} h after window 1 for all ${fleet.passive}).`,
+          `CLIENT-10: leave time for all Jump Clients to reconnect before this further upgrade step. Defer this gate while some are pending${early ? " (window 2 opens before the passive horizon)" : ""}; approve when none is, or name the ones you accept to leave pending.`
+        ]
+      },
+      { appliance: serving.id, task: "passive-jump-clients", required: true, items: [] }
+    )
+  ]
+  return { steps, warnings }
+}
+
 const commonNotes = (c: Context) => [
   `PAIR-1: two maintenance windows, ${c.w1.label} (${c.w1.start.toISOString()}) and ${c.w2.label} (${c.w2.start.toISOString()}); between them the pair has no failover protection: keep the interval short, long enough only to validate the new version in production.`,
   "PAIR-9: session data created on either appliance while the relationship is broken is synchronised automatically once it is restored.",
@@ -726,6 +777,7 @@ export const planSynchronous = (
     // A serves the site while it installs; its own backup is the pair's (PAIR-4)
     const pa = part(sa, { order: "first", serving: true, backup: false })
     const pb = part(sb, { order: "second", serving: false, backup: true })
+    const jc = passiveJumpClients(c, a, b)
     const version = sb.targetVersion
     const steps: Array<Plan.Step> = [
       ...pa.pre,
@@ -754,6 +806,7 @@ export const planSynchronous = (
       windowStep("pair/window-2", w2, `Maintenance window 2 (${w2.label}): ${b.id}`, sb, [
         `PAIR-1: the run pauses here durably; ${b.id} is upgraded only in this window.`
       ]),
+      ...jc.steps,
       verifyInProduction(c, a, version, "PAIR-5", `Confirm ${version} works in production before upgrading ${b.id}`, [
         `Review how ${a.id} behaved on ${version} since window 1: sessions, consoles, integrations.`,
         `Reject to stop here (${b.id} still runs the old version and the pair stays broken; restore it from ${a.id} only once both run the same version).`
@@ -777,6 +830,7 @@ export const planSynchronous = (
       steps,
       [
         ...member.warnings,
+        ...jc.warnings,
         `Synchronous method (PAIR-2): ${a.id} is upgraded first and stays primary; no failover event, longer downtime (the whole install of ${a.id}).`,
         `At the end ${a.id} is primary and ${b.id} backup.`,
         ...commonNotes(c),
@@ -807,6 +861,7 @@ export const planAsynchronous = (
     // neither serves the site while it installs: B before the switch, A after it
     const pb = part(sb, { order: "first", serving: false, backup: true })
     const pa = part(sa, { order: "second", serving: false, backup: true })
+    const jc = passiveJumpClients(c, b, a)
     const version = sb.targetVersion
     const steps: ReadonlyArray<Plan.Step> = [
       ...pb.pre,
@@ -827,6 +882,7 @@ export const planAsynchronous = (
       windowStep("pair/window-2", w2, `Maintenance window 2 (${w2.label}): ${a.id}`, sa, [
         `PAIR-1: the run pauses here durably; ${b.id} serves the site meanwhile, without failover protection.`
       ]),
+      ...jc.steps,
       verifyInProduction(
         c,
         b,
@@ -858,6 +914,7 @@ export const planAsynchronous = (
       steps,
       [
         ...member.warnings,
+        ...jc.warnings,
         `Asynchronous method (PAIR-3): ${b.id} is upgraded first and becomes primary; the downtime is the switch itself.`,
         options.swapBack
           ? `At the end ${a.id} is primary again (swap back with set_failover_role and a data sync first).`

@@ -102,6 +102,32 @@ describe("PairPlan", () => {
     expect(fits.notes.filter((n) => n.includes("Warning (PREP-3)"))).toEqual([])
   })
 
+  it("CLIENT-10: all Jump Clients, passive ones included, before the second appliance; a window 2 before the passive horizon is flagged", () => {
+    // examples/pair.yaml: 900 passive clients, 21 h between the windows
+    for (const [f, serving, second] of [
+      [PairPlan.planSynchronous, "A", "B"],
+      [PairPlan.planAsynchronous, "B", "A"]
+    ] as const) {
+      const p = right(f(examplePair(), "24.3.2", exampleOptions()))
+      const gate = step(p, "pair/jump-clients-all")
+      expect(gate.rules).toContain("CLIENT-10")
+      expect(gate.target).toBe(serving)
+      expect(idx(p, "pair/window-2")).toBeLessThan(idx(p, "pair/jump-clients-all"))
+      expect(idx(p, "pair/jump-clients-all")).toBeLessThan(firstOf(p, `${second}/install-`))
+      expect(gate._tag === "ManualGate" && gate.instructions.join(" ")).toMatch(/Upgrade pending.*every 24 h/)
+      const warning = p.notes.find((n) => n.startsWith("Warning (CLIENT-10)"))
+      expect(warning).toMatch(/window 2 opens 21\.0 h after window 1 ends.*900 passive/)
+      // a gap past the passive horizon: no warning, the check stays
+      const later = right(f(examplePair(), "24.3.2", exampleOptions({ windows: exampleWindows(180, 26) })))
+      expect(later.notes.some((n) => n.startsWith("Warning (CLIENT-10)"))).toBe(false)
+      expect(ids(later)).toContain("pair/jump-clients-all")
+    }
+    // no passive clients: nothing to wait for
+    const none = examplePair((y) => y.replace("passive: 900", "passive: 0"))
+    const p = right(PairPlan.planSynchronous(none, "24.3.2", exampleOptions()))
+    expect(ids(p)).not.toContain("pair/jump-clients-all")
+  })
+
   it("PAIR-1 PREP-3: installs estimated very differently on the two appliances are flagged (the guide: same duration on both)", () => {
     const uneven = examplePair((y) => y.replace("storedDataGb: 40", "storedDataGb: 600"))
     const p = right(PairPlan.planAsynchronous(uneven, "24.3.2", exampleOptions({ windows: exampleWindows(300) })))
