@@ -584,6 +584,15 @@ const checksSection = (c: Context): ReadonlyArray<Plan.Step> => {
 const estimateNote = (c: Context) =>
   `PREP-3: installs estimated at ${c.installMinutes} min in total${c.appliance.storedDataGb > 0 ? `, from ${c.appliance.storedDataGb} GB of stored data` : ""}: ${(c.offerSource === "gate" ? [] : c.estimates).map((e) => e.explanation).join(" ")}`.trim()
 
+/**
+ * PREP-4: the guide's advice on when to upgrade, for every window.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export const lowTrafficNote =
+  "PREP-4: schedule the window at low traffic (nights, weekends: few users logged in, few sessions) and announce it to the users beforehand."
+
 /** 2. The maintenance window (PREP-4, PREP-3), or a gate agreeing to the downtime now. */
 const windowSection = (c: Context): ReadonlyArray<Plan.Step> => {
   const { id, window } = c
@@ -598,7 +607,8 @@ const windowSection = (c: Context): ReadonlyArray<Plan.Step> => {
           estimatedSeconds: 0,
           notes: [
             estimateNote(c),
-            "The site is unavailable during the install: logged-in users are logged out and active sessions end."
+            "The site is unavailable during the install: logged-in users are logged out and active sessions end.",
+            lowTrafficNote
           ]
         },
         window

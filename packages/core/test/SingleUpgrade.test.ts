@@ -327,6 +327,12 @@ describe("SingleUpgrade.planSingleUpgrade", () => {
     expect(r._tag === "Check" && r.severity).toBe("advisory")
   })
 
+  it("PREP-4: a scheduled window also carries the low-traffic advice", () => {
+    const w = byId(planOf(site(), "24.3.2"), "A/window")
+    expect(w._tag).toBe("Window")
+    expect(w.notes.join(" ")).toMatch(/PREP-4: schedule the window at low traffic/)
+  })
+
   it("PREP-4: the window open at `now` (or the next) is chosen; without any, a downtime gate asks a person", () => {
     const two = site({
       maintenanceWindows: [

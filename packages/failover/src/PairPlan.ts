@@ -280,6 +280,8 @@ type Roles = Readonly<Record<string, "primary" | "backup" | "none">>
 const rolesCheck = (id: string, title: string, rules: ReadonlyArray<string>, expect: Roles) =>
   FailoverSteps.Roles.check({ id, title, rules, estimatedSeconds: 5 }, { expect })
 
+const lowTraffic = SingleUpgrade.lowTrafficNote
+
 /** One of the pair's two windows (PAIR-1, PREP-4), with the PREP-3 estimate of the appliance installed in it. */
 const windowStep = (
   id: string,
@@ -294,7 +296,7 @@ const windowStep = (
       title,
       rules: ["PAIR-1", "PREP-4", "PREP-3"],
       estimatedSeconds: 0,
-      notes: [...notes, `${installed.appliance}: ${installed.estimateNote}`]
+      notes: [...notes, `${installed.appliance}: ${installed.estimateNote}`, lowTraffic]
     },
     w
   )
@@ -494,8 +496,31 @@ const switchSettled = (c: Context, id: string, to: Pair.Member, version: string)
   )
 }
 
+/**
+ * PREP-4 in the asynchronous method: A serves the site until the switch,
+ * which disconnects everyone logged in to it; A's disconnect report (which
+ * the single plan places before its install) comes right before the switch.
+ */
+const disconnectsBeforeSwitch = (c: Context, sa: SingleUpgrade.Sections): ReadonlyArray<Plan.Step> =>
+  sa.disconnects.map((s) =>
+    s._tag === "Check"
+      ? new Plan.Check({
+          ...s,
+          title: `Report who is logged in to ${c.a.id}: the switch to ${c.b.id} disconnects them`,
+          notes: [
+            `Lists the users logged in to ${c.a.id} (names) and counts their sessions and connected clients: moving the site to ${c.b.id} logs them out and ends the sessions (PREP-4). Warn them, or wait for a quieter moment.`,
+            ...s.notes.slice(1)
+          ]
+        })
+      : s
+  )
+
 /** VERIFY-3 (B as the site, then two people through a hosts-file override), the switch (SWITCH-*), SWITCH-4. */
-const switchToB = (c: Context, sb: SingleUpgrade.Sections): ReadonlyArray<Plan.Step> => {
+const switchToB = (
+  c: Context,
+  sb: SingleUpgrade.Sections,
+  sa: SingleUpgrade.Sections
+): ReadonlyArray<Plan.Step> => {
   const { a, b, pair } = c
   const version = sb.targetVersion
   const gate = TrafficSwitch.manualGate(pair, a, b)
@@ -541,6 +566,7 @@ const switchToB = (c: Context, sb: SingleUpgrade.Sections): ReadonlyArray<Plan.S
       },
       asSite
     ),
+    ...disconnectsBeforeSwitch(c, sa),
     FailoverSteps.Switched.gate(
       {
         id: "pair/switch",
@@ -875,7 +901,7 @@ export const planAsynchronous = (
       ]),
       ...backupSyncBreak(c),
       ...pb.install,
-      ...switchToB(c, sb),
+      ...switchToB(c, sb, sa),
       // PAIR-6: verify B again once it serves the site (VERIFY-2 through the site name)
       ...pb.console,
       ...sb.clients,

@@ -128,6 +128,23 @@ describe("PairPlan", () => {
     expect(ids(p)).not.toContain("pair/jump-clients-all")
   })
 
+  it("PREP-4: the asynchronous plan reports who is logged in to A right before the switch disconnects them; the windows advise low traffic", () => {
+    const p = right(PairPlan.planAsynchronous(examplePair(), "24.3.2", exampleOptions()))
+    const report = step(p, "A/report-disconnects")
+    expect(CoreSteps.ReportDisconnects.is(report)).toBe(true)
+    expect(report.rules).toContain("PREP-4")
+    expect(report.target).toBe("A")
+    expect(report.title).toMatch(/logged in to A: the switch to B disconnects them/)
+    expect(idx(p, "pair/hosts-override")).toBeLessThan(idx(p, "A/report-disconnects"))
+    expect(idx(p, "A/report-disconnects")).toBe(idx(p, "pair/switch") - 1)
+    // B never serves while it installs: no report for it
+    expect(ids(p)).not.toContain("B/report-disconnects")
+    for (const f of [PairPlan.planSynchronous, PairPlan.planAsynchronous]) {
+      const q = right(f(examplePair(), "24.3.2", exampleOptions()))
+      for (const id of ["pair/window-1", "pair/window-2"]) expect(step(q, id).notes.join(" ")).toMatch(/low traffic/)
+    }
+  })
+
   it("PAIR-1 PREP-3: installs estimated very differently on the two appliances are flagged (the guide: same duration on both)", () => {
     const uneven = examplePair((y) => y.replace("storedDataGb: 40", "storedDataGb: 600"))
     const p = right(PairPlan.planAsynchronous(uneven, "24.3.2", exampleOptions({ windows: exampleWindows(300) })))
