@@ -479,10 +479,25 @@ const checksSection = (c: Context): ReadonlyArray<Plan.Step> => {
         target: id,
         estimatedSeconds: 1,
         notes: [
-          "Test the update in a controlled environment first: run this same plan against a simulator seeded from the site (Seed.fromSnapshot) and record the run (Rehearsal.record)."
+          "The project's addition to PREP-5: run this same plan against a simulator seeded from the site (sra-upgrade rehearse) and record the run. It tests the plan, not the vendor update: the next step asks for that."
         ]
       },
       { directory: c.rehearsalDir }
+    ),
+    CoreSteps.ConfirmTask.gate(
+      {
+        id: `${id}/update-tested`,
+        title: `${tgt.label} was tested in a controlled environment`,
+        rules: ["PREP-5"],
+        target: id,
+        estimatedSeconds: 60,
+        instructions: [
+          `PREP-5 (guide l.43): before production, install ${tgt.label} in a controlled environment — a lab or test appliance restored from a backup of this site — and check that it works (console, sessions, Jump Clients, integrations).`,
+          "Strongly advised for failover pairs and for the asynchronous method.",
+          "Give where and when it was tested (appliance, date, result). If it was not, say so: approving then means the risk is accepted by you."
+        ]
+      },
+      { appliance: id, task: "update-tested", required: true, items: [tgt.label] }
     )
   ]
 

@@ -87,6 +87,7 @@ describe("SingleUpgrade.planSingleUpgrade", () => {
       "A/check-clock",
       "A/check-version-path",
       "A/check-rehearsal",
+      "A/update-tested",
       "A/certificate-stores",
       "A/jump-client-concurrency",
       "A/window",
@@ -358,6 +359,19 @@ describe("SingleUpgrade.planSingleUpgrade", () => {
     expect(r.params).toMatchObject({ licensedTechnicians: 25, licensedEndpoints: 2000 })
     const unlicensed = byId(planOf(site({ licences: undefined }), "24.3.2"), "A/report-disconnects")
     expect(unlicensed.rules).not.toContain("LICENSE-1")
+  })
+
+  it("PREP-5: the plan asks whether the vendor update itself was tested in a controlled environment; the simulator rehearsal is labelled as the project's extra", () => {
+    const p = planOf(site(), "24.3.2")
+    const gate = byId(p, "A/update-tested")
+    expect(CoreSteps.ConfirmTask.is(gate)).toBe(true)
+    expect(gate.rules).toEqual(["PREP-5"])
+    expect(gate.title).toBe("24.3.2 was tested in a controlled environment")
+    expect(gate._tag === "ManualGate" && gate.instructions.join(" ")).toMatch(/lab or test appliance/)
+    expect(gate._tag === "ManualGate" && gate.evidence.map((e) => e.name)).toEqual(["done"])
+    // before anything changes
+    expect(idx(p, "A/update-tested")).toBeLessThan(idx(p, "A/window"))
+    expect(byId(p, "A/check-rehearsal").notes.join(" ")).toMatch(/project's addition to PREP-5.*not the vendor update/)
   })
 
   it("PREP-5: an advisory rehearsal check; the fingerprint ignores folders and windows, not versions or method", () => {

@@ -145,6 +145,19 @@ describe("PairPlan", () => {
     }
   })
 
+  it("PREP-5: a pair plan asks once, before window 1, whether the update was tested in a controlled environment", () => {
+    for (const [f, first] of [
+      [PairPlan.planSynchronous, "A"],
+      [PairPlan.planAsynchronous, "B"]
+    ] as const) {
+      const p = right(f(examplePair(), "24.3.2", exampleOptions()))
+      const tested = p.steps.filter((s) => s.id.endsWith("/update-tested"))
+      expect(tested.map((s) => s.id)).toEqual([`${first}/update-tested`])
+      expect(idx(p, `${first}/update-tested`)).toBeLessThan(idx(p, "pair/window-1"))
+      expect(p.notes.join(" ")).toMatch(/PREP-5: test the update itself.*strongly advised for failover pairs/)
+    }
+  })
+
   it("PAIR-1 PREP-3: installs estimated very differently on the two appliances are flagged (the guide: same duration on both)", () => {
     const uneven = examplePair((y) => y.replace("storedDataGb: 40", "storedDataGb: 600"))
     const p = right(PairPlan.planAsynchronous(uneven, "24.3.2", exampleOptions({ windows: exampleWindows(300) })))
