@@ -125,6 +125,8 @@ export interface Options {
   readonly certificateDirectory?: string | undefined
   /** Plan id; default `single-<appliance>-<target>`. */
   readonly planId?: string | undefined
+  /** The appliance is upgraded as part of a failover pair (SINGLE-6: also consult the support portal). */
+  readonly failoverPair?: boolean | undefined
 }
 
 // ---------------------------------------------------------------------------
@@ -311,6 +313,8 @@ interface Context {
   readonly estimates: ReadonlyArray<Site.InstallEstimate>
   readonly installMinutes: number
   readonly window: MaintenanceWindow.MaintenanceWindow | undefined
+  /** PREP-9: the target is another major release (`X.Y`) than the one installed. */
+  readonly newMajor: string | undefined
 }
 
 const prepare = (
@@ -398,6 +402,16 @@ const prepare = (
       offerSource === "gate"
         ? Site.estimateInstallMinutes(appliance.storedDataGb, { kind: "site", id: tgt.label }).minutes
         : estimates.reduce((n, e) => n + e.minutes, 0),
+    newMajor: (() => {
+      const final =
+        order.reduce<Version.ProductVersion | undefined>(
+          (v, s) => s.package.productVersion ?? v,
+          offerSource === "gate" ? tgt.product : undefined
+        ) ?? tgt.product
+      return final !== undefined && final.majorRelease !== installed.product.majorRelease
+        ? final.majorRelease
+        : undefined
+    })(),
     window:
       options.window ??
       Option.getOrUndefined(
@@ -484,6 +498,41 @@ const checksSection = (c: Context): ReadonlyArray<Plan.Step> => {
       },
       { directory: c.rehearsalDir }
     ),
+    CoreSteps.ConfirmTask.gate(
+      {
+        id: `${id}/release-notes`,
+        title: `Read the release notes of ${tgt.label}`,
+        rules: ["PREP-10"],
+        target: id,
+        estimatedSeconds: 600,
+        instructions: [
+          `PREP-10 (guide l.35): read the release notes (change log, « Journal des modifications ») of ${tgt.label} on the vendor's documentation site before upgrading${c.newMajor === undefined ? "" : `, and those of every release between ${installed.product.release} and it`}.`,
+          "Look for new requirements (base software, browsers, operating systems of the clients), features removed or changed, known issues, and the supported upgrade path.",
+          "Give the release notes read (version, link) and anything that changes this plan."
+        ]
+      },
+      { appliance: id, task: "release-notes", required: true, items: [tgt.label] }
+    ),
+    ...(c.newMajor === undefined
+      ? []
+      : [
+          CoreSteps.ConfirmTask.gate(
+            {
+              id: `${id}/release-rollout`,
+              title: `${c.newMajor} is rolled out to this site and maintenance is current`,
+              rules: ["PREP-9"],
+              target: id,
+              estimatedSeconds: 300,
+              instructions: [
+                `${c.newMajor} is a new major release (installed: ${installed.product.majorRelease}). The vendor rolls major releases out on a schedule to customers with a current maintenance contract, and announces by e-mail when the upgrade is ready (guide l.40): find that e-mail.`,
+                "Check that the maintenance plan is current (it is renewed every year, l.455): technical support, which a failed base update (PREP-6), a lost download (SINGLE-4) or a failed automatic update may need, requires it.",
+                `If ${c.newMajor} is not offered yet on /appliance > Updates, it has not been rolled out to you: wait for the vendor's e-mail. The manual method (SINGLE-6) is no way around it.`,
+                "Give the date of the rollout e-mail and the maintenance plan's end date."
+              ]
+            },
+            { appliance: id, task: "release-rollout", required: true, items: [c.newMajor] }
+          )
+        ]),
     CoreSteps.ConfirmTask.gate(
       {
         id: `${id}/update-tested`,
@@ -720,6 +769,15 @@ const single6 =
 const single4Manual =
   "SINGLE-4: once a package is downloaded with the download key it disappears from the list of available updates: install it right after downloading; downloading it again needs vendor support."
 
+/** SINGLE-6, with the PREP-9 caveat when the target is a new major release. */
+const single6For = (c: Context) =>
+  (c.options.failoverPair === true
+    ? `${single6} In a failover pair, also consult the vendor's support portal.`
+    : single6) +
+  (c.newMajor === undefined
+    ? ""
+    : ` Not when ${c.newMajor} is simply not offered yet: a new major release reaches the site on the vendor's rollout schedule (PREP-9); wait for the vendor's e-mail.`)
+
 /** 4. The installs in order, each followed by its wait (SINGLE-1..5, PREP-3, PREP-6). */
 const installsSection = (c: Context): ReadonlyArray<Plan.Step> => {
   const { id, appliance, method, order, tgt, installed, kinds } = c
@@ -764,7 +822,7 @@ const installsSection = (c: Context): ReadonlyArray<Plan.Step> => {
             method === "manual"
               ? single4Manual
               : "A downloaded update disappears from the list: install it right away; re-downloading needs vendor support (SINGLE-4).",
-            ...(method === "automatic" ? [single6] : [])
+            ...(method === "automatic" ? [single6For(c)] : [])
           ]
         },
         { appliance: id, package: tgt.label, kind: kinds[0]!, method, version: tgt.label, offered: "gate" }
@@ -845,7 +903,7 @@ const installsSection = (c: Context): ReadonlyArray<Plan.Step> => {
                   "It downloads and then installs: a downloaded update disappears from the list, so let it install right away (re-downloading needs vendor support, SINGLE-4).",
                   ...immediate,
                   `Approve as soon as the install has started; the run then waits for the appliance (about ${estimate.minutes} min).`,
-                  single6
+                  single6For(c)
                 ]
               : [
                   `Open ${applianceUrl(appliance)} > Updates > Manual installation.`,

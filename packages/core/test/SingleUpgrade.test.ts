@@ -87,6 +87,8 @@ describe("SingleUpgrade.planSingleUpgrade", () => {
       "A/check-clock",
       "A/check-version-path",
       "A/check-rehearsal",
+      "A/release-notes",
+      "A/release-rollout",
       "A/update-tested",
       "A/certificate-stores",
       "A/jump-client-concurrency",
@@ -243,7 +245,9 @@ describe("SingleUpgrade.planSingleUpgrade", () => {
     const key = byId(p, "A/download-key")
     expect(key.rules).toContain("SINGLE-4")
     const text = (s: Plan.Step) => (s._tag === "ManualGate" ? s.instructions.join("\n") : "")
-    expect(text(key)).toMatch(/disappears from the list of available updates.*downloading it again needs vendor support/)
+    expect(text(key)).toMatch(
+      /disappears from the list of available updates.*downloading it again needs vendor support/
+    )
     const uploads = p.steps.filter((s) => CoreSteps.ConfirmInstallStarted.is(s))
     expect(uploads.length).toBeGreaterThan(0)
     for (const g of uploads) {
@@ -276,6 +280,43 @@ describe("SingleUpgrade.planSingleUpgrade", () => {
     const g = byId(p, "A/install-base-6.1.0")
     expect(g.rules).toContain("SINGLE-6")
     if (g._tag === "ManualGate") expect(g.instructions.join("\n")).toMatch(/fall back to the manual method/)
+  })
+
+  it("PREP-9: a new major release asks for the vendor's rollout e-mail and a current maintenance plan; SINGLE-6's fallback does not apply to a release not rolled out yet", () => {
+    const p = planOf(site(), "24.3.2") // 24.1 → 24.3
+    const gate = byId(p, "A/release-rollout")
+    expect(CoreSteps.ConfirmTask.is(gate)).toBe(true)
+    expect(gate.rules).toEqual(["PREP-9"])
+    const text = gate._tag === "ManualGate" ? gate.instructions.join(" ") : ""
+    expect(text).toMatch(/24\.3 is a new major release \(installed: 24\.1\).*announces by e-mail/)
+    expect(text).toMatch(/maintenance plan is current \(it is renewed every year/)
+    expect(idx(p, "A/release-rollout")).toBeLessThan(idx(p, "A/window"))
+    const install = byId(p, "A/install-site-24.3.2")
+    expect(install._tag === "ManualGate" && install.instructions.join(" ")).toMatch(
+      /SINGLE-6: .*Not when 24\.3 is simply not offered yet.*rollout schedule \(PREP-9\)/
+    )
+    // a maintenance release of the same major: no rollout gate, no caveat
+    const patch = Schema.decodeUnknownSync(Site.Site)(
+      siteInput({ updates: [{ id: "site-24.1.4", kind: "site", version: "24.1.4" }] })
+    )
+    const q = planOf(patch, "24.1.4")
+    expect(ids(q)).not.toContain("A/release-rollout")
+    const g = byId(q, "A/install-site-24.1.4")
+    expect(g._tag === "ManualGate" && g.instructions.join(" ")).not.toContain("PREP-9")
+  })
+
+  it("PREP-10: every plan asks to read the target's release notes before the window", () => {
+    for (const [target, extra] of [
+      ["24.3.2", "and those of every release between 24.1.3 and it"],
+      ["25.1.1", "and those of every release between 24.1.3 and it"]
+    ] as const) {
+      const p = planOf(site(), target)
+      const gate = byId(p, "A/release-notes")
+      expect(gate.rules).toEqual(["PREP-10"])
+      expect(gate.title).toBe(`Read the release notes of ${target}`)
+      expect(gate._tag === "ManualGate" && gate.instructions.join(" ")).toContain(extra)
+      expect(idx(p, "A/release-notes")).toBeLessThan(idx(p, "A/window"))
+    }
   })
 
   it("PREP-1: a backup action before any install, password protection as the site file says", () => {

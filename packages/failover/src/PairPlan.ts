@@ -231,6 +231,7 @@ const sectionsOf = (
       appliance: id,
       current,
       window,
+      failoverPair: true,
       ...(o.method !== undefined ? { method: o.method } : {}),
       ...(o.updates !== undefined ? { updates: o.updates } : {}),
       ...(o.pollIntervalSeconds !== undefined ? { pollIntervalSeconds: o.pollIntervalSeconds } : {})
@@ -693,6 +694,7 @@ const commonNotes = (c: Context) => [
   `PAIR-1: two maintenance windows, ${c.w1.label} (${c.w1.start.toISOString()}) and ${c.w2.label} (${c.w2.start.toISOString()}); between them the pair has no failover protection: keep the interval short, long enough only to validate the new version in production.`,
   "PAIR-9: session data created on either appliance while the relationship is broken is synchronised automatically once it is restored.",
   "PAIR-10: never use Become Primary for a planned change; it is only for when the primary has stopped responding.",
+  "SINGLE-6: if automatic updates fail during the pair's upgrade, fall back to the manual method and consult the vendor's support portal (guide l.197, l.289).",
   "PREP-5: test the update itself in a controlled environment (a lab appliance) first; strongly advised for failover pairs and the asynchronous method (gate before window 1).",
   `Traffic switch: ${c.pair.traffic.method}.`
 ]

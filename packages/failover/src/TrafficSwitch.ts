@@ -47,6 +47,8 @@ export interface SiteObservation {
     readonly ok: boolean
     readonly status?: number | undefined
     readonly error?: string | undefined
+    /** The probe failed on the certificate the site address presented (not trusted, or not the pinned one). */
+    readonly certificateRefused?: boolean | undefined
   }
   /** Id of the appliance whose health answered on the site address (needs `Pair.siteClientId`). */
   readonly servedBy?: string | undefined
@@ -139,7 +141,9 @@ export const observe = (pair: Pair): Effect.Effect<SiteObservation, never, Appli
     const members = yield* Effect.all([view(pair.primary), view(pair.backup)])
     const siteProbe = yield* api.probe({ url: pair.siteUrl, hostname: pair.siteHostname }).pipe(
       Effect.map((r) => ({ ok: r.ok, status: r.status })),
-      Effect.catchAll((e) => Effect.succeed({ ok: false, error: describeErr(e) }))
+      Effect.catchAll((e) =>
+        Effect.succeed({ ok: false, error: describeErr(e), certificateRefused: e.reason._tag === "TlsMismatch" })
+      )
     )
     let servedBy: string | undefined
     if (pair.siteClientId !== undefined) {
@@ -178,6 +182,10 @@ export const check = (pair: Pair, observation: SiteObservation, to: Member): Swi
   if (!observation.siteProbe.ok)
     problems.push(
       `The site address ${pair.siteUrl} does not pass the health probe (${observation.siteProbe.error ?? `HTTP ${observation.siteProbe.status}`}).`
+    )
+  if (observation.siteProbe.certificateRefused === true && pair.traffic.method === "shared-ip")
+    problems.push(
+      `The certificate served on shared IP ${pair.traffic.sharedIp} is not the site's: a newly configured IP address uses the Factory Default certificate configuration (SWITCH-5). On ${to.id} (https://${to.uniqueIp}/appliance): Security > Certificates, select the certificate issued to ${pair.siteHostname} for ${pair.traffic.sharedIp} and save; the check then passes.`
     )
   if (pair.siteClientId !== undefined && observation.servedBy !== to.id)
     problems.push(
@@ -218,13 +226,15 @@ export const manualGate = (pair: Pair, from: Member, to: Member): SwitchGate => 
   switch (t.method) {
     case "shared-ip":
       return {
-        rules: ["SWITCH-1"],
+        rules: ["SWITCH-1", "SWITCH-5"],
         title: `Move shared IP ${t.sharedIp} from ${from.id} to ${to.id}`,
         instructions: [
           `Make sure nobody is using the site: network changes must be made only while the appliance is not in use (SWITCH-1).`,
+          `Beforehand, open ${to.id}'s page https://${to.uniqueIp}/appliance > Network > IP Configuration in another browser tab, so that the gap between the two saves is short (SWITCH-5).`,
           `On ${from.id} (https://${from.uniqueIp}/appliance): Network > IP Configuration, disable shared IP ${t.sharedIp}, then Save.`,
-          `On ${to.id} (https://${to.uniqueIp}/appliance): Network > IP Configuration, enable shared IP ${t.sharedIp}, then Save.`,
-          `From then on ${to.id} serves every request for ${pair.siteHostname}. Approve when both pages are saved.`
+          `On ${to.id} (the tab opened beforehand): enable shared IP ${t.sharedIp}, then Save.`,
+          `A newly configured IP address uses the Factory Default certificate configuration (SWITCH-5): on ${to.id}, Security > Certificates, check that the certificate issued to ${pair.siteHostname} is the one selected for ${t.sharedIp}, and select it if not.`,
+          `From then on ${to.id} serves every request for ${pair.siteHostname}. Approve when both pages are saved; the run then checks which certificate the site address presents.`
         ],
         evidence: gateEvidence(t),
         settleSeconds: 0

@@ -158,6 +158,39 @@ describe("PairPlan", () => {
     }
   })
 
+  it("SINGLE-6: in a pair's upgrade, a failed automatic update also sends the operator to the support portal", () => {
+    for (const f of [PairPlan.planSynchronous, PairPlan.planAsynchronous]) {
+      const p = right(f(examplePair(), "24.3.2", exampleOptions()))
+      for (const id of ["A/install-site-24.3.2", "B/install-site-24.3.2"]) {
+        const g = step(p, id)
+        expect(g.rules).toContain("SINGLE-6")
+        expect(g._tag === "ManualGate" && g.instructions.join(" ")).toMatch(
+          /fall back to the manual method.*In a failover pair, also consult the vendor's support portal/
+        )
+      }
+      expect(p.notes.join(" ")).toMatch(/SINGLE-6: .*support portal \(guide l\.197, l\.289\)/)
+    }
+    // a single appliance: no portal sentence
+    const single = right(
+      SingleUpgrade.sections(examplePair(), "24.3.2", {
+        appliance: "A",
+        current: { product: "24.1.3" },
+        window: exampleWindows(180)[0]
+      })
+    )
+    const g = single.installs.find((s) => s.id === "A/install-site-24.3.2")!
+    expect(g._tag === "ManualGate" && g.instructions.join(" ")).not.toContain("support portal")
+  })
+
+  it("PREP-9 PREP-10: a pair plan asks once for the release notes and the rollout notice, before window 1", () => {
+    const p = right(PairPlan.planAsynchronous(examplePair(), "24.3.2", exampleOptions()))
+    expect(ids(p).filter((i) => i.endsWith("/release-notes") || i.endsWith("/release-rollout"))).toEqual([
+      "B/release-notes",
+      "B/release-rollout"
+    ])
+    expect(idx(p, "B/release-rollout")).toBeLessThan(idx(p, "pair/window-1"))
+  })
+
   it("PAIR-1 PREP-3: installs estimated very differently on the two appliances are flagged (the guide: same duration on both)", () => {
     const uneven = examplePair((y) => y.replace("storedDataGb: 40", "storedDataGb: 600"))
     const p = right(PairPlan.planAsynchronous(uneven, "24.3.2", exampleOptions({ windows: exampleWindows(300) })))
