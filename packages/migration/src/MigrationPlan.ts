@@ -9,20 +9,22 @@
  * 1. MIGRATE-1: install the new appliance per its deployment guide, on its
  *    own unique IP, with an API account (manual gate, verified by the
  *    load-balancer probe on the new box's own address);
- * 2. checks: the old one reachable with the permissions the run needs; the
+ * 2. checks: the old one reachable with the permissions the run needs; both
+ *    clocks (PREP-8: the new box uses the download key); the
  *    new one reachable on its own address, a different box (appliance GUID
  *    differs) and not serving the site yet; versions (the new box must be
  *    brought to the old one's product version, or the target, before the
  *    restore: a backup never restores onto an older version);
- * 3. MIGRATE-6: EULA (manual gate) then the software install on the new box
- *    and a wait until it reports the version;
- * 4. MIGRATE-2: settings backup of the old box through the API, then a
+ * 3. MIGRATE-2: settings backup of the old box through the API, then a
  *    check that re-reads the file (size and SHA-256) before anything relies
  *    on it;
- * 5. MIGRATE-3…5: certificate export from the old box (gate verified by the
+ * 4. MIGRATE-3…5: certificate export from the old box (gate verified by the
  *    fingerprint of the exported bundle against what the old box serves),
  *    import on the new box, choice of the default certificate (warnings
  *    block) verified by a TLS probe of the new box;
+ * 5. MIGRATE-6: EULA (manual gate) then the software install on the new box
+ *    and a wait until it reports the version (the guide's order: backup,
+ *    certificates, default certificate, software, restore);
  * 6. MIGRATE-7: restore on the new `/login` (gate), verification by API
  *    that the new box answers like the old one (version, Jump Client and
  *    Jumpoint counts, the old API account works), and the attestation that
@@ -68,6 +70,7 @@ export const stepIds = {
   checkOld: "migrate/check-old",
   checkOldClock: "migrate/check-old-clock",
   checkNew: "migrate/check-new",
+  checkNewClock: "migrate/check-new-clock",
   checkVersions: "migrate/check-versions",
   eula: "migrate/new-eula",
   software: "migrate/new-software",
@@ -509,6 +512,19 @@ const checksPart = (c: Context): ReadonlyArray<Plan.Step> => {
         ...(options.siteClientId === undefined ? {} : { siteClient: options.siteClientId })
       }
     ),
+    CoreSteps.CheckClockSkew.check(
+      {
+        id: stepIds.checkNewClock,
+        title: `New appliance ${newId} clock is right`,
+        rules: ["PREP-8", "MIGRATE-6"],
+        target: newId,
+        estimatedSeconds: 5,
+        notes: [
+          `${newId} checks for updates or uses the download key (MIGRATE-6), both of which need a correct clock; a factory box is the likeliest to be wrong. Its time is shown on ${web(c.newAppliance, "/appliance")} > Status > Basics; set the time and NTP under Network > IP Configuration.`
+        ]
+      },
+      { appliance: newId, maxSkewSeconds: 120 }
+    ),
     MigrationSteps.CheckVersions.check(
       {
         id: stepIds.checkVersions,
@@ -712,8 +728,9 @@ const restorePart = (c: Context): ReadonlyArray<Plan.Step> => {
         target: newId,
         estimatedSeconds: 300,
         instructions: [
-          `A new appliance's initial login on ${web(newAppliance, "/appliance")} is admin / password: anyone on the network can take it over.`,
-          "Log in and change the admin password now (a long random one, kept in the password vault).",
+          `A new appliance's initial login on ${web(newAppliance, "/login")} is admin / password (guide l.425): anyone on the network can take it over.`,
+          `Log in to ${web(newAppliance, "/login")} as admin and change its password now (My Account; a long random one, kept in the password vault). If the restore brought the old site's users, check that no account is left with the initial password.`,
+          `Check the same on ${web(newAppliance, "/appliance")}: its admin account must not keep a factory password either.`,
           'No API can tell whether the default credentials were changed: this attestation is the check. Approve only with attestation "changed"; it blocks the run otherwise.'
         ]
       },
@@ -900,9 +917,10 @@ export const planMigration = (
       steps: [
         ...newInstallPart(c),
         ...checksPart(c),
-        ...softwarePart(c),
+        // the guide's order (l.397-427): backup, certificates, default certificate, software, restore
         ...backupPart(c),
         ...certificatesPart(c),
+        ...softwarePart(c),
         ...restorePart(c),
         ...cutoverPart(c),
         ...decommissionPart(c)

@@ -141,6 +141,39 @@ describe("planMigration", () => {
     expect(index(plan, S.importCertificate)).toBeLessThan(index(plan, S.defaultCertificate))
   })
 
+  it("MIGRATE-6 MIGRATE-2 MIGRATE-3 MIGRATE-5: the guide's order: backup, certificates, default certificate, then the software, then the restore", () => {
+    const plan = ok({ newCurrent: "23.3.1" })
+    const order = [
+      S.backup,
+      S.exportCertificate,
+      S.importCertificate,
+      S.defaultCertificate,
+      S.eula,
+      S.software,
+      S.restore
+    ]
+    const at = order.map((id) => index(plan, id))
+    expect(at.every((i) => i >= 0)).toBe(true)
+    expect([...at].sort((x, y) => x - y)).toEqual(at)
+  })
+
+  it("PREP-8 MIGRATE-6: the new box's clock is checked before its software is installed (it uses the download key)", () => {
+    const plan = ok({ newCurrent: "23.3.1" })
+    const clock = step(plan, S.checkNewClock)
+    expect(CoreSteps.CheckClockSkew.is(clock)).toBe(true)
+    expect(clock.target).toBe("N")
+    expect(clock.params).toMatchObject({ appliance: "N" })
+    expect(clock.rules).toEqual(["PREP-8", "MIGRATE-6"])
+    expect(clock.notes.join(" ")).toMatch(/Status > Basics/)
+    expect(index(plan, S.checkNewClock)).toBeLessThan(index(plan, S.software))
+    expect(index(plan, S.checkOldClock)).toBeGreaterThanOrEqual(0)
+  })
+
+  it("MIGRATE-7: the initial admin / password is the /login one (guide l.425)", () => {
+    const creds = step(ok(), S.credentials) as Plan.ManualGate
+    expect(creds.instructions[0]).toMatch(/initial login on https:\/\/\S+\/login is admin \/ password \(guide l\.425\)/)
+  })
+
   it("MIGRATE-7: restore gate, API comparison, then a blocking attestation that admin / password was changed (no API can tell)", () => {
     const plan = ok({ restoredClientId: "N-old-account" })
     const restore = step(plan, S.restore)
@@ -259,7 +292,10 @@ describe("planMigration", () => {
           expect(def, step.id).toBeDefined()
           expect(Either.isRight(def!.decodeParams(step)), step.id).toBe(true)
         }
-        expect(shape(ok(options, site(), box))).toEqual(shape(before))
+        // since issue 19 the steps follow the guide's order and the new box's clock is checked: same steps otherwise
+        const byId = (steps: ReadonlyArray<{ readonly id: string }>) =>
+          Object.fromEntries(steps.filter((s) => s.id !== S.checkNewClock).map((s) => [s.id, s]))
+        expect(byId(shape(ok(options, site(), box)))).toEqual(byId(shape(before)))
       }
     })
   )
