@@ -9,7 +9,9 @@
  * - one client downloads at most `perClientMiBps`; the appliance serves at
  *   most `maxConcurrent` clients at once ("Maximum number of concurrent Jump
  *   Client upgrades", ≤ 500) and at most `bandwidthMiBps` in total ("Maximum
- *   bandwidth of concurrent Jump Client upgrades", ≤ 100 MiB/s);
+ *   bandwidth of concurrent Jump Client upgrades", ≤ 100 MiB/s). The two
+ *   ceilings are the project's assumptions: the vendor's guide names the
+ *   concurrency setting (CLIENT-6) but gives no bound for either;
  * - active clients queue right after the server upgrade; passive ones at
  *   their next check-in, at the latest `passiveCheckInHours` (24 h) later.
  *
@@ -20,7 +22,8 @@
 import * as Schema from "effect/Schema"
 
 /**
- * Vendor ceiling of the bandwidth setting, MiB/s.
+ * Ceiling of the bandwidth setting, MiB/s: the project's assumption (the
+ * vendor's upgrade guide gives none).
  *
  * @since 0.1.0
  * @category models
@@ -28,7 +31,8 @@ import * as Schema from "effect/Schema"
 export const MAX_BANDWIDTH_MIBPS = 100
 
 /**
- * Vendor ceiling of the concurrent-upgrades setting.
+ * Ceiling of the concurrent-upgrades setting: the project's assumption (the
+ * vendor's upgrade guide gives none).
  *
  * @since 0.1.0
  * @category models
@@ -57,9 +61,21 @@ export class RolloutInput extends Schema.Class<RolloutInput>("RolloutInput")({
   /** Size of one client update, MiB (default 30, an assumption: measure yours). */
   packageMiB: Schema.optionalWith(Schema.Number.pipe(Schema.positive()), { default: () => 30 }),
   /** "Maximum bandwidth of concurrent Jump Client upgrades", MiB/s (≤ 100). */
-  bandwidthMiBps: Schema.Number.pipe(Schema.positive(), Schema.lessThanOrEqualTo(MAX_BANDWIDTH_MIBPS)),
+  bandwidthMiBps: Schema.Number.pipe(
+    Schema.positive(),
+    Schema.lessThanOrEqualTo(MAX_BANDWIDTH_MIBPS, {
+      message: (issue) =>
+        `bandwidthMiBps above ${MAX_BANDWIDTH_MIBPS} MiB/s is refused (the project's assumed ceiling, not a vendor figure), got ${String(issue.actual)}`
+    })
+  ),
   /** "Maximum number of concurrent Jump Client upgrades" (≤ 500). */
-  maxConcurrent: Schema.Number.pipe(Schema.int(), Schema.between(1, MAX_CONCURRENT_UPGRADES)),
+  maxConcurrent: Schema.Number.pipe(
+    Schema.int(),
+    Schema.between(1, MAX_CONCURRENT_UPGRADES, {
+      message: (issue) =>
+        `maxConcurrent must be between 1 and ${MAX_CONCURRENT_UPGRADES} (the project's assumed ceiling, not a vendor figure), got ${String(issue.actual)}`
+    })
+  ),
   /** What one endpoint downloads at, MiB/s (default 2). */
   perClientMiBps: Schema.optionalWith(Schema.Number.pipe(Schema.positive()), { default: () => 2 }),
   /** Capacity of the appliance's uplink, MiB/s, when known. */

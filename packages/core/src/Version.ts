@@ -54,7 +54,7 @@ export class ProductVersion extends Schema.TaggedClass<ProductVersion>()("Produc
   }
 
   /**
-   * `X.Y`, the major release (supported at least two years by the vendor).
+   * `X.Y`, the major release (PREP-9: major releases reach customers on the vendor's rollout schedule).
    *
    * @since 0.1.0
    */

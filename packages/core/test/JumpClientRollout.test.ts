@@ -35,12 +35,16 @@ describe("JumpClientRollout", () => {
     )
   })
 
-  it("CLIENT-6: rejects settings beyond the vendor ceilings (100 MiB/s, 500 concurrent)", () => {
+  it("CLIENT-6: rejects settings beyond the project's assumed ceilings (100 MiB/s, 500 concurrent), saying they are assumptions", () => {
     const decode = Schema.decodeUnknownEither(Rollout.RolloutInput)
     expect(Either.isRight(decode({ active: 1, passive: 0, bandwidthMiBps: 100, maxConcurrent: 500 }))).toBe(true)
     expect(Either.isLeft(decode({ active: 1, passive: 0, bandwidthMiBps: 101, maxConcurrent: 500 }))).toBe(true)
     expect(Either.isLeft(decode({ active: 1, passive: 0, bandwidthMiBps: 100, maxConcurrent: 501 }))).toBe(true)
     expect(Either.isLeft(decode({ active: 1, passive: 0, bandwidthMiBps: 100, maxConcurrent: 0 }))).toBe(true)
+    const fast = decode({ active: 1, passive: 0, bandwidthMiBps: 101, maxConcurrent: 500 })
+    expect(Either.isLeft(fast) && fast.left.message).toMatch(/project's assumed ceiling, not a vendor figure/)
+    const many = decode({ active: 1, passive: 0, bandwidthMiBps: 100, maxConcurrent: 501 })
+    expect(Either.isLeft(many) && many.left.message).toMatch(/project's assumed ceiling, not a vendor figure/)
   })
 
   it("CLIENT-6: flags settings that would saturate the link and recommends a lower concurrency", () => {

@@ -596,6 +596,12 @@ describe("SingleUpgrade.planSingleUpgrade", () => {
     const notes = w.notes.join(" ")
     expect(notes).toMatch(/CLIENT-10 asks for all Jump Clients: the 350 passive one\(s\) check in at least every 24 h/)
     expect(notes).toMatch(/allow up to 24\.\d h after the upgrade before any further upgrade step/)
+    // the runbook gives one deadline, in the same minutes everywhere
+    const md = Plan.toMarkdown(planOf(site(), "24.3.2"))
+    const section = md.slice(md.indexOf("Wait for the active Jump Clients"))
+    const shown = /for at most (\d+)m\./.exec(section)?.[1]
+    expect(shown).toBeDefined()
+    expect(section).toContain(`or ${shown} min have passed`)
   })
 
   it("CLIENT-9: Jumpoints are checked after the upgrade (they update themselves)", () => {
