@@ -122,7 +122,16 @@ describe("a gate left unanswered, then resume", () => {
   it("the run stops waiting (exit 4); resume with the simulator finishes it (exit 0)", async () => {
     const runs = join(dir, "runs-resume")
     const answers = join(dir, "answers.yaml")
-    writeFileSync(answers, "A/certificate-stores:\n  answer: approve\n  by: jane\n  evidence: { stores: checked }\n")
+    writeFileSync(
+      answers,
+      [
+        // PREP-10, PREP-9 (24.3 → 25.1 is a new major release), PREP-5: the gates before the certificate stores
+        ...["A/release-notes", "A/release-rollout", "A/update-tested"].map(
+          (id) => `${id}:\n  answer: approve\n  by: jane\n  evidence: { done: read and recorded }\n`
+        ),
+        "A/certificate-stores:\n  answer: approve\n  by: jane\n  evidence: { stores: checked }\n"
+      ].join("")
+    )
     const first = await runCli(
       "run",
       "--site",

@@ -410,8 +410,12 @@ export const awaitInstall = Effect.fn(CoreSteps.AwaitInstall.name)(function* (
     ?.event.at
   const deadline =
     firstStart === undefined || step._tag !== "WaitFor" ? undefined : firstStart.getTime() + step.deadlineSeconds * 1000
-  const lastChance = deadline !== undefined && step._tag === "WaitFor" && now + step.intervalSeconds * 1000 > deadline
   const r = yield* Effect.either(health(params.appliance))
+  // measured after the read (a read that hangs until it times out must not let the executor's deadline pass
+  // first), with a second of margin for the time between this and the executor's own reading of the clock
+  const afterRead = yield* Clock.currentTimeMillis
+  const lastChance =
+    deadline !== undefined && step._tag === "WaitFor" && afterRead + step.intervalSeconds * 1000 + 1000 > deadline
   if (params.kind === "base") {
     if (Either.isRight(r) && isBaseUpdateFailure(r.right, params.fromVersion))
       return yield* StepHandler.baseUpdateFailed(

@@ -321,6 +321,56 @@ describe("CoreHandlers", () => {
       }).pipe(Effect.provide(executor(approveAll)))
   )
 
+  it.effect(
+    "PREP-6: a base install whose health reads hang until they time out still ends halted-needs-support, not in a timeout",
+    () => {
+      const plan = planFor(tmp(), "24.3.2", { pollIntervalSeconds: 300 })
+      const step = stepOf(plan, "A/await-base-6.2.1") as Plan.WaitFor
+      const interval = step.intervalSeconds
+      const deadline = step.deadlineSeconds
+      // a health read that takes `slow` seconds to fail, chosen so that the last poll starts early enough to be
+      // allowed (start + interval <= deadline) but ends too late for another one (end + interval > deadline)
+      const slow = [...Array(interval - 1).keys()]
+        .map((d) => d + 1)
+        .find((d) => {
+          for (let start = 0; ; start += interval + d)
+            if (start + d + interval > deadline) return start + interval <= deadline
+        })!
+      const fake = FakeAppliance.layer({ A: { version: "24.1.3", build: "40516-5f3e", loggedInUsers: users } })
+      const slowHealth = Layer.effect(
+        ApplianceApi.ApplianceApi,
+        Effect.map(ApplianceApi.ApplianceApi, (api) => ({
+          ...api,
+          appliance: (id: string) =>
+            Effect.map(api.appliance(id), (c) => ({
+              ...c,
+              health: Effect.zipRight(Effect.sleep(`${slow} seconds`), c.health)
+            }))
+        }))
+      )
+      const layer = Executor.layer.pipe(
+        Layer.provideMerge(
+          Layer.mergeAll(
+            Layer.succeed(Operator.Operator, { answer: (r) => Effect.succeed(approveAll(undefined as never, r)) }),
+            Journal.layerMemory
+          )
+        ),
+        Layer.provideMerge(Layer.provideMerge(CoreHandlers.layer({}), Layer.provideMerge(slowHealth, fake)))
+      )
+      return Effect.gen(function* () {
+        expect(slow).toBeDefined()
+        const only = Plan.make({ ...plan, id: "base-only-slow", steps: [step] })
+        const a = yield* fakeA
+        a.state.up = false
+        const fiber = yield* Effect.fork(Executor.run(only, { runId: "never-back-slow" }))
+        yield* TestClock.adjust(`${deadline + 3600} seconds`)
+        const report = yield* Fiber.join(fiber)
+        expect(report.status).toBe("halted-needs-support")
+        expect(report.error).toMatch(/did not come back.*Do NOT reboot/)
+      }).pipe(Effect.provide(layer))
+    }
+  )
+
   it.live("PREP-6: a failed base update halts the executor in halted-needs-support; nothing runs after it", () =>
     Effect.gen(function* () {
       const dir = tmp()
