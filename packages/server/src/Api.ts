@@ -292,7 +292,8 @@ export class SiteDetail extends Schema.Class<SiteDetail>("SiteDetail")({
 }) {}
 
 /**
- * Plan or start a run: a site, a target version and (optionally) a method.
+ * Plan or start a run: a site, a target version and a method (optional for a
+ * single appliance; a failover pair has no default, PREP-7).
  *
  * @since 0.3.0
  * @category models

@@ -192,7 +192,7 @@ describe.skipIf(!enabled)("the portal page in chromium", () => {
     const started = await fetch(`${demo!.url}/api/v1/runs`, {
       method: "POST",
       headers: { authorization: `Bearer ${demo!.tokens.operator}`, "content-type": "application/json" },
-      body: JSON.stringify({ site: "demo-pair", target: "25.1.1" })
+      body: JSON.stringify({ site: "demo-pair", target: "25.1.1", method: "async" })
     })
     expect(started.status, await started.clone().text()).toBe(202)
     const { runId } = (await started.json()) as { runId: string }
