@@ -128,7 +128,7 @@ const showRuns = async () => {
           )
           .join("")}</select></label>
         <label>Target version <input name="target" value="24.3.2" required pattern="[0-9][0-9A-Za-z.+-]*" data-testid="start-target" /></label>
-        <label>Method <select name="method" data-testid="start-method"></select></label>
+        <label>Method <select name="method" data-testid="start-method" required></select></label>
         <button type="submit" data-testid="start-run">Start</button>
       </form>
       <p class="error" data-testid="start-error"></p>
@@ -158,7 +158,11 @@ const showRuns = async () => {
   const siteSelect = form.elements.namedItem("site") as HTMLSelectElement
   const fillMethods = () => {
     const site = usable.find((s) => s.id === siteSelect.value)
-    methodSelect.innerHTML = (site?.methods ?? []).map((m) => `<option>${esc(m)}</option>`).join("")
+    const methods = site?.methods ?? []
+    // a failover pair has no default method (PREP-7): the operator picks sync or async
+    methodSelect.innerHTML =
+      (methods.length > 1 ? '<option value="" disabled selected>choose: sync or async (PREP-7)</option>' : "") +
+      methods.map((m) => `<option>${esc(m)}</option>`).join("")
   }
   siteSelect.addEventListener("change", fillMethods)
   fillMethods()
