@@ -449,6 +449,7 @@ const showRun = async (runId: string) => {
     "WindowOpened",
     "Resumed",
     "Cancelled",
+    "SiteSample",
     "RunFinished"
   ])
     source.addEventListener(tag, onEvent as EventListener)

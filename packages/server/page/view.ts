@@ -36,7 +36,7 @@ export const availabilityStrip = (a: Availability): string => {
           const w = Math.max(2, ((e - s) / (t1 - t0)) * width)
           return `<rect class="outage" x="${x.toFixed(1)}" y="0" width="${w.toFixed(1)}" height="${height}" fill="#c62828"><title>outage from ${esc(new Date(s).toLocaleTimeString())}: ${o.failedProbes} failed probe(s)${o.lastError === undefined ? "" : ` (${esc(o.lastError)})`}</title></rect>`
         })
-  const figures = `${a.probes} probes, ${a.failed} failed · ${a.outages.length} outage(s), longest ${formatMillis(a.longestOutageMillis)}, total ${formatMillis(a.unavailableMillis)}`
+  const figures = `${a.probes} probes, ${a.failed} failed · ${a.outages.length} outage(s), longest ${formatMillis(a.longestOutageMillis)}, total ${formatMillis(a.unavailableMillis)}${a.notObservedMillis === undefined || a.notObservedMillis <= 0 ? "" : ` · not observed ${formatMillis(a.notObservedMillis)} (no process was driving the run: not counted as available)`}`
   return `<svg class="availability" data-testid="availability-strip" viewBox="0 0 ${width} ${height}" preserveAspectRatio="none" role="img" aria-label="Site availability: ${esc(figures)}">
       <rect x="0" y="0" width="${width}" height="${height}" fill="#2e7d32"><title>site answered</title></rect>
       ${outages.join("")}
