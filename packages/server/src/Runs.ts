@@ -198,9 +198,7 @@ export const make = (options: Options) =>
                     yield* Layer.build(SiteProber.layer(runtime.prober).pipe(Layer.provide(appliances)))
                   )
             const proberLayer = probing ?? Layer.empty
-            const handlers = runtime
-              .handlers(probing)
-              .pipe(Layer.provide(Layer.merge(appliances, journalLayer)))
+            const handlers = runtime.handlers(probing).pipe(Layer.provide(Layer.merge(appliances, journalLayer)))
             const executor = yield* Executor.make.pipe(
               Effect.provide(Layer.mergeAll(handlers, operatorLayer, journalLayer, proberLayer))
             )

@@ -59,8 +59,27 @@ describe("the portal page in chromium", () => {
 
   const approve = async (page: Page, comment: string) => {
     const form = page.getByTestId("gate-form")
-    for (const input of await form.locator("input[data-evidence]").all())
-      await input.fill(`checked ${(await input.getAttribute("data-evidence")) ?? ""}`)
+    // each evidence field says what it accepts; the answer follows it
+    expect(await form.locator('[data-testid="evidence-hint"]').count()).toBe(
+      await form.locator("input[data-evidence]").count()
+    )
+    for (const input of await form.locator("input[data-evidence]").all()) {
+      const expected = await input.getAttribute("data-expected")
+      const format = await input.getAttribute("data-format")
+      const name = (await input.getAttribute("data-evidence")) ?? ""
+      await input.fill(
+        expected ??
+          (format === "sha256"
+            ? "ab".repeat(32)
+            : format === "integer" || format === "number"
+              ? "1"
+              : format === "version"
+                ? "1.0.0"
+                : format === "path"
+                  ? "/tmp"
+                  : `checked ${name}`)
+      )
+    }
     await form.getByTestId("gate-comment").fill(comment)
     await form.getByTestId("approve").click()
   }
