@@ -8,7 +8,7 @@
 // POST /api/v1/session sets (EventSource cannot send headers).
 import type { AvailabilityView, GateView, PlanRequest, RunSummary, RunView, SiteSummary } from "../src/Api.js"
 import type { Principal } from "../src/Auth.js"
-import { availabilityStrip, esc, formatMillis } from "./view.js"
+import { availabilityStrip, esc, evidenceHint, formatMillis } from "./view.js"
 
 type Enc<T extends { readonly Encoded: unknown }> = T["Encoded"]
 type Run = Enc<typeof RunView>
@@ -290,7 +290,7 @@ const renderGateForm = (g: Gate) => {
     ${g.evidence
       .map(
         (f) =>
-          `<label class="evidence">${esc(f.name)} <input name="ev:${esc(f.name)}" data-evidence="${esc(f.name)}" /><small>${esc(f.description)}</small></label>`
+          `<label class="evidence">${esc(f.name)} <input name="ev:${esc(f.name)}" data-evidence="${esc(f.name)}"${f.format === undefined ? "" : ` data-format="${esc(f.format)}"`}${f.expected === undefined ? "" : ` data-expected="${esc(f.expected)}" placeholder="${esc(f.expected)}"`}${f.format === "integer" || f.format === "number" ? ` inputmode="decimal"` : ""} /><small>${esc(f.description)}</small><small class="constraint" data-testid="evidence-hint">${esc(evidenceHint(f))}</small></label>`
       )
       .join("")}
     <label class="comment">Comment (required) <textarea name="comment" required data-testid="gate-comment"></textarea></label>
@@ -453,6 +453,7 @@ const showRun = async (runId: string) => {
     "WindowOpened",
     "Resumed",
     "Cancelled",
+    "SiteSample",
     "RunFinished"
   ])
     source.addEventListener(tag, onEvent as EventListener)

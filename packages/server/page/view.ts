@@ -36,11 +36,61 @@ export const availabilityStrip = (a: Availability): string => {
           const w = Math.max(2, ((e - s) / (t1 - t0)) * width)
           return `<rect class="outage" x="${x.toFixed(1)}" y="0" width="${w.toFixed(1)}" height="${height}" fill="#c62828"><title>outage from ${esc(new Date(s).toLocaleTimeString())}: ${o.failedProbes} failed probe(s)${o.lastError === undefined ? "" : ` (${esc(o.lastError)})`}</title></rect>`
         })
-  const figures = `${a.probes} probes, ${a.failed} failed · ${a.outages.length} outage(s), longest ${formatMillis(a.longestOutageMillis)}, total ${formatMillis(a.unavailableMillis)}`
+  const figures = `${a.probes} probes, ${a.failed} failed · ${a.outages.length} outage(s), longest ${formatMillis(a.longestOutageMillis)}, total ${formatMillis(a.unavailableMillis)}${a.notObservedMillis === undefined || a.notObservedMillis <= 0 ? "" : ` · not observed ${formatMillis(a.notObservedMillis)} (no process was driving the run: not counted as available)`}`
   return `<svg class="availability" data-testid="availability-strip" viewBox="0 0 ${width} ${height}" preserveAspectRatio="none" role="img" aria-label="Site availability: ${esc(figures)}">
       <rect x="0" y="0" width="${width}" height="${height}" fill="#2e7d32"><title>site answered</title></rect>
       ${outages.join("")}
     </svg>
     <p class="figures" data-testid="availability-figures" data-probes="${a.probes}" data-outages="${a.outages.length}">${esc(figures)}
       <br><small>${esc(a.source)}${t0 === undefined ? "" : ` · ${esc(new Date(t0).toLocaleTimeString())} → ${t1 === undefined ? "" : esc(new Date(t1).toLocaleTimeString())}`}</small></p>`
+}
+
+interface EvidenceField {
+  readonly name: string
+  readonly description: string
+  readonly format?: string | undefined
+  readonly expected?: string | undefined
+  readonly minimum?: number | undefined
+  readonly maximum?: number | undefined
+  readonly mustExist?: boolean | undefined
+  readonly optional?: boolean | undefined
+}
+
+/**
+ * What an evidence field's answer must be, in words (the service refuses
+ * other answers with the same constraints): "a version, exactly 6.2.1",
+ * "a whole number from 1 to 500", "a SHA-256 fingerprint (64 hex digits)".
+ */
+export const evidenceHint = (f: EvidenceField): string => {
+  const parts: Array<string> = []
+  switch (f.format) {
+    case "version":
+      parts.push(f.expected === undefined ? "a version (e.g. 24.3.2)" : `a version, exactly ${f.expected}`)
+      break
+    case "sha256":
+      parts.push("a SHA-256 fingerprint (64 hex digits, colons allowed)")
+      break
+    case "path":
+      parts.push(f.mustExist === true ? "a path that must exist on the service's machine" : "a path")
+      break
+    case "integer":
+    case "number": {
+      const kind = f.format === "integer" ? "a whole number" : "a number"
+      parts.push(
+        f.minimum !== undefined && f.maximum !== undefined
+          ? `${kind} from ${f.minimum} to ${f.maximum}`
+          : f.minimum !== undefined
+            ? `${kind} of at least ${f.minimum}`
+            : f.maximum !== undefined
+              ? `${kind} of at most ${f.maximum}`
+              : kind
+      )
+      break
+    }
+    default:
+      if (f.expected !== undefined) parts.push(`exactly ${f.expected}`)
+  }
+  if (f.format !== "version" && f.format !== undefined && f.expected !== undefined) parts.push(`exactly ${f.expected}`)
+  parts.push(f.optional === true ? "optional" : "required to approve")
+  return parts.join(", ")
 }

@@ -330,6 +330,8 @@ export class AvailabilityView extends Schema.Class<AvailabilityView>("Availabili
   failed: Schema.Number,
   longestOutageMillis: Schema.Number,
   unavailableMillis: Schema.Number,
+  /** Time of the run no probe covered (no process was driving it): never counted as available. */
+  notObservedMillis: Schema.optional(Schema.Number),
   outages: Schema.Array(
     Schema.Struct({
       start: Schema.Date,

@@ -303,6 +303,9 @@ export const verifySession = (key: Uint8Array, value: string, nowSeconds: number
   const [id, exp, mac] = parts as [string, string, string]
   const expected = createHmac("sha256", key).update(`${id}.${exp}`).digest()
   const given = Buffer.from(mac, "base64url")
+  // only the canonical spelling: base64url's last character carries unused bits, so a changed
+  // character could otherwise decode to the same bytes and pass
+  if (given.toString("base64url") !== mac) return Option.none()
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return Option.none()
   const expires = Number(exp)
   if (!Number.isFinite(expires) || expires < nowSeconds) return Option.none()

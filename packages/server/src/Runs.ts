@@ -10,9 +10,11 @@
  * again with the decisions already given. A run a person cancelled, or one
  * stopped by a deferred gate, waits for `resume`.
  *
- * For a failover pair, the site address is probed while the run lasts; the
- * figures (probes, outages) are saved beside the journal
- * (`<runs>/.portal/availability/<run>.json`) and returned with the run.
+ * When the site's runtime names a prober, the site address is probed while
+ * the run is driven, through the executor's `RunObserver` (failover's
+ * `SiteProber.layer`): the samples go to the run's journal like every other
+ * record, a resume continues the same series, and the run's availability is
+ * folded from the journal (`RunReport.availability`), exactly as the CLI does.
  *
  * @since 0.3.0
  */
@@ -21,15 +23,11 @@ import { SiteProber } from "@sra-upgrade/failover"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberMap from "effect/FiberMap"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Schedule from "effect/Schedule"
-import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import * as path from "node:path"
 import {
   AvailabilityView,
   Conflict,
@@ -44,7 +42,6 @@ import type { Principal } from "./Auth.js"
 import { Events } from "./Events.js"
 import { Gates } from "./Gates.js"
 import * as Meta from "./internal/meta.js"
-import * as Store from "./internal/store.js"
 import * as Sites from "./Sites.js"
 
 /**
@@ -56,8 +53,6 @@ import * as Sites from "./Sites.js"
 export interface Options {
   /** The runs folder of the journal. */
   readonly runsDirectory: string
-  /** How often the availability figures of a running pair are saved (default 1 s). */
-  readonly availabilityEveryMillis?: number | undefined
 }
 
 /**
@@ -88,37 +83,27 @@ export class Runs extends Context.Tag("@sra-upgrade/server/Runs")<
   }
 >() {}
 
-const encodeAvailability = Schema.encodeSync(AvailabilityView)
-const decodeAvailability = Schema.decodeUnknownOption(AvailabilityView)
-
-const toAvailability = (stats: SiteProber.Stats, previous: Option.Option<AvailabilityView>): AvailabilityView => {
-  const prev = Option.getOrUndefined(previous)
-  const outages = [
-    ...(prev?.outages ?? []),
-    ...stats.outages.map((o) => ({
-      start: o.start,
-      ...(o.end === undefined ? {} : { end: o.end }),
-      failedProbes: o.failedProbes,
-      lastError: o.lastError
-    }))
-  ]
-  const startedAt = prev?.startedAt ?? stats.startedAt
-  return new AvailabilityView({
-    source: `SiteProber (@sra-upgrade/failover): GET ${stats.url}/check_health every ${stats.intervalMillis} ms`,
-    intervalMillis: stats.intervalMillis,
-    ...(startedAt === undefined ? {} : { startedAt }),
-    ...(stats.lastProbeAt === undefined
-      ? prev?.lastProbeAt === undefined
-        ? {}
-        : { lastProbeAt: prev.lastProbeAt }
-      : { lastProbeAt: stats.lastProbeAt }),
-    probes: (prev?.probes ?? 0) + stats.sent,
-    failed: (prev?.failed ?? 0) + stats.failed,
-    longestOutageMillis: Math.max(prev?.longestOutageMillis ?? 0, stats.longestOutageMillis),
-    unavailableMillis: (prev?.unavailableMillis ?? 0) + stats.unavailableMillis,
-    outages
-  })
-}
+/** The page's view of a run's availability, from the report's (journal-folded) figures. */
+const availabilityView = (a: RunReport.RunReport["availability"]): AvailabilityView | undefined =>
+  a === undefined
+    ? undefined
+    : new AvailabilityView({
+        source: `site probes (GET ${a.url}/check_health every ${a.intervalSeconds} s), journaled with the run`,
+        intervalMillis: Math.round(a.intervalSeconds * 1000),
+        startedAt: a.firstProbeAt,
+        lastProbeAt: a.lastProbeAt,
+        probes: a.probes,
+        failed: a.failed,
+        longestOutageMillis: Math.round(a.longestOutageSeconds * 1000),
+        unavailableMillis: Math.round(a.totalUnavailableSeconds * 1000),
+        notObservedMillis: Math.round(a.notObservedSeconds * 1000),
+        outages: a.outages.map((o) => ({
+          start: o.from,
+          ...(o.open === true ? {} : { end: o.to }),
+          failedProbes: Math.max(1, Math.round(o.seconds / Math.max(a.intervalSeconds, 0.001))),
+          lastError: o.lastError
+        }))
+      })
 
 const mapExecutorError = (e: Executor.ExecutorError): Conflict | Invalid | Unavailable | NotFound => {
   const r = e.reason
@@ -166,13 +151,6 @@ export const make = (options: Options) =>
     const reader = yield* Executor.make.pipe(
       Effect.provide(Layer.mergeAll(StepHandler.layerRaw({}), Operator.layerScripted({}), journalLayer))
     )
-    const availabilityFile = (runId: string) => path.join(Meta.portalDir(runsDir), "availability", `${runId}.json`)
-    const readAvailability = (runId: string) =>
-      Store.readJson(availabilityFile(runId)).pipe(
-        Effect.map((v) => (v === undefined ? Option.none() : decodeAvailability(v))),
-        Effect.orElseSucceed(() => Option.none<AvailabilityView>())
-      )
-
     const notFound = (runId: string) =>
       new NotFound({ resource: "run", id: runId, message: `No run ${runId}: list the runs (GET /api/v1/runs).` })
 
@@ -212,29 +190,17 @@ export const make = (options: Options) =>
         const program = Effect.scoped(
           Effect.gen(function* () {
             const appliances = Layer.succeedContext(yield* Layer.build(runtime.appliances))
-            const prober =
+            // probing (and its RunObserver) lives as long as this drive of the run
+            const probing =
               runtime.prober === undefined
                 ? undefined
-                : yield* SiteProber.start(runtime.prober).pipe(Effect.provide(appliances))
-            const previous = yield* readAvailability(runId)
-            const saveAvailability =
-              prober === undefined
-                ? Effect.void
-                : Effect.flatMap(prober.snapshot, (stats) =>
-                    Store.writeJson(availabilityFile(runId), encodeAvailability(toAvailability(stats, previous)))
-                  ).pipe(Effect.ignore)
-            if (prober !== undefined)
-              yield* Effect.forkScoped(
-                Effect.repeat(
-                  saveAvailability,
-                  Schedule.spaced(Duration.millis(options.availabilityEveryMillis ?? 1000))
-                )
-              )
-            const handlers = runtime
-              .handlers(prober === undefined ? undefined : Layer.succeed(SiteProber.SiteProber, prober))
-              .pipe(Layer.provide(Layer.merge(appliances, journalLayer)))
+                : Layer.succeedContext(
+                    yield* Layer.build(SiteProber.layer(runtime.prober).pipe(Layer.provide(appliances)))
+                  )
+            const proberLayer = probing ?? Layer.empty
+            const handlers = runtime.handlers(probing).pipe(Layer.provide(Layer.merge(appliances, journalLayer)))
             const executor = yield* Executor.make.pipe(
-              Effect.provide(Layer.mergeAll(handlers, operatorLayer, journalLayer))
+              Effect.provide(Layer.mergeAll(handlers, operatorLayer, journalLayer, proberLayer))
             )
             const stream = plan === undefined ? executor.resumeStream(runId) : executor.runStream(plan, { runId })
             yield* stream.pipe(
@@ -247,7 +213,7 @@ export const make = (options: Options) =>
                   Effect.logWarning(`run ${runId} could not be executed: ${e.message}`)
                 )
               ),
-              Effect.ensuring(Effect.zipRight(saveAvailability, events.catchUp(runId))),
+              Effect.ensuring(events.catchUp(runId)),
               Effect.ignore
             )
           })
@@ -326,12 +292,12 @@ export const make = (options: Options) =>
           const r = yield* report(runId)
           const meta = yield* Meta.read(runsDir, runId)
           const active = yield* FiberMap.has(fibers, runId)
-          const availability = yield* readAvailability(runId)
+          const availability = availabilityView(r.availability)
           return new RunView({
             summary: summaryOf(r, meta, active),
             report: r,
             gates: yield* gates.open(runId),
-            ...(Option.isSome(availability) ? { availability: availability.value } : {})
+            ...(availability === undefined ? {} : { availability })
           })
         }),
       report,

@@ -70,6 +70,11 @@ describe("tokens and sessions", () => {
     expect(Option.isNone(Auth.verifySession(new Uint8Array(32).fill(8), value, 999))).toBe(true)
     const [id, , mac] = value.split(".")
     expect(Option.isNone(Auth.verifySession(key, `${id}.99999.${mac}`, 999))).toBe(true) // a longer life is not signed
+    // every one-character change of the signature is refused, including the last character's unused bits
+    for (const c of ["A", "B", "C", "D"]) {
+      const changed = `${mac!.slice(0, -1)}${c}`
+      if (changed !== mac) expect(Option.isNone(Auth.verifySession(key, `${id}.1000.${changed}`, 999))).toBe(true)
+    }
     expect(Auth.atLeast("approver", "operator")).toBe(true)
     expect(Auth.atLeast("operator", "approver")).toBe(false)
   })

@@ -4,7 +4,7 @@
 // initiator's approval of a four-eyes gate is refused, two other approvers
 // accept it — a reload mid-run loses nothing, the run succeeds and the
 // availability strip shows the probes. A screenshot of the run page goes to
-// docs/portal-run.png. On CI (CI=true) a missing chromium fails this test.
+// docs/portal-run.png. A missing chromium fails this test (it never skips).
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Client } from "@sra-upgrade/server"
 import * as Chunk from "effect/Chunk"
@@ -13,16 +13,15 @@ import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
 import { join } from "node:path"
 import type { Browser, BrowserContext, Page } from "playwright-core"
-import { browserAvailable, buildPage, type Demo, interrupt, launch, repoRoot, startDemo } from "./browser.js"
+import { buildPage, type Demo, interrupt, launch, repoRoot, requireBrowser, startDemo } from "./browser.js"
 
-const enabled = browserAvailable()
-
-describe.skipIf(!enabled)("the portal page in chromium", () => {
+describe("the portal page in chromium", () => {
   let demo: Demo | undefined
   let browser: Browser | undefined
   const contexts: Array<BrowserContext> = []
 
   beforeAll(async () => {
+    requireBrowser()
     const pageDir = await buildPage()
     demo = await startDemo(["--page-dir", pageDir])
     browser = await launch()
@@ -60,8 +59,27 @@ describe.skipIf(!enabled)("the portal page in chromium", () => {
 
   const approve = async (page: Page, comment: string) => {
     const form = page.getByTestId("gate-form")
-    for (const input of await form.locator("input[data-evidence]").all())
-      await input.fill(`checked ${(await input.getAttribute("data-evidence")) ?? ""}`)
+    // each evidence field says what it accepts; the answer follows it
+    expect(await form.locator('[data-testid="evidence-hint"]').count()).toBe(
+      await form.locator("input[data-evidence]").count()
+    )
+    for (const input of await form.locator("input[data-evidence]").all()) {
+      const expected = await input.getAttribute("data-expected")
+      const format = await input.getAttribute("data-format")
+      const name = (await input.getAttribute("data-evidence")) ?? ""
+      await input.fill(
+        expected ??
+          (format === "sha256"
+            ? "ab".repeat(32)
+            : format === "integer" || format === "number"
+              ? "1"
+              : format === "version"
+                ? "1.0.0"
+                : format === "path"
+                  ? "/tmp"
+                  : `checked ${name}`)
+      )
+    }
     await form.getByTestId("gate-comment").fill(comment)
     await form.getByTestId("approve").click()
   }
