@@ -31,7 +31,8 @@ const dirs = [
 ].filter(existsSync)
 
 // the title runs to its closing quote: a double-quoted title may hold apostrophes ("the site's backup")
-const titleRe = /\b(?:it|test|describe)(?:\.\w+)*\(\s*(["'`])((?:[A-Z]+-\d+(?:[,/ ]+(?:and )?[A-Z]+-\d+)*):(?:(?!\1)[^\n])*)\1/g
+const titleRe =
+  /\b(?:it|test|describe)(?:\.\w+)*\(\s*(["'`])((?:[A-Z]+-\d+(?:[,/ ]+(?:and )?[A-Z]+-\d+)*):(?:(?!\1)[^\n])*)\1/g
 const byRule = new Map(rules.map((r) => [r.id, []]))
 for (const file of dirs.flatMap(testFiles).sort()) {
   const text = readFileSync(file, "utf8")

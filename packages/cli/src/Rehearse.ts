@@ -103,8 +103,7 @@ export const run = (options: Options): Effect.Effect<void, CliError> =>
           : yield* observed(site, options.siteFile)
       const current = new Map(seen.map((o) => [o.id, { product: o.version, build: o.build }] as const))
       const now = new Date()
-      const updateMethod =
-        options.updateMethod === undefined ? undefined : Option.getOrUndefined(options.updateMethod)
+      const updateMethod = options.updateMethod === undefined ? undefined : Option.getOrUndefined(options.updateMethod)
       const chosen = updateMethod === undefined ? {} : { updateMethod }
       const production = yield* Planners.plan(site, options.to, method, { current, now, ...chosen })
       const password =

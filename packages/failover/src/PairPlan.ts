@@ -517,11 +517,7 @@ const disconnectsBeforeSwitch = (c: Context, sa: SingleUpgrade.Sections): Readon
   )
 
 /** VERIFY-3 (B as the site, then two people through a hosts-file override), the switch (SWITCH-*), SWITCH-4. */
-const switchToB = (
-  c: Context,
-  sb: SingleUpgrade.Sections,
-  sa: SingleUpgrade.Sections
-): ReadonlyArray<Plan.Step> => {
+const switchToB = (c: Context, sb: SingleUpgrade.Sections, sa: SingleUpgrade.Sections): ReadonlyArray<Plan.Step> => {
   const { a, b, pair } = c
   const version = sb.targetVersion
   const gate = TrafficSwitch.manualGate(pair, a, b)

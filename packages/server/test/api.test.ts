@@ -190,7 +190,9 @@ describe("portal API", () => {
         expect(invalid._tag === "Invalid" && invalid.reason).toBe("site")
         const broken = yield* vera.sites.get({ path: { siteId: "broken" } })
         expect(broken.health.every((h) => !h.reachable && h.error !== undefined)).toBe(true)
-        const down = yield* Effect.flip(vera.plans.plan({ payload: { site: "broken", target: "24.3.2", method: "async" } }))
+        const down = yield* Effect.flip(
+          vera.plans.plan({ payload: { site: "broken", target: "24.3.2", method: "async" } })
+        )
         expect(down._tag === "Unavailable" && down.reason).toBe("appliance")
         expect(down.message).toContain("cannot read the version")
       }),

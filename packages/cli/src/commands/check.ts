@@ -56,23 +56,33 @@ const runChecks = (plan: Plan.Plan) =>
  * @since 0.3.0
  * @category commands
  */
-export const command = Command.make("check", { site: siteOpt, to: toOpt, method: methodOpt, updateMethod: updateMethodOpt, json: jsonOpt }, (o) =>
-  Effect.gen(function* () {
-    const { appliances, plan, site } = yield* prepare(o.site, o.to, o.method, Option.none(), undefined, o.updateMethod)
-    const handlers = yield* handlersFor(site, o.site)
-    const rows = yield* runChecks(plan).pipe(
-      Effect.provide(handlers.pipe(Layer.provide(Layer.merge(appliances, Journal.layerMemory))))
-    )
-    if (o.json) yield* Console.log(JSON.stringify(rows, null, 2))
-    else {
-      const w = Math.max(5, ...rows.map((r) => r.title.length))
-      yield* Console.log(`${"check".padEnd(w)}  result   detail`)
-      yield* Console.log(`${"-".repeat(w)}  -------  ------`)
-      for (const r of rows) yield* Console.log(`${r.title.padEnd(w)}  ${r.result.padEnd(7)}  ${r.detail}`)
-    }
-    const blocking = rows.filter((r) => r.result === "FAIL")
-    if (blocking.length > 0)
-      return yield* failed(`${blocking.length} blocking check(s) failed: ${blocking.map((r) => r.id).join(", ")}`)
-    if (!o.json) yield* Console.log(`\nReady: ${rows.length} check(s) passed or advisory.`)
-  })
+export const command = Command.make(
+  "check",
+  { site: siteOpt, to: toOpt, method: methodOpt, updateMethod: updateMethodOpt, json: jsonOpt },
+  (o) =>
+    Effect.gen(function* () {
+      const { appliances, plan, site } = yield* prepare(
+        o.site,
+        o.to,
+        o.method,
+        Option.none(),
+        undefined,
+        o.updateMethod
+      )
+      const handlers = yield* handlersFor(site, o.site)
+      const rows = yield* runChecks(plan).pipe(
+        Effect.provide(handlers.pipe(Layer.provide(Layer.merge(appliances, Journal.layerMemory))))
+      )
+      if (o.json) yield* Console.log(JSON.stringify(rows, null, 2))
+      else {
+        const w = Math.max(5, ...rows.map((r) => r.title.length))
+        yield* Console.log(`${"check".padEnd(w)}  result   detail`)
+        yield* Console.log(`${"-".repeat(w)}  -------  ------`)
+        for (const r of rows) yield* Console.log(`${r.title.padEnd(w)}  ${r.result.padEnd(7)}  ${r.detail}`)
+      }
+      const blocking = rows.filter((r) => r.result === "FAIL")
+      if (blocking.length > 0)
+        return yield* failed(`${blocking.length} blocking check(s) failed: ${blocking.map((r) => r.id).join(", ")}`)
+      if (!o.json) yield* Console.log(`\nReady: ${rows.length} check(s) passed or advisory.`)
+    })
 ).pipe(Command.withDescription("Run only the readiness checks of the plan; exit code 0 when none blocks, 1 otherwise."))
