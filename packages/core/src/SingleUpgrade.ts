@@ -8,9 +8,13 @@
  * Order of the steps (each tagged with its rules):
  *
  * 1. checks: API reachable + permissions; clock skew (PREP-8); version path
- *    (SINGLE-2); rehearsal found (PREP-5, advisory); certificate stores
+ *    (SINGLE-2); rehearsal found (the project's addition to PREP-5,
+ *    advisory); gates: release notes read (PREP-10), for a new major release
+ *    the rollout e-mail and a current maintenance plan (PREP-9), the update
+ *    tested in a controlled environment (PREP-5); certificate stores
  *    (CLIENT-3); before-upgrade client tasks (CLIENT-5, CLIENT-6);
- * 2. the maintenance window (PREP-4, with the PREP-3 estimate), then the
+ * 2. the maintenance window (PREP-4, with the PREP-3 estimate and the
+ *    low-traffic advice), then the
  *    disconnect report (PREP-4, LICENSE-1: who is logged in right before
  *    the downtime);
  * 3. settings backup (PREP-1) and certificate export (PREP-2), taken inside

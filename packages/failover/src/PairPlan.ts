@@ -13,7 +13,11 @@
  * restore on the appliance that is now primary with the exact form values
  * (PAIR-7); a wait for the first successful sync (PAIR-8); a roles check; the
  * time spent without failover protection and the measured site availability
- * in the report. Per-appliance checks, installs and verifications are the
+ * in the report. What the single plans say at plan level is kept: each
+ * window checked against the PREP-3 estimate of its appliance, the CLIENT-*
+ * notes; window 2 starts with a check of all Jump Clients (CLIENT-10), and
+ * the asynchronous plan reports who is logged in to A before the switch
+ * (PREP-4). Per-appliance checks, installs and verifications are the
  * sections of core's single-appliance planner (`SingleUpgrade.sections`);
  * the failover steps are built with the definitions of `FailoverSteps`.
  *
