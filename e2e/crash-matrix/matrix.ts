@@ -157,6 +157,43 @@ const runningAfter = async (p: Proc, ms: number): Promise<boolean> => {
   return !ended
 }
 
+/** Poll (every 1 ms) until `done()` or the process's end; true if it is still running. */
+const runningUntil = (p: Proc, done: () => boolean): Promise<boolean> =>
+  new Promise((res) => {
+    let ended = false
+    void p.exit.then(() => (ended = true))
+    const t = setInterval(() => {
+      if (ended) {
+        clearInterval(t)
+        res(false)
+      } else if (done()) {
+        clearInterval(t)
+        res(true)
+      }
+    }, 1)
+  })
+
+/** How many `StepStarted` records of non-idempotent steps (per the journaled plan) a journal holds. */
+const effectStartsIn = (text: string): number => {
+  let nonIdempotent = new Set<string>()
+  let n = 0
+  for (const line of text.split("\n")) {
+    if (!line.includes('"StepStarted"') && !line.includes('"RunStarted"')) continue
+    try {
+      const e = (
+        JSON.parse(line) as {
+          event: { _tag: string; stepId?: string; plan?: { steps: Array<{ id: string; idempotent: boolean }> } }
+        }
+      ).event
+      if (e._tag === "RunStarted") nonIdempotent = new Set(e.plan!.steps.filter((s) => !s.idempotent).map((s) => s.id))
+      else if (nonIdempotent.has(e.stepId!)) n++
+    } catch {
+      // torn last line
+    }
+  }
+  return n
+}
+
 /** The step in progress per the journal (last StepStarted not yet finished), for the kill log. */
 const stepInProgress = (journal: string): string => {
   if (!existsSync(journal)) return "(no journal yet)"
@@ -216,7 +253,8 @@ const startSite = async (scenario: Scenario, timeScale: number): Promise<Site> =
 const relationshipOf = (r: unknown) => {
   if (r === null || r === undefined || typeof r !== "object") return null
   const o = r as { primary?: unknown; backup?: unknown; sharedIps?: unknown; syncing?: unknown; swapping?: unknown }
-  return { primary: o.primary, backup: o.backup, sharedIps: o.sharedIps, syncing: o.syncing, swapping: o.swapping }
+  // (not whether a periodic data sync happens to run at the end)
+  return { primary: o.primary, backup: o.backup, sharedIps: o.sharedIps, swapping: o.swapping }
 }
 
 /** What the end state is made of: versions, roles, relationship, who serves the site. */
@@ -258,6 +296,8 @@ interface Baseline {
   readonly keys: ReadonlyArray<string>
   readonly end: Record<string, unknown>
   readonly millis: number
+  /** How many times a non-idempotent step started (the instants the `effect` kills aim at). */
+  readonly effectStarts: number
 }
 
 const runArgs = (scenario: Scenario, site: Site, runId: string, to: string) => [
@@ -368,7 +408,8 @@ const baselineOf = async (scenario: Scenario, options: Options): Promise<Baselin
     const repeats = SimActions.exactlyOnce(log)
     if (repeats.length > 0)
       throw new Error(`the uninterrupted ${scenario} run repeats actions: ${repeats.map(stableViolation).join("; ")}`)
-    return { keys: SimActions.nonIdempotentKeys(log), end: await endState(site), millis }
+    const effectStarts = effectStartsIn(readFileSync(join(site.runs, "baseline.jsonl"), "utf8"))
+    return { keys: SimActions.nonIdempotentKeys(log), end: await endState(site), millis, effectStarts }
   } finally {
     await site.sim.close()
     if (!options.keep) rmSync(site.dir, { recursive: true, force: true })
@@ -377,7 +418,11 @@ const baselineOf = async (scenario: Scenario, options: Options): Promise<Baselin
 
 /** A point's random draws, made up front in order so that the seed alone decides them (whatever the parallelism). */
 interface Draw {
+  /** `time`: at a uniform instant of the run; `effect`: right when the n-th non-idempotent step is journaled as started. */
+  readonly mode: "time" | "effect"
   readonly runKillFraction: number
+  /** `effect`: how long after the step's start record, as a fraction of 250 ms (its request in flight or not yet sent). */
+  readonly effectDelayFraction: number
   readonly killResume: boolean
   readonly resumeKillFraction: number
 }
@@ -396,17 +441,31 @@ const point = async (
   const violations: Array<string> = []
   let resumes = 0
   try {
-    const runKill = draw.runKillFraction * baseline.millis
     const { killResume, resumeKillFraction } = draw
     const first = cli(runArgs(scenario, site, runId, options.to), options.env)
     let last = first
-    const stillRunning = await runningAfter(first, runKill)
+    let stillRunning: boolean
+    let runKill: number
+    let label = "run"
+    if (draw.mode === "effect") {
+      const n = 1 + Math.floor(draw.runKillFraction * Math.max(1, baseline.effectStarts))
+      const delay = Math.round(draw.effectDelayFraction * 250)
+      label = `run (${delay} ms after non-idempotent start #${n})`
+      stillRunning =
+        (await runningUntil(first, () =>
+          existsSync(journal) ? effectStartsIn(readFileSync(journal, "utf8")) >= n : false
+        )) && (await runningAfter(first, delay))
+      runKill = Date.now() - first.started
+    } else {
+      runKill = draw.runKillFraction * baseline.millis
+      stillRunning = await runningAfter(first, runKill)
+    }
     const step = stepInProgress(journal)
     if (stillRunning) {
       killGroup(first)
       await first.exit
     }
-    kills.push({ process: "run", afterMs: Math.round(runKill), step, killed: stillRunning })
+    kills.push({ process: label, afterMs: Math.round(runKill), step, killed: stillRunning })
     let { code } = await first.exit
     // after a kill: resume; a run killed before its journal held a record is started again (nothing happened)
     let again = stillRunning
@@ -467,11 +526,13 @@ export const run = async (options: Options): Promise<Summary> => {
     const b = await baselineOf(s, options)
     baselines.set(s, b)
     options.log(
-      `baseline ${s}: ${(b.millis / 1000).toFixed(1)} s, ${b.keys.length} non-idempotent actions (${b.keys.join(", ")})`
+      `baseline ${s}: ${(b.millis / 1000).toFixed(1)} s, ${b.effectStarts} non-idempotent step starts, ${b.keys.length} non-idempotent actions (${b.keys.join(", ")})`
     )
   }
   const draws: Array<Draw> = Array.from({ length: options.points }, () => ({
+    mode: random() < 0.5 ? ("time" as const) : ("effect" as const),
     runKillFraction: 0.03 + 0.87 * random(),
+    effectDelayFraction: random(),
     killResume: random() < 0.5,
     resumeKillFraction: 0.05 + 0.9 * random()
   }))

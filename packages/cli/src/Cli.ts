@@ -118,7 +118,8 @@ export const main = (argv: ReadonlyArray<string>): Effect.Effect<ExitCode, never
             return ExitCode.usage
           }
           if (e instanceof CliError) {
-            yield* Console.error(`error: ${e.message}`)
+            if (e.display === "none") return e.exitCode
+            yield* Console.error(e.display === "notice" ? e.message : `error: ${e.message}`)
             if (verbose && e.detail !== undefined) yield* Console.error(e.detail)
             else if (e.detail !== undefined) yield* Console.error("(more detail with --verbose)")
             return e.exitCode
