@@ -1,8 +1,11 @@
 /**
  * `pnpm crash-matrix [--points N] [--seed S] [--scenarios single,sync,async,migration] [--time-scale X]
- * [--to VERSION] [--parallel P] [--verbose] [--keep]`: the crash matrix of the real command (docs/crash-matrix.md).
+ * [--to VERSION] [--runner bundle|tsx] [--parallel P] [--verbose] [--keep]`: the crash matrix of the real command (docs/crash-matrix.md).
  * Exit 0 when no point has a violation, 1 otherwise.
  */
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import * as Matrix from "./matrix.js"
 
 const args = process.argv.slice(2)
@@ -34,9 +37,15 @@ if (chosen.length === 0) {
   console.error("crash-matrix: no runnable scenario")
   process.exit(2)
 }
+const runner = flag("runner") ?? "bundle"
+if (runner !== "bundle" && runner !== "tsx") {
+  console.error(`crash-matrix: --runner is bundle or tsx, got ${runner}`)
+  process.exit(2)
+}
+if (runner === "bundle") await Matrix.useBundle(mkdtempSync(join(tmpdir(), "sra-crash-cli-")))
 const seed = num("seed", Date.now() % 100_000)
 const points = num("points", 8)
-console.log(`crash-matrix: ${points} points, seed ${seed}, scenarios ${chosen.join(",")}`)
+console.log(`crash-matrix: ${points} points, seed ${seed}, scenarios ${chosen.join(",")}, runner ${runner}`)
 const summary = await Matrix.run({
   points,
   seed,

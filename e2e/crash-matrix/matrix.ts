@@ -24,7 +24,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
-import { fileURLToPath } from "node:url"
+import { fileURLToPath, pathToFileURL } from "node:url"
 
 /** The scenarios the CLI can run (`--method`). */
 export const scenarios = ["single", "sync", "async"] as const
@@ -119,8 +119,35 @@ interface Proc {
   readonly exit: Promise<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>
 }
 
+/**
+ * How the command is started: `tsx packages/cli/src/bin.ts`, or (default) one ESM bundle of that same source built
+ * by esbuild once per matrix (as the published `dist` is one tsup build): ~1 s to start instead of ~4 s, which is
+ * most of a point's time on a small machine.
+ */
+let command: ReadonlyArray<string> = [tsx, bin]
+
+/** Build the bundle into `dir` and use it for every command of this process. */
+export const useBundle = async (dir: string): Promise<void> => {
+  const esbuildPath = createRequire(createRequire(import.meta.url).resolve("tsx/package.json")).resolve("esbuild")
+  const esbuild = (await import(pathToFileURL(esbuildPath).href)) as {
+    build: (o: Record<string, unknown>) => Promise<unknown>
+  }
+  const outfile = join(dir, "sra-upgrade.mjs")
+  await esbuild.build({
+    entryPoints: [bin],
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    outfile,
+    logLevel: "error",
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" }
+  })
+  command = [outfile]
+}
+
 const cli = (args: ReadonlyArray<string>, env: Readonly<Record<string, string>> = {}): Proc => {
-  const child = spawn(process.execPath, [tsx, bin, ...args], {
+  const child = spawn(process.execPath, [...command, ...args], {
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
     env: { ...process.env, ...env }
@@ -172,6 +199,26 @@ const runningUntil = (p: Proc, done: () => boolean): Promise<boolean> =>
       }
     }, 1)
   })
+
+/** How many non-idempotent (non-harness) actions the simulator accepted so far. */
+const nonIdempotentActions = async (controlUrl: string): Promise<number> => {
+  const log = (await (await fetch(`${controlUrl}/actions`)).json()) as ReadonlyArray<{ action: string }>
+  return log.filter((a) => {
+    const info = (SimActions.catalog as Record<string, SimActions.ActionInfo | undefined>)[a.action]
+    return info !== undefined && !info.idempotent && !info.harness
+  }).length
+}
+
+/** Check `done()` back to back (an HTTP call each) until it holds or the process ends; true if still running. */
+const runningUntilAsync = async (p: Proc, done: () => Promise<boolean>): Promise<boolean> => {
+  let ended = false
+  void p.exit.then(() => (ended = true))
+  for (;;) {
+    if (ended) return false
+    if (await done()) return !ended
+    await sleep(2)
+  }
+}
 
 /** How many `StepStarted` records of non-idempotent steps (per the journaled plan) a journal holds. */
 const effectStartsIn = (text: string): number => {
@@ -298,6 +345,8 @@ interface Baseline {
   readonly millis: number
   /** How many times a non-idempotent step started (the instants the `effect` kills aim at). */
   readonly effectStarts: number
+  /** From the journal's first record to its last (the run's execution, without the command's start-up). */
+  readonly execMillis: number
 }
 
 const runArgs = (scenario: Scenario, site: Site, runId: string, to: string) => [
@@ -377,14 +426,56 @@ const check = async (site: Site, runId: string, baseline: Baseline, code: number
       if (!(a.probes > 0)) violations.push("availability: no probe")
       const lead = (Date.parse(a.firstProbeAt) - start) / 1000
       const tail = (endAt - Date.parse(a.lastProbeAt)) / 1000
-      if (lead > 10) violations.push(`availability: the first probe came ${lead.toFixed(1)} s after the start`)
-      if (tail > 10) violations.push(`availability: the last probe came ${tail.toFixed(1)} s before the end`)
+      if (lead > 3) violations.push(`availability: the first probe came ${lead.toFixed(1)} s after the start`)
+      if (tail > 3) violations.push(`availability: the last probe came ${tail.toFixed(1)} s before the end`)
+      // the process that finished the run observed it too
+      const journal = join(site.runs, `${runId}.jsonl`)
+      const resumedAt = readFileSync(journal, "utf8")
+        .split("\n")
+        .filter((l) => l.includes('"_tag":"Resumed"'))
+        .map((l) => Date.parse((JSON.parse(l) as { event: { at: string } }).event.at))
+        .at(-1)
+      if (resumedAt !== undefined && Date.parse(a.lastProbeAt) < resumedAt)
+        violations.push(
+          `availability: no probe after the last resume (${new Date(resumedAt).toISOString()}; last probe ${a.lastProbeAt})`
+        )
       const covered = a.observedSeconds + a.notObservedSeconds
-      if (Math.abs(covered - span) > 2 + span * 0.02)
+      if (Math.abs(covered - span) > 1 + span * 0.02)
         violations.push(`availability covers ${covered.toFixed(1)} s of a ${span.toFixed(1)} s run`)
     }
   }
   return violations
+}
+
+/** The keys of the non-idempotent actions the simulator accepted so far. */
+const acceptedKeys = async (controlUrl: string): Promise<ReadonlySet<string>> =>
+  new Set(SimActions.nonIdempotentKeys(await Effect.runPromise(SimControl.actions(controlUrl))))
+
+/**
+ * Re-verification on resume: an install step that was in flight at a kill is re-run (the journal says it had
+ * not taken effect, or starts it again) only if the simulator had not accepted that install by then.
+ */
+const rerunAfterEffect = (journal: string, acceptedAtKill: ReadonlyArray<ReadonlySet<string>>): Array<string> => {
+  if (!existsSync(journal)) return []
+  const out: Array<string> = []
+  let resume = 0
+  for (const line of readFileSync(journal, "utf8").split("\n")) {
+    let e: { _tag: string; stepId?: string; effective?: boolean; attempt?: number }
+    try {
+      e = (JSON.parse(line) as { event: typeof e }).event
+    } catch {
+      continue
+    }
+    if (e._tag === "Resumed") resume++
+    const rerun =
+      (e._tag === "StepVerified" && e.effective === false) || (e._tag === "StepStarted" && (e.attempt ?? 1) > 1)
+    const m = rerun && resume > 0 ? /^([^/]+)\/install-(.+)$/.exec(e.stepId ?? "") : null
+    if (m === null) continue
+    const key = `site/${m[1]}/install-started package=${m[2]}`
+    if (acceptedAtKill.slice(0, resume).some((k) => k.has(key)))
+      out.push(`resume ${resume} re-ran ${e.stepId} though the simulator had already started that install (${e._tag})`)
+  }
+  return out
 }
 
 const stableViolation = (v: SimActions.Violation): string => {
@@ -408,8 +499,19 @@ const baselineOf = async (scenario: Scenario, options: Options): Promise<Baselin
     const repeats = SimActions.exactlyOnce(log)
     if (repeats.length > 0)
       throw new Error(`the uninterrupted ${scenario} run repeats actions: ${repeats.map(stableViolation).join("; ")}`)
-    const effectStarts = effectStartsIn(readFileSync(join(site.runs, "baseline.jsonl"), "utf8"))
-    return { keys: SimActions.nonIdempotentKeys(log), end: await endState(site), millis, effectStarts }
+    const text = readFileSync(join(site.runs, "baseline.jsonl"), "utf8")
+    const times = text
+      .split("\n")
+      .filter((l) => l !== "")
+      .map((l) => Date.parse((JSON.parse(l) as { event: { at: string } }).event.at))
+    const execMillis = Math.max(1_000, times.at(-1)! - times[0]!)
+    return {
+      keys: SimActions.nonIdempotentKeys(log),
+      end: await endState(site),
+      millis,
+      effectStarts: effectStartsIn(text),
+      execMillis
+    }
   } finally {
     await site.sim.close()
     if (!options.keep) rmSync(site.dir, { recursive: true, force: true })
@@ -418,10 +520,10 @@ const baselineOf = async (scenario: Scenario, options: Options): Promise<Baselin
 
 /** A point's random draws, made up front in order so that the seed alone decides them (whatever the parallelism). */
 interface Draw {
-  /** `time`: at a uniform instant of the run; `effect`: right when the n-th non-idempotent step is journaled as started. */
+  /** `time`: at a uniform instant of the run's execution; `effect`: right after the simulator accepted the n-th non-idempotent action. */
   readonly mode: "time" | "effect"
   readonly runKillFraction: number
-  /** `effect`: how long after the step's start record, as a fraction of 250 ms (its request in flight or not yet sent). */
+  /** `effect`: how long after that action: the square of this fraction times 250 ms (most kills within a few ms). */
   readonly effectDelayFraction: number
   readonly killResume: boolean
   readonly resumeKillFraction: number
@@ -439,6 +541,8 @@ const point = async (
   const journal = join(site.runs, `${runId}.jsonl`)
   const kills: Array<Kill> = []
   const violations: Array<string> = []
+  /** The non-idempotent actions the simulator had accepted when each killed process was gone. */
+  const acceptedAtKill: Array<ReadonlySet<string>> = []
   let resumes = 0
   try {
     const { killResume, resumeKillFraction } = draw
@@ -448,22 +552,25 @@ const point = async (
     let runKill: number
     let label = "run"
     if (draw.mode === "effect") {
-      const n = 1 + Math.floor(draw.runKillFraction * Math.max(1, baseline.effectStarts))
-      const delay = Math.round(draw.effectDelayFraction * 250)
-      label = `run (${delay} ms after non-idempotent start #${n})`
+      // right after the simulator accepted the n-th non-idempotent action: the CLI may not have journaled it yet
+      const n = 1 + Math.floor(draw.runKillFraction * Math.max(1, baseline.keys.length))
+      const delay = Math.round(draw.effectDelayFraction * draw.effectDelayFraction * 250)
+      label = `run (${delay} ms after non-idempotent action #${n})`
       stillRunning =
-        (await runningUntil(first, () =>
-          existsSync(journal) ? effectStartsIn(readFileSync(journal, "utf8")) >= n : false
-        )) && (await runningAfter(first, delay))
+        (await runningUntilAsync(first, async () => (await nonIdempotentActions(site.sim.controlUrl)) >= n)) &&
+        (await runningAfter(first, delay))
       runKill = Date.now() - first.started
     } else {
-      runKill = draw.runKillFraction * baseline.millis
-      stillRunning = await runningAfter(first, runKill)
+      // uniform over the run's execution: from its first journal record
+      const after = draw.runKillFraction * baseline.execMillis
+      stillRunning = (await runningUntil(first, () => existsSync(journal))) && (await runningAfter(first, after))
+      runKill = Date.now() - first.started
     }
     const step = stepInProgress(journal)
     if (stillRunning) {
       killGroup(first)
       await first.exit
+      acceptedAtKill.push(await acceptedKeys(site.sim.controlUrl))
     }
     kills.push({ process: label, afterMs: Math.round(runKill), step, killed: stillRunning })
     let { code } = await first.exit
@@ -480,13 +587,18 @@ const point = async (
       last = r
       again = false
       if (resumes === 1 && killResume) {
-        // somewhere in what is left of the run (the resume starts where the run stopped)
-        const left = Math.max(1, baseline.millis - runKill)
-        const at = 2_000 + resumeKillFraction * left
-        const alive = await runningAfter(r, at)
+        // somewhere in what is left of the run: after the resume journaled its start
+        const resumed = (text: string) => text.split('"_tag":"Resumed"').length - 1
+        const before = existsSync(journal) ? resumed(readFileSync(journal, "utf8")) : 0
+        const alive =
+          (await runningUntil(r, () => existsSync(journal) && resumed(readFileSync(journal, "utf8")) > before)) &&
+          (await runningAfter(r, resumeKillFraction * 0.8 * baseline.execMillis))
+        const at = Date.now() - r.started
         const s = stepInProgress(journal)
         if (alive) {
           killGroup(r)
+          await r.exit
+          acceptedAtKill.push(await acceptedKeys(site.sim.controlUrl))
           again = true
         }
         kills.push({ process: `${next} (after the kill)`, afterMs: Math.round(at), step: s, killed: alive })
@@ -499,6 +611,7 @@ const point = async (
       if (code === null && !again) violations.push(`${next} died of a signal`)
     }
     violations.push(...(await check(site, runId, baseline, code, options.to)))
+    violations.push(...rerunAfterEffect(journal, acceptedAtKill))
     if (violations.length > 0 && options.verbose)
       options.log(`  point ${index}, output of the last command:\n${last.out.slice(-1500)}`)
   } catch (e) {
@@ -526,7 +639,7 @@ export const run = async (options: Options): Promise<Summary> => {
     const b = await baselineOf(s, options)
     baselines.set(s, b)
     options.log(
-      `baseline ${s}: ${(b.millis / 1000).toFixed(1)} s, ${b.effectStarts} non-idempotent step starts, ${b.keys.length} non-idempotent actions (${b.keys.join(", ")})`
+      `baseline ${s}: ${(b.millis / 1000).toFixed(1)} s (executing ${(b.execMillis / 1000).toFixed(1)} s), ${b.effectStarts} non-idempotent step starts, ${b.keys.length} non-idempotent actions (${b.keys.join(", ")})`
     )
   }
   const draws: Array<Draw> = Array.from({ length: options.points }, () => ({

@@ -604,7 +604,10 @@ export const make = Effect.gen(function* () {
       if (initial.length > 0 && !RunState.isTerminal(ctx.state.status)) {
         const record = (sample: RunEvent.SiteSample) => Effect.ignore(emit(ctx, sample))
         const observation = { runId: ctx.runId, plan: ctx.plan, history: [...ctx.records], record }
-        yield* Observation.start(observer, observation, ctx.observation)
+        // TEST-ONLY fault switch (internal/executor/faults.ts): a resume that does not observe the site
+        const resuming = ctx.records.some((r) => r.event._tag === "Resumed")
+        if (!(resuming && Faults.observerOffOnResume()))
+          yield* Observation.start(observer, observation, ctx.observation)
       }
       const queue = [...initial]
       while (queue.length > 0) {
