@@ -82,15 +82,18 @@ try {
   await until(() => installsStarted() >= 1 || run.child.exitCode !== null, "the run's first install")
   process.kill(-run.child.pid!, "SIGKILL")
   say(`  SIGKILL run (pid ${run.child.pid}) after ${installsStarted()} install step(s) started; exit ${await run.exit}`)
+  say(`  (its last line: ${run.out.trim().split("\n").at(-1)})`)
 
   const before = installsStarted()
   const resume1 = start(["resume", "r1", ...common])
   await until(() => installsStarted() > before || resume1.child.exitCode !== null, "the resume's next install")
   process.kill(-resume1.child.pid!, "SIGKILL")
   say(`  SIGKILL resume (pid ${resume1.child.pid}) at install step ${installsStarted()}; exit ${await resume1.exit}`)
+  for (const l of resume1.out.split("\n").filter((l) => /^(resuming|warning|resumed)/.test(l))) say(`  ${l}`)
 
   const resume2 = start(["resume", "r1", ...common])
   const code = await resume2.exit
+  for (const l of resume2.out.split("\n").filter((l) => /^(resuming|warning|resumed)/.test(l))) say(`  ${l}`)
   const tail = resume2.out.trim().split("\n")
   say(
     tail
@@ -123,7 +126,7 @@ try {
   check(report.status === "succeeded", "report status succeeded")
   check(a !== undefined && a.probes > 0, `availability.probes > 0 (${a?.probes})`)
   const lead = a === undefined ? Infinity : (Date.parse(a.firstProbeAt) - Date.parse(report.startedAt)) / 1000
-  check(lead >= 0 && lead < 5, `firstProbeAt within seconds of startedAt (${lead.toFixed(2)} s)`)
+  check(Math.abs(lead) < 5, `firstProbeAt within seconds of startedAt (${lead.toFixed(2)} s)`)
   check(
     a !== undefined && a.notObservedSeconds > 0,
     `the two kills show as time not observed (${a?.notObservedSeconds} s)`
