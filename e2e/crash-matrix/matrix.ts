@@ -310,7 +310,7 @@ const endState = async (site: Site): Promise<Record<string, unknown>> => {
     appliances: ReadonlyArray<{ id: string; version?: string; productVersion?: string; failoverRole?: string }>
     relationship?: unknown
   }
-  let serving: unknown = "-"
+  let serving: unknown
   try {
     const who = (await (await fetch(`${site.sim.site.httpUrl}/__sim/whoami`)).json()) as { appliance?: unknown }
     serving = who.appliance ?? "-"

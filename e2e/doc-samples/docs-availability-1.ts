@@ -5,12 +5,9 @@ import { SiteProber } from "@sra-upgrade/failover"
 import type * as Layer from "effect/Layer"
 
 // Provide this layer (it needs your ApplianceApi layer) to Executor.layer beside the handlers, operator and journal.
-export const prober: Layer.Layer<
-  SiteProber.SiteProber | RunObserver.RunObserver,
-  never,
-  ApplianceApi.ApplianceApi
-> = SiteProber.layer({
-  url: "https://support.example.com",
-  intervalMillis: 5_000,
-  summaryEveryMillis: 60_000
-})
+export const prober: Layer.Layer<SiteProber.SiteProber | RunObserver.RunObserver, never, ApplianceApi.ApplianceApi> =
+  SiteProber.layer({
+    url: "https://support.example.com",
+    intervalMillis: 5_000,
+    summaryEveryMillis: 60_000
+  })

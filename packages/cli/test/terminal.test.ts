@@ -51,7 +51,12 @@ const capture = () => {
   const log = vi.spyOn(console, "log").mockImplementation((...a: Array<unknown>) => void out.push(a.join(" ")))
   const output = new Writable({
     write(chunk: Buffer, _enc, done) {
-      out.push(...chunk.toString().split("\n").filter((l) => l !== ""))
+      out.push(
+        ...chunk
+          .toString()
+          .split("\n")
+          .filter((l) => l !== "")
+      )
       done()
     }
   })
