@@ -1,6 +1,6 @@
 /**
  * `pnpm crash-matrix [--points N] [--seed S] [--scenarios single,sync,async,migration] [--time-scale X]
- * [--to VERSION] [--runner bundle|tsx] [--parallel P] [--verbose] [--keep]`: the crash matrix of the real command (docs/crash-matrix.md).
+ * [--to VERSION] [--runner bundle|tsx] [--parallel P] [--only I,J] [--verbose] [--keep]`: the crash matrix of the real command (docs/crash-matrix.md).
  * Exit 0 when no point has a violation, 1 otherwise.
  */
 import { mkdtempSync } from "node:fs"
@@ -54,6 +54,7 @@ const summary = await Matrix.run({
   to: flag("to") ?? "24.3.2",
   log: (line) => console.log(line),
   parallel: num("parallel", 1),
+  only: flag("only")?.split(",").map(Number),
   verbose: args.includes("--verbose"),
   keep: args.includes("--keep")
 })

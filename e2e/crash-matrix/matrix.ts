@@ -50,6 +50,8 @@ export interface Options {
   readonly log: (line: string) => void
   /** Also log a line per passing point. */
   readonly verbose?: boolean | undefined
+  /** Run only these points (1-based; the draws are the seed's, as in the full matrix): to replay a failing point. */
+  readonly only?: ReadonlyArray<number> | undefined
   /** Points run at once (default 1). */
   readonly parallel?: number | undefined
   /** Keep the work folders. */
@@ -650,10 +652,13 @@ export const run = async (options: Options): Promise<Summary> => {
     resumeKillFraction: 0.05 + 0.9 * random()
   }))
   const results: Array<PointResult> = []
+  const indexes = Array.from({ length: options.points }, (_, i) => i).filter(
+    (i) => options.only === undefined || options.only.includes(i + 1)
+  )
   let nextIndex = 0
   const worker = async () => {
-    while (nextIndex < options.points) {
-      const i = nextIndex++
+    while (nextIndex < indexes.length) {
+      const i = indexes[nextIndex++]!
       const scenario = options.scenarios[i % options.scenarios.length]!
       const r = await point(i + 1, scenario, baselines.get(scenario)!, draws[i]!, options)
       results.push(r)
