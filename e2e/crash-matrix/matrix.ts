@@ -393,7 +393,10 @@ const check = async (site: Site, runId: string, baseline: Baseline, code: number
     Executor.report(runId).pipe(Effect.provide(readOnlyExecutor(site.runs)), Effect.either)
   )
   if (report._tag === "Left") violations.push(`the journal does not replay: ${report.left.message}`)
-  else if (report.right.status !== "succeeded") violations.push(`the journal replays to ${report.right.status}`)
+  else if (report.right.status !== "succeeded")
+    violations.push(
+      `the journal replays to ${report.right.status}${report.right.error === undefined ? "" : ` (${report.right.error})`}`
+    )
   // the end state
   const end = await endState(site)
   const versions = (end["appliances"] as ReadonlyArray<{ id: string; version: string }>).filter((a) => a.version !== to)
