@@ -51,7 +51,15 @@ export default tseslint.config(
     }
   },
   {
-    files: ["packages/cli/**", "bench/**", "scripts/**", "packages/simulator/src/bin.ts", "**/test/**"],
+    files: [
+      "packages/cli/**",
+      "bench/**",
+      "scripts/**",
+      "packages/simulator/src/bin.ts",
+      "e2e/crash-matrix/main.ts",
+      "e2e/crash-matrix/acceptance.ts",
+      "**/test/**"
+    ],
     rules: { "no-restricted-syntax": "off" }
   },
   prettier

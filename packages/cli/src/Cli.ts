@@ -15,6 +15,8 @@ import type { ApplianceApi, SingleUpgrade, Site } from "@sra-upgrade/core"
 import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import { CliError, ExitCode } from "./CliError.js"
 import * as Backup from "./commands/backup.js"
@@ -81,6 +83,16 @@ const cli = Command.run(command, { name: "sra-upgrade", version })
 
 const describeDefect = (cause: Cause.Cause<unknown>): string => Cause.pretty(cause)
 
+/** Warnings and errors logged on the way (e.g. a stale run lock taken over) go to stderr as one line each. */
+const logLines = Logger.replace(
+  Logger.defaultLogger,
+  Logger.make(({ logLevel, message }) => {
+    if (!LogLevel.greaterThanEqual(logLevel, LogLevel.Warning)) return
+    const text = (Array.isArray(message) ? message : [message]).map(String).join(" ")
+    globalThis.console.error(`${logLevel._tag === "Warning" ? "warning" : "error"}: ${text}`)
+  })
+)
+
 /**
  * Run the command on `argv` (as `process.argv`: node, script, args…),
  * print errors (one line; detail with `--verbose`) and return the exit code.
@@ -92,6 +104,7 @@ export const main = (argv: ReadonlyArray<string>): Effect.Effect<ExitCode, never
   const verbose = argv.slice(2).some((a) => a === "--verbose")
   const args = argv.filter((a, i) => i < 2 || a !== "--verbose")
   return cli(args).pipe(
+    Effect.provide(logLines),
     Effect.as(ExitCode.ok as ExitCode),
     Effect.catchAllCause((cause) =>
       Effect.gen(function* () {
@@ -105,7 +118,8 @@ export const main = (argv: ReadonlyArray<string>): Effect.Effect<ExitCode, never
             return ExitCode.usage
           }
           if (e instanceof CliError) {
-            yield* Console.error(`error: ${e.message}`)
+            if (e.display === "none") return e.exitCode
+            yield* Console.error(e.display === "notice" ? e.message : `error: ${e.message}`)
             if (verbose && e.detail !== undefined) yield* Console.error(e.detail)
             else if (e.detail !== undefined) yield* Console.error("(more detail with --verbose)")
             return e.exitCode

@@ -45,7 +45,22 @@ export class CliError extends Data.TaggedError("CliError")<{
   readonly exitCode: ExitCode
   readonly message: string
   readonly detail?: string | undefined
+  /**
+   * How the command shows it: `error` (default) prints `error: <message>` on stderr; `notice` prints the
+   * message as is on stderr (a normal stop, e.g. a run waiting, exit 4); `none` prints nothing (the command
+   * has said it already). Since 0.3.0.
+   */
+  readonly display?: "error" | "notice" | "none" | undefined
 }> {}
+
+/**
+ * A run that stopped and waits (exit 4): a normal end, shown as a notice, not an error.
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const waiting = (message: string, alreadyPrinted = false): CliError =>
+  new CliError({ exitCode: ExitCode.waiting, message, display: alreadyPrinted ? "none" : "notice" })
 
 /**
  * A usage or configuration error (exit code 2).

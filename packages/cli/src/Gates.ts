@@ -128,7 +128,14 @@ export const layerTerminal = (
     input: process.stdin,
     output: process.stdout,
     isTty: process.stdin.isTTY === true
-  }
+  },
+  options: {
+    /**
+     * Since 0.3.0: wait before drawing a gate until the progress output has shown it (see `follow`'s
+     * `order`), so the box never comes before the previous step's lines.
+     */
+    readonly order?: { readonly gateShown: (stepId: string) => Promise<void> } | undefined
+  } = {}
 ): Layer.Layer<Operator.Operator> => {
   const by = (() => {
     try {
@@ -139,6 +146,7 @@ export const layerTerminal = (
   })()
   return Operator.layerPrompt((request) =>
     Effect.promise(async (): Promise<Operator.Answer> => {
+      await options.order?.gateShown(request.step.id)
       io.output.write(describe(request) + "\n")
       if (!io.isTty) {
         io.output.write("No terminal to ask: the gate is deferred. Answer it with --answers FILE and resume.\n")

@@ -20,6 +20,8 @@ NodeRuntime.runMain(
   ),
   {
     disableErrorReporting: true,
+    // warnings are printed by `Cli.main` (one `warning: …` line on stderr), not a second time by the runtime
+    disablePrettyLogger: true,
     teardown: (exit, onExit) => {
       // Ctrl-C: the run's journal is intact; `resume` continues it
       if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) exitCode = 130

@@ -119,7 +119,7 @@ describe("commands against the simulator", () => {
 })
 
 describe("a gate left unanswered, then resume", () => {
-  it("the run stops waiting (exit 4); resume with the simulator finishes it (exit 0)", async () => {
+  it("the run stops waiting (exit 4, the waiting line, no error); resume with the simulator finishes it (exit 0)", async () => {
     const runs = join(dir, "runs-resume")
     const answers = join(dir, "answers.yaml")
     writeFileSync(
@@ -150,7 +150,12 @@ describe("a gate left unanswered, then resume", () => {
     )
     expect(first.code, first.stderr + first.stdout).toBe(4)
     expect(first.stdout).toContain("approved by jane")
-    expect(first.stdout).toContain("resume gated")
+    // a deferred gate is a normal stop: the waiting line (docs/cli.md), no error
+    expect(first.stdout).toContain(
+      "The run is waiting for an operator. Continue it with: sra-upgrade resume gated --site <site file>"
+    )
+    expect(first.stderr).not.toContain("error:")
+    expect(first.stderr).toBe("")
 
     const waiting = await runCli("status", "gated", "--runs", runs)
     expect(waiting.stdout).toContain("WAITING-FOR-OPERATOR")

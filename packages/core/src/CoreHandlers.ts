@@ -438,7 +438,9 @@ export const awaitInstall = Effect.fn(CoreSteps.AwaitInstall.name)(function* (
     let healthySince = now
     for (let i = polls.length - 1; i >= 0 && sawHealthy(polls[i]!.observed); i--) healthySince = polls[i]!.at.getTime()
     const grace = (config.baseGraceSeconds ?? 300) * 1000
-    const holds = disrupted || now - healthySince >= grace
+    // healthy at the wait's last chance (e.g. resumed after its deadline: the install ran while no
+    // orchestrator was alive to see it): done on the operator's word, like after the grace period
+    const holds = disrupted || now - healthySince >= grace || lastChance
     const observed = { healthy: true, version: h.version, build: h.build, disruptionSeen: disrupted }
     return {
       holds,
@@ -453,7 +455,9 @@ export const awaitInstall = Effect.fn(CoreSteps.AwaitInstall.name)(function* (
       ...(holds && !disrupted
         ? {
             warnings: [
-              `Not observed: ${params.package} never showed the appliance going down (a base install reboots it); done on the operator's word after ${Math.round(grace / 1000)} s of healthy answers. Confirm the base version on /appliance > Status.`
+              now - healthySince >= grace
+                ? `Not observed: ${params.package} never showed the appliance going down (a base install reboots it); done on the operator's word after ${Math.round(grace / 1000)} s of healthy answers. Confirm the base version on /appliance > Status.`
+                : `Not observed: ${params.package} never showed the appliance going down (a base install reboots it) before the wait's deadline; it answers healthy now, so the wait is done on the operator's word. Confirm the base version on /appliance > Status.`
             ]
           }
         : {})

@@ -36,6 +36,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Take from "effect/Take"
 import { ApplianceError } from "./ApplianceError.js"
+import * as Faults from "./internal/executor/faults.js"
 import * as Observation from "./internal/executor/observation.js"
 import { Journal, JournalError } from "./Journal.js"
 import * as GateEvidence from "./GateEvidence.js"
@@ -482,6 +483,13 @@ export const make = Effect.gen(function* () {
     Effect.gen(function* () {
       const verify = handlerOf(step)?.verify
       let reason = "its handler cannot read its effect back (no verify)"
+      if (Faults.reverifyOff()) {
+        // TEST-ONLY fault switch (internal/executor/faults.ts): the crash matrix shows it notices the repeat
+        return yield* emit(
+          ctx,
+          new RunEvent.StepVerified({ stepId: step.id, effective: false, evidence: {}, at: yield* now }, trusted)
+        )
+      }
       if (verify) {
         const r = yield* guard(verify(handlerCtx(ctx, step)))
         const at = yield* now
@@ -596,7 +604,10 @@ export const make = Effect.gen(function* () {
       if (initial.length > 0 && !RunState.isTerminal(ctx.state.status)) {
         const record = (sample: RunEvent.SiteSample) => Effect.ignore(emit(ctx, sample))
         const observation = { runId: ctx.runId, plan: ctx.plan, history: [...ctx.records], record }
-        yield* Observation.start(observer, observation, ctx.observation)
+        // TEST-ONLY fault switch (internal/executor/faults.ts): a resume that does not observe the site
+        const resuming = ctx.records.some((r) => r.event._tag === "Resumed")
+        if (!(resuming && Faults.observerOffOnResume()))
+          yield* Observation.start(observer, observation, ctx.observation)
       }
       const queue = [...initial]
       while (queue.length > 0) {

@@ -19,8 +19,10 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import * as codec from "./internal/executor/journalCodec.js"
+import * as runLock from "./internal/executor/runLock.js"
 import type { Envelope, TornRecord } from "./RunEvent.js"
 
 /**
@@ -66,7 +68,11 @@ export class InvalidRunId extends Schema.TaggedClass<InvalidRunId>()("InvalidRun
  * @category models
  */
 export class Locked extends Schema.TaggedClass<Locked>()("Locked", {
-  pid: Schema.Number
+  pid: Schema.Number,
+  /** The owner's host name (0.3.0; absent in a lock written by 0.2). */
+  host: Schema.optional(Schema.String),
+  /** When the owner took the lock (0.3.0). */
+  since: Schema.optional(Schema.Date)
 }) {}
 
 /**
@@ -110,7 +116,7 @@ export class JournalError extends Schema.TaggedError<JournalError>("@sra-upgrade
       case "InvalidRunId":
         return `"${this.runId}" is not a valid run id: use letters, digits, ".", "_" and "-".`
       case "Locked":
-        return `Run ${this.runId} is being executed by process ${r.pid}: wait for it to finish or stop it, then resume.`
+        return `Run ${this.runId} is being executed by process ${r.pid}${r.host === undefined ? "" : ` on ${r.host}`}${r.since === undefined ? "" : ` since ${r.since.toISOString()}`}: wait for it to finish or stop it, then resume.${r.host !== undefined && r.host !== os.hostname() ? ` If host ${r.host} is gone, delete the run's .lock file in the runs folder.` : ""}`
       case "Io":
         return `Journal of run ${this.runId}: ${r.operation} failed (${r.code ?? "error"}: ${r.detail}). Check the runs folder's permissions and free space.`
     }
@@ -145,7 +151,10 @@ export class Journal extends Context.Tag("@sra-upgrade/core/Journal")<
     readonly repair: (runId: string) => Effect.Effect<Option.Option<TornRecord>, JournalError>
     /**
      * Hold the run's lock for the scope, so that two processes never execute
-     * the same run. A lock left by a dead process is taken over.
+     * the same run. The file layer creates `<run>.lock` exclusively with its
+     * owner inside (pid, host, since); a lock whose process is no longer
+     * running on this host is taken over, with a logged warning; a live
+     * owner's lock fails with `Locked` naming it.
      */
     readonly lock: (runId: string) => Effect.Effect<void, JournalError, Scope.Scope>
     /** Run ids with a journal. */
@@ -218,15 +227,6 @@ const ioError = (runId: string, operation: string) => (cause: unknown) => {
         ? new RunNotFound()
         : new Io({ operation, detail: e?.message ?? String(cause), ...(e?.code ? { code: e.code } : {}) })
   })
-}
-
-const isAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM"
-  }
 }
 
 /**
@@ -337,28 +337,34 @@ export const layer = (options: FileOptions): Layer.Layer<Journal, JournalError> 
           Effect.flatMap(checkId(runId), () =>
             Effect.acquireRelease(
               Effect.suspend(() => {
-                const file = path.join(dir, `${runId}.lock`)
-                for (let round = 0; round < 2; round++) {
-                  try {
-                    fs.writeFileSync(file, String(process.pid), { flag: "wx" })
-                    return Effect.succeed(file)
-                  } catch (e) {
-                    if ((e as NodeJS.ErrnoException).code !== "EEXIST") return Effect.fail(ioError(runId, "lock")(e))
-                  }
-                  let pid = 0
-                  try {
-                    pid = Number(fs.readFileSync(file, "utf8")) || 0
-                  } catch {
-                    // vanished meanwhile: try again
-                  }
-                  if (pid > 0 && pid !== process.pid && isAlive(pid)) {
-                    return Effect.fail(new JournalError({ runId, reason: new Locked({ pid }) }))
-                  }
-                  fs.rmSync(file, { force: true }) // left by a dead process
+                // wall time, not the Effect clock: the lock is shared with other processes
+                const got = runLock.acquire(path.join(dir, `${runId}.lock`), new Date())
+                switch (got._tag) {
+                  case "Failed":
+                    return Effect.fail(ioError(runId, "lock")(got.error))
+                  case "Held":
+                    return Effect.fail(
+                      new JournalError({
+                        runId,
+                        reason: new Locked({
+                          pid: got.owner.pid,
+                          ...(got.owner.host === undefined ? {} : { host: got.owner.host }),
+                          ...(got.owner.since === undefined ? {} : { since: got.owner.since })
+                        })
+                      })
+                    )
+                  case "Acquired":
+                    return got.tookOver === undefined
+                      ? Effect.succeed(got)
+                      : Effect.as(
+                          Effect.logWarning(
+                            `run ${runId}: took over the lock left by ${runLock.describe(got.tookOver)}, which is no longer running`
+                          ),
+                          got
+                        )
                 }
-                return Effect.fail(new JournalError({ runId, reason: new Locked({ pid: 0 }) }))
               }),
-              (file) => Effect.sync(() => fs.rmSync(file, { force: true }))
+              (got) => Effect.sync(() => runLock.release(got))
             )
           ),
         list: Effect.try({

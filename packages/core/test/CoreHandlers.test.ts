@@ -19,6 +19,7 @@ import * as Journal from "../src/Journal.js"
 import * as Operator from "../src/Operator.js"
 import * as Plan from "../src/Plan.js"
 import * as Rehearsal from "../src/Rehearsal.js"
+import * as RunEvent from "../src/RunEvent.js"
 import * as RunHistory from "../src/RunHistory.js"
 import * as Site from "../src/Site.js"
 import * as SingleUpgrade from "../src/SingleUpgrade.js"
@@ -414,6 +415,36 @@ describe("CoreHandlers", () => {
         const s = report.steps[0]!
         expect(s.evidence).toMatchObject({ disruptionSeen: false, restsOnOperatorWord: true })
         expect(s.warnings.join(" ")).toMatch(/Not observed.*operator's word/)
+      }).pipe(Effect.provide(executor(approveAll, { baseGraceSeconds: 120 })))
+  )
+
+  it.effect(
+    "PREP-3 PREP-6: a base install wait resumed after its deadline, the appliance healthy, holds on the operator's word (not a timeout)",
+    () =>
+      Effect.gen(function* () {
+        // the process was killed right after the wait started (no poll journaled); the install ran and the
+        // appliance came back while no orchestrator was alive; the resume comes after the wait's deadline
+        const plan = planFor(tmp(), "24.3.2")
+        const step = stepOf(plan, "A/await-base-6.2.1") as Plan.WaitFor
+        const only = Plan.make({ ...plan, id: "base-only", steps: [step] })
+        const journal = yield* Journal.Journal
+        yield* journal.create("gap")
+        const events = [
+          new RunEvent.RunStarted({ runId: "gap", plan: only, at: new Date(0) }),
+          new RunEvent.StepStarted({
+            stepId: step.id,
+            attempt: 1,
+            at: new Date(0),
+            deadline: new Date(step.deadlineSeconds * 1000)
+          })
+        ]
+        for (const [i, event] of events.entries())
+          yield* journal.append(new RunEvent.Envelope({ runId: "gap", seq: i + 1, event }))
+        yield* TestClock.adjust(`${step.deadlineSeconds + 60} seconds`)
+        const report = yield* Executor.resume("gap")
+        expect(report.status).toBe("succeeded")
+        expect(report.steps[0]!.evidence).toMatchObject({ disruptionSeen: false, restsOnOperatorWord: true })
+        expect(report.steps[0]!.warnings.join(" ")).toMatch(/before the wait's deadline.*operator's word/)
       }).pipe(Effect.provide(executor(approveAll, { baseGraceSeconds: 120 })))
   )
 

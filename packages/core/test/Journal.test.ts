@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -143,14 +144,57 @@ describe("Journal.layer file format", () => {
       // left by a process that has exited
       const dead = spawnSync(process.execPath, ["-e", "0"]).pid!
       fs.writeFileSync(lockFile, String(dead))
+      const logs: Array<string> = []
       yield* Effect.scoped(
         Effect.gen(function* () {
           yield* j.lock("r")
-          expect(fs.readFileSync(lockFile, "utf8")).toBe(String(process.pid))
+          expect(JSON.parse(fs.readFileSync(lockFile, "utf8"))).toMatchObject({ pid: process.pid, host: os.hostname() })
         })
+      ).pipe(
+        Effect.provide(
+          Logger.replace(
+            Logger.defaultLogger,
+            Logger.make(({ message }) => logs.push(String(message)))
+          )
+        )
       )
+      expect(logs).toEqual([`run r: took over the lock left by process ${dead}, which is no longer running`])
       expect(fs.existsSync(lockFile)).toBe(false)
       expect(yield* j.list).toEqual([])
+    }).pipe(Effect.provide(Journal.layer({ directory: dir })))
+  })
+
+  it.effect("the lock names its owner (pid, host, since); another host's lock is never taken over", () => {
+    const dir = tmpDir()
+    const lockFile = path.join(dir, "r.lock")
+    return Effect.gen(function* () {
+      const j = yield* Journal.Journal
+      const before = Date.now()
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          yield* j.lock("r")
+          const owner = JSON.parse(fs.readFileSync(lockFile, "utf8")) as { pid: number; host: string; since: string }
+          expect(owner.pid).toBe(process.pid)
+          expect(owner.host).toBe(os.hostname())
+          expect(new Date(owner.since).getTime()).toBeGreaterThanOrEqual(before - 1000)
+          // a second claim in this process meets the lock and names its owner
+          const again = yield* Effect.flip(Effect.scoped(j.lock("r")))
+          expect(again.reason).toMatchObject({ _tag: "Locked", pid: process.pid, host: os.hostname() })
+          expect(again.message).toMatch(new RegExp(`process ${process.pid} on ${os.hostname()} since \\d{4}-`))
+        })
+      )
+      expect(fs.readdirSync(dir)).toEqual([])
+      // a dead pid on another host means nothing here: the lock stays, the message says what to do
+      const dead = spawnSync(process.execPath, ["-e", "0"]).pid!
+      const since = "2026-01-01T00:00:00.000Z"
+      fs.writeFileSync(lockFile, JSON.stringify({ pid: dead, host: "other-host", since }))
+      const other = yield* Effect.flip(Effect.scoped(j.lock("r")))
+      expect(other.reason).toEqual(new Journal.Locked({ pid: dead, host: "other-host", since: new Date(since) }))
+      expect(other.message).toMatch(/on other-host since 2026-01-01T00:00:00.000Z.*If host other-host is gone, delete/)
+      // this process's own pid in a lock older than this process: left by an earlier process with the same pid
+      fs.writeFileSync(lockFile, JSON.stringify({ pid: process.pid, host: os.hostname(), since }))
+      yield* Effect.scoped(j.lock("r"))
+      expect(fs.readdirSync(dir)).toEqual([])
     }).pipe(Effect.provide(Journal.layer({ directory: dir })))
   })
 

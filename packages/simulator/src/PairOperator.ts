@@ -11,7 +11,8 @@
  *   sync started), it waits for that sync to finish as a person would; a
  *   sync that started after the gate opened and succeeded is the sync asked
  *   for, otherwise it presses "Sync now" again;
- * - `Broken` (PAIR-4): "Break failover relationship", `POST /failover/break`;
+ * - `Broken` (PAIR-4): "Break failover relationship", `POST /failover/break` (nothing when there is no
+ *   relationship: a gate asked again after a crash);
  * - `Established` (PAIR-7): "Establish relationship" with the
  *   step's `primary` and `backup`, `POST /failover/establish`;
  * - `Switched` (PAIR-3, PAIR-6): moves the traffic from the step's
@@ -171,13 +172,23 @@ export const play =
   (request: Operator.GateRequest): Played => {
     const step = request.step
     if (FailoverSteps.SyncRequested.is(step)) return syncNow(client, Date.now(), options)
+    // as a person would, look first: a gate asked again after a crash finds its work already done
     if (FailoverSteps.Broken.is(step))
-      return Effect.as(client.call("POST", "/failover/break"), { pressed: "Break failover relationship" })
+      return Effect.flatMap(client.call("GET", "/failover"), (r) =>
+        r === null
+          ? Effect.succeed({ pressed: "nothing: the relationship was already broken" })
+          : Effect.as(client.call("POST", "/failover/break"), { pressed: "Break failover relationship" })
+      )
     const established = FailoverSteps.Established.paramsOf(step)
     if (Option.isSome(established)) {
       const { backup, primary } = established.value
-      return Effect.as(client.call("POST", "/failover/establish", { primary, backup }), {
-        pressed: `Establish relationship (${primary} primary, ${backup} backup)`
+      return Effect.flatMap(client.call("GET", "/failover"), (r) => {
+        const held = r as { primary?: unknown; backup?: unknown } | null
+        return held !== null && held.primary === primary && held.backup === backup
+          ? Effect.succeed({ pressed: `nothing: ${primary} primary, ${backup} backup was already established` })
+          : Effect.as(client.call("POST", "/failover/establish", { primary, backup }), {
+              pressed: `Establish relationship (${primary} primary, ${backup} backup)`
+            })
       })
     }
     const switched = FailoverSteps.Switched.paramsOf(step)

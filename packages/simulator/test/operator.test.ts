@@ -77,6 +77,34 @@ describe("SimOperator: failover gates (PairOperator)", () => {
     })
   )
 
+  it.scoped(
+    "PAIR-4 PAIR-7: break and establish gates asked again after a crash find their work done: approved, one action each",
+    () =>
+      Effect.gen(function* () {
+        const sim = yield* Simulator.start({ timeScale: 0, traffic: "shared-ip", siteSharedIp: SHARED_IP })
+        const operator = SimOperator.make({ controlUrl: sim.controlUrl })
+        const brk = gate(FailoverSteps.Broken.name, { appliances: ["A", "B"] })
+        expect((yield* operator.answer(brk))._tag).toBe("Approved")
+        // the command was killed before it journaled the answer: the resume asks the same gate again
+        const again = yield* operator.answer(brk)
+        expect(again).toMatchObject({
+          _tag: "Approved",
+          evidence: { pressed: "nothing: the relationship was already broken" }
+        })
+        const est = gate(FailoverSteps.Established.name, { primary: "B", backup: "A" })
+        expect((yield* operator.answer(est))._tag).toBe("Approved")
+        expect(yield* operator.answer(est)).toMatchObject({
+          _tag: "Approved",
+          evidence: { pressed: expect.stringMatching(/^nothing: B primary, A backup was already established/) }
+        })
+        const actions = (yield* Effect.orDie(sim.control("GET", "/actions"))) as ReadonlyArray<{ action: string }>
+        expect(actions.filter((a) => a.action.startsWith("relationship-")).map((a) => a.action)).toEqual([
+          "relationship-broken",
+          "relationship-established"
+        ])
+      })
+  )
+
   it.scoped("a switch gate that names no appliance is rejected with the reason, and nothing moves", () =>
     Effect.gen(function* () {
       const sim = yield* Simulator.start({ timeScale: 0, traffic: "shared-ip", siteSharedIp: SHARED_IP })

@@ -48,7 +48,12 @@ export const command = Command.make(
       yield* Effect.gen(function* () {
         const before = yield* Executor.report(o.runId).pipe(Effect.mapError(Runner.fromExecutorError))
         if (!o.json) yield* Console.log(`resuming ${o.runId} (${before.status}, at ${before.currentStep ?? "-"})`)
-        const runId = yield* Runner.follow(Executor.resumeStream(o.runId), { json: o.json, plan: undefined, timeScale })
+        const runId = yield* Runner.follow(Executor.resumeStream(o.runId), {
+          json: o.json,
+          plan: undefined,
+          timeScale,
+          order: drive.order
+        })
         yield* finish(o.runs, o.json, runId ?? o.runId)
       }).pipe(Effect.provide(layer))
     })

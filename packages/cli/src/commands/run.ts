@@ -71,7 +71,7 @@ export const command = Command.make(
             Planners.compress(plan, timeScale),
             Option.match(o.runId, { onNone: () => ({}), onSome: (runId) => ({ runId }) })
           ),
-          { json: o.json, plan, timeScale }
+          { json: o.json, plan, timeScale, order: drive.order }
         )
         yield* finish(o.runs, o.json, runId)
       }).pipe(Effect.provide(layer))

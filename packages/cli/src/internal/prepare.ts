@@ -19,12 +19,13 @@ import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { dirname } from "node:path"
-import { CliError, ExitCode, failed, usage } from "../CliError.js"
+import { CliError, ExitCode, failed, usage, waiting } from "../CliError.js"
 import * as Demo from "../Demo.js"
 import * as Gates from "../Gates.js"
 import * as Planners from "../Planners.js"
 import * as Report from "../Report.js"
 import * as SiteConnections from "../SiteConnections.js"
+import * as OutputOrder from "./outputOrder.js"
 import * as Prober from "./prober.js"
 import * as Runner from "./runner.js"
 import * as Sim from "./sim.js"
@@ -119,6 +120,8 @@ export interface Driving {
   readonly timeScale: number
   /** The `--simulator` target, when one was given. */
   readonly simulator: Sim.Target | undefined
+  /** With the terminal operator: what `Runner.follow` tells it (gate boxes after the lines before them). */
+  readonly order?: OutputOrder.OutputOrder | undefined
 }
 
 /** `--yes`, `--answers` or the terminal. */
@@ -143,8 +146,17 @@ export const driving = (options: {
         timeScale,
         simulator: sim
       }
-    return { operator: Gates.layerTerminal(), timeScale, simulator: sim }
+    const order = OutputOrder.make()
+    return { operator: Gates.layerTerminal(undefined, { order }), timeScale, simulator: sim, order }
   })
+
+/** What a run that stopped and waits prints (documented in docs/cli.md, exit 4). */
+export const waitingLine = (runId: string, status: string): string =>
+  status === "paused-until-window"
+    ? `The run is waiting for its maintenance window. Continue it with: sra-upgrade resume ${runId} --site <site file>`
+    : status === "waiting-for-operator"
+      ? `The run is waiting for an operator. Continue it with: sra-upgrade resume ${runId} --site <site file>`
+      : `The run stopped (${status}). Continue it with: sra-upgrade resume ${runId} --site <site file>`
 
 /** Write the reports of a run that stopped, print them, and fail with the exit code of its status. */
 export const finish = (runsDir: string, json: boolean, runId: string | undefined) =>
@@ -156,10 +168,14 @@ export const finish = (runsDir: string, json: boolean, runId: string | undefined
       yield* Console.log("")
       yield* Console.log(Report.toMarkdown(report))
       yield* Console.log(`Report: ${files.md} (JSON: ${files.json})`)
-      if (report.status === "waiting-for-operator" || report.status === "paused-until-window")
-        yield* Console.log(`The run is waiting. Continue it with: sra-upgrade resume ${runId} --site <site file>`)
     }
     const code = Runner.exitCodeOf(report)
+    if (code === ExitCode.waiting) {
+      // a normal stop (exit 4), not an error: the waiting line, once (stdout, or stderr with --json)
+      const line = waitingLine(runId, report.status)
+      if (!json) yield* Console.log(line)
+      return yield* waiting(line, !json)
+    }
     if (code !== ExitCode.ok)
       return yield* new CliError({
         exitCode: code,

@@ -14,6 +14,7 @@ import { mkdir, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { CliError, ExitCode, failed } from "../CliError.js"
 import * as Progress from "../Progress.js"
+import type * as OutputOrder from "./outputOrder.js"
 import * as Report from "../Report.js"
 
 /** Default runs folder. */
@@ -99,6 +100,8 @@ export interface StreamOptions {
   readonly plan?: Plan.Plan | undefined
   readonly timeScale?: number | undefined
   readonly instructions?: number | undefined
+  /** Told after each event's lines are printed (the terminal operator waits on it to draw a gate). */
+  readonly order?: OutputOrder.OutputOrder | undefined
 }
 
 /** Print the events of a run as they come; returns the run id. */
@@ -112,9 +115,11 @@ export const follow = <R>(
   return events.pipe(
     Stream.runForEach((envelope) => {
       runId = envelope.runId
-      return options.json
-        ? Console.log(JSON.stringify(encode(envelope)))
-        : Effect.forEach(renderer.lines(envelope), (l) => Console.log(l), { discard: true })
+      return (
+        options.json
+          ? Console.log(JSON.stringify(encode(envelope)))
+          : Effect.forEach(renderer.lines(envelope), (l) => Console.log(l), { discard: true })
+      ).pipe(Effect.zipLeft(Effect.sync(() => options.order?.shown(envelope))))
     }),
     Effect.mapError(fromExecutorError),
     Effect.map(() => runId)
