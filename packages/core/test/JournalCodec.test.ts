@@ -5,7 +5,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Data from "effect/Data"
 import { encodeLine, encodeLineWithSchema } from "../src/internal/executor/journalCodec.js"
+import { MaintenanceWindow } from "../src/MaintenanceWindow.js"
 import * as Operator from "../src/Operator.js"
+import * as Plan from "../src/Plan.js"
 import * as RunEvent from "../src/RunEvent.js"
 
 const trusted = true
@@ -34,7 +36,115 @@ const nullProto = Object.assign(Object.create(null) as Record<string, unknown>, 
 const withProtoKey = JSON.parse('{"__proto__": {"x": 1}, "y": 2}') as Record<string, unknown>
 const holes = ["a", , "b"] // eslint-disable-line no-sparse-arrays
 
+const stepBase = (id: string) => ({
+  id,
+  title: `Step ${id} "quoted" é`,
+  rules: ["PREP-1", "SINGLE-12"] as unknown as ReadonlyArray<Plan.RuleId>,
+  target: "A",
+  estimatedSeconds: 12.5,
+  handler: `h/${id}`,
+  params: { appliance: "A", nested: { list: [1, null, "x"] }, at: new Date(0) },
+  idempotent: false,
+  notes: ["note 1", "note 2"]
+})
+const steps = {
+  action: new Plan.Action(stepBase("a"), trusted),
+  actionNoTarget: new Plan.Action({ ...stepBase("a2"), target: undefined } as never, trusted),
+  check: new Plan.Check({ ...stepBase("c"), severity: "advisory" }, trusted),
+  wait: new Plan.WaitFor({ ...stepBase("w"), intervalSeconds: 10, deadlineSeconds: 0.5 }, trusted),
+  gate: new Plan.ManualGate(
+    {
+      ...stepBase("g"),
+      instructions: ["Do it"],
+      evidence: [new Plan.EvidenceField({ name: "ticket", description: "the ticket", format: "text" })]
+    },
+    trusted
+  ),
+  window: new Plan.Window(
+    { ...stepBase("win"), window: new MaintenanceWindow({ label: "Saturday", start: at, durationMinutes: 240 }) },
+    trusted
+  )
+}
+const planWith = (s: ReadonlyArray<unknown>, over: Record<string, unknown> = {}) =>
+  new Plan.Plan(
+    {
+      id: "p",
+      kind: "single",
+      title: "Plan",
+      site: "s.example",
+      targetVersion: "24.3.2",
+      steps: s as ReadonlyArray<Plan.Step>,
+      notes: ["n"],
+      ...over
+    } as never,
+    trusted
+  )
+const started = (plan: unknown) => new RunEvent.RunStarted({ runId: "run-1", plan: plan as Plan.Plan, at }, trusted)
+const allKinds = Object.values(steps)
+
 const cases: ReadonlyArray<readonly [string, unknown]> = [
+  ["run started, every step kind", started(planWith(allKinds))],
+  ["run started, empty plan", started(planWith([]))],
+  ["run started, duplicate step ids", started(planWith([steps.action, steps.action]))],
+  ["run started, a hole in the steps", started(planWith([steps.action, , steps.check]))], // eslint-disable-line no-sparse-arrays
+  ["run started, bad plan kind", started(planWith(allKinds, { kind: "other" }))],
+  ["run started, plan notes missing", started(planWith(allKinds, { notes: undefined }))],
+  ["run started, not a Plan instance", started({ ...planWith(allKinds) })],
+  [
+    "run started, bad rule id",
+    started(planWith([new Plan.Action({ ...stepBase("x"), rules: ["prep-1"] } as never, trusted)]))
+  ],
+  ["run started, empty step id", started(planWith([new Plan.Action(stepBase(""), trusted)]))],
+  [
+    "run started, negative estimate",
+    started(planWith([new Plan.Action({ ...stepBase("x"), estimatedSeconds: -1 }, trusted)]))
+  ],
+  [
+    "run started, NaN estimate",
+    started(planWith([new Plan.Action({ ...stepBase("x"), estimatedSeconds: NaN }, trusted)]))
+  ],
+  [
+    "run started, params an array",
+    started(planWith([new Plan.Action({ ...stepBase("x"), params: [1] } as never, trusted)]))
+  ],
+  [
+    "run started, bad severity",
+    started(planWith([new Plan.Check({ ...stepBase("x"), severity: "x" } as never, trusted)]))
+  ],
+  [
+    "run started, zero interval",
+    started(planWith([new Plan.WaitFor({ ...stepBase("x"), intervalSeconds: 0, deadlineSeconds: 1 }, trusted)]))
+  ],
+  [
+    "run started, gate with a bad evidence format",
+    started(
+      planWith([
+        new Plan.ManualGate(
+          {
+            ...stepBase("g"),
+            instructions: [],
+            evidence: [new Plan.EvidenceField({ name: "t", description: "d", format: "bad" } as never, trusted)]
+          },
+          trusted
+        )
+      ])
+    )
+  ],
+  [
+    "run started, window of a non-integer duration",
+    started(
+      planWith([
+        new Plan.Window(
+          { ...stepBase("w"), window: new MaintenanceWindow({ label: "l", start: at, durationMinutes: 1.5 }, trusted) },
+          trusted
+        )
+      ])
+    )
+  ],
+  [
+    "run started, invalid date",
+    new RunEvent.RunStarted({ runId: "r", plan: planWith([]), at: new Date(NaN) }, trusted)
+  ],
   ["started", new RunEvent.StepStarted({ stepId: "s", attempt: 2, at }, trusted)],
   ["started with deadline", new RunEvent.StepStarted({ stepId: "s", attempt: 1, at, deadline: at }, trusted)],
   [

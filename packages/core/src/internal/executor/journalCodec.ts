@@ -2,10 +2,12 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import * as Plan from "../../Plan.js"
 import {
   Cancelled,
   Envelope,
   RunFinished,
+  RunStarted,
   SiteSample,
   StepProgress,
   StepStarted,
@@ -58,10 +60,129 @@ const isStringArray = (u: unknown): u is ReadonlyArray<string> => {
 /** An optional field: absent, or `undefined` (written by neither path), or a value the check accepts. */
 const optional = <A>(u: unknown, check: (u: unknown) => u is A): u is A | undefined => u === undefined || check(u)
 
+/** `Schema.pattern` of `Plan.RuleId`. */
+const ruleId = /^[A-Z]+-\d+$/
+const isRuleIds = (u: unknown): u is ReadonlyArray<string> => {
+  if (!isStringArray(u)) return false
+  for (const r of u) {
+    ruleId.lastIndex = 0
+    if (!ruleId.test(r)) return false
+  }
+  return true
+}
+const planKinds: ReadonlySet<unknown> = new Set<Plan.Plan["kind"]>([
+  "single",
+  "sync-pair",
+  "async-pair",
+  "migration",
+  "custom"
+])
+const isPositive = (u: unknown): u is number => typeof u === "number" && u > 0
+
+/** The fields every step kind shares, in schema order; `undefined` when a check fails. */
+const fastStepBase = (s: Plan.Action | Plan.Check | Plan.WaitFor) => {
+  if (
+    !isString(s.id) ||
+    s.id.length < 1 ||
+    !isString(s.title) ||
+    !isRuleIds(s.rules) ||
+    !optional(s.target, isString) ||
+    !(typeof s.estimatedSeconds === "number" && s.estimatedSeconds >= 0) ||
+    !isString(s.handler) ||
+    !isPlainRecord(s.params) ||
+    !isBoolean(s.idempotent) ||
+    !isStringArray(s.notes)
+  ) {
+    return undefined
+  }
+  return {
+    id: s.id,
+    title: s.title,
+    rules: s.rules,
+    target: s.target,
+    estimatedSeconds: s.estimatedSeconds,
+    handler: s.handler,
+    params: s.params,
+    idempotent: s.idempotent,
+    notes: s.notes
+  }
+}
+
+const encodeStep = Schema.encodeSync(Plan.Step)
+
+/** A step as `Plan.Step` encodes it; the kinds with nested classes (gates, windows) go through the schema. */
+const fastStep = (s: unknown): object | undefined => {
+  if (s instanceof Plan.Action) {
+    const base = fastStepBase(s)
+    return base && { ...base, _tag: s._tag }
+  }
+  if (s instanceof Plan.Check) {
+    const base = fastStepBase(s)
+    if (base === undefined || (s.severity !== "blocking" && s.severity !== "advisory")) return undefined
+    return { ...base, severity: s.severity, _tag: s._tag }
+  }
+  if (s instanceof Plan.WaitFor) {
+    const base = fastStepBase(s)
+    if (base === undefined || !isPositive(s.intervalSeconds) || !isPositive(s.deadlineSeconds)) return undefined
+    return { ...base, intervalSeconds: s.intervalSeconds, deadlineSeconds: s.deadlineSeconds, _tag: s._tag }
+  }
+  if (s instanceof Plan.ManualGate || s instanceof Plan.Window) {
+    try {
+      return encodeStep(s)
+    } catch {
+      return undefined // the whole envelope goes through the schema, which reports it
+    }
+  }
+  return undefined
+}
+
+/** `Plan.Plan` encoded, or `undefined` when the schema must decide. */
+const fastPlan = (p: unknown): object | undefined => {
+  if (
+    !(p instanceof Plan.Plan) ||
+    !isString(p.id) ||
+    !planKinds.has(p.kind) ||
+    !isString(p.title) ||
+    !isString(p.site) ||
+    !isString(p.targetVersion) ||
+    !Array.isArray(p.steps) ||
+    Object.getPrototypeOf(p.steps) !== Array.prototype ||
+    !isStringArray(p.notes)
+  ) {
+    return undefined
+  }
+  const steps: Array<object> = []
+  const seen = new Set<unknown>()
+  for (let i = 0; i < p.steps.length; i++) {
+    const step: unknown = p.steps[i]
+    const encoded = fastStep(step)
+    if (encoded === undefined) return undefined
+    // the schema's filter: no duplicate step ids
+    const id = (step as Plan.Step).id
+    if (seen.has(id)) return undefined
+    seen.add(id)
+    steps.push(encoded)
+  }
+  return {
+    id: p.id,
+    kind: p.kind,
+    title: p.title,
+    site: p.site,
+    targetVersion: p.targetVersion,
+    steps,
+    notes: p.notes
+  }
+}
+
 const iso = (d: Date | undefined) => (d === undefined ? undefined : d.toISOString())
 
 /** The encoded event, or `undefined` when the schema must decide. */
 const fastEvent = (e: unknown): object | undefined => {
+  if (e instanceof RunStarted) {
+    if (!isString(e.runId) || !isValidDate(e.at)) return undefined
+    const plan = fastPlan(e.plan)
+    return plan && { runId: e.runId, plan, at: e.at.toISOString(), _tag: e._tag }
+  }
   if (e instanceof StepStarted) {
     if (!isString(e.stepId) || !isNumber(e.attempt) || !isValidDate(e.at) || !optional(e.deadline, isValidDate)) {
       return undefined
