@@ -1,10 +1,11 @@
 /**
  * Executor benchmark (issues 3 and 16):
  * 1. the executor's overhead per no-op step with the memory journal: a plan of
- *    `steps` no-op actions run by `Executor.run`, beside a baseline doing the same
- *    work without the executor (the no-op handler and the two journal appends a
- *    step writes, `StepStarted` and `StepSucceeded`, into `Journal.layerMemory`),
- *    in alternating rounds; medians of wall and CPU time, RSS and heap;
+ *    `steps` no-op actions run by `Executor.run`, beside two baselines without the
+ *    executor: the bare handlers (`Effect.forEach`), and the handlers plus the two
+ *    journal appends a step writes (`StepStarted`, `StepSucceeded`) into
+ *    `Journal.layerMemory`; in rotating rounds; medians of wall and CPU time
+ *    (CPU time is the steadier figure on a shared machine), RSS and heap;
  * 2. journal append throughput, records/s with fsync after each record, beside a
  *    raw `fs.appendFileSync(fd) + fs.fsyncSync(fd)` loop of the same lines;
  * 3. the executor with the JSONL file journal (two fsyncs per step).
@@ -81,7 +82,17 @@ const runExecutor = (plan: Plan.Plan, journal: Layer.Layer<Journal.Journal, Jour
     )
   )
 
-/** The baseline: per step the no-op handler and the two records a step journals, without the executor. */
+/** The first baseline: the bare handlers. */
+const runBare = (plan: Plan.Plan) =>
+  Effect.runPromise(
+    Effect.forEach(
+      plan.steps,
+      (step) => noop.run!({ runId: "bench", plan, step, attempt: 1, history: RunHistory.make([]) }),
+      { discard: true }
+    )
+  )
+
+/** The second baseline: per step the no-op handler and the two records a step journals, without the executor. */
 const runBaseline = (plan: Plan.Plan) =>
   Effect.runPromise(
     Effect.gen(function* () {
@@ -123,25 +134,28 @@ console.log("")
 // 1. executor overhead per no-op step, memory journal
 {
   const plan = planOf(STEPS)
-  // warm-up (JIT) of both contenders
+  // warm-up (JIT) of every contender
+  await runBare(plan)
   await runBaseline(plan)
   await runExecutor(plan, Journal.layerMemory)
+  const bare: Array<Sample> = []
   const base: Array<Sample> = []
   const exec: Array<Sample> = []
   let rssAfterExec = 0
   let heapAfterExec = 0
-  for (let r = 0; r < ROUNDS; r++) {
-    // alternate the order (load on a shared machine varies)
-    if (r % 2 === 0) {
-      base.push(await measure(() => runBaseline(plan)))
+  const contenders = [
+    async () => bare.push(await measure(() => runBare(plan))),
+    async () => base.push(await measure(() => runBaseline(plan))),
+    async () => {
       exec.push(await measure(() => runExecutor(plan, Journal.layerMemory)))
-    } else {
-      exec.push(await measure(() => runExecutor(plan, Journal.layerMemory)))
-      base.push(await measure(() => runBaseline(plan)))
+      const m = process.memoryUsage()
+      rssAfterExec = Math.max(rssAfterExec, m.rss)
+      heapAfterExec = Math.max(heapAfterExec, m.heapUsed)
     }
-    const m = process.memoryUsage()
-    rssAfterExec = Math.max(rssAfterExec, m.rss)
-    heapAfterExec = Math.max(heapAfterExec, m.heapUsed)
+  ]
+  for (let r = 0; r < ROUNDS; r++) {
+    // rotate the order (load on a shared machine varies)
+    for (let k = 0; k < contenders.length; k++) await contenders[(r + k) % contenders.length]!()
   }
   const us = (ms: number) => (ms * 1000) / STEPS
   const row = (label: string, xs: ReadonlyArray<Sample>) =>
@@ -149,17 +163,18 @@ console.log("")
       us(median(xs.map((s) => s.cpuMs))),
       1
     ).padStart(7)} µs/step CPU`
-  console.log(`executor, ${fmt(STEPS)} no-op steps, memory journal (medians of ${ROUNDS} alternating rounds)`)
-  console.log(row("baseline: handler + 2 appends, no executor", base))
+  console.log(`executor, ${fmt(STEPS)} no-op steps, memory journal (medians of ${ROUNDS} rotating rounds)`)
+  console.log(row("baseline 1: Effect.forEach over the handlers", bare))
+  console.log(row("baseline 2: handlers + 2 memory appends", base))
   console.log(row("Executor.run + Journal.layerMemory", exec))
-  const overheadWall = median(exec.map((s, i) => s.wallMs - base[i]!.wallMs))
-  const overheadCpu = median(exec.map((s, i) => s.cpuMs - base[i]!.cpuMs))
-  console.log(
-    `  ${"executor overhead per step (paired rounds)".padEnd(44)}: ${fmt(us(overheadWall), 1).padStart(7)} µs/step wall, ${fmt(
-      us(overheadCpu),
-      1
-    ).padStart(7)} µs/step CPU`
-  )
+  const overhead = (label: string, against: ReadonlyArray<Sample>) =>
+    console.log(
+      `  ${label.padEnd(44)}: ${fmt(us(median(exec.map((s, i) => s.wallMs - against[i]!.wallMs))), 1).padStart(
+        7
+      )} µs/step wall, ${fmt(us(median(exec.map((s, i) => s.cpuMs - against[i]!.cpuMs))), 1).padStart(7)} µs/step CPU`
+    )
+  overhead("overhead per step, vs baseline 1", bare)
+  overhead("overhead per step, vs baseline 2", base)
   console.log(
     `  RSS ${mb(rssAfterExec)} (peak of the process so far ${mb(process.resourceUsage().maxRSS * 1024)}), heap used ${mb(heapAfterExec)}`
   )
