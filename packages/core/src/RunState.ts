@@ -207,17 +207,23 @@ type Result = Either.Either<Transition, InvalidTransition>
 
 const ok = (state: RunState, ...intents: ReadonlyArray<Intent>): Result => Either.right({ state, intents })
 
-const with_ = (state: RunState, status: RunStatus): RunState => ({ ...state, status })
+/** The state with another status and `completed` (object literals, not spreads: every event goes through here). */
+const with_ = (state: RunState, status: RunStatus, completed = state.completed): RunState => ({
+  runId: state.runId,
+  steps: state.steps,
+  completed,
+  status
+})
 
 /** Move to the next step (or to `succeeded`). */
 const advance = (state: RunState): Result => {
   const completed = state.completed + 1
   const next = state.steps[completed]
   if (next === undefined) {
-    return ok({ ...state, completed, status: RunStatus.Succeeded() }, Intent.Finish())
+    return ok(with_(state, RunStatus.Succeeded(), completed), Intent.Finish())
   }
   return ok(
-    { ...state, completed, status: RunStatus.Running({ stepId: next.id, inFlight: false }) },
+    with_(state, RunStatus.Running({ stepId: next.id, inFlight: false }), completed),
     Intent.Begin({ stepId: next.id })
   )
 }
