@@ -6,15 +6,19 @@
  *    journal appends a step writes (`StepStarted`, `StepSucceeded`) into
  *    `Journal.layerMemory`; in rotating rounds; medians of wall and CPU time
  *    (CPU time is the steadier figure on a shared machine), RSS and heap;
+ *    then many short runs through one executor (a fleet's shape: `runs` plans of
+ *    `runSteps` steps, the executor layer built once), beside baseline 2 over as
+ *    many steps;
  * 2. journal append throughput, records/s with fsync after each record, beside a
  *    raw `fs.appendFileSync(fd) + fs.fsyncSync(fd)` loop of the same lines;
  * 3. the executor with the JSONL file journal (two fsyncs per step).
  *
- * Run: pnpm exec tsx bench/executor.ts [steps=2000] [rounds=7] [records=200] [fileSteps=500]
+ * Run: pnpm exec tsx bench/executor.ts [steps=2000] [rounds=7] [records=200] [fileSteps=500] [runs=200] [runSteps=50]
  */
 import { Executor, Journal, Operator, Plan, RunEvent, RunHistory, StepHandler } from "@sra-upgrade/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Schema from "effect/Schema"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -24,6 +28,8 @@ const STEPS = Number(process.argv[2] ?? 2000)
 const ROUNDS = Number(process.argv[3] ?? 7)
 const RECORDS = Number(process.argv[4] ?? 200)
 const FILE_STEPS = Number(process.argv[5] ?? 500)
+const RUNS = Number(process.argv[6] ?? 200)
+const RUN_STEPS = Number(process.argv[7] ?? 50)
 
 const tmp = (name: string) => fs.mkdtempSync(path.join(os.tmpdir(), `sra-bench-${name}-`))
 const fmt = (n: number, digits = 0) =>
@@ -178,6 +184,48 @@ console.log("")
   console.log(
     `  RSS ${mb(rssAfterExec)} (peak of the process so far ${mb(process.resourceUsage().maxRSS * 1024)}), heap used ${mb(heapAfterExec)}`
   )
+  console.log("")
+}
+
+// 1b. many short runs through one executor
+{
+  const plan = planOf(RUN_STEPS)
+  const runtime = ManagedRuntime.make(
+    Executor.layer.pipe(Layer.provide(Layer.mergeAll(handlers, Operator.layerAutoApprove(), Journal.layerMemory)))
+  )
+  let n = 0
+  const runMany = () =>
+    measure(async () => {
+      for (let i = 0; i < RUNS; i++) {
+        const report = await runtime.runPromise(Executor.run(plan, { runId: `bench-${++n}` }))
+        if (report.status !== "succeeded") throw new Error(`run ${report.status}`)
+      }
+    })
+  const baseMany = () =>
+    measure(async () => {
+      for (let i = 0; i < RUNS; i++) await runBaseline(plan)
+    })
+  await runMany() // warm-up
+  await baseMany()
+  const exec: Array<Sample> = []
+  const base: Array<Sample> = []
+  for (let r = 0; r < 3; r++) {
+    exec.push(await runMany())
+    base.push(await baseMany())
+  }
+  await runtime.dispose()
+  const steps = RUNS * RUN_STEPS
+  const row = (label: string, xs: ReadonlyArray<Sample>) => {
+    const wall = median(xs.map((s) => s.wallMs))
+    const cpu = median(xs.map((s) => s.cpuMs))
+    return `  ${label.padEnd(44)}: ${fmt((wall * 1000) / steps, 1).padStart(7)} µs/step wall, ${fmt(
+      (cpu * 1000) / steps,
+      1
+    ).padStart(7)} µs/step CPU, ${fmt(wall / RUNS, 2)} ms/run wall`
+  }
+  console.log(`${fmt(RUNS)} runs of ${fmt(RUN_STEPS)} no-op steps through one executor (medians of 3 rounds)`)
+  console.log(row("baseline 2: handlers + 2 memory appends", base))
+  console.log(row("Executor.run + Journal.layerMemory", exec))
   console.log("")
 }
 
