@@ -203,38 +203,9 @@ describe("golden journals (executor fast path keeps the bytes)", () => {
     "a single-appliance upgrade plan from the planner (typed params, windows, gates) with no-op handlers",
     () => {
       const dir = tmp()
-      const site = Schema.decodeUnknownSync(Site.Site)({
-        hostname: "support.example.com",
-        product: "pra",
-        appliances: [
-          {
-            id: "A",
-            role: "none",
-            hostname: "pra01.example.com",
-            apiUrl: "https://10.20.0.11",
-            uniqueIp: "10.20.0.11",
-            clientId: "abc",
-            clientSecret: { env: "X" },
-            storedDataGb: 100,
-            baseVersion: "6.0.5"
-          }
-        ],
-        maintenanceWindows: [{ label: "Saturday night", start: "2026-12-05T22:00:00Z", durationMinutes: 240 }],
-        backup: { directory: "/var/backups/sra", password: { env: "BACKUP_PW" } },
-        licences: { technicians: 25, endpoints: 2000 },
-        clients: {
-          accessConsoles: { installed: true, msiLockedDown: 3 },
-          jumpClients: { active: 1400, passive: 350, packageMiB: 30, bandwidthMiBps: 40, maxConcurrent: 100 },
-          jumpoints: 2,
-          integrationClients: [{ name: "Recording archive", connectsBy: "ip", address: "10.1.1.1" }],
-          generatedInstallers: ["JC windows-64-msi"],
-          certificateStores: [{ name: "GPO store", managed: true, current: true }]
-        },
-        updates: [
-          { id: "base-6.1.0", kind: "base", version: "6.1.0" },
-          { id: "site-24.3.2", kind: "site", version: "24.3.2", requires: ["base-6.1.0"], estimatedMinutes: 25 }
-        ]
-      })
+      const site = Schema.decodeUnknownSync(Site.Site)(
+        JSON.parse(fs.readFileSync(path.join(goldenDir, "site.json"), "utf8")) as unknown
+      )
       const planned = SingleUpgrade.planSingleUpgrade(site, "24.3.2", {
         current: { product: "24.1.3", build: "40516-5f3e2d1c0b9a88776655443322110ffeeddccbba" },
         now: new Date("2026-12-01T00:00:00Z")
