@@ -1,101 +1,95 @@
 /**
- * Executor benchmark (issue 3):
- * 1. journal append throughput, records/s with fsync after each record,
- *    beside a raw `fs.appendFileSync(fd) + fs.fsyncSync(fd)` loop of the same lines;
- * 2. executor overhead per step for a 10,000-step plan of no-op steps, with the
- *    memory journal and with the JSONL file journal, beside a plain
- *    `Effect.forEach` over the same no-op handlers.
+ * Executor benchmark (issues 3 and 16):
+ * 1. the executor's overhead per no-op step with the memory journal: a plan of
+ *    `steps` no-op actions run by `Executor.run`, beside two baselines without the
+ *    executor: the bare handlers (`Effect.forEach`), and the handlers plus the two
+ *    journal appends a step writes (`StepStarted`, `StepSucceeded`) into
+ *    `Journal.layerMemory`; in rotating rounds; medians of wall and CPU time
+ *    (CPU time is the steadier figure on a shared machine), RSS and heap;
+ *    then many short runs through one executor (a fleet's shape: `runs` plans of
+ *    `runSteps` steps, the executor layer built once), beside baseline 2 over as
+ *    many steps;
+ * 2. journal append throughput, records/s with fsync after each record, beside a
+ *    raw `fs.appendFileSync(fd) + fs.fsyncSync(fd)` loop of the same lines;
+ * 3. the executor with the JSONL file journal (two fsyncs per step).
  *
- * Run: pnpm exec tsx bench/executor.ts [records=1000] [steps=10000]
+ * Run: pnpm exec tsx bench/executor.ts [steps=2000] [rounds=7] [records=200] [fileSteps=500] [runs=200] [runSteps=50]
  */
 import { Executor, Journal, Operator, Plan, RunEvent, RunHistory, StepHandler } from "@sra-upgrade/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Schema from "effect/Schema"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 
-const RECORDS = Number(process.argv[2] ?? 1000)
-const STEPS = Number(process.argv[3] ?? 10_000)
+const STEPS = Number(process.argv[2] ?? 2000)
+const ROUNDS = Number(process.argv[3] ?? 7)
+const RECORDS = Number(process.argv[4] ?? 200)
+const FILE_STEPS = Number(process.argv[5] ?? 500)
+const RUNS = Number(process.argv[6] ?? 200)
+const RUN_STEPS = Number(process.argv[7] ?? 50)
 
 const tmp = (name: string) => fs.mkdtempSync(path.join(os.tmpdir(), `sra-bench-${name}-`))
-const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits })
-const time = async (f: () => Promise<unknown>) => {
+const fmt = (n: number, digits = 0) =>
+  n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits })
+const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+const mb = (bytes: number) => `${fmt(bytes / 1024 / 1024, 1)} MB`
+
+interface Sample {
+  readonly wallMs: number
+  readonly cpuMs: number
+}
+/** Wall and CPU (user + system) time of one round. */
+const measure = async (f: () => Promise<unknown>): Promise<Sample> => {
+  const c0 = process.cpuUsage()
   const t0 = performance.now()
   await f()
-  return performance.now() - t0
+  const wallMs = performance.now() - t0
+  const c = process.cpuUsage(c0)
+  return { wallMs, cpuMs: (c.user + c.system) / 1000 }
 }
 
-const at = new Date()
-const envelope = (seq: number) =>
-  new RunEvent.Envelope({
-    runId: "bench",
-    seq,
-    event: new RunEvent.StepStarted({ stepId: `step-${seq}`, attempt: 1, at })
-  })
-const encode = Schema.encodeSync(RunEvent.Envelope)
-
-// 1. journal append throughput: alternate raw and journal rounds (disk and load vary), keep the median
-const ROUNDS = 3
-const median = (xs: Array<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-const rawRound = () =>
-  time(async () => {
-    const dir = tmp("raw")
-    const fd = fs.openSync(path.join(dir, "raw.jsonl"), "a")
-    for (let i = 1; i <= RECORDS; i++) {
-      fs.appendFileSync(fd, JSON.stringify(encode(envelope(i))) + "\n")
-      fs.fsyncSync(fd)
-    }
-    fs.closeSync(fd)
-  })
-const journalRound = () =>
-  time(() =>
-    Effect.runPromise(
-      Effect.gen(function* () {
-        const j = yield* Journal.Journal
-        yield* j.create("bench")
-        for (let i = 1; i <= RECORDS; i++) yield* j.append(envelope(i))
-      }).pipe(Effect.provide(Journal.layer({ directory: tmp("journal") })))
-    )
-  )
-const rawTimes: Array<number> = []
-const journalTimes: Array<number> = []
-for (let r = 0; r < ROUNDS; r++) {
-  rawTimes.push(await rawRound())
-  journalTimes.push(await journalRound())
-}
-const rawMs = median(rawTimes)
-const journalMs = median(journalTimes)
-
-// 2. executor overhead per step
 const rule = Schema.decodeSync(Plan.RuleId)("PREP-1")
-const plan = new Plan.Plan({
-  id: "bench",
-  kind: "custom",
-  title: "no-op",
-  site: "bench",
-  targetVersion: "0",
-  notes: [],
-  steps: Array.from(
-    { length: STEPS },
-    (_, i) =>
-      new Plan.Action({
-        id: `s${i}`,
-        title: `no-op ${i}`,
-        rules: [rule],
-        estimatedSeconds: 0,
-        handler: "noop",
-        params: {},
-        idempotent: true,
-        notes: []
-      })
-  )
-})
+const planOf = (steps: number) =>
+  new Plan.Plan({
+    id: "bench",
+    kind: "custom",
+    title: "no-op",
+    site: "bench",
+    targetVersion: "0",
+    notes: [],
+    steps: Array.from(
+      { length: steps },
+      (_, i) =>
+        new Plan.Action({
+          id: `s${i}`,
+          title: `no-op ${i}`,
+          rules: [rule],
+          estimatedSeconds: 0,
+          handler: "noop",
+          params: {},
+          idempotent: true,
+          notes: []
+        })
+    )
+  })
 const noop: StepHandler.Handler = { run: () => Effect.succeed({}) }
 const handlers = StepHandler.layerRaw({ noop })
 
-const baselineMs = await time(() =>
+const runExecutor = (plan: Plan.Plan, journal: Layer.Layer<Journal.Journal, Journal.JournalError>) =>
+  Effect.runPromise(
+    Effect.gen(function* () {
+      const report = yield* Executor.run(plan, { runId: "bench" })
+      if (report.status !== "succeeded") throw new Error(`run ${report.status}`)
+    }).pipe(
+      Effect.provide(Executor.layer.pipe(Layer.provide(Layer.mergeAll(handlers, Operator.layerAutoApprove(), journal))))
+    )
+  )
+
+/** The first baseline: the bare handlers. */
+const runBare = (plan: Plan.Plan) =>
   Effect.runPromise(
     Effect.forEach(
       plan.steps,
@@ -103,27 +97,38 @@ const baselineMs = await time(() =>
       { discard: true }
     )
   )
-)
-const runWith = (journal: Layer.Layer<Journal.Journal, Journal.JournalError>) =>
-  time(() =>
-    Effect.runPromise(
-      Effect.gen(function* () {
-        const report = yield* Executor.run(plan, { runId: "bench" })
-        if (report.status !== "succeeded") throw new Error(`run ${report.status}`)
-      }).pipe(
-        Effect.provide(
-          Executor.layer.pipe(Layer.provide(Layer.mergeAll(handlers, Operator.layerAutoApprove(), journal)))
-        )
-      )
-    )
-  )
-await runWith(Journal.layerMemory) // JIT warm-up
-const memoryMs = await runWith(Journal.layerMemory)
-const fileDir = tmp("exec")
-const fileMs = await runWith(Journal.layer({ directory: fileDir }))
-const fileRecords = fs.readFileSync(path.join(fileDir, "bench.jsonl"), "utf8").split("\n").length - 1
 
-const perStepUs = (ms: number) => (ms * 1000) / STEPS
+/** The second baseline: per step the no-op handler and the two records a step journals, without the executor. */
+const runBaseline = (plan: Plan.Plan) =>
+  Effect.runPromise(
+    Effect.gen(function* () {
+      const journal = yield* Journal.Journal
+      yield* journal.create("bench")
+      const history = RunHistory.make([])
+      let seq = 0
+      for (const step of plan.steps) {
+        const at = new Date()
+        yield* journal.append(
+          new RunEvent.Envelope(
+            { runId: "bench", seq: ++seq, event: new RunEvent.StepStarted({ stepId: step.id, attempt: 1, at }, true) },
+            true
+          )
+        )
+        const evidence = yield* noop.run!({ runId: "bench", plan, step, attempt: 1, history })
+        yield* journal.append(
+          new RunEvent.Envelope(
+            {
+              runId: "bench",
+              seq: ++seq,
+              event: new RunEvent.StepSucceeded({ stepId: step.id, evidence, warnings: [], at: new Date() }, true)
+            },
+            true
+          )
+        )
+      }
+    }).pipe(Effect.provide(Journal.layerMemory))
+  )
+
 console.log(
   `node ${process.version}, ${os.cpus().length} CPUs, load ${os
     .loadavg()
@@ -131,17 +136,152 @@ console.log(
     .join(" ")}, tmpdir ${os.tmpdir()}`
 )
 console.log("")
-console.log(`journal append with fsync (${fmt(RECORDS)} records, median of ${ROUNDS} alternating rounds)`)
-console.log(`  baseline fs.appendFileSync(fd)+fsyncSync : ${fmt(RECORDS / (rawMs / 1000))} records/s`)
-console.log(`  Journal.layer (JSONL, Schema encode)     : ${fmt(RECORDS / (journalMs / 1000))} records/s`)
-console.log("")
-console.log(`executor, ${fmt(STEPS)} no-op steps (${fmt(fileRecords)} journal records)`)
-console.log(
-  `  baseline Effect.forEach over handlers    : ${fmt(baselineMs)} ms total, ${fmt(perStepUs(baselineMs), 2)} µs/step`
-)
-console.log(
-  `  Executor + Journal.layerMemory           : ${fmt(memoryMs)} ms total, ${fmt(perStepUs(memoryMs), 1)} µs/step (overhead ${fmt(perStepUs(memoryMs - baselineMs), 1)} µs/step)`
-)
-console.log(
-  `  Executor + Journal.layer (fsync)         : ${fmt(fileMs)} ms total, ${fmt(perStepUs(fileMs), 1)} µs/step (overhead ${fmt(perStepUs(fileMs - baselineMs), 1)} µs/step)`
-)
+
+// 1. executor overhead per no-op step, memory journal
+{
+  const plan = planOf(STEPS)
+  // warm-up (JIT) of every contender
+  await runBare(plan)
+  await runBaseline(plan)
+  await runExecutor(plan, Journal.layerMemory)
+  const bare: Array<Sample> = []
+  const base: Array<Sample> = []
+  const exec: Array<Sample> = []
+  let rssAfterExec = 0
+  let heapAfterExec = 0
+  const contenders = [
+    async () => bare.push(await measure(() => runBare(plan))),
+    async () => base.push(await measure(() => runBaseline(plan))),
+    async () => {
+      exec.push(await measure(() => runExecutor(plan, Journal.layerMemory)))
+      const m = process.memoryUsage()
+      rssAfterExec = Math.max(rssAfterExec, m.rss)
+      heapAfterExec = Math.max(heapAfterExec, m.heapUsed)
+    }
+  ]
+  for (let r = 0; r < ROUNDS; r++) {
+    // rotate the order (load on a shared machine varies)
+    for (let k = 0; k < contenders.length; k++) await contenders[(r + k) % contenders.length]!()
+  }
+  const us = (ms: number) => (ms * 1000) / STEPS
+  const row = (label: string, xs: ReadonlyArray<Sample>) =>
+    `  ${label.padEnd(44)}: ${fmt(us(median(xs.map((s) => s.wallMs))), 1).padStart(7)} µs/step wall, ${fmt(
+      us(median(xs.map((s) => s.cpuMs))),
+      1
+    ).padStart(7)} µs/step CPU`
+  console.log(`executor, ${fmt(STEPS)} no-op steps, memory journal (medians of ${ROUNDS} rotating rounds)`)
+  console.log(row("baseline 1: Effect.forEach over the handlers", bare))
+  console.log(row("baseline 2: handlers + 2 memory appends", base))
+  console.log(row("Executor.run + Journal.layerMemory", exec))
+  const overhead = (label: string, against: ReadonlyArray<Sample>) =>
+    console.log(
+      `  ${label.padEnd(44)}: ${fmt(us(median(exec.map((s, i) => s.wallMs - against[i]!.wallMs))), 1).padStart(
+        7
+      )} µs/step wall, ${fmt(us(median(exec.map((s, i) => s.cpuMs - against[i]!.cpuMs))), 1).padStart(7)} µs/step CPU`
+    )
+  overhead("overhead per step, vs baseline 1", bare)
+  overhead("overhead per step, vs baseline 2", base)
+  console.log(
+    `  RSS ${mb(rssAfterExec)} (peak of the process so far ${mb(process.resourceUsage().maxRSS * 1024)}), heap used ${mb(heapAfterExec)}`
+  )
+  console.log("")
+}
+
+// 1b. many short runs through one executor
+{
+  const plan = planOf(RUN_STEPS)
+  const runtime = ManagedRuntime.make(
+    Executor.layer.pipe(Layer.provide(Layer.mergeAll(handlers, Operator.layerAutoApprove(), Journal.layerMemory)))
+  )
+  let n = 0
+  const runMany = () =>
+    measure(async () => {
+      for (let i = 0; i < RUNS; i++) {
+        const report = await runtime.runPromise(Executor.run(plan, { runId: `bench-${++n}` }))
+        if (report.status !== "succeeded") throw new Error(`run ${report.status}`)
+      }
+    })
+  const baseMany = () =>
+    measure(async () => {
+      for (let i = 0; i < RUNS; i++) await runBaseline(plan)
+    })
+  await runMany() // warm-up
+  await baseMany()
+  const exec: Array<Sample> = []
+  const base: Array<Sample> = []
+  for (let r = 0; r < 3; r++) {
+    exec.push(await runMany())
+    base.push(await baseMany())
+  }
+  await runtime.dispose()
+  const steps = RUNS * RUN_STEPS
+  const row = (label: string, xs: ReadonlyArray<Sample>) => {
+    const wall = median(xs.map((s) => s.wallMs))
+    const cpu = median(xs.map((s) => s.cpuMs))
+    return `  ${label.padEnd(44)}: ${fmt((wall * 1000) / steps, 1).padStart(7)} µs/step wall, ${fmt(
+      (cpu * 1000) / steps,
+      1
+    ).padStart(7)} µs/step CPU, ${fmt(wall / RUNS, 2)} ms/run wall`
+  }
+  console.log(`${fmt(RUNS)} runs of ${fmt(RUN_STEPS)} no-op steps through one executor (medians of 3 rounds)`)
+  console.log(row("baseline 2: handlers + 2 memory appends", base))
+  console.log(row("Executor.run + Journal.layerMemory", exec))
+  console.log("")
+}
+
+// 2. journal append throughput: alternate raw and journal rounds (disk and load vary), keep the median
+{
+  const at = new Date()
+  const envelope = (seq: number) =>
+    new RunEvent.Envelope({
+      runId: "bench",
+      seq,
+      event: new RunEvent.StepStarted({ stepId: `step-${seq}`, attempt: 1, at })
+    })
+  const encode = Schema.encodeSync(RunEvent.Envelope)
+  const rawRound = () =>
+    measure(async () => {
+      const dir = tmp("raw")
+      const fd = fs.openSync(path.join(dir, "raw.jsonl"), "a")
+      for (let i = 1; i <= RECORDS; i++) {
+        fs.appendFileSync(fd, JSON.stringify(encode(envelope(i))) + "\n")
+        fs.fsyncSync(fd)
+      }
+      fs.closeSync(fd)
+    })
+  const journalRound = () =>
+    measure(() =>
+      Effect.runPromise(
+        Effect.gen(function* () {
+          const j = yield* Journal.Journal
+          yield* j.create("bench")
+          for (let i = 1; i <= RECORDS; i++) yield* j.append(envelope(i))
+        }).pipe(Effect.provide(Journal.layer({ directory: tmp("journal") })))
+      )
+    )
+  const raw: Array<number> = []
+  const journal: Array<number> = []
+  for (let r = 0; r < 3; r++) {
+    raw.push((await rawRound()).wallMs)
+    journal.push((await journalRound()).wallMs)
+  }
+  console.log(`journal append with fsync (${fmt(RECORDS)} records, median of 3 alternating rounds)`)
+  console.log(`  baseline fs.appendFileSync(fd)+fsyncSync : ${fmt(RECORDS / (median(raw) / 1000))} records/s`)
+  console.log(`  Journal.layer (JSONL)                    : ${fmt(RECORDS / (median(journal) / 1000))} records/s`)
+  console.log("")
+}
+
+// 3. the executor with the file journal (fsync twice per step)
+{
+  const plan = planOf(FILE_STEPS)
+  const dir = tmp("exec")
+  const s = await measure(() => runExecutor(plan, Journal.layer({ directory: dir })))
+  const records = fs.readFileSync(path.join(dir, "bench.jsonl"), "utf8").split("\n").length - 1
+  console.log(`executor, ${fmt(FILE_STEPS)} no-op steps, JSONL journal (${fmt(records)} records, fsync each)`)
+  console.log(
+    `  Executor.run + Journal.layer              : ${fmt((s.wallMs * 1000) / FILE_STEPS, 1)} µs/step wall, ${fmt(
+      (s.cpuMs * 1000) / FILE_STEPS,
+      1
+    )} µs/step CPU`
+  )
+}

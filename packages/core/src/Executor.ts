@@ -37,6 +37,7 @@ import * as Stream from "effect/Stream"
 import * as Take from "effect/Take"
 import { ApplianceError } from "./ApplianceError.js"
 import * as Faults from "./internal/executor/faults.js"
+import * as Lock from "./internal/executor/lock.js"
 import * as Observation from "./internal/executor/observation.js"
 import { Journal, JournalError } from "./Journal.js"
 import * as GateEvidence from "./GateEvidence.js"
@@ -211,7 +212,7 @@ interface RunCtx {
   readonly confirmReasons: Map<string, string>
   readonly sink: Sink | undefined
   /** One event at a time: a handler's progress reports may come from another fiber. */
-  readonly emitLock: Effect.Semaphore
+  readonly lock: Lock.Lock
   /** Absolute deadlines of the `WaitFor` steps started (journaled on `StepStarted`; kept across resumes). */
   readonly deadlines: Map<string, Date>
   /** The `RunObserver` session beside the run, while one runs. */
@@ -295,23 +296,22 @@ export const make = Effect.gen(function* () {
     })
 
   /** Journal, then apply, then publish, one event at a time. Uninterruptible: the state always matches the journal. */
-  const emit = (ctx: RunCtx, event: RunEvent.RunEvent) =>
-    Effect.uninterruptible(
-      ctx.emitLock.withPermits(1)(
-        Effect.gen(function* () {
-          const r = RunState.transition(ctx.state, event)
-          if (Either.isLeft(r)) return yield* Effect.die(r.left)
-          const envelope = new RunEvent.Envelope({ runId: ctx.runId, seq: ctx.seq + 1, event }, true)
-          yield* Effect.mapError(journal.append(envelope), journalErr(ctx.runId))
+  const emit = (ctx: RunCtx, event: RunEvent.RunEvent): Effect.Effect<ReadonlyArray<RunState.Intent>, ExecutorError> =>
+    Lock.withLock(
+      ctx.lock,
+      Effect.suspend(() => {
+        const r = RunState.transition(ctx.state, event)
+        if (Either.isLeft(r)) return Effect.die(r.left)
+        const envelope = new RunEvent.Envelope({ runId: ctx.runId, seq: ctx.seq + 1, event }, true)
+        return Effect.flatMap(Effect.mapError(journal.append(envelope), journalErr(ctx.runId)), () => {
           ctx.seq++
           ctx.state = r.right.state
           ctx.records.push(envelope)
           if (event._tag === "ConfirmationNeeded") ctx.confirmReasons.set(event.stepId, event.reason)
-          yield* PubSub.publish(pubsub, envelope)
-          if (ctx.sink) yield* ctx.sink(envelope)
-          return r.right.intents
+          const published = PubSub.publish(pubsub, envelope)
+          return Effect.as(ctx.sink ? Effect.zipRight(published, ctx.sink(envelope)) : published, r.right.intents)
         })
-      )
+      })
     )
 
   const stepOf = (ctx: RunCtx, stepId: string) => ctx.stepById.get(stepId)!
@@ -382,18 +382,18 @@ export const make = Effect.gen(function* () {
       )
     )
 
-  const performRun = (ctx: RunCtx, step: Plan.Step) =>
-    Effect.gen(function* () {
-      const run = handlerOf(step)?.run
-      if (!run) return yield* missingCapability(ctx, step, "run")
-      const r = yield* guard(run(handlerCtx(ctx, step)))
-      if (Either.isLeft(r)) return yield* failure(ctx, step, r.left)
-      const at = yield* now
-      return yield* emit(
-        ctx,
-        new RunEvent.StepSucceeded({ stepId: step.id, evidence: r.right, warnings: [], at }, trusted)
-      )
-    })
+  const performRun = (ctx: RunCtx, step: Plan.Step) => {
+    const run = handlerOf(step)?.run
+    if (!run) return missingCapability(ctx, step, "run")
+    // combinators, not a generator: this is every step's path (issue 16)
+    return Effect.flatMap(guard(run(handlerCtx(ctx, step))), (r) =>
+      Either.isLeft(r)
+        ? failure(ctx, step, r.left)
+        : Effect.flatMap(now, (at) =>
+            emit(ctx, new RunEvent.StepSucceeded({ stepId: step.id, evidence: r.right, warnings: [], at }, trusted))
+          )
+    )
+  }
 
   const performWait = (ctx: RunCtx, step: Plan.WaitFor) =>
     Effect.gen(function* () {
@@ -552,14 +552,13 @@ export const make = Effect.gen(function* () {
   ): Effect.Effect<ReadonlyArray<RunState.Intent>, ExecutorError> =>
     RunState.Intent.$match(intent, {
       Begin: ({ stepId }) =>
-        Effect.gen(function* () {
+        Effect.flatMap(now, (at) => {
           const attempt = (ctx.attempts.get(stepId) ?? 0) + 1
           ctx.attempts.set(stepId, attempt)
-          const at = yield* now
           const step = stepOf(ctx, stepId)
           const deadline = step._tag === "WaitFor" ? new Date(at.getTime() + step.deadlineSeconds * 1000) : undefined
           if (deadline !== undefined) ctx.deadlines.set(stepId, deadline)
-          return yield* emit(
+          return emit(
             ctx,
             new RunEvent.StepStarted({ stepId, attempt, at, ...(deadline === undefined ? {} : { deadline }) }, trusted)
           )
@@ -638,7 +637,7 @@ export const make = Effect.gen(function* () {
       attempts: new Map(),
       confirmReasons: new Map(),
       sink,
-      emitLock: Effect.unsafeMakeSemaphore(1),
+      lock: Lock.make(),
       deadlines: new Map(),
       observation: { scope: undefined }
     }

@@ -116,6 +116,9 @@ export class RunReport extends Schema.Class<RunReport>("RunReport")({
   availability: Schema.optional(Availability.Availability)
 }) {}
 
+/** Reports are built here from typed, already journaled values: skip the constructors' re-validation (hot path). */
+const trusted = true
+
 interface MutableStep {
   status: StepStatus
   attempts: number
@@ -198,7 +201,7 @@ export const fromJournal = (records: ReadonlyArray<Envelope>, state: RunState.Ru
         }
         break
       case "GateAnswered":
-        gates.push(new GateRecord({ stepId: e.stepId, purpose: e.purpose, answer: e.answer, at: e.at }))
+        gates.push(new GateRecord({ stepId: e.stepId, purpose: e.purpose, answer: e.answer, at: e.at }, trusted))
         if (step && e.answer._tag === "Approved") {
           for (const [k, v] of Object.entries(e.answer.evidence)) step.evidence[`operator.${k}`] = v
           if (e.purpose === "confirm-effect") {
@@ -251,44 +254,50 @@ export const fromJournal = (records: ReadonlyArray<Envelope>, state: RunState.Ru
   const startedAt = first?.at
   const currentStep = RunState.currentStepId(status)
   const availability = Availability.fromRecords(records)
-  return new RunReport({
-    runId: state.runId || (records[0]?.runId ?? ""),
-    planId: plan?.id ?? "",
-    planTitle: plan?.title ?? "",
-    site: plan?.site ?? "",
-    targetVersion: plan?.targetVersion ?? "",
-    status: RunState.statusName(status) as typeof Status.Type,
-    ...(currentStep !== undefined ? { currentStep } : {}),
-    ...(startedAt !== undefined ? { startedAt } : {}),
-    ...(endedAt !== undefined ? { endedAt } : {}),
-    steps: (plan?.steps ?? []).map((s) => {
-      const m = steps.get(s.id)!
-      return new StepReport({
-        id: s.id,
-        title: s.title,
-        kind: s._tag,
-        rules: [...s.rules],
-        ...(s.target !== undefined ? { target: s.target } : {}),
-        idempotent: s.idempotent,
-        status: m.status,
-        attempts: m.attempts,
-        ...(m.startedAt !== undefined ? { startedAt: m.startedAt } : {}),
-        ...(m.finishedAt !== undefined ? { finishedAt: m.finishedAt } : {}),
-        ...(m.startedAt !== undefined && m.finishedAt !== undefined
-          ? { durationMillis: m.finishedAt.getTime() - m.startedAt.getTime() }
-          : {}),
-        evidence: m.evidence,
-        warnings: m.warnings,
-        ...(m.verifiedOnResume !== undefined ? { verifiedOnResume: m.verifiedOnResume } : {}),
-        polls: m.polls,
-        ...(m.error !== undefined ? { error: m.error } : {})
-      })
-    }),
-    gates,
-    resumes,
-    cancellations,
-    tornRecords: torn,
-    ...(error !== undefined ? { error } : {}),
-    ...(availability !== undefined ? { availability } : {})
-  })
+  return new RunReport(
+    {
+      runId: state.runId || (records[0]?.runId ?? ""),
+      planId: plan?.id ?? "",
+      planTitle: plan?.title ?? "",
+      site: plan?.site ?? "",
+      targetVersion: plan?.targetVersion ?? "",
+      status: RunState.statusName(status) as typeof Status.Type,
+      ...(currentStep !== undefined ? { currentStep } : {}),
+      ...(startedAt !== undefined ? { startedAt } : {}),
+      ...(endedAt !== undefined ? { endedAt } : {}),
+      steps: (plan?.steps ?? []).map((s) => {
+        const m = steps.get(s.id)!
+        return new StepReport(
+          {
+            id: s.id,
+            title: s.title,
+            kind: s._tag,
+            rules: [...s.rules],
+            ...(s.target !== undefined ? { target: s.target } : {}),
+            idempotent: s.idempotent,
+            status: m.status,
+            attempts: m.attempts,
+            ...(m.startedAt !== undefined ? { startedAt: m.startedAt } : {}),
+            ...(m.finishedAt !== undefined ? { finishedAt: m.finishedAt } : {}),
+            ...(m.startedAt !== undefined && m.finishedAt !== undefined
+              ? { durationMillis: m.finishedAt.getTime() - m.startedAt.getTime() }
+              : {}),
+            evidence: m.evidence,
+            warnings: m.warnings,
+            ...(m.verifiedOnResume !== undefined ? { verifiedOnResume: m.verifiedOnResume } : {}),
+            polls: m.polls,
+            ...(m.error !== undefined ? { error: m.error } : {})
+          },
+          trusted
+        )
+      }),
+      gates,
+      resumes,
+      cancellations,
+      tornRecords: torn,
+      ...(error !== undefined ? { error } : {}),
+      ...(availability !== undefined ? { availability } : {})
+    },
+    trusted
+  )
 }

@@ -18,7 +18,6 @@
  */
 import * as Data from "effect/Data"
 import * as Either from "effect/Either"
-import * as Match from "effect/Match"
 import type { GatePurpose } from "./Operator.js"
 import type * as Plan from "./Plan.js"
 import type * as RunEvent from "./RunEvent.js"
@@ -208,17 +207,23 @@ type Result = Either.Either<Transition, InvalidTransition>
 
 const ok = (state: RunState, ...intents: ReadonlyArray<Intent>): Result => Either.right({ state, intents })
 
-const with_ = (state: RunState, status: RunStatus): RunState => ({ ...state, status })
+/** The state with another status and `completed` (object literals, not spreads: every event goes through here). */
+const with_ = (state: RunState, status: RunStatus, completed = state.completed): RunState => ({
+  runId: state.runId,
+  steps: state.steps,
+  completed,
+  status
+})
 
 /** Move to the next step (or to `succeeded`). */
 const advance = (state: RunState): Result => {
   const completed = state.completed + 1
   const next = state.steps[completed]
   if (next === undefined) {
-    return ok({ ...state, completed, status: RunStatus.Succeeded() }, Intent.Finish())
+    return ok(with_(state, RunStatus.Succeeded(), completed), Intent.Finish())
   }
   return ok(
-    { ...state, completed, status: RunStatus.Running({ stepId: next.id, inFlight: false }) },
+    with_(state, RunStatus.Running({ stepId: next.id, inFlight: false }), completed),
     Intent.Begin({ stepId: next.id })
   )
 }
@@ -271,145 +276,144 @@ export const transition = (state: RunState, event: RunEvent.RunEvent): Result =>
   if (isTerminal(status) && event._tag !== "RunFinished") {
     return invalid("the run is finished; terminal states are final")
   }
-  return Match.value(event).pipe(
-    Match.tagsExhaustive({
-      RunStarted: (e): Result => {
-        if (status._tag !== "Pending") return invalid("the run has already started")
-        const steps = e.plan.steps.map((s) => ({ id: s.id, kind: s._tag, idempotent: s.idempotent }))
-        return advance({ runId: e.runId, steps, completed: -1, status })
-      },
-      StepStarted: (e): Result => {
-        const bad = running(e.stepId, false)
-        if (bad) return invalid(bad)
-        if (current!.kind === "ManualGate") {
-          return ok(
-            with_(state, RunStatus.WaitingForOperator({ stepId: e.stepId, purpose: "gate" })),
-            Intent.AskOperator({ stepId: e.stepId, purpose: "gate" })
-          )
-        }
+  // a switch, not `Match`: this runs for every event of every run (issue 16)
+  switch (event._tag) {
+    case "RunStarted": {
+      if (status._tag !== "Pending") return invalid("the run has already started")
+      const steps = event.plan.steps.map((s) => ({ id: s.id, kind: s._tag, idempotent: s.idempotent }))
+      return advance({ runId: event.runId, steps, completed: -1, status })
+    }
+    case "StepStarted": {
+      const bad = running(event.stepId, false)
+      if (bad) return invalid(bad)
+      if (current!.kind === "ManualGate") {
         return ok(
-          with_(state, RunStatus.Running({ stepId: e.stepId, inFlight: true })),
-          Intent.Perform({ stepId: e.stepId })
+          with_(state, RunStatus.WaitingForOperator({ stepId: event.stepId, purpose: "gate" })),
+          Intent.AskOperator({ stepId: event.stepId, purpose: "gate" })
         )
-      },
-      StepSucceeded: (e): Result => {
-        const bad = running(e.stepId)
-        return bad ? invalid(bad) : advance(state)
-      },
-      StepFailed: (e): Result => {
-        const bad = running(e.stepId)
-        return bad
-          ? invalid(bad)
-          : ok(with_(state, RunStatus.Failed({ stepId: e.stepId, error: e.error })), Intent.Finish())
-      },
-      SupportNeeded: (e): Result => {
-        const bad = running(e.stepId)
-        return bad
-          ? invalid(bad)
-          : ok(with_(state, RunStatus.HaltedNeedsSupport({ stepId: e.stepId, detail: e.detail })), Intent.Finish())
-      },
-      StepVerified: (e): Result => {
-        const bad = running(e.stepId) ?? recoverable()
-        if (bad) return invalid(bad)
-        if (e.effective) return advance(state)
-        return ok(
-          with_(state, RunStatus.Running({ stepId: e.stepId, inFlight: false })),
-          Intent.Begin({ stepId: e.stepId })
-        )
-      },
-      ConfirmationNeeded: (e): Result => {
-        const bad = running(e.stepId) ?? recoverable()
-        return bad
-          ? invalid(bad)
-          : ok(
-              with_(state, RunStatus.WaitingForOperator({ stepId: e.stepId, purpose: "confirm-effect" })),
-              Intent.AskOperator({ stepId: e.stepId, purpose: "confirm-effect" })
-            )
-      },
-      GateOpened: (e): Result => {
-        if (status._tag !== "WaitingForOperator" || status.stepId !== e.stepId || status.purpose !== e.purpose) {
-          return invalid(`no ${e.purpose} open for step ${e.stepId}`)
-        }
-        return ok(state)
-      },
-      GateAnswered: (e): Result => {
-        if (status._tag !== "WaitingForOperator" || status.stepId !== e.stepId || status.purpose !== e.purpose) {
-          return invalid(`no ${e.purpose} open for step ${e.stepId}`)
-        }
-        const answer = e.answer
-        switch (answer._tag) {
-          case "Deferred":
-            return ok(state, Intent.Suspend())
-          case "Approved":
-            return e.purpose === "gate"
-              ? ok(
-                  with_(state, RunStatus.Running({ stepId: e.stepId, inFlight: true })),
-                  Intent.Perform({ stepId: e.stepId })
-                )
-              : advance(state)
-          case "Rejected":
-            return e.purpose === "gate"
-              ? ok(
-                  with_(
-                    state,
-                    RunStatus.Failed({
-                      stepId: e.stepId,
-                      error: new StepError({ reason: new GateRejected({ by: answer.by, reason: answer.reason }) })
-                    })
-                  ),
-                  Intent.Finish()
-                )
-              : ok(
-                  with_(state, RunStatus.Running({ stepId: e.stepId, inFlight: false })),
-                  Intent.Begin({ stepId: e.stepId })
-                )
-        }
-      },
-      StepProgress: (e): Result => {
-        const bad = running(e.stepId)
-        return bad ? invalid(bad) : ok(state)
-      },
-      WaitProgress: (e): Result => {
-        const bad = running(e.stepId)
-        if (bad) return invalid(bad)
-        return current!.kind === "WaitFor" ? ok(state) : invalid(`${e.stepId} is not a WaitFor step`)
-      },
-      Paused: (e): Result => {
-        const bad = running(e.stepId)
-        if (bad) return invalid(bad)
-        if (current!.kind !== "Window") return invalid(`${e.stepId} is not a Window step`)
-        return ok(
-          with_(state, RunStatus.PausedUntilWindow({ stepId: e.stepId, until: e.until })),
-          Intent.SleepUntil({ stepId: e.stepId, until: e.until })
-        )
-      },
-      WindowOpened: (e): Result => {
-        if (status._tag !== "PausedUntilWindow" || status.stepId !== e.stepId) {
-          return invalid(`not paused for a window at ${e.stepId}`)
-        }
-        return ok(
-          with_(state, RunStatus.Running({ stepId: e.stepId, inFlight: true })),
-          Intent.Perform({ stepId: e.stepId })
-        )
-      },
-      Resumed: (): Result => {
-        const from: RunStatus = status._tag === "Cancelled" ? status.from : status
-        if (from._tag === "Pending") return invalid("the run never started: start it with run")
-        if (!isActive(from)) return invalid("the run is finished")
-        return ok(with_(state, from), ...resumeIntents(state, from))
-      },
-      Cancelled: (): Result => {
-        if (status._tag === "Pending") return invalid("the run has not started")
-        if (!isActive(status)) return invalid("the run is already cancelled")
-        return ok(with_(state, RunStatus.Cancelled({ from: status })))
-      },
-      RunFinished: (e): Result => {
-        if (!isTerminal(status)) return invalid("the run has not reached a final state")
-        const name = statusName(status)
-        return name === e.status ? ok(state) : invalid(`run is ${name}, event says ${e.status}`)
       }
-    })
-  )
+      return ok(
+        with_(state, RunStatus.Running({ stepId: event.stepId, inFlight: true })),
+        Intent.Perform({ stepId: event.stepId })
+      )
+    }
+    case "StepSucceeded": {
+      const bad = running(event.stepId)
+      return bad ? invalid(bad) : advance(state)
+    }
+    case "StepFailed": {
+      const bad = running(event.stepId)
+      return bad
+        ? invalid(bad)
+        : ok(with_(state, RunStatus.Failed({ stepId: event.stepId, error: event.error })), Intent.Finish())
+    }
+    case "SupportNeeded": {
+      const bad = running(event.stepId)
+      return bad
+        ? invalid(bad)
+        : ok(
+            with_(state, RunStatus.HaltedNeedsSupport({ stepId: event.stepId, detail: event.detail })),
+            Intent.Finish()
+          )
+    }
+    case "StepVerified": {
+      const bad = running(event.stepId) ?? recoverable()
+      if (bad) return invalid(bad)
+      if (event.effective) return advance(state)
+      return ok(
+        with_(state, RunStatus.Running({ stepId: event.stepId, inFlight: false })),
+        Intent.Begin({ stepId: event.stepId })
+      )
+    }
+    case "ConfirmationNeeded": {
+      const bad = running(event.stepId) ?? recoverable()
+      return bad
+        ? invalid(bad)
+        : ok(
+            with_(state, RunStatus.WaitingForOperator({ stepId: event.stepId, purpose: "confirm-effect" })),
+            Intent.AskOperator({ stepId: event.stepId, purpose: "confirm-effect" })
+          )
+    }
+    case "GateOpened": {
+      if (status._tag !== "WaitingForOperator" || status.stepId !== event.stepId || status.purpose !== event.purpose) {
+        return invalid(`no ${event.purpose} open for step ${event.stepId}`)
+      }
+      return ok(state)
+    }
+    case "GateAnswered": {
+      if (status._tag !== "WaitingForOperator" || status.stepId !== event.stepId || status.purpose !== event.purpose) {
+        return invalid(`no ${event.purpose} open for step ${event.stepId}`)
+      }
+      const answer = event.answer
+      if (answer._tag === "Deferred") return ok(state, Intent.Suspend())
+      if (answer._tag === "Approved") {
+        return event.purpose === "gate"
+          ? ok(
+              with_(state, RunStatus.Running({ stepId: event.stepId, inFlight: true })),
+              Intent.Perform({ stepId: event.stepId })
+            )
+          : advance(state)
+      }
+      return event.purpose === "gate"
+        ? ok(
+            with_(
+              state,
+              RunStatus.Failed({
+                stepId: event.stepId,
+                error: new StepError({ reason: new GateRejected({ by: answer.by, reason: answer.reason }) })
+              })
+            ),
+            Intent.Finish()
+          )
+        : ok(
+            with_(state, RunStatus.Running({ stepId: event.stepId, inFlight: false })),
+            Intent.Begin({ stepId: event.stepId })
+          )
+    }
+    case "StepProgress": {
+      const bad = running(event.stepId)
+      return bad ? invalid(bad) : ok(state)
+    }
+    case "WaitProgress": {
+      const bad = running(event.stepId)
+      if (bad) return invalid(bad)
+      return current!.kind === "WaitFor" ? ok(state) : invalid(`${event.stepId} is not a WaitFor step`)
+    }
+    case "Paused": {
+      const bad = running(event.stepId)
+      if (bad) return invalid(bad)
+      if (current!.kind !== "Window") return invalid(`${event.stepId} is not a Window step`)
+      return ok(
+        with_(state, RunStatus.PausedUntilWindow({ stepId: event.stepId, until: event.until })),
+        Intent.SleepUntil({ stepId: event.stepId, until: event.until })
+      )
+    }
+    case "WindowOpened": {
+      if (status._tag !== "PausedUntilWindow" || status.stepId !== event.stepId) {
+        return invalid(`not paused for a window at ${event.stepId}`)
+      }
+      return ok(
+        with_(state, RunStatus.Running({ stepId: event.stepId, inFlight: true })),
+        Intent.Perform({ stepId: event.stepId })
+      )
+    }
+    case "Resumed": {
+      const from: RunStatus = status._tag === "Cancelled" ? status.from : status
+      if (from._tag === "Pending") return invalid("the run never started: start it with run")
+      if (!isActive(from)) return invalid("the run is finished")
+      return ok(with_(state, from), ...resumeIntents(state, from))
+    }
+    case "Cancelled": {
+      if (status._tag === "Pending") return invalid("the run has not started")
+      if (!isActive(status)) return invalid("the run is already cancelled")
+      return ok(with_(state, RunStatus.Cancelled({ from: status })))
+    }
+    case "RunFinished": {
+      if (!isTerminal(status)) return invalid("the run has not reached a final state")
+      const name = statusName(status)
+      return name === event.status ? ok(state) : invalid(`run is ${name}, event says ${event.status}`)
+    }
+  }
 }
 
 const isActive = (status: RunStatus): status is Active =>
