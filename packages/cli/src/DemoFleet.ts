@@ -71,33 +71,112 @@ const openNow = (tz: string, now: Date): ReadonlyArray<string> => {
   )
 }
 
+/** Sites in file order: waves take them in this order (canary 1, then 4, then the rest). */
+const order = [
+  "site-005", // canary: a single appliance
+  "site-001", // wave 2: a pair, two singles (one failing), a pair
+  "site-006",
+  "site-007",
+  "site-002",
+  "site-003", // wave 3
+  "site-008",
+  "site-009",
+  "site-004",
+  "site-010",
+  "site-011",
+  "site-012"
+]
+
 const pairs = new Set(["site-001", "site-002", "site-003", "site-004"])
 
-const fleetYaml = (files: ReadonlyMap<string, string>, now: Date): string =>
+/**
+ * A fleet over simulated sites, as the fleet file says it.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface SimulatedFleet {
+  readonly id: string
+  /** Site names in file order (waves take them in this order). */
+  readonly order: ReadonlyArray<string>
+  /** The pairs among them (upgraded with the asynchronous method). */
+  readonly pairs: ReadonlySet<string>
+  /** The `waves:` entries, e.g. `{ name: canary, size: 1 }`. */
+  readonly waves: ReadonlyArray<string>
+  readonly concurrency: number
+  readonly failureBudget: number
+}
+
+const fleetYaml = (spec: SimulatedFleet, now: Date): string =>
   [
-    "# Written by `sra-upgrade demo fleet` for its embedded simulator.",
-    "id: demo-fleet",
-    "name: Demo fleet to 24.3.2",
+    "# Written for a many-site simulator (sra-upgrade demo fleet).",
+    `id: ${spec.id}`,
+    `name: ${spec.id} to 24.3.2`,
     "target:",
     '  pra: "24.3.2"',
     "waves:",
-    "  - { name: canary, size: 1 }",
-    "  - { name: early, size: 4 }",
-    "  - { name: rest, rest: true }",
-    "concurrency: 4",
-    "failureBudget: { count: 1 }",
+    ...spec.waves.map((w) => `  - ${w}`),
+    `concurrency: ${spec.concurrency}`,
+    `failureBudget: { count: ${spec.failureBudget} }`,
     "sites:",
-    ...order.flatMap((name, i) => {
+    ...spec.order.flatMap((name, i) => {
       const tz = zones[i % zones.length]!
       return [
-        `  - file: ${files.get(name)}`,
+        `  - file: ${name}.yaml`,
         `    timeZone: ${tz}`,
-        ...(pairs.has(name) ? ["    method: async"] : []),
+        ...(spec.pairs.has(name) ? ["    method: async"] : []),
         "    windows:",
         ...openNow(tz, now).map((w) => `      - ${w}`)
       ]
     })
   ].join("\n") + "\n"
+
+/**
+ * Write a site file per simulated site (secret and CA beside them) and a
+ * fleet file over them into `dir`, windows open now in three time zones;
+ * returns the fleet file's path.
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const writeSimulatedFleet = async (
+  sims: Simulator.SitesHandle,
+  dir: string,
+  spec: SimulatedFleet,
+  now: Date = new Date()
+): Promise<string> => {
+  await writeFile(join(dir, "simulator-ca.pem"), sims.caPem)
+  for (const sim of sims.sites) {
+    const secretName = `${sim.name}.client-secret`
+    const { secret, yaml } = Demo.siteFileFor(
+      sim,
+      sim.kind === "pair" ? "async" : "single",
+      join(dir, "backups", sim.name),
+      secretName,
+      "simulator-ca.pem"
+    )
+    await writeFile(join(dir, secretName), secret + "\n", { mode: 0o600 })
+    await writeFile(join(dir, `${sim.name}.yaml`), yaml)
+  }
+  const file = join(dir, "fleet.yaml")
+  await writeFile(file, fleetYaml(spec, now))
+  return file
+}
+
+/**
+ * The demo's fleet: canary 1, then 4, then the rest; cap 4; budget 1.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export const demoFleet: SimulatedFleet = {
+  id: "demo-fleet",
+  order,
+  pairs,
+  waves: ["{ name: canary, size: 1 }", "{ name: early, size: 4 }", "{ name: rest, rest: true }"],
+  concurrency: 4,
+  failureBudget: 1
+}
 
 /**
  * Run the fleet demo.
@@ -123,30 +202,13 @@ export const run = (options: Options): Effect.Effect<void, CliError> =>
         common: { timeScale: scale, fleet: { jumpClients: 10 } }
       }).pipe(Effect.mapError((e) => usage(e.message)))
       yield* say(`Simulator: 12 sites (4 failover pairs, 8 single appliances), time x${scale}; ${sims.controlUrl}`)
-      const files = new Map<string, string>()
-      yield* Effect.promise(async () => {
-        await writeFile(join(dir, "simulator-ca.pem"), sims.caPem)
-        for (const sim of sims.sites) {
-          const secretName = `${sim.name}.client-secret`
-          const { secret, yaml } = Demo.siteFileFor(
-            sim,
-            sim.kind === "pair" ? "async" : "single",
-            join(dir, "backups", sim.name),
-            secretName,
-            "simulator-ca.pem"
-          )
-          await writeFile(join(dir, secretName), secret + "\n", { mode: 0o600 })
-          await writeFile(join(dir, `${sim.name}.yaml`), yaml)
-          files.set(sim.name, `${sim.name}.yaml`)
-        }
-        await writeFile(join(dir, "fleet.yaml"), fleetYaml(files, new Date()))
-      })
+      const fleetFile = yield* Effect.promise(() => writeSimulatedFleet(sims, dir, demoFleet))
       // the injected fault: the failing site's appliance reports unhealthy
       yield* sims
         .site(failingSite)
         .control("POST", "/appliances/A/faults", { kind: "unhealthy" })
         .pipe(Effect.mapError((e) => usage(e.message)))
-      const fleet = yield* FleetFile.decodeFleetFile(join(dir, "fleet.yaml")).pipe(
+      const fleet = yield* FleetFile.decodeFleetFile(fleetFile).pipe(
         Effect.mapError((e) => usage(e.message))
       )
       const plan = Rollout.plan(fleet, { now: new Date() })
@@ -187,7 +249,22 @@ export const run = (options: Options): Effect.Effect<void, CliError> =>
       yield* say(
         `Demo fleet finished in ${((Date.now() - wallStart) / 1000).toFixed(1)} s: ${summary.status}; the simulator and engine are stopped.`
       )
-      if (json) yield* Console.log(FleetRun.rolloutLine(summary))
+      if (json) {
+        for (const s of plan.sites) {
+          const st = stored.stored.ledger[s.id]
+          yield* Console.log(
+            JSON.stringify({
+              site: s.id,
+              wave: s.wave + 1,
+              kind: s.kind,
+              timeZone: s.timeZone,
+              outcome: st?._tag ?? "NotStarted",
+              ...(st?._tag === "Failed" ? { reason: st.reason } : {})
+            })
+          )
+        }
+        yield* Console.log(FleetRun.rolloutLine(summary))
+      }
       const expected = summary.counts.succeeded === 11 && summary.counts.failed === 1
       if (!expected)
         return yield* new CliError({

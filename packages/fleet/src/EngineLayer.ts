@@ -154,7 +154,7 @@ export const embedded = (
       )
     )
   )
-  const core = Layer.mergeAll(engine, domain(`embedded-${process.pid}`)).pipe(Layer.provideMerge(db))
+  const core = Layer.mergeAll(engine, domain(`embedded-pid-${process.pid}`)).pipe(Layer.provideMerge(db))
   return Engine.workflows(options).pipe(Layer.provideMerge(core))
 }
 
@@ -183,7 +183,7 @@ export const runner = (
     }
   }).pipe(Layer.mapError((e) => new EngineError({ detail: `Runner ${options.host}:${options.port}: ${String(e)}` })))
   const engine = ClusterWorkflowEngine.layer.pipe(Layer.provideMerge(cluster))
-  const core = Layer.mergeAll(engine, domain(`${options.host}:${options.port}`)).pipe(
+  const core = Layer.mergeAll(engine, domain(`runner-${options.host}:${options.port}-pid-${process.pid}`)).pipe(
     Layer.provideMerge(pg(options.url))
   )
   return Engine.workflows(options).pipe(Layer.provideMerge(core))

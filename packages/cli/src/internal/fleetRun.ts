@@ -184,6 +184,8 @@ export const rolloutReport = (
 ): ReadonlyArray<string> => {
   const byRun = new Map(reports.flatMap((r) => (r ? [[r.runId, r] as const] : [])))
   const lines = [`## Rollout ${plan.rolloutId}: ${plan.name}`, ""]
+  if (options.timeScale > 1)
+    lines.push(`Durations and downtime in simulated time (the simulator ran x${options.timeScale}).`, "")
   for (const w of plan.waves) {
     lines.push(`### Wave ${w.index + 1}: ${w.name}`, "")
     lines.push("| site | kind | time zone | outcome | duration | site downtime | report |")
