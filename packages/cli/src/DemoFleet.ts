@@ -208,9 +208,7 @@ export const run = (options: Options): Effect.Effect<void, CliError> =>
         .site(failingSite)
         .control("POST", "/appliances/A/faults", { kind: "unhealthy" })
         .pipe(Effect.mapError((e) => usage(e.message)))
-      const fleet = yield* FleetFile.decodeFleetFile(fleetFile).pipe(
-        Effect.mapError((e) => usage(e.message))
-      )
+      const fleet = yield* FleetFile.decodeFleetFile(fleetFile).pipe(Effect.mapError((e) => usage(e.message)))
       const plan = Rollout.plan(fleet, { now: new Date() })
       yield* say("")
       yield* say(Rollout.toTable(plan))

@@ -141,7 +141,10 @@ describe("fleet engine: SIGKILL", () => {
           })
           yield* check(sims, killedSite)
           const statuses = yield* replayed({ file: db })
-          expect(statuses.every(([, s]) => s === "succeeded"), JSON.stringify(statuses)).toBe(true)
+          expect(
+            statuses.every(([, s]) => s === "succeeded"),
+            JSON.stringify(statuses)
+          ).toBe(true)
         })
       ),
     240_000
@@ -170,26 +173,82 @@ describe("fleet engine: SIGKILL", () => {
           }
           const client = start(["fleet", "run", "--fleet", fleet, "--database", pg.url, "--json"])
           yield* Effect.addFinalizer(() => Effect.sync(() => client.child.kill("SIGKILL")))
-          const killedSite = yield* installing(sims)
+          const killedSite = yield* installing(sims).pipe(
+            Effect.timeoutFail({
+              duration: "120 seconds",
+              onTimeout: () =>
+                new Error(
+                  `no install started; runners: ${runners.map((r) => r.out.join("").slice(-3000)).join("\n---\n")}; client: ${client.out.join("")}`
+                )
+            }),
+            Effect.orDie
+          )
           // the runner that executes that site: the holder of its journal's fencing epoch
-          const owner = yield* ownerOf(pg.url, FleetRun.siteRunId(spec.id, killedSite))
+          const owner = yield* ownerOf(pg.url, FleetRun.siteRunId(spec.id, killedSite)).pipe(
+            Effect.timeoutFail({
+              duration: "60 seconds",
+              onTimeout: () => new Error("no holder of the site's journal")
+            }),
+            Effect.orDie
+          )
           const victim = runners.find((r) => r.child.pid === owner)
           expect(victim, `owner pid ${owner}`).toBeDefined()
           victim!.child.kill("SIGKILL")
-          const code = yield* Effect.promise(() => client.exited)
+          const code = yield* Effect.promise(() => client.exited).pipe(
+            Effect.timeout("200 seconds"),
+            Effect.catchTag("TimeoutException", () =>
+              Effect.flatMap(diagnose(pg.url), (d) =>
+                Effect.die(
+                  new Error(
+                    `the rollout did not end (killed ${killedSite} owner ${owner}); ${d}; runners: ${runners.map((r) => r.out.join("").slice(-3000)).join("\n---\n")}`
+                  )
+                )
+              )
+            )
+          )
           const lastLine = client.out.join("").trim().split("\n").at(-1)!
           expect(code, client.out.join("")).toBe(0)
           expect(JSON.parse(lastLine)).toMatchObject({
             rollout: { status: "succeeded", sites: { succeeded: 6, failed: 0 } }
           })
           yield* check(sims, killedSite)
+          // the survivor took the site over: it holds a newer fencing epoch of its journal
+          const survivor = runners.find((r) => r !== victim)!
+          const after = yield* holderOf(pg.url, FleetRun.siteRunId(spec.id, killedSite))
+          expect(after.holder).toContain(`pid-${survivor.child.pid}`)
+          expect(after.epoch).toBeGreaterThanOrEqual(2)
           const statuses = yield* replayed({ url: Redacted.make(pg.url) })
-          expect(statuses.every(([, s]) => s === "succeeded"), JSON.stringify(statuses)).toBe(true)
+          expect(
+            statuses.every(([, s]) => s === "succeeded"),
+            JSON.stringify(statuses)
+          ).toBe(true)
         })
       ),
     300_000
   )
 })
+
+/** The ledger, the journals' holders and the engine's messages, for a failure message. */
+const diagnose = (url: string) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const sites = yield* sql`SELECT site_id, state FROM fleet_sites`
+    const runs = yield* sql`SELECT run_id, epoch, holder FROM sra_journal_runs`
+    const messages =
+      yield* sql`SELECT entity_type, tag, processed, COUNT(*) AS n FROM cluster_messages GROUP BY 1, 2, 3`
+    const runners = yield* sql`SELECT address, healthy, last_heartbeat FROM cluster_runners`
+    return JSON.stringify({ sites, runs, messages, runners })
+  }).pipe(Effect.provide(PgClient.layer({ url: Redacted.make(url) })), Effect.orDie)
+
+const holderOf = (url: string, runId: string) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const rows = yield* sql<{
+      holder: string
+      epoch: number
+    }>`SELECT holder, epoch FROM sra_journal_runs WHERE run_id = ${runId}`
+    return { holder: rows[0]!.holder, epoch: Number(rows[0]!.epoch) }
+  }).pipe(Effect.provide(PgClient.layer({ url: Redacted.make(url) })), Effect.orDie)
 
 /** The pid of the runner holding a run's journal (its `holder` names host:port; runners print their pid). */
 const ownerOf = (url: string, runId: string) =>

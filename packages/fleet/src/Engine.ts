@@ -167,7 +167,13 @@ export const runSite = (
         Effect.map((c) => c.records.length > 0),
         Effect.catchAll(() => Effect.succeed(false))
       )
-      const run = started ? Executor.resume(runId) : Executor.run(plan, { runId })
+      let run: Effect.Effect<RunReport.RunReport, Executor.ExecutorError, Executor.Executor>
+      if (started) run = Executor.resume(runId)
+      else {
+        const built = yield* Effect.either(plan)
+        if (built._tag === "Left") return failed(built.left.message)
+        run = Executor.run(built.right, { runId })
+      }
       const outcome = yield* run.pipe(
         Effect.catchAll((e) =>
           e.reason._tag === "AlreadyFinished" || e.reason._tag === "NeedsSupport"

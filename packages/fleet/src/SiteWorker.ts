@@ -36,14 +36,15 @@ export class SiteWorkerError extends Schema.TaggedError<SiteWorkerError>("@sra-u
 }
 
 /**
- * What a site's run needs: its plan (used when the run starts; a resumed run
- * follows the plan in its journal) and its executor over the given journal.
+ * What a site's run needs: its executor over the given journal, and its plan,
+ * built only when the run starts (a resumed run follows the plan in its
+ * journal: the appliances may already run the target version).
  *
  * @since 0.3.0
  * @category models
  */
 export interface Prepared {
-  readonly plan: Plan.Plan
+  readonly plan: Effect.Effect<Plan.Plan, SiteWorkerError>
   readonly executor: Layer.Layer<Executor.Executor, never, Journal.Journal>
 }
 

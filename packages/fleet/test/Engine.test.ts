@@ -32,27 +32,29 @@ class Fleet {
     SiteWorker.of({
       prepare: (site) =>
         Effect.succeed({
-          plan: new Plan.Plan({
-            id: `upgrade-${site.id}`,
-            kind: "custom",
-            title: `Upgrade ${site.id}`,
-            site: site.hostname,
-            targetVersion: site.targetVersion,
-            steps: [
-              new Plan.Action({
-                id: "install",
-                title: "Install",
-                rules: [Schema.decodeSync(Plan.RuleId)("PREP-1")],
-                target: "A",
-                estimatedSeconds: 1,
-                handler: "install",
-                params: {},
-                idempotent: false,
-                notes: []
-              })
-            ],
-            notes: []
-          }),
+          plan: Effect.succeed(
+            new Plan.Plan({
+              id: `upgrade-${site.id}`,
+              kind: "custom",
+              title: `Upgrade ${site.id}`,
+              site: site.hostname,
+              targetVersion: site.targetVersion,
+              steps: [
+                new Plan.Action({
+                  id: "install",
+                  title: "Install",
+                  rules: [Schema.decodeSync(Plan.RuleId)("PREP-1")],
+                  target: "A",
+                  estimatedSeconds: 1,
+                  handler: "install",
+                  params: {},
+                  idempotent: false,
+                  notes: []
+                })
+              ],
+              notes: []
+            })
+          ),
           executor: Executor.layer.pipe(
             Layer.provide(
               Layer.mergeAll(

@@ -184,11 +184,7 @@ export const status = Command.make("status", { rollout: rolloutOpt, database: da
   }).pipe(Effect.provide(FleetRun.ledger(database(o.database))))
 ).pipe(Command.withDescription("Show a rollout's progress: per wave, bars, failures, ETA."))
 
-const controlCommand = (
-  name: string,
-  description: string,
-  change: (c: Admission.Controls) => Admission.Controls
-) =>
+const controlCommand = (name: string, description: string, change: (c: Admission.Controls) => Admission.Controls) =>
   Command.make(name, { rollout: rolloutOpt, database: databaseOpt }, (o) =>
     FleetRun.control(database(o.database), Option.getOrUndefined(o.rollout), (c) => Effect.succeed(change(c)))
   ).pipe(Command.withDescription(description))

@@ -96,7 +96,11 @@ export const rolloutLine = (summary: Admission.Summary): string =>
 
 /** Exit code of an ended rollout. */
 export const exitCodeOf = (status: Admission.RolloutStatus): ExitCode =>
-  status === "succeeded" ? ExitCode.ok : status === "paused" || status === "waiting-approval" ? ExitCode.waiting : ExitCode.failed
+  status === "succeeded"
+    ? ExitCode.ok
+    : status === "paused" || status === "waiting-approval"
+      ? ExitCode.waiting
+      : ExitCode.failed
 
 type EngineServices = WorkflowEngine | FleetStore.FleetStore | Journal.Journal | SqlClient.SqlClient
 
@@ -124,7 +128,9 @@ export const runAndFollow = (
     )
     yield* Engine.await_(plan.rolloutId)
     yield* Fiber.interrupt(progress)
-    const { summary } = yield* summaryOf(plan.rolloutId)
+    const { stored, summary } = yield* summaryOf(plan.rolloutId)
+    const text = render(summary, stored.plan).join("\n")
+    if (!options.json && text !== last) yield* Console.log(text)
     return summary
   })
 

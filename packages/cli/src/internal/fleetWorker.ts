@@ -69,29 +69,6 @@ export const layer = (options: Options): Layer.Layer<SiteWorker.SiteWorker> =>
           }
           const connections = simSite === undefined ? conns : Demo.simulatorConnections(conns, simSite.site.httpsUrl)
           const appliances = Layer.succeedContext(yield* Layer.build(ApplianceClient.layer(connections)))
-          const current = yield* Effect.provide(
-            Effect.gen(function* () {
-              const api = yield* ApplianceApi.ApplianceApi
-              return new Map(
-                yield* Effect.forEach(site.appliances, (a) =>
-                  Effect.flatMap(api.appliance(a.id), (c) => c.health).pipe(
-                    Effect.map((h) => [a.id, { product: h.version, build: h.build }] as const)
-                  )
-                )
-              )
-            }),
-            appliances
-          ).pipe(Effect.mapError((e) => fail(plan.id, `cannot read the appliances' versions: ${e.message}`)))
-          const method = methodOf(plan)
-          const built = yield* Effect.mapError(
-            Planners.plan(site, plan.targetVersion, method, {
-              current,
-              now: new Date(),
-              ...(simSite !== undefined ? { siteUrl: simSite.site.httpUrl } : {}),
-              ...(site.isPair && simSite !== undefined ? { siteClientId: Demo.siteClientId } : {})
-            }),
-            (e) => fail(plan.id, e.message)
-          )
           const scale = sim?.timeScale ?? 1
           const prober =
             simSite === undefined
@@ -116,14 +93,36 @@ export const layer = (options: Options): Layer.Layer<SiteWorker.SiteWorker> =>
           const handlers = Planners.handlers({ baseGraceSeconds: Math.max(1, 300 / scale) })
           const executor = Executor.layer.pipe(
             Layer.provide(
-              Layer.mergeAll(
-                handlers.pipe(Layer.provide(Layer.mergeAll(appliances, prober))),
-                operator,
-                prober
-              )
+              Layer.mergeAll(handlers.pipe(Layer.provide(Layer.mergeAll(appliances, prober))), operator, prober)
             )
           )
-          return { plan: scale > 1 ? Planners.compress(built, scale) : built, executor }
+          const buildPlan = Effect.gen(function* () {
+            const current = yield* Effect.provide(
+              Effect.gen(function* () {
+                const api = yield* ApplianceApi.ApplianceApi
+                return new Map(
+                  yield* Effect.forEach(site.appliances, (a) =>
+                    Effect.flatMap(api.appliance(a.id), (c) => c.health).pipe(
+                      Effect.map((h) => [a.id, { product: h.version, build: h.build }] as const)
+                    )
+                  )
+                )
+              }),
+              appliances
+            ).pipe(Effect.mapError((e) => fail(plan.id, `cannot read the appliances' versions: ${e.message}`)))
+            const method = methodOf(plan)
+            const built = yield* Effect.mapError(
+              Planners.plan(site, plan.targetVersion, method, {
+                current,
+                now: new Date(),
+                ...(simSite !== undefined ? { siteUrl: simSite.site.httpUrl } : {}),
+                ...(site.isPair && simSite !== undefined ? { siteClientId: Demo.siteClientId } : {})
+              }),
+              (e) => fail(plan.id, e.message)
+            )
+            return scale > 1 ? Planners.compress(built, scale) : built
+          })
+          return { plan: buildPlan, executor }
         })
     })
   )
