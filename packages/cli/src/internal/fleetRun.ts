@@ -102,6 +102,14 @@ export const exitCodeOf = (status: Admission.RolloutStatus): ExitCode =>
       ? ExitCode.waiting
       : ExitCode.failed
 
+/** The rollout ended: nothing in flight and nothing more will be admitted. */
+export const ended = (summary: Admission.Summary): boolean =>
+  summary.counts.admitted + summary.counts.running === 0 &&
+  (summary.status === "succeeded" ||
+    summary.status === "failed" ||
+    summary.status === "aborted" ||
+    summary.status === "halted-budget")
+
 type EngineServices = WorkflowEngine | FleetStore.FleetStore | Journal.Journal | SqlClient.SqlClient
 
 /**
@@ -126,7 +134,18 @@ export const runAndFollow = (
         })
       )
     )
-    yield* Engine.await_(plan.rolloutId)
+    // the workflow's reply, or the ledger showing the end (a reply can be lost when the runner that ran the
+    // rollout's workflow dies: the survivor finishes it, the ledger tells)
+    yield* Effect.race(
+      Effect.asVoid(Engine.await_(plan.rolloutId)),
+      Effect.gen(function* () {
+        for (;;) {
+          const { summary } = yield* summaryOf(plan.rolloutId)
+          if (ended(summary)) return
+          yield* Effect.sleep(options.everyMillis ?? 1_000)
+        }
+      })
+    )
     yield* Fiber.interrupt(progress)
     const { stored, summary } = yield* summaryOf(plan.rolloutId)
     const text = render(summary, stored.plan).join("\n")
