@@ -128,7 +128,7 @@ const throughEngine = (
     Effect.gen(function* () {
       const plan = rollout(id)
       yield* Engine.start(plan)
-      const r = yield* Engine.await_(plan.rolloutId)
+      const r = yield* Engine.awaitEnd(plan.rolloutId)
       if (r.counts.succeeded !== sites) throw new Error(`rollout ended ${r.status}: ${JSON.stringify(r.counts)}`)
       return r
     }).pipe(Effect.provide(layer.pipe(Layer.provide(worker))), Effect.scoped)

@@ -11,7 +11,7 @@ const program = Effect.gen(function* () {
   const fleet = yield* FleetFile.decodeFleetFile("examples/fleet.yaml")
   const plan = Rollout.plan(fleet, { now: new Date() })
   yield* Engine.start(plan)
-  const result = yield* Engine.await_(plan.rolloutId)
+  const result = yield* Engine.awaitEnd(plan.rolloutId)
   yield* Effect.log(result.status, result.counts.succeeded, result.counts.failed)
 })
 

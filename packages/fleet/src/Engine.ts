@@ -312,4 +312,4 @@ export const start = (plan: Rollout.RolloutPlan) =>
  * @since 0.3.0
  * @category constructors
  */
-export const await_ = (rolloutId: string) => FleetRollout.execute({ rolloutId })
+export const awaitEnd = (rolloutId: string) => FleetRollout.execute({ rolloutId })

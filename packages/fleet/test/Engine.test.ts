@@ -119,7 +119,7 @@ describe("Engine (embedded, SQLite)", () => {
       const plan = rolloutOf({ sites: sites([1, 2, 3]), waves: 3, concurrency: 2, allowedFailures: 1 })
       return Effect.gen(function* () {
         yield* Engine.start(plan)
-        const result = yield* Engine.await_(plan.rolloutId)
+        const result = yield* Engine.awaitEnd(plan.rolloutId)
         expect(result.status).toBe("failed")
         expect(result.counts).toMatchObject({ succeeded: 5, failed: 1, notStarted: 0, skipped: 0 })
         for (const s of plan.sites) expect(fleet.effects.get(s.id) ?? 0, s.id).toBe(s.id === "w1s0" ? 0 : 1)
@@ -139,7 +139,7 @@ describe("Engine (embedded, SQLite)", () => {
         }
         // starting it again changes nothing
         yield* Engine.start(plan)
-        expect((yield* Engine.await_(plan.rolloutId)).counts.succeeded).toBe(5)
+        expect((yield* Engine.awaitEnd(plan.rolloutId)).counts.succeeded).toBe(5)
         expect([...fleet.effects.values()].every((n) => n === 1)).toBe(true)
       }).pipe(Effect.provide(engine(fleet)))
     },
@@ -153,7 +153,7 @@ describe("Engine (embedded, SQLite)", () => {
       const plan = rolloutOf({ sites: sites([1, 3]), waves: 2, concurrency: 2, allowedFailures: 0 })
       return Effect.gen(function* () {
         yield* Engine.start(plan)
-        const result = yield* Engine.await_(plan.rolloutId)
+        const result = yield* Engine.awaitEnd(plan.rolloutId)
         expect(result.status).toBe("halted-budget")
         expect(result.counts).toMatchObject({ failed: 1, notStarted: 3, succeeded: 0 })
         expect(fleet.events).toEqual(["start w0s0", "end w0s0"])
@@ -186,7 +186,7 @@ describe("Engine (embedded, SQLite)", () => {
         yield* waitFor(plan.rolloutId, (s) => s.status === "waiting-approval" && s.currentWave === 2)
         expect(fleet.effects.get("w1s0")).toBe(1)
         yield* store.updateControls(plan.rolloutId, (c) => new Admission.Controls({ ...c, aborted: true }))
-        const result = yield* Engine.await_(plan.rolloutId)
+        const result = yield* Engine.awaitEnd(plan.rolloutId)
         expect(result.status).toBe("aborted")
         expect(result.counts).toMatchObject({ succeeded: 2, notStarted: 1 })
         expect(fleet.effects.has("w2s0")).toBe(false)
@@ -210,7 +210,7 @@ describe("Engine (embedded, SQLite)", () => {
         expect(paused.counts.notStarted).toBe(2)
         expect(fleet.events).toEqual([])
         yield* store.updateControls(plan.rolloutId, (c) => new Admission.Controls({ ...c, paused: false }))
-        const result = yield* Engine.await_(plan.rolloutId)
+        const result = yield* Engine.awaitEnd(plan.rolloutId)
         expect(result.status).toBe("succeeded")
         expect(result.counts.succeeded).toBe(2)
       }).pipe(Effect.provide(engine(fleet)))

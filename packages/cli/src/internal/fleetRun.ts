@@ -137,7 +137,7 @@ export const runAndFollow = (
     // the workflow's reply, or the ledger showing the end (a reply can be lost when the runner that ran the
     // rollout's workflow dies: the survivor finishes it, the ledger tells)
     yield* Effect.race(
-      Effect.asVoid(Engine.await_(plan.rolloutId)),
+      Effect.asVoid(Engine.awaitEnd(plan.rolloutId)),
       Effect.gen(function* () {
         for (;;) {
           const { summary } = yield* summaryOf(plan.rolloutId)
