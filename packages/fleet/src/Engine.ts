@@ -111,6 +111,8 @@ export interface Options {
   readonly pollInterval?: Duration.DurationInput
   /** The longest sleep while nothing is in flight (default 60 seconds; approvals and resumes are seen then). */
   readonly idleInterval?: Duration.DurationInput
+  /** The instant admission decides at (default: the clock); tests drive windows with it. */
+  readonly now?: Effect.Effect<Date>
 }
 
 /** SQL hiccups are retried; what still fails is a defect of the activity (the engine retries it). */
@@ -202,6 +204,7 @@ export const workflows = (
 ): Layer.Layer<never, never, WorkflowEngine | FleetStore | SiteWorker | Journal.Journal> => {
   const poll = Duration.decode(options.pollInterval ?? "1 second")
   const idle = Duration.decode(options.idleInterval ?? "60 seconds")
+  const admissionNow = options.now ?? now
 
   const SiteLive = SiteUpgrade.toLayer((p) =>
     Activity.make({
@@ -256,7 +259,7 @@ export const workflows = (
           success: Tick,
           execute: Effect.gen(function* () {
             const store = yield* FleetStore
-            const at = yield* now
+            const at = yield* admissionNow
             const { decision, toStart } = yield* retrying(store.admit(p.rolloutId, at))
             const stored = yield* retrying(store.get(p.rolloutId))
             const summary = Admission.summarize(stored.plan, stored.ledger, stored.controls, at, { horizonDays: 0 })

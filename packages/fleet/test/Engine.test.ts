@@ -93,11 +93,13 @@ const sites = (perWave: ReadonlyArray<number>): ReadonlyArray<Rollout.SitePlan> 
     Array.from({ length: n }, (_, i) => sitePlan({ id: `w${wave}s${i}`, wave, windows: ALWAYS, firstSeconds: 60 }))
   )
 
-const engine = (fleet: Fleet, file = dbFile()) =>
-  EngineLayer.embedded({ file, pollInterval: "100 millis", idleInterval: "200 millis" }).pipe(
-    Layer.provide(fleet.worker),
-    Layer.orDie
-  )
+const engine = (fleet: Fleet, file = dbFile(), now?: Effect.Effect<Date>) =>
+  EngineLayer.embedded({
+    file,
+    pollInterval: "100 millis",
+    idleInterval: "200 millis",
+    ...(now !== undefined ? { now } : {})
+  }).pipe(Layer.provide(fleet.worker), Layer.orDie)
 
 /** Poll the ledger until `until` holds (no timing asserted; the test's own timeout bounds it). */
 const waitFor = (rolloutId: string, until: (s: Admission.Summary) => boolean) =>
@@ -200,20 +202,62 @@ describe("Engine (embedded, SQLite)", () => {
     () => {
       const fleet = new Fleet(new Set())
       const plan = rolloutOf({ sites: sites([2]), waves: 1, concurrency: 2, allowedFailures: 0 })
+      let decisions = 0
+      const now = Effect.sync(() => {
+        decisions++
+        return new Date()
+      })
       return Effect.gen(function* () {
         const store = yield* FleetStore
         yield* store.create(plan)
         yield* store.updateControls(plan.rolloutId, (c) => new Admission.Controls({ ...c, paused: true }))
         yield* Engine.start(plan)
-        // the engine decides at least once while paused: nothing admitted
-        const paused = yield* waitFor(plan.rolloutId, (s) => s.status === "paused")
+        // the engine decides three times while paused: nothing admitted
+        const seen = decisions
+        const paused = yield* waitFor(plan.rolloutId, (s) => s.status === "paused" && decisions >= seen + 3)
         expect(paused.counts.notStarted).toBe(2)
         expect(fleet.events).toEqual([])
         yield* store.updateControls(plan.rolloutId, (c) => new Admission.Controls({ ...c, paused: false }))
         const result = yield* Engine.awaitEnd(plan.rolloutId)
         expect(result.status).toBe("succeeded")
         expect(result.counts.succeeded).toBe(2)
-      }).pipe(Effect.provide(engine(fleet)))
+      }).pipe(Effect.provide(engine(fleet, dbFile(), now)))
+    },
+    60_000
+  )
+
+  it.live(
+    "FLEET-WINDOW-1 a site starts only inside its window in its time zone: decided at instants before it opens, nothing starts; once it opens, the site runs",
+    () => {
+      const fleet = new Fleet(new Set())
+      // Saturday 02:00-04:00 Paris time; 2026-06-06 is a Saturday (CEST, UTC+2): opens 00:00Z
+      const sat = [
+        new SiteWindow.WeeklyWindow({ timeZone: "Europe/Paris", days: ["sat"], start: "02:00", durationMinutes: 120 })
+      ]
+      const plan = rolloutOf({
+        sites: [sitePlan({ id: "paris", wave: 0, windows: sat, firstSeconds: 600 })],
+        waves: 1,
+        concurrency: 1,
+        allowedFailures: 0
+      })
+      let instant = new Date("2026-06-05T23:30:00Z") // Friday 01:30 in Paris: closed
+      let decisions = 0
+      const now = Effect.sync(() => {
+        decisions++
+        return instant
+      })
+      return Effect.gen(function* () {
+        yield* Engine.start(plan)
+        const seen = decisions
+        yield* waitFor(plan.rolloutId, () => decisions >= seen + 3)
+        expect(fleet.events).toEqual([])
+        const stored = yield* (yield* FleetStore).get(plan.rolloutId)
+        expect(Admission.stateOf(stored.ledger, "paris")._tag).toBe("NotStarted")
+        instant = new Date("2026-06-06T00:05:00Z") // Saturday 02:05 in Paris: open
+        const result = yield* Engine.awaitEnd(plan.rolloutId)
+        expect(result.status).toBe("succeeded")
+        expect(fleet.events).toEqual(["start paris", "end paris"])
+      }).pipe(Effect.provide(engine(fleet, dbFile(), now)))
     },
     60_000
   )
