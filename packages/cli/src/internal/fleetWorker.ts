@@ -11,7 +11,7 @@
  * to answer.
  */
 import { ApplianceClient } from "@sra-upgrade/appliance-client"
-import { ApplianceApi, Executor, Operator, type Site } from "@sra-upgrade/core"
+import { Executor, Operator, type Site } from "@sra-upgrade/core"
 import { SiteProber } from "@sra-upgrade/failover"
 import { type Rollout, SiteWorker } from "@sra-upgrade/fleet"
 import { SimOperator, Simulator } from "@sra-upgrade/simulator"
@@ -97,19 +97,9 @@ export const layer = (options: Options): Layer.Layer<SiteWorker.SiteWorker> =>
             )
           )
           const buildPlan = Effect.gen(function* () {
-            const current = yield* Effect.provide(
-              Effect.gen(function* () {
-                const api = yield* ApplianceApi.ApplianceApi
-                return new Map(
-                  yield* Effect.forEach(site.appliances, (a) =>
-                    Effect.flatMap(api.appliance(a.id), (c) => c.health).pipe(
-                      Effect.map((h) => [a.id, { product: h.version, build: h.build }] as const)
-                    )
-                  )
-                )
-              }),
-              appliances
-            ).pipe(Effect.mapError((e) => fail(plan.id, `cannot read the appliances' versions: ${e.message}`)))
+            const current = yield* SiteConnections.currentVersions(site, appliances).pipe(
+              Effect.mapError((e) => fail(plan.id, `cannot read the appliances' versions: ${e.message}`))
+            )
             const method = methodOf(plan)
             const built = yield* Effect.mapError(
               Planners.plan(site, plan.targetVersion, method, {
