@@ -159,32 +159,42 @@ const main = async () => {
   const pgBin = TestPostgres.binDir()
   if (pgBin === undefined) console.log("PostgreSQL: skipped (no initdb)")
   else {
-    const port = await new Promise<number>((res) => {
-      const srv = net.createServer().listen(0, "127.0.0.1", () => {
-        const p = (srv.address() as net.AddressInfo).port
-        srv.close(() => res(p))
+    const freePort = () =>
+      new Promise<number>((res) => {
+        const srv = net.createServer().listen(0, "127.0.0.1", () => {
+          const p = (srv.address() as net.AddressInfo).port
+          srv.close(() => res(p))
+        })
       })
-    })
-    const pg = await Effect.runPromise(
-      Effect.scoped(
-        Effect.flatMap(TestPostgres.start, (srv) =>
-          Effect.promise(() =>
-            timed(() =>
-              throughEngine(
-                EngineLayer.runner({
-                  url: Redacted.make(srv.url),
-                  host: "127.0.0.1",
-                  port,
-                  pollInterval: "200 millis"
-                }),
-                "bench-pg"
-              )
+    const runnerOn = async (url: string) =>
+      EngineLayer.runner({
+        url: Redacted.make(url),
+        host: "127.0.0.1",
+        port: await freePort(),
+        pollInterval: "200 millis"
+      })
+    for (const n of [1, 3]) {
+      const ms = await Effect.runPromise(
+        Effect.scoped(
+          Effect.gen(function* () {
+            const srv = yield* TestPostgres.start
+            const main = yield* Effect.promise(() => runnerOn(srv.url))
+            const mainContext = yield* Layer.build(main.pipe(Layer.provide(worker)))
+            // the other runners, each its own engine, started one after the other (same process: their RSS
+            // is not separable)
+            for (let i = 1; i < n; i++) {
+              const layer = yield* Effect.promise(() => runnerOn(srv.url))
+              yield* Layer.build(layer.pipe(Layer.provide(worker)))
+            }
+            const t = yield* Effect.promise(() =>
+              timed(() => throughEngine(Layer.succeedContext(mainContext), `bench-pg-${n}`))
             )
-          )
+            return t.ms
+          })
         )
       )
-    )
-    row("1 runner, PostgreSQL", pg.ms, base.ms)
+      row(`${n} runner${n > 1 ? "s (one process)" : ""}, PostgreSQL`, ms, base.ms)
+    }
   }
   console.log(`peak RSS of this process: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`)
   fs.rmSync(dir, { recursive: true, force: true })

@@ -24,6 +24,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Engine from "./Engine.js"
@@ -111,6 +112,8 @@ export const lockFile = (file: string) =>
     (lock) => Effect.sync(() => fs.rmSync(lock, { force: true }))
   )
 
+const startRetry = Schedule.intersect(Schedule.spaced("1 second"), Schedule.recurs(5))
+
 const sqlite = (file: string) => LibsqlClient.layer({ url: `file:${path.resolve(file)}`, intMode: "bigint" })
 
 const pg = (url: Redacted.Redacted<string>) =>
@@ -186,7 +189,8 @@ export const runner = (
   const core = Layer.mergeAll(engine, domain(`runner-${options.host}:${options.port}-pid-${process.pid}`)).pipe(
     Layer.provideMerge(pg(options.url))
   )
-  return Engine.workflows(options).pipe(Layer.provideMerge(core))
+  // runners starting together on a fresh database can race in the engine's own migrations: start again
+  return Engine.workflows(options).pipe(Layer.provideMerge(core), Layer.retry(startRetry))
 }
 
 /**
@@ -201,7 +205,10 @@ export const client = (options: { readonly url: Redacted.Redacted<string> }): La
     Layer.mapError((e) => new EngineError({ detail: `Cluster client: ${String(e)}` }))
   )
   const engine = ClusterWorkflowEngine.layer.pipe(Layer.provideMerge(cluster))
-  return Layer.mergeAll(engine, domain(`client-${process.pid}`)).pipe(Layer.provideMerge(pg(options.url)))
+  return Layer.mergeAll(engine, domain(`client-${process.pid}`)).pipe(
+    Layer.provideMerge(pg(options.url)),
+    Layer.retry(startRetry)
+  )
 }
 
 /**

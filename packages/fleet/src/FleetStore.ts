@@ -15,6 +15,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as Admission from "./Admission.js"
+import { withMigrationLock } from "./internal/migrationLock.js"
 import * as Rollout from "./Rollout.js"
 
 /**
@@ -163,21 +164,23 @@ const finished = (s: Admission.SiteState) => s._tag === "Succeeded" || s._tag ==
  * @category constructors
  */
 export const migrate = (prefix = "fleet"): Effect.Effect<void, SqlError, SqlClient.SqlClient> =>
-  Effect.gen(function* () {
-    const sql = yield* SqlClient.SqlClient
-    yield* sql`CREATE TABLE IF NOT EXISTS ${sql(`${prefix}_rollouts`)} (
+  withMigrationLock(
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`CREATE TABLE IF NOT EXISTS ${sql(`${prefix}_rollouts`)} (
       rollout_id TEXT PRIMARY KEY,
       created_at TEXT NOT NULL,
       plan TEXT NOT NULL,
       controls TEXT NOT NULL
     )`
-    yield* sql`CREATE TABLE IF NOT EXISTS ${sql(`${prefix}_sites`)} (
+      yield* sql`CREATE TABLE IF NOT EXISTS ${sql(`${prefix}_sites`)} (
       rollout_id TEXT NOT NULL,
       site_id TEXT NOT NULL,
       state TEXT NOT NULL,
       PRIMARY KEY (rollout_id, site_id)
     )`
-  })
+    })
+  )
 
 /**
  * The ledger over the `SqlClient` in context (creating its tables).

@@ -26,6 +26,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import { withMigrationLock } from "./internal/migrationLock.js"
 
 /**
  * Options of the SQL journal.
@@ -59,24 +60,26 @@ const checkId = (runId: string) =>
  * @category constructors
  */
 export const migrate = (options?: Options): Effect.Effect<void, SqlError, SqlClient.SqlClient> =>
-  Effect.gen(function* () {
-    const sql = yield* SqlClient.SqlClient
-    const prefix = options?.prefix ?? "sra"
-    const runs = sql(`${prefix}_journal_runs`)
-    const records = sql(`${prefix}_journal_records`)
-    yield* sql`CREATE TABLE IF NOT EXISTS ${runs} (
+  withMigrationLock(
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const prefix = options?.prefix ?? "sra"
+      const runs = sql(`${prefix}_journal_runs`)
+      const records = sql(`${prefix}_journal_records`)
+      yield* sql`CREATE TABLE IF NOT EXISTS ${runs} (
       run_id TEXT PRIMARY KEY,
       epoch INTEGER NOT NULL,
       created INTEGER NOT NULL,
       holder TEXT
     )`
-    yield* sql`CREATE TABLE IF NOT EXISTS ${records} (
+      yield* sql`CREATE TABLE IF NOT EXISTS ${records} (
       run_id TEXT NOT NULL,
       seq INTEGER NOT NULL,
       record TEXT NOT NULL,
       PRIMARY KEY (run_id, seq)
     )`
-  })
+    })
+  )
 
 /**
  * Build the journal over the `SqlClient` in context (creating its tables).
