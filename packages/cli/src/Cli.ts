@@ -24,6 +24,7 @@ import * as Certs from "./commands/certs.js"
 import * as Check from "./commands/check.js"
 import * as DemoCommand from "./commands/demo.js"
 import * as Fleet from "./commands/fleet.js"
+import * as RunnerCommand from "./commands/runner.js"
 import * as Health from "./commands/health.js"
 import * as PlanCommand from "./commands/plan.js"
 import * as RehearseCommand from "./commands/rehearse.js"
@@ -75,6 +76,7 @@ export const command = Command.make("sra-upgrade").pipe(
     SimCommand.command,
     DemoCommand.command,
     Fleet.command,
+    RunnerCommand.command,
     Serve.command
   ])
 )

@@ -8,7 +8,7 @@
  * @since 0.1.0
  */
 import { ApplianceClient } from "@sra-upgrade/appliance-client"
-import { ApplianceApi, Plan } from "@sra-upgrade/core"
+import { Plan } from "@sra-upgrade/core"
 import { SimConfig, Simulator, SiteFile } from "@sra-upgrade/simulator"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
@@ -164,19 +164,9 @@ export const run = (options: Options): Effect.Effect<void, CliError> =>
         yield* Layer.build(ApplianceClient.layer(simulatorConnections(connections, sim.site.httpsUrl)))
       )
 
-      const current = yield* Effect.provide(
-        Effect.gen(function* () {
-          const api = yield* ApplianceApi.ApplianceApi
-          return new Map(
-            yield* Effect.forEach(site.appliances, (a) =>
-              Effect.flatMap(api.appliance(a.id), (c) => c.health).pipe(
-                Effect.map((h) => [a.id, { product: h.version, build: h.build }] as const)
-              )
-            )
-          )
-        }),
-        appliances
-      ).pipe(Effect.mapError(SiteConnections.fromApplianceError))
+      const current = yield* SiteConnections.currentVersions(site, appliances).pipe(
+        Effect.mapError(SiteConnections.fromApplianceError)
+      )
 
       const plan = yield* Planners.plan(site, targetVersion, m, {
         current,

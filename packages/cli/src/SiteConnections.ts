@@ -8,8 +8,9 @@
  */
 import type { ApplianceClient } from "@sra-upgrade/appliance-client"
 import { SiteConnections as AdapterSiteConnections } from "@sra-upgrade/appliance-client"
-import { type ApplianceError, Site } from "@sra-upgrade/core"
+import { ApplianceApi, type ApplianceError, Site } from "@sra-upgrade/core"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { CliError, ExitCode, usage } from "./CliError.js"
 
 /**
@@ -52,3 +53,31 @@ export const connections = (
  */
 export const fromApplianceError = (e: ApplianceError.ApplianceError): CliError =>
   new CliError({ exitCode: ExitCode.unreachable, message: e.message, detail: JSON.stringify(e.reason) })
+
+/**
+ * The versions every appliance of the site reports now (its health), as the
+ * planners take them.
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const currentVersions = (
+  site: Site.Site,
+  appliances: Layer.Layer<ApplianceApi.ApplianceApi>
+): Effect.Effect<
+  ReadonlyMap<string, { readonly product: string; readonly build: string }>,
+  ApplianceError.ApplianceError
+> =>
+  Effect.provide(
+    Effect.gen(function* () {
+      const api = yield* ApplianceApi.ApplianceApi
+      return new Map(
+        yield* Effect.forEach(site.appliances, (a) =>
+          Effect.flatMap(api.appliance(a.id), (c) => c.health).pipe(
+            Effect.map((h) => [a.id, { product: h.version, build: h.build }] as const)
+          )
+        )
+      )
+    }),
+    appliances
+  )

@@ -88,10 +88,25 @@ export class Io extends Schema.TaggedClass<Io>()("Io", {
 }) {}
 
 /**
+ * Another runner took the run over (it holds a newer fencing epoch): this
+ * runner, presumed dead, may no longer append. Raised by journals shared
+ * between processes (the fleet's SQL journal), never by the file journal.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export class Fenced extends Schema.TaggedClass<Fenced>()("Fenced", {
+  /** The epoch this runner held. */
+  held: Schema.Number,
+  /** The run's current epoch. */
+  current: Schema.Number
+}) {}
+
+/**
  * @since 0.1.0
  * @category models
  */
-export const JournalErrorReason = Schema.Union(RunNotFound, AlreadyExists, Corrupt, InvalidRunId, Locked, Io)
+export const JournalErrorReason = Schema.Union(RunNotFound, AlreadyExists, Corrupt, InvalidRunId, Locked, Io, Fenced)
 
 /**
  * @since 0.1.0
@@ -119,6 +134,8 @@ export class JournalError extends Schema.TaggedError<JournalError>("@sra-upgrade
         return `Run ${this.runId} is being executed by process ${r.pid}${r.host === undefined ? "" : ` on ${r.host}`}${r.since === undefined ? "" : ` since ${r.since.toISOString()}`}: wait for it to finish or stop it, then resume.${r.host !== undefined && r.host !== os.hostname() ? ` If host ${r.host} is gone, delete the run's .lock file in the runs folder.` : ""}`
       case "Io":
         return `Journal of run ${this.runId}: ${r.operation} failed (${r.code ?? "error"}: ${r.detail}). Check the runs folder's permissions and free space.`
+      case "Fenced":
+        return `Run ${this.runId} was taken over by another runner (epoch ${r.current}, this runner held ${r.held}): this runner stopped writing to it; follow the run where it continues (fleet status).`
     }
   }
 }

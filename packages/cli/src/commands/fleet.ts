@@ -7,12 +7,18 @@
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { FleetFile, Rollout } from "@sra-upgrade/fleet"
+import { Admission, EngineLayer, FleetFile, Rollout, type SiteWorker } from "@sra-upgrade/fleet"
 import * as Clock from "effect/Clock"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { usage } from "../CliError.js"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { CliError, usage } from "../CliError.js"
+import * as FleetRun from "../internal/fleetRun.js"
+import * as FleetWorker from "../internal/fleetWorker.js"
+import { jsonOpt } from "../internal/options.js"
 
 const fleetOpt = Options.text("fleet").pipe(
   Options.withAlias("f"),
@@ -67,6 +73,175 @@ export const plan = Command.make("plan", { fleet: fleetOpt, now: nowOpt, format:
 )
 
 /**
+ * `--database`: a SQLite file (embedded engine) or a `postgres://` URL (distributed).
+ *
+ * @since 0.3.0
+ * @category options
+ */
+export const databaseOpt = Options.text("database").pipe(
+  Options.optional,
+  Options.withDescription(
+    `The engine's database: a SQLite file (embedded engine, default ${EngineLayer.defaultEmbeddedFile}) or postgres://… (runners started with \`sra-upgrade runner\`).`
+  )
+)
+
+const rolloutOpt = Options.text("rollout").pipe(
+  Options.optional,
+  Options.withDescription("The rollout id (default: the latest rollout in the database).")
+)
+
+/**
+ * `--simulator` of the fleet commands: a many-site simulator's control URL.
+ *
+ * @since 0.3.0
+ * @category options
+ */
+export const fleetSimulatorOpt = Options.text("simulator").pipe(
+  Options.optional,
+  Options.withDescription(
+    "Control URL of a many-site simulator (`sra-upgrade sim --sites N`, e.g. http://127.0.0.1:4100/__sim): the simulator plays each site's manual gates."
+  )
+)
+
+/**
+ * `--time-scale` of the fleet commands (with --simulator).
+ *
+ * @since 0.3.0
+ * @category options
+ */
+export const fleetTimeScaleOpt = Options.float("time-scale").pipe(
+  Options.withDefault(1),
+  Options.withDescription("With --simulator: the simulator's simulated seconds per real second.")
+)
+
+const database = (o: Option.Option<string>) => EngineLayer.parseDatabase(Option.getOrUndefined(o))
+
+/**
+ * The site worker of the fleet commands.
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const workerOf = (simulator: Option.Option<string>, timeScale: number): Layer.Layer<SiteWorker.SiteWorker> =>
+  FleetWorker.layer({
+    workDirectory: join(tmpdir(), `sra-upgrade-fleet-${process.pid}`),
+    ...(Option.isSome(simulator) ? { simulator: { controlUrl: simulator.value, timeScale } } : {})
+  })
+
+/**
+ * `fleet run --fleet FILE [--database D] [--json]`: plan the rollout and run it on the engine.
+ *
+ * @since 0.3.0
+ * @category commands
+ */
+export const run = Command.make(
+  "run",
+  {
+    fleet: fleetOpt,
+    database: databaseOpt,
+    simulator: fleetSimulatorOpt,
+    timeScale: fleetTimeScaleOpt,
+    json: jsonOpt
+  },
+  (o) =>
+    Effect.gen(function* () {
+      const fleet = yield* FleetFile.decodeFleetFile(o.fleet).pipe(Effect.mapError((e) => usage(e.message)))
+      const rollout = Rollout.plan(fleet, { now: new Date() })
+      const db = database(o.database)
+      const worker = workerOf(o.simulator, o.timeScale)
+      const engine =
+        "file" in db
+          ? FleetRun.embedded(db.file, worker)
+          : EngineLayer.client({ url: db.url }).pipe(Layer.mapError((e) => usage(e.message)))
+      const summary = yield* FleetRun.runAndFollow(rollout, { json: o.json }).pipe(Effect.provide(engine))
+      if (o.json) yield* Console.log(FleetRun.rolloutLine(summary))
+      const code = FleetRun.exitCodeOf(summary.status)
+      if (code !== 0)
+        return yield* new CliError({ exitCode: code, message: `rollout ${summary.rolloutId} ended ${summary.status}` })
+    })
+).pipe(
+  Command.withDescription(
+    "Run a rollout on the durable engine: embedded (SQLite under .sra-upgrade/, this process) or on the runners of a PostgreSQL database. Starting it again resumes it."
+  )
+)
+
+/**
+ * `fleet status [--rollout ID] [--database D] [--json]`.
+ *
+ * @since 0.3.0
+ * @category commands
+ */
+export const status = Command.make("status", { rollout: rolloutOpt, database: databaseOpt, json: jsonOpt }, (o) =>
+  Effect.gen(function* () {
+    const id = yield* FleetRun.pick(Option.getOrUndefined(o.rollout))
+    const { stored, summary } = yield* FleetRun.summaryOf(id)
+    if (o.json) return yield* Console.log(FleetRun.rolloutLine(summary))
+    for (const l of FleetRun.render(summary, stored.plan)) yield* Console.log(l)
+    for (const s of stored.plan.sites) {
+      const st = Admission.stateOf(stored.ledger, s.id)
+      if (st._tag === "Failed") yield* Console.log(`  failed: ${s.id}: ${st.reason}`)
+    }
+  }).pipe(Effect.provide(FleetRun.ledger(database(o.database))))
+).pipe(Command.withDescription("Show a rollout's progress: per wave, bars, failures, ETA."))
+
+const controlCommand = (name: string, description: string, change: (c: Admission.Controls) => Admission.Controls) =>
+  Command.make(name, { rollout: rolloutOpt, database: databaseOpt }, (o) =>
+    FleetRun.control(database(o.database), Option.getOrUndefined(o.rollout), (c) => Effect.succeed(change(c)))
+  ).pipe(Command.withDescription(description))
+
+/**
+ * `fleet pause`: no site starts until `fleet resume` (sites in flight go on).
+ *
+ * @since 0.3.0
+ * @category commands
+ */
+export const pause = controlCommand(
+  "pause",
+  "Pause a rollout: no more site starts until `fleet resume`; sites in flight finish.",
+  (c) => new Admission.Controls({ ...c, paused: true })
+)
+
+/**
+ * `fleet resume`.
+ *
+ * @since 0.3.0
+ * @category commands
+ */
+export const resume = controlCommand(
+  "resume",
+  "Resume a paused rollout.",
+  (c) => new Admission.Controls({ ...c, paused: false })
+)
+
+/**
+ * `fleet abort`: no site starts any more; the rollout ends once the sites in flight finished.
+ *
+ * @since 0.3.0
+ * @category commands
+ */
+export const abort = controlCommand(
+  "abort",
+  "Abort a rollout: no more site starts; it ends when the sites in flight finished.",
+  (c) => new Admission.Controls({ ...c, aborted: true })
+)
+
+/**
+ * `fleet approve --wave N`.
+ *
+ * @since 0.3.0
+ * @category commands
+ */
+export const approve = Command.make(
+  "approve",
+  {
+    rollout: rolloutOpt,
+    database: databaseOpt,
+    wave: Options.integer("wave").pipe(Options.withDescription("The wave to approve (1 = the first)."))
+  },
+  (o) => FleetRun.control(database(o.database), Option.getOrUndefined(o.rollout), FleetRun.approveWave(o.wave))
+).pipe(Command.withDescription("Approve a wave that waits for its approval."))
+
+/**
  * `sra-upgrade fleet`: its subcommands.
  *
  * @since 0.3.0
@@ -74,5 +249,5 @@ export const plan = Command.make("plan", { fleet: fleetOpt, now: nowOpt, format:
  */
 export const command = Command.make("fleet").pipe(
   Command.withDescription("Rollouts over many sites in waves, with a concurrency cap, a failure budget and windows."),
-  Command.withSubcommands([plan])
+  Command.withSubcommands([plan, run, status, pause, resume, abort, approve])
 )

@@ -1,0 +1,207 @@
+/**
+ * The fleet engine's own cost: N sites whose plans are S no-op steps, run
+ * (1) directly by the executor on the memory journal, `cap` at a time (the
+ * baseline: no engine, no database), (2) by the embedded engine (one runner,
+ * SQLite file, SQL journal) and (3) by one runner on PostgreSQL (a throwaway
+ * server from the machine's binaries; skipped when absent). Prints sites per
+ * minute, the engine's overhead per site and per step over the baseline, and
+ * the process's peak RSS.
+ *
+ *   pnpm exec tsx bench/fleet.ts [sites=200] [steps=3] [cap=50]
+ *
+ * Not measured here (see docs/fleet.md): simulated appliances (the sites'
+ * plans do nothing) and several runner processes on PostgreSQL.
+ */
+import { Executor, Journal, Operator, Plan, StepHandler } from "@sra-upgrade/core"
+import { Engine, EngineLayer, FleetFile, Rollout, SiteWindow, SiteWorker } from "@sra-upgrade/fleet"
+import { TestPostgres } from "@sra-upgrade/fleet/test"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import * as fs from "node:fs"
+import * as net from "node:net"
+import * as os from "node:os"
+import * as path from "node:path"
+
+const [sites = 200, steps = 3, cap = 50] = process.argv.slice(2).map(Number)
+
+const always = [
+  new SiteWindow.WeeklyWindow({ timeZone: "UTC", days: ["mon"], start: "00:00", durationMinutes: 7 * 24 * 60 - 60 })
+]
+
+const planOf = (id: string) =>
+  new Plan.Plan({
+    id: `upgrade-${id}`,
+    kind: "custom",
+    title: `Upgrade ${id}`,
+    site: `${id}.example.com`,
+    targetVersion: "24.3.2",
+    steps: Array.from(
+      { length: steps },
+      (_, i) =>
+        new Plan.Action({
+          id: `s${i}`,
+          title: `Step ${i}`,
+          rules: [Schema.decodeSync(Plan.RuleId)("PREP-1")],
+          target: "A",
+          estimatedSeconds: 1,
+          handler: "noop",
+          params: {},
+          idempotent: true,
+          notes: []
+        })
+    ),
+    notes: []
+  })
+
+const handlers = Layer.mergeAll(
+  StepHandler.layerRaw({ noop: { run: () => Effect.succeed({}) } }),
+  Operator.layerAutoApprove("bench")
+)
+const executor = Executor.layer.pipe(Layer.provide(handlers))
+
+const worker = Layer.succeed(
+  SiteWorker.SiteWorker,
+  SiteWorker.SiteWorker.of({ prepare: (site) => Effect.succeed({ plan: Effect.succeed(planOf(site.id)), executor }) })
+)
+
+const rollout = (id: string) => {
+  const ids = Array.from({ length: sites }, (_, i) => `site-${String(i + 1).padStart(4, "0")}`)
+  return new Rollout.RolloutPlan({
+    rolloutId: id,
+    name: id,
+    file: "bench",
+    plannedAt: new Date(),
+    target: new FleetFile.TargetVersions({ pra: "24.3.2" }),
+    concurrency: cap,
+    failureBudget: new FleetFile.FailureBudget({ count: 0 }),
+    allowedFailures: 0,
+    waves: [new Rollout.WavePlan({ index: 0, name: "all", canary: false, approval: false, sites: ids })],
+    sites: ids.map(
+      (sid) =>
+        new Rollout.SitePlan({
+          id: sid,
+          file: `${sid}.yaml`,
+          path: `/bench/${sid}.yaml`,
+          hostname: `${sid}.example.com`,
+          product: "pra",
+          kind: "single",
+          wave: 0,
+          timeZone: "UTC",
+          windows: always,
+          targetVersion: "24.3.2",
+          estimate: new Rollout.SiteEstimate({
+            source: "install-estimate",
+            firstWindowSeconds: 60,
+            explanation: "bench"
+          }),
+          fitsWindow: true,
+          warnings: []
+        })
+    ),
+    assumptions: [],
+    warnings: []
+  })
+}
+
+const timed = async <A>(f: () => Promise<A>) => {
+  const t = performance.now()
+  const a = await f()
+  return { a, ms: performance.now() - t }
+}
+
+const baseline = () =>
+  Effect.runPromise(
+    Effect.forEach(
+      Array.from({ length: sites }, (_, i) => `site-${i}`),
+      (id) => Executor.run(planOf(id), { runId: `bench-${id}` }),
+      { concurrency: cap, discard: true }
+    ).pipe(Effect.provide(executor.pipe(Layer.provide(Journal.layerMemory))))
+  )
+
+const throughEngine = (
+  layer: Layer.Layer<EngineLayer.Services, EngineLayer.EngineError, SiteWorker.SiteWorker>,
+  id: string
+) =>
+  Effect.runPromise(
+    Effect.gen(function* () {
+      const plan = rollout(id)
+      yield* Engine.start(plan)
+      const r = yield* Engine.awaitEnd(plan.rolloutId)
+      if (r.counts.succeeded !== sites) throw new Error(`rollout ended ${r.status}: ${JSON.stringify(r.counts)}`)
+      return r
+    }).pipe(Effect.provide(layer.pipe(Layer.provide(worker))), Effect.scoped)
+  )
+
+const row = (label: string, ms: number, base: number) => {
+  const perSite = (ms - base) / sites
+  console.log(
+    `${label.padEnd(34)} ${(ms / 1000).toFixed(2).padStart(8)} s ${((sites / ms) * 60_000).toFixed(0).padStart(8)} sites/min` +
+      (base > 0 ? `   overhead ${perSite.toFixed(1)} ms/site, ${(perSite / steps).toFixed(2)} ms/step` : "")
+  )
+}
+
+const main = async () => {
+  console.log(
+    `fleet engine bench: ${sites} sites x ${steps} no-op steps, cap ${cap}; node ${process.version}, ${os.cpus().length} cpus`
+  )
+  const base = await timed(baseline)
+  row("baseline: executor, memory journal", base.ms, 0)
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sra-bench-fleet-"))
+  const sqlite = await timed(() =>
+    throughEngine(
+      EngineLayer.embedded({ file: path.join(dir, "fleet.db"), pollInterval: "200 millis" }),
+      "bench-sqlite"
+    )
+  )
+  row("embedded engine, SQLite", sqlite.ms, base.ms)
+  const pgBin = TestPostgres.binDir()
+  if (pgBin === undefined) console.log("PostgreSQL: skipped (no initdb)")
+  else {
+    const freePort = () =>
+      new Promise<number>((res) => {
+        const srv = net.createServer().listen(0, "127.0.0.1", () => {
+          const p = (srv.address() as net.AddressInfo).port
+          srv.close(() => res(p))
+        })
+      })
+    const runnerOn = async (url: string) =>
+      EngineLayer.runner({
+        url: Redacted.make(url),
+        host: "127.0.0.1",
+        port: await freePort(),
+        pollInterval: "200 millis"
+      })
+    for (const n of [1, 3]) {
+      const ms = await Effect.runPromise(
+        Effect.scoped(
+          Effect.gen(function* () {
+            const srv = yield* TestPostgres.start
+            const main = yield* Effect.promise(() => runnerOn(srv.url))
+            const mainContext = yield* Layer.build(main.pipe(Layer.provide(worker)))
+            // the other runners, each its own engine, started one after the other (same process: their RSS
+            // is not separable)
+            for (let i = 1; i < n; i++) {
+              const layer = yield* Effect.promise(() => runnerOn(srv.url))
+              yield* Layer.build(layer.pipe(Layer.provide(worker)))
+            }
+            const t = yield* Effect.promise(() =>
+              timed(() => throughEngine(Layer.succeedContext(mainContext), `bench-pg-${n}`))
+            )
+            return t.ms
+          })
+        )
+      )
+      row(`${n} runner${n > 1 ? "s (one process)" : ""}, PostgreSQL`, ms, base.ms)
+    }
+  }
+  console.log(`peak RSS of this process: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`)
+  fs.rmSync(dir, { recursive: true, force: true })
+  process.exit(0)
+}
+
+main().catch((e) => {
+  console.error(e)
+  process.exit(1)
+})

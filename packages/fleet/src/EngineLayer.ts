@@ -1,0 +1,239 @@
+/**
+ * How the engine runs: embedded (one runner in this process on a SQLite
+ * file, nothing to install) or distributed (runner processes sharing a
+ * PostgreSQL database, shard ownership through PostgreSQL as
+ * `@effect/cluster` does it), plus the client side used by `fleet
+ * status|pause|resume|abort|approve` against either database.
+ *
+ * Each layer provides the workflow engine with the fleet's workflows
+ * registered, the ledger (`FleetStore`), the SQL journal and the
+ * `SqlClient`; it needs a `SiteWorker`.
+ *
+ * @since 0.3.0
+ */
+import { ClusterWorkflowEngine, RunnerAddress, SingleRunner } from "@effect/cluster"
+import { NodeClusterSocket } from "@effect/platform-node"
+import { LibsqlClient } from "@effect/sql-libsql"
+import { PgClient } from "@effect/sql-pg"
+import type * as SqlClient from "@effect/sql/SqlClient"
+import type { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
+import { Journal } from "@sra-upgrade/core"
+import * as Data from "effect/Data"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import * as Engine from "./Engine.js"
+import * as FleetStore from "./FleetStore.js"
+import type { SiteWorker } from "./SiteWorker.js"
+import * as SqlJournal from "./SqlJournal.js"
+
+/**
+ * The engine could not start.
+ *
+ * @since 0.3.0
+ * @category errors
+ */
+export class EngineError extends Data.TaggedError("EngineError")<{ readonly detail: string }> {
+  /**
+   * @since 0.3.0
+   */
+  override get message(): string {
+    return this.detail
+  }
+}
+
+/**
+ * What the engine layers provide.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type Services = WorkflowEngine | FleetStore.FleetStore | Journal.Journal | SqlClient.SqlClient
+
+/**
+ * Default database of the embedded engine.
+ *
+ * @since 0.3.0
+ * @category constants
+ */
+export const defaultEmbeddedFile = ".sra-upgrade/fleet.db"
+
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM"
+  }
+}
+
+/**
+ * Hold `<file>.lock` for the scope: one embedded runner per SQLite file (two
+ * would both own every shard). A lock left by a dead process is taken over.
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const lockFile = (file: string) =>
+  Effect.acquireRelease(
+    Effect.suspend(() => {
+      const lock = `${path.resolve(file)}.lock`
+      fs.mkdirSync(path.dirname(lock), { recursive: true })
+      for (let round = 0; round < 2; round++) {
+        try {
+          fs.writeFileSync(lock, String(process.pid), { flag: "wx" })
+          return Effect.succeed(lock)
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== "EEXIST")
+            return Effect.fail(new EngineError({ detail: `Cannot lock ${lock}: ${(e as Error).message}` }))
+        }
+        let pid = 0
+        try {
+          pid = Number(fs.readFileSync(lock, "utf8")) || 0
+        } catch {
+          // vanished meanwhile
+        }
+        if (pid > 0 && pid !== process.pid && isAlive(pid)) {
+          return Effect.fail(
+            new EngineError({
+              detail: `The fleet database ${file} is in use by process ${pid} (an embedded runner): wait for it or stop it, or use the distributed engine (--database postgres://…) to run several.`
+            })
+          )
+        }
+        fs.rmSync(lock, { force: true })
+      }
+      return Effect.fail(new EngineError({ detail: `Cannot lock ${lock}: try again.` }))
+    }),
+    (lock) => Effect.sync(() => fs.rmSync(lock, { force: true }))
+  )
+
+const startRetry = Schedule.intersect(Schedule.spaced("1 second"), Schedule.recurs(5))
+
+const sqlite = (file: string) => LibsqlClient.layer({ url: `file:${path.resolve(file)}`, intMode: "bigint" })
+
+const pg = (url: Redacted.Redacted<string>) =>
+  PgClient.layer({ url, maxConnections: 20 }).pipe(
+    Layer.mapError((e) => new EngineError({ detail: `Cannot reach PostgreSQL: ${String(e.cause ?? e.message)}` }))
+  )
+
+const domain = (holder: string) =>
+  Layer.mergeAll(
+    FleetStore.layer().pipe(Layer.mapError((e) => new EngineError({ detail: e.message }))),
+    SqlJournal.layer({ holder }).pipe(Layer.mapError((e) => new EngineError({ detail: e.message })))
+  )
+
+/**
+ * Options of the engine layers.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface Options extends Engine.Options {
+  /** How long a dead runner's shards stay locked (distributed; default 10 seconds). */
+  readonly shardLockExpiration?: Duration.DurationInput
+}
+
+/**
+ * One runner in this process on a SQLite file (default
+ * `.sra-upgrade/fleet.db`), held under an exclusive lock.
+ *
+ * @since 0.3.0
+ * @category layers
+ */
+export const embedded = (
+  options: Options & { readonly file?: string } = {}
+): Layer.Layer<Services, EngineError, SiteWorker> => {
+  const file = options.file ?? defaultEmbeddedFile
+  const db = Layer.unwrapScoped(Effect.as(lockFile(file), sqlite(file)))
+  const engine = ClusterWorkflowEngine.layer.pipe(
+    Layer.provideMerge(
+      SingleRunner.layer({ runnerStorage: "sql" }).pipe(
+        Layer.mapError((e) => new EngineError({ detail: `Engine configuration: ${e.message}` }))
+      )
+    )
+  )
+  const core = Layer.mergeAll(engine, domain(`embedded-pid-${process.pid}`)).pipe(Layer.provideMerge(db))
+  return Engine.workflows(options).pipe(Layer.provideMerge(core))
+}
+
+/**
+ * A runner of the distributed engine: registers in the PostgreSQL database,
+ * listens on `host:port` for the other runners, owns a share of the shards
+ * and runs their workflows; takes over those of a runner that died once its
+ * locks expire.
+ *
+ * @since 0.3.0
+ * @category layers
+ */
+export const runner = (
+  options: Options & {
+    readonly url: Redacted.Redacted<string>
+    readonly host: string
+    readonly port: number
+  }
+): Layer.Layer<Services, EngineError, SiteWorker> => {
+  const cluster = NodeClusterSocket.layer({
+    storage: "sql",
+    shardingConfig: {
+      runnerAddress: Option.some(RunnerAddress.make(options.host, options.port)),
+      shardLockExpiration: options.shardLockExpiration ?? "10 seconds",
+      entityMessagePollInterval: "1 second"
+    }
+  }).pipe(Layer.mapError((e) => new EngineError({ detail: `Runner ${options.host}:${options.port}: ${String(e)}` })))
+  const engine = ClusterWorkflowEngine.layer.pipe(Layer.provideMerge(cluster))
+  const core = Layer.mergeAll(engine, domain(`runner-${options.host}:${options.port}-pid-${process.pid}`)).pipe(
+    Layer.provideMerge(pg(options.url))
+  )
+  // runners starting together on a fresh database can race in the engine's own migrations: start again
+  return Engine.workflows(options).pipe(Layer.provideMerge(core), Layer.retry(startRetry))
+}
+
+/**
+ * A client of the distributed engine (starts rollouts, reads and controls
+ * them); runs no workflow itself.
+ *
+ * @since 0.3.0
+ * @category layers
+ */
+export const client = (options: { readonly url: Redacted.Redacted<string> }): Layer.Layer<Services, EngineError> => {
+  const cluster = NodeClusterSocket.layer({ clientOnly: true, storage: "sql" }).pipe(
+    Layer.mapError((e) => new EngineError({ detail: `Cluster client: ${String(e)}` }))
+  )
+  const engine = ClusterWorkflowEngine.layer.pipe(Layer.provideMerge(cluster))
+  return Layer.mergeAll(engine, domain(`client-${process.pid}`)).pipe(
+    Layer.provideMerge(pg(options.url)),
+    Layer.retry(startRetry)
+  )
+}
+
+/**
+ * The ledger and journal only (no engine): `fleet status` and the controls
+ * on an embedded database, even while its runner holds the lock.
+ *
+ * @since 0.3.0
+ * @category layers
+ */
+export const ledgerOnly = (
+  database: { readonly file: string } | { readonly url: Redacted.Redacted<string> }
+): Layer.Layer<FleetStore.FleetStore | Journal.Journal | SqlClient.SqlClient, EngineError> =>
+  domain(`reader-${process.pid}`).pipe(
+    Layer.provideMerge("file" in database ? sqlite(database.file) : pg(database.url))
+  )
+
+/**
+ * Parse `--database`: a `postgres://` URL (distributed) or a SQLite file path.
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const parseDatabase = (
+  value: string | undefined
+): { readonly file: string } | { readonly url: Redacted.Redacted<string> } =>
+  value !== undefined && /^postgres(ql)?:\/\//.test(value)
+    ? { url: Redacted.make(value) }
+    : { file: value ?? defaultEmbeddedFile }

@@ -1,0 +1,7 @@
+/**
+ * Test helpers of `@sra-upgrade/fleet`: a throwaway PostgreSQL server started
+ * from the machine's binaries, for tests of the distributed engine.
+ *
+ * @since 0.3.0
+ */
+export * as TestPostgres from "./TestPostgres.js"
