@@ -201,5 +201,11 @@ export const play =
       return Effect.map(client.call("GET", `/appliances/${seg(asSite.value.appliance)}`), (a) => ({
         consoleVersion: String((a as Json)["version"])
       }))
+    if (FailoverSteps.Switched.is(step) || FailoverSteps.VerifyAsSite.is(step))
+      return Effect.fail(
+        new ControlFailure(
+          `${step.handler}: its params name no appliance of the pair (they do not decode); nothing was done`
+        )
+      )
     return FailoverSteps.isFailoverStep(step) ? Effect.succeed({}) : undefined
   }

@@ -52,6 +52,14 @@ const holders = (state: State) =>
   state.appliances.filter((a) => a.sharedIps.some((s) => s.ip === SHARED_IP && s.enabled)).map((a) => a.id)
 
 const pairParams = { method: "shared-ip", sharedIp: SHARED_IP }
+const member = (id: string, ip: string) => ({ id, uniqueIp: ip, tlsPort: 443, apiUrl: `https://${ip}` })
+const pair = {
+  siteHostname: "site.example",
+  siteUrl: "https://site.example",
+  primary: member("A", "10.0.0.1"),
+  backup: member("B", "10.0.0.2"),
+  traffic: pairParams
+}
 
 describe("SimOperator: failover gates (PairOperator)", () => {
   it.scoped("PAIR-4 SWITCH-1: break, then the switch gate moves the shared IP from A to B", () =>
@@ -65,9 +73,7 @@ describe("SimOperator: failover gates (PairOperator)", () => {
       expect(broken._tag).toBe("Approved")
       expect((yield* state()).relationship).toBeNull()
 
-      const switched = yield* operator.answer(
-        gate(FailoverSteps.Switched.name, { pair: { traffic: pairParams }, from: "A", to: "B" })
-      )
+      const switched = yield* operator.answer(gate(FailoverSteps.Switched.name, { pair, from: "A", to: "B" }))
       expect(switched._tag).toBe("Approved")
       expect(holders(yield* state())).toEqual(["B"])
 
@@ -134,7 +140,7 @@ describe("SimOperator: failover gates (PairOperator)", () => {
       const keys = yield* operator.answer(gate(FailoverSteps.ConfirmKeys.name, {}, "gate", ["keysMatch"]))
       expect(keys).toMatchObject({ _tag: "Approved", evidence: { keysMatch: "simulated" } })
       const effect = yield* operator.answer(
-        gate(FailoverSteps.Switched.name, { pair: { traffic: pairParams }, from: "A", to: "B" }, "confirm-effect")
+        gate(FailoverSteps.Switched.name, { pair, from: "A", to: "B" }, "confirm-effect")
       )
       expect(effect._tag).toBe("Approved")
       const state = (yield* Effect.orDie(sim.control("GET", "/state"))) as State
@@ -147,7 +153,12 @@ describe("SimOperator: failover gates (PairOperator)", () => {
       const operator = SimOperator.make({ controlUrl: sim.controlUrl })
       const b = (yield* Effect.orDie(sim.control("GET", "/appliances/B"))) as { readonly version: string }
       const answer = yield* operator.answer(
-        gate(FailoverSteps.VerifyAsSite.name, { appliance: "B" }, "gate", ["machine1", "consoleVersion"])
+        gate(
+          FailoverSteps.VerifyAsSite.name,
+          { appliance: "B", url: "https://site.example", hostname: "site.example", version: "24.1.3" },
+          "gate",
+          ["machine1", "consoleVersion"]
+        )
       )
       expect(answer).toMatchObject({
         _tag: "Approved",

@@ -120,7 +120,7 @@ describe("many sites in one simulator", () => {
   it.effect("startSites fails with InvalidInput on a bad count", () =>
     Effect.gen(function* () {
       const e = yield* Effect.flip(Effect.scoped(Simulator.startSites({ sites: 2, pairs: -1 })))
-      expect(e).toMatchObject({ _tag: "SimulatorError", reason: "InvalidInput" })
+      expect(e).toMatchObject({ _tag: "SimulatorError", reason: { _tag: "InvalidInput" } })
     })
   )
 })
