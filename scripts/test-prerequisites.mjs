@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // What the test suite needs from the machine beyond Node and npm: Debian's
-// chromium (the portal's browser test). `pnpm test` runs this first: what is
+// chromium (the portal's browser test) and PostgreSQL (the fleet's runners). `pnpm test` runs this first: what is
 // missing is installed with apt-get (as root, or through sudo); when that is
 // not possible it fails, saying what to install — the suite never skips a test
 // for want of a program.
 import { execFileSync } from "node:child_process"
-import { existsSync } from "node:fs"
+import { existsSync, readdirSync } from "node:fs"
 
 /** Programs the tests use: how to find one, and the Debian package that provides it. */
 const needs = [
@@ -16,6 +16,19 @@ const needs = [
         (p) => p !== undefined && p !== "" && existsSync(p)
       ),
     apt: "chromium"
+  },
+  {
+    what: "PostgreSQL's initdb and pg_ctl (the fleet's distributed-runner tests)",
+    found: () => {
+      try {
+        execFileSync("sh", ["-c", "command -v initdb"], { stdio: "ignore" })
+        return true
+      } catch {
+        const root = "/usr/lib/postgresql"
+        return existsSync(root) && readdirSync(root).some((v) => existsSync(`${root}/${v}/bin/initdb`))
+      }
+    },
+    apt: "postgresql"
   }
 ]
 
