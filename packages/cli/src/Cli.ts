@@ -83,7 +83,16 @@ export const command = Command.make("sra-upgrade").pipe(
 
 const cli = Command.run(command, { name: "sra-upgrade", version })
 
-const describeDefect = (cause: Cause.Cause<unknown>): string => Cause.pretty(cause)
+/** The cause, and under each error the chain of its `cause`s (a driver's message sits there: SqlError's). */
+const describeDefect = (cause: Cause.Cause<unknown>): string => {
+  const chain = (e: unknown, depth: number): Array<string> => {
+    const inner: unknown = e instanceof Error ? e.cause : undefined
+    if (inner === undefined || depth > 5) return []
+    return [`caused by: ${inner instanceof Error ? `${inner.name}: ${inner.message}` : String(inner)}`, ...chain(inner, depth + 1)]
+  }
+  const causes = [...Cause.failures(cause), ...Cause.defects(cause)].flatMap((e) => chain(e, 0))
+  return [Cause.pretty(cause), ...causes].join("\n")
+}
 
 /** Warnings and errors logged on the way (e.g. a stale run lock taken over) go to stderr as one line each. */
 const logLines = Logger.replace(

@@ -101,6 +101,10 @@ describe("run lock across processes", () => {
       const dead = JSON.parse(readFileSync(lockFile, "utf8")) as { pid: number; host: string }
       // (tsx runs the command in a child process of its own: the owner's pid is that child's)
       expect(dead.host).toBe(hostname())
+      // the group's SIGKILL is delivered to every member, but tsx's exit can be reported before its child has
+      // finished dying: wait until the owner is gone (the lock's staleness check reads the same state)
+      const gone = Date.now() + 60_000
+      while (isAlive(dead.pid) && Date.now() < gone) await new Promise((resolve) => setTimeout(resolve, 50))
       expect(isAlive(dead.pid)).toBe(false)
 
       // two resumes at once

@@ -11,7 +11,14 @@
  *
  * @since 0.3.0
  */
-import { ClusterWorkflowEngine, RunnerAddress, SingleRunner } from "@effect/cluster"
+import {
+  ClusterWorkflowEngine,
+  RunnerAddress,
+  ShardingConfig,
+  SingleRunner,
+  SqlMessageStorage,
+  SqlRunnerStorage
+} from "@effect/cluster"
 import { NodeClusterSocket } from "@effect/platform-node"
 import { LibsqlClient } from "@effect/sql-libsql"
 import { PgClient } from "@effect/sql-pg"
@@ -30,6 +37,7 @@ import * as path from "node:path"
 import * as Engine from "./Engine.js"
 import * as FleetStore from "./FleetStore.js"
 import type { SiteWorker } from "./SiteWorker.js"
+import { withMigrationSessionLock } from "./internal/migrationLock.js"
 import * as SqlJournal from "./SqlJournal.js"
 
 /**
@@ -121,6 +129,25 @@ const pg = (url: Redacted.Redacted<string>) =>
     Layer.mapError((e) => new EngineError({ detail: `Cannot reach PostgreSQL: ${String(e.cause ?? e.message)}` }))
   )
 
+/**
+ * The engine's own tables, created once under the migration lock before the
+ * cluster layers start. Those layers create them too, but die (`Layer.orDie`)
+ * when two processes race in `CREATE TABLE IF NOT EXISTS` on an empty
+ * database, and a defect is not retried: a runner started beside another
+ * printed "ready" and then died (seen in CI).
+ */
+const clusterTables = Layer.effectDiscard(
+  withMigrationSessionLock(
+    Effect.scoped(
+      Layer.build(
+        Layer.mergeAll(SqlMessageStorage.layer, SqlRunnerStorage.layer).pipe(
+          Layer.provide(ShardingConfig.layerDefaults)
+        )
+      )
+    )
+  )
+).pipe(Layer.mapError((e) => new EngineError({ detail: `Cannot create the engine's tables: ${e.message}` })))
+
 const domain = (holder: string) =>
   Layer.mergeAll(
     FleetStore.layer().pipe(Layer.mapError((e) => new EngineError({ detail: e.message }))),
@@ -184,7 +211,10 @@ export const runner = (
       shardLockExpiration: options.shardLockExpiration ?? "10 seconds",
       entityMessagePollInterval: "1 second"
     }
-  }).pipe(Layer.mapError((e) => new EngineError({ detail: `Runner ${options.host}:${options.port}: ${String(e)}` })))
+  }).pipe(
+    Layer.mapError((e) => new EngineError({ detail: `Runner ${options.host}:${options.port}: ${String(e)}` })),
+    Layer.provide(clusterTables)
+  )
   const engine = ClusterWorkflowEngine.layer.pipe(Layer.provideMerge(cluster))
   const core = Layer.mergeAll(engine, domain(`runner-${options.host}:${options.port}-pid-${process.pid}`)).pipe(
     Layer.provideMerge(pg(options.url))
@@ -202,7 +232,8 @@ export const runner = (
  */
 export const client = (options: { readonly url: Redacted.Redacted<string> }): Layer.Layer<Services, EngineError> => {
   const cluster = NodeClusterSocket.layer({ clientOnly: true, storage: "sql" }).pipe(
-    Layer.mapError((e) => new EngineError({ detail: `Cluster client: ${String(e)}` }))
+    Layer.mapError((e) => new EngineError({ detail: `Cluster client: ${String(e)}` })),
+    Layer.provide(clusterTables)
   )
   const engine = ClusterWorkflowEngine.layer.pipe(Layer.provideMerge(cluster))
   return Layer.mergeAll(engine, domain(`client-${process.pid}`)).pipe(

@@ -20,3 +20,30 @@ export const withMigrationLock = <A, R>(
       orElse: () => eff
     })
   )
+
+/**
+ * The same lock held by a session of its own instead of a transaction, for
+ * table creation that cannot run in one (the engine's: a failed probe query
+ * would abort the transaction). The lock is released when the effect ends,
+ * or by PostgreSQL with the session if this process dies.
+ *
+ * @internal
+ */
+export const withMigrationSessionLock = <A, E, R>(
+  eff: Effect.Effect<A, E, R>
+): Effect.Effect<A, E | SqlError, R | SqlClient.SqlClient> =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql.onDialectOrElse({
+      pg: () =>
+        Effect.scoped(
+          Effect.flatMap(sql.reserve, (conn) =>
+            Effect.acquireUseRelease(
+              conn.executeRaw("SELECT pg_advisory_lock(21330, 1)", []),
+              () => eff,
+              () => Effect.ignore(conn.executeRaw("SELECT pg_advisory_unlock(21330, 1)", []))
+            )
+          )
+        ),
+      orElse: () => eff
+    })
+  )
