@@ -328,6 +328,14 @@ describe("hardware migration (e2e, simulator)", () => {
           expect(report.gates.filter((g) => g.stepId === S.cutover)).toHaveLength(1)
           expect(stepOf(report, S.cutover).status).toBe("succeeded")
 
+          // MIGRATE-1/6: before the restore N was never read through the API (it has no account; the run's "N"
+          // connection would fail): its probe, its factory certificate and versions read at gates instead
+          expect(newAccount.current).toBeUndefined()
+          expect(stepOf(report, S.checkNew).evidence).toMatchObject({ siteServedBy: "A", newProbe: 200 })
+          expect(stepOf(report, S.checkNew).evidence["newLeafSha256"]).not.toBe(env.sim.siteCertificate!.sha256)
+          expect(stepOf(report, S.checkNewClock).evidence["source"]).toMatch(/HTTP Date header/)
+          expect(stepOf(report, S.checkVersions).evidence).toMatchObject({ newVersion: FACTORY_VERSION })
+          expect(stepOf(report, S.softwareInstalled).evidence).toMatchObject({ versionSeen: OLD_VERSION })
           // MIGRATE-2: the backup was password-protected and re-verified
           expect(stepOf(report, S.backupVerify).evidence).toMatchObject({ passwordProtected: true })
           // MIGRATE-3..5: the site certificate travelled and N serves it
