@@ -342,6 +342,81 @@ describe("MigrationHandlers", () => {
       )
   )
 
+  it.live(
+    "MIGRATE-1 MIGRATE-6: the planned run reaches the restore with the new box refusing every API call (a factory box has no account)",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const siteChain = yield* TestChains.generateChain({ siteFqdn: SITE })
+          const factory = yield* TestChains.generateChain({ siteFqdn: "factory.invalid", commonName: "factory.invalid" })
+          const oldServer = yield* serveTls(siteChain.chainPem, siteChain.keyPem)
+          const newServer = yield* serveTls(factory.chainPem, factory.keyPem)
+          const oldUrl = `https://127.0.0.1:${oldServer.port}`
+          const newUrl = `https://127.0.0.1:${newServer.port}`
+          const s = site({
+            appliances: [
+              {
+                id: "A",
+                role: "none",
+                apiUrl: oldUrl,
+                uniqueIp: "10.0.0.11",
+                clientId: "client-A",
+                clientSecret: { env: "SRA_SECRET" }
+              }
+            ]
+          })
+          const planned = MigrationPlan.planMigration(s.appliances[0]!, newBox({ apiUrl: newUrl }), s, {
+            current: { product: "24.1.3" },
+            oldKind: "virtual",
+            newCurrent: "23.3.1",
+            siteClientId: "site",
+            restoredClientId: "N-old",
+            pollIntervalSeconds: 0.05
+          })
+          if (planned._tag === "Left") throw new Error(planned.left.message)
+          const S = MigrationPlan.stepIds
+          // the steps before the restore that read an appliance (the backup and the certificates are tested apart)
+          const keep = new Set<string>([
+            S.newInstall,
+            S.checkOld,
+            S.checkOldClock,
+            S.checkNew,
+            S.checkNewClock,
+            S.checkVersions,
+            S.eula,
+            S.software,
+            S.softwareWait,
+            S.softwareInstalled
+          ])
+          const steps = planned.right.steps.filter((x) => keep.has(x.id))
+          expect(steps.map((x) => x.id)).toEqual([...keep])
+          const refused: Array<string> = []
+          const report = yield* Executor.run(plan(steps)).pipe(
+            Effect.provide(
+              env(
+                seeds({
+                  A: { guid: GUID_A, urls: [oldUrl] },
+                  N: { guid: GUID_N, version: "23.3.1", urls: [newUrl] }
+                }),
+                {
+                  [S.newInstall]: approve({ version: "23.3.1" }),
+                  [S.eula]: approve({ acceptedBy: "me" }),
+                  [S.software]: approve(),
+                  [S.softwareInstalled]: approve({ version: "24.1.3" })
+                },
+                {},
+                Journal.layerMemory,
+                { noApiAccount: ["N"], refused }
+              )
+            )
+          )
+          expect(report.error ?? "").toBe("")
+          expect(report.status).toBe("succeeded")
+          expect(refused).toEqual([])
+        })
+      )
+  )
+
   it.effect("PREP-8 MIGRATE-6: the new box's clock is read from the Date header of its probe, without an API account", () =>
     Effect.gen(function* () {
       const step = check(M.NewBoxClock, "new-clock", { appliance: "N", url: "fake://N", maxSkewSeconds: 120 })
