@@ -173,8 +173,10 @@ const plan = (env: Env, options: Partial<MigrationPlan.Options> = {}): Plan.Plan
 
 /**
  * The live adapter: A and N-old (N's address with A's API account, valid
- * once the settings are restored) and the site address are known at start;
- * N's own connection exists once its API account is created at MIGRATE-1.
+ * once the settings are restored) and the site address. N's own connection
+ * fails (`NotConfigured`) unless `newAccount` is set, which nothing does
+ * any more: a factory box has no API account before the restore (MIGRATE-1),
+ * and a run that reached for one would fail.
  */
 const apiLayer = (env: Env, newAccount: { current?: { clientId: string; clientSecret: Redacted.Redacted<string> } }) =>
   Layer.scoped(
@@ -210,7 +212,7 @@ const apiLayer = (env: Env, newAccount: { current?: { clientId: string; clientSe
               appliance: "N",
               operation: "appliance",
               reason: new ApplianceError.NotConfigured(),
-              hint: "The new appliance's API account is created at MIGRATE-1."
+              hint: "The new appliance has no API account before the restore (MIGRATE-7): reach it as N-old."
             })
           )
         return ApplianceClient.make([connection("N", env.sim.appliance("N").httpsUrl, { ...admin, ...creds })]).pipe(

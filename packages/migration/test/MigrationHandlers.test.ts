@@ -290,7 +290,10 @@ describe("MigrationHandlers", () => {
       Effect.scoped(
         Effect.gen(function* () {
           const siteChain = yield* TestChains.generateChain({ siteFqdn: SITE })
-          const factory = yield* TestChains.generateChain({ siteFqdn: "factory.invalid", commonName: "factory.invalid" })
+          const factory = yield* TestChains.generateChain({
+            siteFqdn: "factory.invalid",
+            commonName: "factory.invalid"
+          })
           const oldServer = yield* serveTls(siteChain.chainPem, siteChain.keyPem)
           const newServer = yield* serveTls(factory.chainPem, factory.keyPem)
           const step = (newPort: number) =>
@@ -348,7 +351,10 @@ describe("MigrationHandlers", () => {
       Effect.scoped(
         Effect.gen(function* () {
           const siteChain = yield* TestChains.generateChain({ siteFqdn: SITE })
-          const factory = yield* TestChains.generateChain({ siteFqdn: "factory.invalid", commonName: "factory.invalid" })
+          const factory = yield* TestChains.generateChain({
+            siteFqdn: "factory.invalid",
+            commonName: "factory.invalid"
+          })
           const oldServer = yield* serveTls(siteChain.chainPem, siteChain.keyPem)
           const newServer = yield* serveTls(factory.chainPem, factory.keyPem)
           const oldUrl = `https://127.0.0.1:${oldServer.port}`
@@ -417,26 +423,28 @@ describe("MigrationHandlers", () => {
       )
   )
 
-  it.effect("PREP-8 MIGRATE-6: the new box's clock is read from the Date header of its probe, without an API account", () =>
-    Effect.gen(function* () {
-      const step = check(M.NewBoxClock, "new-clock", { appliance: "N", url: "fake://N", maxSkewSeconds: 120 })
-      const refused: Array<string> = []
-      const run = (offsetMillis: number) =>
-        Executor.run(plan([step])).pipe(
-          Effect.provide(
-            env(seeds({ N: { guid: GUID_N, clockOffsetMillis: offsetMillis } }), {}, {}, Journal.layerMemory, {
-              noApiAccount: ["N"],
-              refused
-            })
+  it.effect(
+    "PREP-8 MIGRATE-6: the new box's clock is read from the Date header of its probe, without an API account",
+    () =>
+      Effect.gen(function* () {
+        const step = check(M.NewBoxClock, "new-clock", { appliance: "N", url: "fake://N", maxSkewSeconds: 120 })
+        const refused: Array<string> = []
+        const run = (offsetMillis: number) =>
+          Executor.run(plan([step])).pipe(
+            Effect.provide(
+              env(seeds({ N: { guid: GUID_N, clockOffsetMillis: offsetMillis } }), {}, {}, Journal.layerMemory, {
+                noApiAccount: ["N"],
+                refused
+              })
+            )
           )
-        )
-      const right = yield* run(30_000)
-      expect(right.status).toBe("succeeded")
-      expect(stepOf(right, "new-clock").evidence).toMatchObject({ skewSeconds: 30, maxSkewSeconds: 120 })
-      const wrong = yield* run(-3600_000)
-      expect(stepOf(wrong, "new-clock").error).toMatch(/clock is off by -3600 s.*download key.*PREP-8/)
-      expect(refused).toEqual([])
-    })
+        const right = yield* run(30_000)
+        expect(right.status).toBe("succeeded")
+        expect(stepOf(right, "new-clock").evidence).toMatchObject({ skewSeconds: 30, maxSkewSeconds: 120 })
+        const wrong = yield* run(-3600_000)
+        expect(stepOf(wrong, "new-clock").error).toMatch(/clock is off by -3600 s.*download key.*PREP-8/)
+        expect(refused).toEqual([])
+      })
   )
 
   it.effect(

@@ -91,7 +91,11 @@ describe("planMigration", () => {
         Steps.BundleFile
       ]
       for (const s of plan.steps.slice(0, restoreAt))
-        if (s.target === "N") expect(accountFree.some((d) => d.is(s)), s.id).toBe(true)
+        if (s.target === "N")
+          expect(
+            accountFree.some((d) => d.is(s)),
+            s.id
+          ).toBe(true)
       // and none of them is a definition that reads an appliance through the vendor API by its "N" connection
       const apiDefs = [...CoreSteps.all, M.CheckNewAppliance, M.CheckVersions]
       for (const s of plan.steps.slice(0, restoreAt))
