@@ -435,6 +435,29 @@ describe("hardware migration (e2e, simulator)", () => {
   )
 
   it.live(
+    "PREP-8 MIGRATE-1: a factory box whose clock is wrong is caught from its probe's Date header, before its software, without an API account",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const env = yield* start()
+          yield* env.sim.control("PUT", "/appliances/N/clock-offset", { seconds: -3 * 3600 })
+          const newAccount: { current?: { clientId: string; clientSecret: Redacted.Redacted<string> } } = {}
+          const report = yield* Executor.run(plan(env, { oldKind: "virtual" })).pipe(
+            Effect.provide(runtime(env, Layer.succeed(Operator.Operator, simOperator(env, newAccount)), newAccount))
+          )
+          expect(report.status).toBe("failed")
+          expect(report.currentStep).toBe(S.checkNewClock)
+          expect(report.error).toMatch(/clock is off by -108\d\d s/)
+          expect(newAccount.current).toBeUndefined()
+          // nothing was installed on N
+          const state = yield* env.state()
+          expect(state.appliances.find((a) => a.id === "N")!.version).toBe(FACTORY_VERSION)
+        })
+      ),
+    90_000
+  )
+
+  it.live(
     "MIGRATE-6: a new box still on its factory version (older than the backup) is caught before anything is restored",
     () =>
       Effect.scoped(
