@@ -134,8 +134,10 @@ export interface Options {
   /**
    * Id, in the `ApplianceApi` registry, of a client on the new box's own
    * address using the OLD box's API account: after the restore that account
-   * must work there (MIGRATE-7). Default: the new appliance's id (its
-   * connection then uses the old account from the start of the restore on).
+   * must work there (MIGRATE-7). Default: the new appliance's id, whose
+   * connection must then carry the old box's account (the new box has no
+   * account of its own: the plan reads it through the API only from the
+   * restore on, and through its probe, its certificate and gates before).
    */
   readonly restoredClientId?: string | undefined
   /** Id, in the `ApplianceApi` registry, of a client on the site address (tells which box answers there). */
