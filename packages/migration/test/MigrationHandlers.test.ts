@@ -89,6 +89,15 @@ const serveTls = (chainPem: string, keyPem: string) =>
     (server) => Effect.async<void>((resume) => void server.close(() => resume(Effect.void)))
   )
 
+/** The old box serving the site's certificate and a factory box serving its own, each on 127.0.0.1:0. */
+const oldAndFactoryBoxes = Effect.gen(function* () {
+  const siteChain = yield* TestChains.generateChain({ siteFqdn: SITE })
+  const factory = yield* TestChains.generateChain({ siteFqdn: "factory.invalid", commonName: "factory.invalid" })
+  const oldServer = yield* serveTls(siteChain.chainPem, siteChain.keyPem)
+  const newServer = yield* serveTls(factory.chainPem, factory.keyPem)
+  return { siteChain, factory, oldServer, newServer }
+})
+
 const writeBundle = (chain: TestChains.GeneratedChain, file: string, passphrase = "export-pass") =>
   Bundle.exportBundle(chain.chain, chain.leaf.privateKey, Redacted.make(passphrase), { path: file }).pipe(Effect.orDie)
 
@@ -289,13 +298,7 @@ describe("MigrationHandlers", () => {
     () =>
       Effect.scoped(
         Effect.gen(function* () {
-          const siteChain = yield* TestChains.generateChain({ siteFqdn: SITE })
-          const factory = yield* TestChains.generateChain({
-            siteFqdn: "factory.invalid",
-            commonName: "factory.invalid"
-          })
-          const oldServer = yield* serveTls(siteChain.chainPem, siteChain.keyPem)
-          const newServer = yield* serveTls(factory.chainPem, factory.keyPem)
+          const { siteChain, factory, oldServer, newServer } = yield* oldAndFactoryBoxes
           const step = (newPort: number) =>
             check(M.CheckNewBox, "check-new", {
               old: "A",
@@ -350,13 +353,7 @@ describe("MigrationHandlers", () => {
     () =>
       Effect.scoped(
         Effect.gen(function* () {
-          const siteChain = yield* TestChains.generateChain({ siteFqdn: SITE })
-          const factory = yield* TestChains.generateChain({
-            siteFqdn: "factory.invalid",
-            commonName: "factory.invalid"
-          })
-          const oldServer = yield* serveTls(siteChain.chainPem, siteChain.keyPem)
-          const newServer = yield* serveTls(factory.chainPem, factory.keyPem)
+          const { oldServer, newServer } = yield* oldAndFactoryBoxes
           const oldUrl = `https://127.0.0.1:${oldServer.port}`
           const newUrl = `https://127.0.0.1:${newServer.port}`
           const s = site({
