@@ -42,7 +42,7 @@ const Id = Schema.String.pipe(Schema.minLength(1))
 export const NewInstalled = StepDef.gate("migration/new-installed", {
   params: Schema.Struct({ appliance: Id, url: Schema.String, uniqueIp: Schema.String }),
   evidence: () => ({
-    version: GateEvidence.text("product version the new box shows on /appliance > Status > Basics, e.g. 23.3.1")
+    version: GateEvidence.version("product version the new box shows on /appliance > Status > Basics, e.g. 23.3.1")
   })
 })
 
@@ -121,16 +121,22 @@ export const NewSoftwareBack = StepDef.wait("migration/new-software-back", {
 
 /**
  * MIGRATE-6, before the restore: a person reads the product version on the
- * new box's `/appliance > Status > Basics` once the install is over; it
- * must be `target` (the restore then checks it through the API).
+ * new box's `/appliance > Status > Basics` once the install is over; an
+ * answer other than `target` is refused and the gate stays open (the
+ * restore then checks the version again through the API).
  *
  * @since 0.3.0
  * @category definitions
  */
 export const NewSoftwareInstalled = StepDef.gate("migration/new-software-installed", {
   params: Schema.Struct({ appliance: Id, url: Schema.String, target: Schema.String }),
-  evidence: () => ({
-    version: GateEvidence.text("product version the new box shows on /appliance > Status > Basics after the install")
+  evidence: (p) => ({
+    version: GateEvidence.version(
+      "product version the new box shows on /appliance > Status > Basics after the install",
+      {
+        expected: p.target
+      }
+    )
   })
 })
 
