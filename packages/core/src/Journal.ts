@@ -22,7 +22,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as codec from "./internal/executor/journalCodec.js"
-import * as runLock from "./internal/executor/runLock.js"
+import * as ProcessLock from "./ProcessLock.js"
 import type { Envelope, TornRecord } from "./RunEvent.js"
 
 /**
@@ -352,36 +352,28 @@ export const layer = (options: FileOptions): Layer.Layer<Journal, JournalError> 
           }),
         lock: (runId) =>
           Effect.flatMap(checkId(runId), () =>
-            Effect.acquireRelease(
-              Effect.suspend(() => {
-                // wall time, not the Effect clock: the lock is shared with other processes
-                const got = runLock.acquire(path.join(dir, `${runId}.lock`), new Date())
-                switch (got._tag) {
-                  case "Failed":
-                    return Effect.fail(ioError(runId, "lock")(got.error))
-                  case "Held":
-                    return Effect.fail(
-                      new JournalError({
-                        runId,
-                        reason: new Locked({
-                          pid: got.owner.pid,
-                          ...(got.owner.host === undefined ? {} : { host: got.owner.host }),
-                          ...(got.owner.since === undefined ? {} : { since: got.owner.since })
-                        })
-                      })
+            ProcessLock.acquire(path.join(dir, `${runId}.lock`)).pipe(
+              Effect.flatMap((held) =>
+                held.tookOver === undefined
+                  ? Effect.void
+                  : Effect.logWarning(
+                      `run ${runId}: took over the lock left by ${ProcessLock.describe(held.tookOver)}, which is no longer running`
                     )
-                  case "Acquired":
-                    return got.tookOver === undefined
-                      ? Effect.succeed(got)
-                      : Effect.as(
-                          Effect.logWarning(
-                            `run ${runId}: took over the lock left by ${runLock.describe(got.tookOver)}, which is no longer running`
-                          ),
-                          got
-                        )
-                }
-              }),
-              (got) => Effect.sync(() => runLock.release(got))
+              ),
+              Effect.catchTags({
+                ProcessLockError: (e) => Effect.fail(ioError(runId, "lock")(e.cause)),
+                ProcessLockHeld: ({ owner }) =>
+                  Effect.fail(
+                    new JournalError({
+                      runId,
+                      reason: new Locked({
+                        pid: owner.pid,
+                        ...(owner.host === undefined ? {} : { host: owner.host }),
+                        ...(owner.since === undefined ? {} : { since: owner.since })
+                      })
+                    })
+                  )
+              })
             )
           ),
         list: Effect.try({

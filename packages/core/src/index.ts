@@ -132,3 +132,8 @@ export * as RunObserver from "./RunObserver.js"
  * @since 0.3.0
  */
 export * as ReportFormat from "./ReportFormat.js"
+
+/**
+ * @since 0.3.0
+ */
+export * as ProcessLock from "./ProcessLock.js"

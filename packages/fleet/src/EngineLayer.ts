@@ -24,7 +24,7 @@ import { LibsqlClient } from "@effect/sql-libsql"
 import { PgClient } from "@effect/sql-pg"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
-import { Journal } from "@sra-upgrade/core"
+import { Journal, ProcessLock } from "@sra-upgrade/core"
 import * as Data from "effect/Data"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -32,6 +32,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Engine from "./Engine.js"
@@ -71,54 +72,37 @@ export type Services = WorkflowEngine | FleetStore.FleetStore | Journal.Journal 
  */
 export const defaultEmbeddedFile = ".sra-upgrade/fleet.db"
 
-const isAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM"
-  }
-}
-
 /**
  * Hold `<file>.lock` for the scope: one embedded runner per SQLite file (two
- * would both own every shard). A lock left by a dead process is taken over.
+ * would both own every shard). A lock left by a process that is no longer
+ * running is taken over (core's `ProcessLock`, the run journals' lock).
  *
  * @since 0.3.0
  * @category constructors
  */
-export const lockFile = (file: string) =>
-  Effect.acquireRelease(
-    Effect.suspend(() => {
-      const lock = `${path.resolve(file)}.lock`
-      fs.mkdirSync(path.dirname(lock), { recursive: true })
-      for (let round = 0; round < 2; round++) {
-        try {
-          fs.writeFileSync(lock, String(process.pid), { flag: "wx" })
-          return Effect.succeed(lock)
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== "EEXIST")
-            return Effect.fail(new EngineError({ detail: `Cannot lock ${lock}: ${(e as Error).message}` }))
-        }
-        let pid = 0
-        try {
-          pid = Number(fs.readFileSync(lock, "utf8")) || 0
-        } catch {
-          // vanished meanwhile
-        }
-        if (pid > 0 && pid !== process.pid && isAlive(pid)) {
-          return Effect.fail(
-            new EngineError({
-              detail: `The fleet database ${file} is in use by process ${pid} (an embedded runner): wait for it or stop it, or use the distributed engine (--database postgres://…) to run several.`
-            })
+export const lockFile = (file: string): Effect.Effect<string, EngineError, Scope.Scope> => {
+  const lock = `${path.resolve(file)}.lock`
+  return Effect.sync(() => fs.mkdirSync(path.dirname(lock), { recursive: true })).pipe(
+    Effect.zipRight(ProcessLock.acquire(lock)),
+    Effect.tap((held) =>
+      held.tookOver === undefined
+        ? Effect.void
+        : Effect.logWarning(
+            `fleet database ${file}: took over the lock left by ${ProcessLock.describe(held.tookOver)}, which is no longer running`
           )
-        }
-        fs.rmSync(lock, { force: true })
-      }
-      return Effect.fail(new EngineError({ detail: `Cannot lock ${lock}: try again.` }))
-    }),
-    (lock) => Effect.sync(() => fs.rmSync(lock, { force: true }))
+    ),
+    Effect.as(lock),
+    Effect.catchTags({
+      ProcessLockHeld: (e) =>
+        Effect.fail(
+          new EngineError({
+            detail: `The fleet database ${file} is in use by ${ProcessLock.describe(e.owner)} (an embedded runner): wait for it or stop it, or use the distributed engine (--database postgres://…) to run several.`
+          })
+        ),
+      ProcessLockError: (e) => Effect.fail(new EngineError({ detail: e.message }))
+    })
   )
+}
 
 const startRetry = Schedule.intersect(Schedule.spaced("1 second"), Schedule.recurs(5))
 
