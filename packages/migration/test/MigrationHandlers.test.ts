@@ -15,6 +15,8 @@ import {
 } from "@sra-upgrade/core"
 import { TrafficSwitch } from "@sra-upgrade/failover"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as TestClock from "effect/TestClock"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as fs from "node:fs"
@@ -480,39 +482,41 @@ describe("MigrationHandlers", () => {
       })
   )
 
-  it.live(
+  it.effect(
     "MIGRATE-6: after the install the run waits for the new box's probe, then a person reads its version; no API account needed",
     () =>
       Effect.gen(function* () {
         const params = { appliance: "N", url: "fake://N", target: "24.1.3" }
         const back = M.NewSoftwareBack.wait(
-          { id: "back", title: "back", rules: [], estimatedSeconds: 1, intervalSeconds: 0.05, deadlineSeconds: 30 },
+          { id: "back", title: "back", rules: [], estimatedSeconds: 1, intervalSeconds: 10, deadlineSeconds: 600 },
           params
         )
         const installed = gate(M.NewSoftwareInstalled, "installed", params, ["MIGRATE-6"])
         const refused: Array<string> = []
-        const run = (seen: string, before?: (f: (typeof FakeAppliance.FakeAppliances)["Service"]) => void) =>
-          Effect.gen(function* () {
-            const fakes = yield* FakeAppliance.FakeAppliances
-            before?.(fakes)
-            return yield* Executor.run(plan([back, installed]))
-          }).pipe(
-            Effect.provide(
-              env(seeds(), { installed: approve({ version: seen }) }, {}, Journal.layerMemory, {
-                noApiAccount: ["N"],
-                refused
-              })
-            )
+        const provide = (seen: string) =>
+          Effect.provide(
+            env(seeds(), { installed: approve({ version: seen }) }, {}, Journal.layerMemory, {
+              noApiAccount: ["N"],
+              refused
+            })
           )
-        // the box restarts after the install: down, then back
-        const ok = yield* run("24.1.3", (f) => {
-          const n = f.get("N")
+        // the box restarts after the install: down for a while (TestClock), then back
+        const ok = yield* Effect.gen(function* () {
+          const fakes = yield* FakeAppliance.FakeAppliances
+          const n = fakes.get("N")
           n.state.up = false
-          setTimeout(() => (n.state.up = true), 200)
-        })
+          const fiber = yield* Effect.fork(Executor.run(plan([back, installed])))
+          yield* TestClock.adjust("30 seconds")
+          const whileDown = fakes.probeCalls.length
+          expect(whileDown).toBeGreaterThanOrEqual(2)
+          n.state.up = true
+          yield* TestClock.adjust("10 seconds")
+          return yield* Fiber.join(fiber)
+        }).pipe(provide("24.1.3"))
         expect(ok.status).toBe("succeeded")
+        expect(stepOf(ok, "back").evidence).toMatchObject({ probeStatus: 200 })
         expect(stepOf(ok, "installed").evidence).toMatchObject({ versionSeen: "24.1.3", verifiableByApi: false })
-        const behind = yield* run("23.3.1")
+        const behind = yield* Executor.run(plan([back, installed])).pipe(provide("23.3.1"))
         // a version other than the target is refused at the approval: the gate stays open
         expect(behind.status).toBe("waiting-for-operator")
         expect(stepOf(behind, "installed").status).not.toBe("succeeded")
