@@ -11,7 +11,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 
 declare const newAppliance: Site.Appliance // the new box N, described as in a site file
-declare const connections: ReadonlyArray<ApplianceClient.Connection> // A, N, N-old, site: see "Connections"
+declare const connections: ReadonlyArray<ApplianceClient.Connection> // A, N-old, site: see "Connections"
 declare const askAPerson: (request: Operator.GateRequest) => Effect.Effect<Operator.Answer>
 
 const program = Effect.gen(function* () {
@@ -34,7 +34,7 @@ const program = Effect.gen(function* () {
     CoreHandlers.layer({ backupPassword }),
     Steps.layer({ bundlePassphrase })
   )
-  // the handlers need ApplianceApi (A, N, N-old, site), a TrafficSwitch and, optionally, a SiteProber; the executor a Journal
+  // the handlers need ApplianceApi (A, N-old, site; probes of any address), a TrafficSwitch and, optionally, a SiteProber; the executor a Journal
   const services = Layer.merge(
     TrafficSwitch.layer,
     SiteProber.layer({ url: `https://${site.hostname}`, intervalMillis: 5_000 })

@@ -4,15 +4,11 @@ import type { Operator } from "@sra-upgrade/core"
 import { MigrationOperator, SimConfig, Simulator } from "@sra-upgrade/simulator"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
-import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 
 declare const oldSpec: SimConfig.ApplianceSpec // A, as in the site file
 declare const newSpec: SimConfig.ApplianceSpec // N
 declare const backupPassword: string // the site's backup password
-
-// the new box's API account, once the operator has created it (MIGRATE-1): connect N lazily from it
-export const newAccount: { current?: { clientId: string; clientSecret: Redacted.Redacted<string> } } = {}
 
 // a simulator with the old box and a fresh new one (for the life of the scope), and the operator that plays every
 // gate through /__sim/: provide it to the executor instead of Operator.layerPrompt (see "In short")
@@ -23,9 +19,7 @@ export const program: Simulated = Effect.gen(function* () {
     traffic: "dns",
     appliances: [oldSpec, { ...newSpec, fresh: true, factoryVersion: "23.3.1" }]
   })
-  return MigrationOperator.layer({
-    controlUrl: sim.controlUrl,
-    backupPassword,
-    onAccountCreated: (_id, credentials) => (newAccount.current = credentials)
-  })
+  // no API account is made on the new box (the simulator refuses one until the restore): the run reaches it as
+  // N-old, with A's account, from the restore on
+  return MigrationOperator.layer({ controlUrl: sim.controlUrl, backupPassword })
 })

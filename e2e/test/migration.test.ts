@@ -173,8 +173,10 @@ const plan = (env: Env, options: Partial<MigrationPlan.Options> = {}): Plan.Plan
 
 /**
  * The live adapter: A and N-old (N's address with A's API account, valid
- * once the settings are restored) and the site address are known at start;
- * N's own connection exists once its API account is created at MIGRATE-1.
+ * once the settings are restored) and the site address. N's own connection
+ * fails (`NotConfigured`) unless `newAccount` is set, which nothing does
+ * any more: a factory box has no API account before the restore (MIGRATE-1),
+ * and a run that reached for one would fail.
  */
 const apiLayer = (env: Env, newAccount: { current?: { clientId: string; clientSecret: Redacted.Redacted<string> } }) =>
   Layer.scoped(
@@ -210,7 +212,7 @@ const apiLayer = (env: Env, newAccount: { current?: { clientId: string; clientSe
               appliance: "N",
               operation: "appliance",
               reason: new ApplianceError.NotConfigured(),
-              hint: "The new appliance's API account is created at MIGRATE-1."
+              hint: "The new appliance has no API account before the restore (MIGRATE-7): reach it as N-old."
             })
           )
         return ApplianceClient.make([connection("N", env.sim.appliance("N").httpsUrl, { ...admin, ...creds })]).pipe(
@@ -328,6 +330,14 @@ describe("hardware migration (e2e, simulator)", () => {
           expect(report.gates.filter((g) => g.stepId === S.cutover)).toHaveLength(1)
           expect(stepOf(report, S.cutover).status).toBe("succeeded")
 
+          // MIGRATE-1/6: before the restore N was never read through the API (it has no account; the run's "N"
+          // connection would fail): its probe, its factory certificate and versions read at gates instead
+          expect(newAccount.current).toBeUndefined()
+          expect(stepOf(report, S.checkNew).evidence).toMatchObject({ siteServedBy: "A", newProbe: 200 })
+          expect(stepOf(report, S.checkNew).evidence["newLeafSha256"]).not.toBe(env.sim.siteCertificate!.sha256)
+          expect(stepOf(report, S.checkNewClock).evidence["source"]).toMatch(/HTTP Date header/)
+          expect(stepOf(report, S.checkVersions).evidence).toMatchObject({ newVersion: FACTORY_VERSION })
+          expect(stepOf(report, S.softwareInstalled).evidence).toMatchObject({ versionSeen: OLD_VERSION })
           // MIGRATE-2: the backup was password-protected and re-verified
           expect(stepOf(report, S.backupVerify).evidence).toMatchObject({ passwordProtected: true })
           // MIGRATE-3..5: the site certificate travelled and N serves it
@@ -419,6 +429,29 @@ describe("hardware migration (e2e, simulator)", () => {
           expect(report.error).toMatch(/ExpiresSoon.*escalate to vendor support/s)
           expect(stepOf(report, S.exportCertificate).status).toBe("succeeded")
           expect(stepOf(report, S.restore).status).toBe("pending")
+        })
+      ),
+    90_000
+  )
+
+  it.live(
+    "PREP-8 MIGRATE-1: a factory box whose clock is wrong is caught from its probe's Date header, before its software, without an API account",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const env = yield* start()
+          yield* env.sim.control("PUT", "/appliances/N/clock-offset", { seconds: -3 * 3600 })
+          const newAccount: { current?: { clientId: string; clientSecret: Redacted.Redacted<string> } } = {}
+          const report = yield* Executor.run(plan(env, { oldKind: "virtual" })).pipe(
+            Effect.provide(runtime(env, Layer.succeed(Operator.Operator, simOperator(env, newAccount)), newAccount))
+          )
+          expect(report.status).toBe("failed")
+          expect(report.currentStep).toBe(S.checkNewClock)
+          expect(report.error).toMatch(/clock is off by -108\d\d s/)
+          expect(newAccount.current).toBeUndefined()
+          // nothing was installed on N
+          const state = yield* env.state()
+          expect(state.appliances.find((a) => a.id === "N")!.version).toBe(FACTORY_VERSION)
         })
       ),
     90_000

@@ -346,7 +346,13 @@ const runProbe = (
       Effect.mapError((e) => Errors.make(who, "probe", Pipeline.reasonOfTransport(e.cause ?? e, timeoutMillis)))
     )
     const body = Errors.excerpt(new TextDecoder().decode(Buffer.concat(parts)), [], 1_000)
-    return new ApplianceApi.ProbeResult({ ok: response.status === 200, status: response.status, body })
+    const date = response.headers["date"]
+    return new ApplianceApi.ProbeResult({
+      ok: response.status === 200,
+      status: response.status,
+      body,
+      ...(typeof date === "string" && date !== "" ? { date } : {})
+    })
   }).pipe(
     Effect.timeoutFail({
       duration: timeoutMillis,

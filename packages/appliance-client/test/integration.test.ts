@@ -362,6 +362,21 @@ describe("probe (VERIFY-3)", () => {
     })
   )
 
+  it.scopedLive("PREP-8 MIGRATE-1: the anonymous probe carries the appliance's clock in its Date header", () =>
+    Effect.gen(function* () {
+      const sim = yield* Simulator.start({})
+      yield* sim.control("PUT", "/appliances/A/clock-offset", { seconds: -7200 })
+      const r = yield* Effect.flatMap(ApplianceApi.ApplianceApi, (api) =>
+        api.probe({ url: sim.appliance("A").httpsUrl, hostname: "localhost" })
+      ).pipe(Effect.provide(ApplianceClient.layer([], { probeTls: { caPem: sim.certificatePem } })))
+      expect(r.ok).toBe(true)
+      const skew = (Date.parse(r.date!) - Date.now()) / 1000
+      // two hours behind, give or take the run's own duration
+      expect(skew).toBeLessThan(-7000)
+      expect(skew).toBeGreaterThan(-7400)
+    })
+  )
+
   it.scopedLive("VERIFY-3: a probe presenting a name the certificate does not cover is TlsMismatch", () =>
     Effect.gen(function* () {
       const sim = yield* Simulator.start({})

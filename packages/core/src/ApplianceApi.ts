@@ -238,7 +238,15 @@ export class ProbeResult extends Schema.Class<ProbeResult>("ProbeResult")({
   /** HTTP 200 = pass, 500 = fail; anything else is reported as not ok. */
   ok: Schema.Boolean,
   status: Schema.Number,
-  body: Schema.String
+  body: Schema.String,
+  /**
+   * The answer's HTTP `Date` header, as sent (the appliance's clock, 1 s
+   * precision), when it sent one: the one clock reading a box offers without
+   * an API account (a factory box before its settings are restored, MIGRATE-1).
+   *
+   * @since 0.3.0
+   */
+  date: Schema.optional(Schema.String)
 }) {}
 
 /**

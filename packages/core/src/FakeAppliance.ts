@@ -600,7 +600,7 @@ export const layer = (
             : Effect.fail(errorOf(id, "appliance", new ApplianceError.NotConfigured()))
         },
         probe: (target) =>
-          Effect.suspend(() => {
+          Effect.flatMap(Clock.currentTimeMillis, (now) => {
             probeCalls.push(target)
             const listed = probes.get(target.url)
             const to = probed(target)
@@ -610,7 +610,13 @@ export const layer = (
             if (listed === undefined && fake !== undefined && !fake.state.up) return unreachable(fake.id, "probe")
             const answer = listed ?? (fake === undefined ? { status: 200, body: "OK" } : probeAnswerOf(fake.state))
             return Effect.succeed(
-              new ApplianceApi.ProbeResult({ ok: answer.status === 200, status: answer.status, body: answer.body })
+              new ApplianceApi.ProbeResult({
+                ok: answer.status === 200,
+                status: answer.status,
+                body: answer.body,
+                // the HTTP Date header, on the appliance's clock
+                ...(fake === undefined ? {} : { date: new Date(now + fake.state.clockOffsetMillis).toUTCString() })
+              })
             )
           })
       })

@@ -1,8 +1,10 @@
 /**
  * The handlers of the `migration/…` step definitions (`MigrationSteps`),
  * one top-level function each. They verify every manual gate through what
- * can be read back: the vendor API of both appliances (`ApplianceApi`), the
- * load-balancer probe, a TLS probe of what each box serves (certificates
+ * can be read back: the vendor API of the old appliance, and of the new one
+ * only after the restore (MIGRATE-7: a factory box has no API account
+ * before; the restored account is the old box's), the load-balancer probe
+ * (status and HTTP `Date` header, no account needed), a TLS probe of what each box serves (certificates
  * package), the run's history (the backup file recorded by MIGRATE-2, the
  * attestation given at the credentials gate), failover's `TrafficSwitch`
  * and, when one runs, the `SiteProber` (its figures go into the cut-over
@@ -17,6 +19,7 @@
 import { ApplianceApi, type ApplianceError, type StepDef, StepHandler } from "@sra-upgrade/core"
 import { Certificate, DefaultCertificate, Steps, TlsProbe } from "@sra-upgrade/certificates"
 import { type Pair, SiteProber, TrafficSwitch } from "@sra-upgrade/failover"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -132,6 +135,8 @@ export const newInstalled = Effect.fn(MigrationSteps.NewInstalled.name)(function
 /**
  * MIGRATE-1: another box (GUID), on its own address, not serving the site.
  *
+ * @deprecated Reads the new box through its API; kept for journals of
+ * plans made before {@link checkNewBox}.
  * @since 0.3.0
  * @category handlers
  */
@@ -185,9 +190,160 @@ export const checkNewAppliance = Effect.fn(MigrationSteps.CheckNewAppliance.name
   return evidence
 })
 
+/** The leaf the box at `address` serves, or why it could not be read. */
+const leafAt = (address: { readonly host: string; readonly port: number }, servername: string) =>
+  Effect.either(TlsProbe.probeTls({ host: address.host, port: address.port, servername }))
+
+/**
+ * MIGRATE-1, before the restore: another box (its TLS certificate is not
+ * the old one's), answering its probe on its own address, while the site
+ * is still served by the old box; the new box is not read through its API.
+ *
+ * @since 0.3.0
+ * @category handlers
+ */
+export const checkNewBox = Effect.fn(MigrationSteps.CheckNewBox.name)(function* (
+  params: Params<typeof MigrationSteps.CheckNewBox>
+) {
+  const { old: oldId, new: newId } = params
+  const oldH = yield* health(oldId)
+  const newProbe = yield* Effect.either(probe({ url: params.newUrl }))
+  const newLeaf = yield* leafAt(params.newTls, params.siteHostname)
+  const oldLeaf = yield* leafAt(params.oldTls, params.siteHostname)
+  const evidence: Record<string, unknown> = {
+    oldGuid: oldH.applianceGuid,
+    oldVersion: oldH.version,
+    newProbe: Either.isRight(newProbe) ? newProbe.right.status : newProbe.left.message,
+    newLeafSha256: Either.isRight(newLeaf) ? newLeaf.right.leafSha256 : null,
+    oldLeafSha256: Either.isRight(oldLeaf) ? oldLeaf.right.leafSha256 : null,
+    newApi: "not used: a factory box has no API account before the restore (MIGRATE-7)"
+  }
+  if (Either.isLeft(newProbe) || !newProbe.right.ok)
+    return yield* StepHandler.fail(
+      `The new appliance does not pass the load-balancer probe on its own address ${params.newUrl} (${Either.isLeft(newProbe) ? newProbe.left.message : `HTTP ${newProbe.right.status}`}): fix its network setup (MIGRATE-1).`,
+      evidence
+    )
+  if (Either.isLeft(newLeaf))
+    return yield* StepHandler.fail(
+      `Cannot read the certificate the new appliance serves on ${params.newTls.host}:${params.newTls.port} (${newLeaf.left.message}): check its address and TLS port (MIGRATE-1).`,
+      evidence
+    )
+  if (Either.isLeft(oldLeaf))
+    return yield* StepHandler.fail(
+      `Cannot read the certificate the old appliance serves on ${params.oldTls.host}:${params.oldTls.port} (${oldLeaf.left.message}): the new box cannot be told apart from it.`,
+      evidence
+    )
+  if (newLeaf.right.leafSha256 === oldLeaf.right.leafSha256)
+    return yield* StepHandler.fail(
+      `${newId}'s address ${params.newTls.host}:${params.newTls.port} serves the same certificate as ${oldId} (SHA-256 ${newLeaf.right.leafSha256}): before MIGRATE-4 a new box serves its own factory certificate, so this address reaches the old box. Give the new appliance its own unique IP.`,
+      evidence
+    )
+  if (params.siteClient === undefined) {
+    evidence["siteServedBy"] = "not checked: no client on the site address (options.siteClientId)"
+    return evidence
+  }
+  const s = yield* Effect.either(health(params.siteClient))
+  const servedBy = Either.isRight(s) ? s.right.applianceGuid : undefined
+  evidence["siteServedBy"] = servedBy === oldH.applianceGuid ? oldId : (servedBy ?? "nobody")
+  if (servedBy !== oldH.applianceGuid)
+    return yield* StepHandler.fail(
+      `The site address is not answered by ${oldId} (${Either.isLeft(s) ? s.left.message : `GUID ${servedBy}`}): the migration starts from a site served by the old appliance; ${newId} must keep its own IP until the cut-over (MIGRATE-8).`,
+      evidence
+    )
+  return evidence
+})
+
+/**
+ * PREP-8 / MIGRATE-6, before the restore: the new box's clock, from the
+ * HTTP `Date` header of its load-balancer probe.
+ *
+ * @since 0.3.0
+ * @category handlers
+ */
+export const newBoxClock = Effect.fn(MigrationSteps.NewBoxClock.name)(function* (
+  params: Params<typeof MigrationSteps.NewBoxClock>
+) {
+  const r = yield* Effect.either(probe({ url: params.url }))
+  if (Either.isLeft(r))
+    return yield* StepHandler.fail(
+      `The new appliance does not answer on ${params.url} (${r.left.message}): its clock cannot be read. Finish its network setup (MIGRATE-1).`
+    )
+  const local = yield* Clock.currentTimeMillis
+  const served = r.right.date === undefined ? Number.NaN : Date.parse(r.right.date)
+  if (Number.isNaN(served))
+    return yield* StepHandler.fail(
+      `The new appliance's answer on ${params.url} has no readable Date header (${r.right.date ?? "none"}): read its time on /appliance > Status > Basics and fix it (PREP-8) before the download key is used (MIGRATE-6).`,
+      { url: params.url, date: r.right.date ?? null }
+    )
+  // the header has 1 s precision: half a second either way is not skew
+  const skewSeconds = Math.round((served - local) / 1000)
+  const evidence = {
+    url: params.url,
+    serverTime: r.right.date ?? null,
+    localTime: new Date(local).toUTCString(),
+    skewSeconds,
+    maxSkewSeconds: params.maxSkewSeconds,
+    source: "HTTP Date header of the load-balancer probe (no API account before the restore)"
+  }
+  if (Math.abs(skewSeconds) > params.maxSkewSeconds)
+    return yield* StepHandler.fail(
+      `The new appliance's clock is off by ${skewSeconds} s (bound ${params.maxSkewSeconds} s): checking for updates and the download key need a correct clock (MIGRATE-6). Set the time and NTP on /appliance > Network > IP Configuration (PREP-8), then run again.`,
+      evidence
+    )
+  return evidence
+})
+
+/**
+ * MIGRATE-6, before the restore: the old box through its API, the new one
+ * by the version a person read on its `/appliance`.
+ *
+ * @since 0.3.0
+ * @category handlers
+ */
+export const checkVersionsSeen = Effect.fn(MigrationSteps.CheckVersionsSeen.name)(function* (
+  params: Params<typeof MigrationSteps.CheckVersionsSeen>,
+  ctx: StepHandler.StepContext
+) {
+  const oldH = yield* health(params.old)
+  const answer = Option.getOrUndefined(ctx.history.answerOf(params.seenAt))
+  const raw = answer?._tag === "Approved" ? answer.evidence?.["version"] : undefined
+  const seen = typeof raw === "string" ? raw.trim() : ""
+  const { oldVersion: expected, target } = params
+  const evidence = {
+    oldVersion: oldH.version,
+    newVersion: seen === "" ? null : seen,
+    newVersionSource: `read on /appliance by a person (gate ${params.seenAt}): no API account before the restore`,
+    target
+  }
+  if (oldH.version !== expected)
+    return yield* StepHandler.fail(
+      `${params.old} runs ${oldH.version}, not ${expected} as planned: plan the migration again from its current version.`,
+      evidence
+    )
+  if (seen === "")
+    return yield* StepHandler.fail(
+      `No version of the new appliance was given at gate ${params.seenAt}: answer it again with the version ${params.new} shows on /appliance > Status > Basics (MIGRATE-1).`,
+      evidence
+    )
+  const cmp = compareVersions(seen, target)
+  if (cmp > 0)
+    return yield* StepHandler.fail(
+      `The new appliance already runs ${seen}, newer than ${target}: upgrade ${params.old} to ${seen} first, then plan again (a backup must restore onto the same version, MIGRATE-6).`,
+      evidence
+    )
+  if (cmp < 0 && !params.installPlanned)
+    return yield* StepHandler.fail(
+      `MIGRATE-6: the new appliance runs ${seen}, older than ${target}, and this plan installs nothing: a backup of ${expected} will not restore onto it. Plan again with newCurrent: ${seen} so the install steps are included.`,
+      evidence
+    )
+  return { ...evidence, installNeeded: cmp < 0 }
+})
+
 /**
  * MIGRATE-6: the versions allow the restore.
  *
+ * @deprecated Reads the new box through its API; kept for journals of
+ * plans made before {@link checkVersionsSeen}.
  * @since 0.3.0
  * @category handlers
  */
@@ -226,19 +382,19 @@ export const checkVersions = Effect.fn(MigrationSteps.CheckVersions.name)(functi
  * @category handlers
  */
 export const eulaAccepted = Effect.fn(MigrationSteps.EulaAccepted.name)(function* (
-  params: Params<typeof MigrationSteps.EulaAccepted>
+  _params: Params<typeof MigrationSteps.EulaAccepted>
 ) {
-  const h = yield* Effect.either(health(params.appliance))
-  return {
+  // before the restore the new box has no API account: nothing to read back
+  return yield* Effect.succeed({
     confirmedByOperator: true,
     verifiableByApi: false,
-    note: "No API reports the EULA: the gate's answer is the record.",
-    ...(Either.isRight(h) ? { version: h.right.version, healthy: h.right.healthy } : { answering: false })
-  }
+    note: "No API reports the EULA: the gate's answer is the record."
+  })
 })
 
 /**
- * MIGRATE-6: what the new box reports once the install was started.
+ * MIGRATE-6: the install was started (the gate's answer is the record; the
+ * new box has no API account before the restore).
  *
  * @since 0.3.0
  * @category handlers
@@ -246,13 +402,61 @@ export const eulaAccepted = Effect.fn(MigrationSteps.EulaAccepted.name)(function
 export const softwareStarted = Effect.fn(MigrationSteps.SoftwareStarted.name)(function* (
   params: Params<typeof MigrationSteps.SoftwareStarted>
 ) {
-  const h = yield* Effect.either(health(params.appliance))
-  return {
+  return yield* Effect.succeed({
     target: params.target,
-    ...(Either.isRight(h)
-      ? { version: h.right.version, healthy: h.right.healthy }
-      : { answering: false, observed: h.left.message })
+    confirmedByOperator: true,
+    note: "Observed next by the load-balancer probe of the new box and the version a person reads on /appliance."
+  })
+})
+
+/**
+ * MIGRATE-6: holds once the new box answers its load-balancer probe with
+ * HTTP 200 again after the install.
+ *
+ * @since 0.3.0
+ * @category handlers
+ */
+export const newSoftwareBack = Effect.fn(MigrationSteps.NewSoftwareBack.name)(function* (
+  params: Params<typeof MigrationSteps.NewSoftwareBack>
+) {
+  const r = yield* Effect.either(probe({ url: params.url }))
+  const observed = Either.isLeft(r) ? { probe: reasonOf(r.left) } : { probe: `HTTP ${r.right.status}` }
+  return Either.isRight(r) && r.right.ok
+    ? { holds: true, observed, evidence: { url: params.url, probeStatus: r.right.status, target: params.target } }
+    : { holds: false, observed }
+})
+
+/**
+ * MIGRATE-6: the version read on the new box's `/appliance` is the target,
+ * and the box answers its probe.
+ *
+ * @since 0.3.0
+ * @category handlers
+ */
+export const newSoftwareInstalled = Effect.fn(MigrationSteps.NewSoftwareInstalled.name)(function* (
+  params: Params<typeof MigrationSteps.NewSoftwareInstalled>,
+  ctx: StepDef.GateContext<{ readonly version: string }>
+) {
+  const seen = (ctx.evidence?.version ?? "").trim()
+  const r = yield* Effect.either(probe({ url: params.url }))
+  const evidence = {
+    versionSeen: seen,
+    target: params.target,
+    probe: Either.isLeft(r) ? reasonOf(r.left) : `HTTP ${r.right.status}`,
+    verifiableByApi: false,
+    note: "Read by a person on /appliance > Status > Basics: the new box has no API account before the restore, which checks the version again through the API (MIGRATE-7)."
   }
+  if (Either.isLeft(r) || !r.right.ok)
+    return yield* StepHandler.fail(
+      `The new appliance does not answer its load-balancer probe on ${params.url} (${evidence.probe}): the install is not over. Wait until /appliance shows it running, then approve again (MIGRATE-6).`,
+      evidence
+    )
+  if (seen === "" || compareVersions(seen, params.target) !== 0)
+    return yield* StepHandler.fail(
+      `The new appliance shows ${seen === "" ? "no version" : seen}, not ${params.target}: install the packages /appliance > Updates offers until it runs ${params.target}, then approve again with the version shown on /appliance > Status > Basics (MIGRATE-6).`,
+      evidence
+    )
+  return evidence
 })
 
 // ---------------------------------------------------------------- MIGRATE-2
@@ -658,10 +862,16 @@ export const returnShipped = Effect.fn(MigrationSteps.ReturnShipped.name)(functi
  */
 export const implementations = [
   MigrationSteps.NewInstalled.implement({ run: newInstalled }),
+  MigrationSteps.CheckNewBox.implement({ run: checkNewBox }),
+  MigrationSteps.NewBoxClock.implement({ run: newBoxClock }),
+  MigrationSteps.CheckVersionsSeen.implement({ run: checkVersionsSeen }),
+  // kept for journals of plans made before CheckNewBox / CheckVersionsSeen
   MigrationSteps.CheckNewAppliance.implement({ run: checkNewAppliance }),
   MigrationSteps.CheckVersions.implement({ run: checkVersions }),
   MigrationSteps.EulaAccepted.implement({ run: eulaAccepted }),
   MigrationSteps.SoftwareStarted.implement({ run: softwareStarted }),
+  MigrationSteps.NewSoftwareBack.implement({ poll: newSoftwareBack }),
+  MigrationSteps.NewSoftwareInstalled.implement({ run: newSoftwareInstalled }),
   MigrationSteps.VerifyBackup.implement({ run: verifyBackup }),
   MigrationSteps.ExportedBundle.implement({ run: exportedBundle }),
   MigrationSteps.DefaultCertificate.implement({ run: defaultCertificate }),

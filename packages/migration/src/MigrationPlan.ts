@@ -7,14 +7,17 @@
  * Order of the steps (each tagged with its rules):
  *
  * 1. MIGRATE-1: install the new appliance per its deployment guide, on its
- *    own unique IP, with an API account (manual gate, verified by the
- *    load-balancer probe on the new box's own address);
+ *    own unique IP (manual gate, verified by the load-balancer probe on the
+ *    new box's own address; the person gives the version its `/appliance`
+ *    shows). No API account is asked for: a factory box has none until the
+ *    old settings, which carry the API accounts, are restored;
  * 2. checks: the old one reachable with the permissions the run needs; both
- *    clocks (PREP-8: the new box uses the download key); the
- *    new one reachable on its own address, a different box (appliance GUID
- *    differs) and not serving the site yet; versions (the new box must be
- *    brought to the old one's product version, or the target, before the
- *    restore: a backup never restores onto an older version);
+ *    clocks (PREP-8: the new box uses the download key; its clock is read
+ *    from the HTTP Date header of its probe); the new one reachable on its
+ *    own address, a different box (it serves its own factory certificate,
+ *    not the old box's) and not serving the site yet; versions (the new box
+ *    must be brought to the old one's product version, or the target,
+ *    before the restore: a backup never restores onto an older version);
  * 3. MIGRATE-2: settings backup of the old box through the API, then a
  *    check that re-reads the file (size and SHA-256) before anything relies
  *    on it;
@@ -22,11 +25,14 @@
  *    fingerprint of the exported bundle against what the old box serves),
  *    import on the new box, choice of the default certificate (warnings
  *    block) verified by a TLS probe of the new box;
- * 5. MIGRATE-6: EULA (manual gate) then the software install on the new box
- *    and a wait until it reports the version (the guide's order: backup,
+ * 5. MIGRATE-6: EULA (manual gate) then the software install on the new box,
+ *    a wait until its probe answers again and a gate where a person reads
+ *    the version on its `/appliance` (the guide's order: backup,
  *    certificates, default certificate, software, restore);
  * 6. MIGRATE-7: restore on the new `/login` (gate), verification by API
- *    that the new box answers like the old one (version, Jump Client and
+ *    (from here on the new box is read through the vendor API, with the old
+ *    box's restored API account on its own address) that it answers like
+ *    the old one (version, Jump Client and
  *    Jumpoint counts, the old API account works), and the attestation that
  *    the initial admin / password credentials were changed (no API can
  *    tell: a blocking manual gate);
@@ -75,6 +81,7 @@ export const stepIds = {
   eula: "migrate/new-eula",
   software: "migrate/new-software",
   softwareWait: "migrate/new-software-wait",
+  softwareInstalled: "migrate/new-software-installed",
   backup: "migrate/old-backup",
   backupVerify: "migrate/old-backup-verify",
   exportCertificate: "migrate/export-certificate",
@@ -127,8 +134,10 @@ export interface Options {
   /**
    * Id, in the `ApplianceApi` registry, of a client on the new box's own
    * address using the OLD box's API account: after the restore that account
-   * must work there (MIGRATE-7). Default: the new appliance's id (its
-   * connection then uses the old account from the start of the restore on).
+   * must work there (MIGRATE-7). Default: the new appliance's id, whose
+   * connection must then carry the old box's account (the new box has no
+   * account of its own: the plan reads it through the API only from the
+   * restore on, and through its probe, its certificate and gates before).
    */
   readonly restoredClientId?: string | undefined
   /** Id, in the `ApplianceApi` registry, of a client on the site address (tells which box answers there). */
@@ -434,7 +443,7 @@ const prepare = (
 // parts
 // ---------------------------------------------------------------------------
 
-/** 1. MIGRATE-1: the new box installed on its own unique IP, with an API account. */
+/** 1. MIGRATE-1: the new box installed on its own unique IP (no API account: it comes with the restore). */
 const newInstallPart = (c: Context): ReadonlyArray<Plan.Step> => {
   const { newAppliance, newId, oldId } = c
   return [
@@ -455,11 +464,11 @@ const newInstallPart = (c: Context): ReadonlyArray<Plan.Step> => {
                 "Follow the virtual appliance's deployment guide: deploy the image on the hypervisor with the documented CPU, memory and disk.",
                 `On the virtual console, give it its own unique IP ${newAppliance.uniqueIp} (never the site's address: the site must keep reaching ${oldId} until the cut-over).`
               ]),
-          `Open ${web(newAppliance, "/appliance")}; the initial login is admin / password: this default account is a risk until the restore and the password change (MIGRATE-7).`,
-          `On ${web(newAppliance, "/login")} > Management > API Configuration, create an API account (command API full access, backup, configuration) and give its client id and secret to this run's connection for ${newId}.`
+          `Open ${web(newAppliance, "/appliance")} (its own administration interface) and read the product version it shows on Status > Basics: give it as evidence (no API reports it before the restore).`,
+          `Do NOT create an API account on ${newId}: a factory box has none, and the restore (MIGRATE-7) brings the old appliance's accounts; this run reads ${newId} through the API only after the restore, with the old account (registry id ${c.restoredId}).`
         ],
         notes: [
-          `Verified by the load-balancer probe (GET /check_health) on ${newAppliance.apiUrl}, the new box's own address.`
+          `Verified by the load-balancer probe (GET /check_health, no account needed) on ${newAppliance.apiUrl}, the new box's own address.`
         ]
       },
       { appliance: newId, url: newAppliance.apiUrl, uniqueIp: newAppliance.uniqueIp }
@@ -492,7 +501,7 @@ const checksPart = (c: Context): ReadonlyArray<Plan.Step> => {
       },
       { appliance: oldId, maxSkewSeconds: 120 }
     ),
-    MigrationSteps.CheckNewAppliance.check(
+    MigrationSteps.CheckNewBox.check(
       {
         id: stepIds.checkNew,
         title: `New appliance ${newId} is another box, on its own address, not serving the site`,
@@ -500,19 +509,20 @@ const checksPart = (c: Context): ReadonlyArray<Plan.Step> => {
         target: newId,
         estimatedSeconds: 5,
         notes: [
-          "Both answer through the API; their appliance GUIDs differ; the new box passes the load-balancer probe on its own address; the site address is still answered by the old box."
+          `Read without an API account on ${newId} (it has none before the restore): it passes the load-balancer probe on its own address, serves its own (factory) certificate, not the one ${oldId} serves; the site address is still answered by ${oldId} (through ${oldId}'s API account).`
         ]
       },
       {
         old: oldId,
         new: newId,
         newUrl: c.newAppliance.apiUrl,
-        siteUrl: c.pair.siteUrl,
+        newTls: tlsAddress(c.newAppliance),
+        oldTls: tlsAddress(c.oldAppliance),
         siteHostname: c.site.hostname,
         ...(options.siteClientId === undefined ? {} : { siteClient: options.siteClientId })
       }
     ),
-    CoreSteps.CheckClockSkew.check(
+    MigrationSteps.NewBoxClock.check(
       {
         id: stepIds.checkNewClock,
         title: `New appliance ${newId} clock is right`,
@@ -520,12 +530,12 @@ const checksPart = (c: Context): ReadonlyArray<Plan.Step> => {
         target: newId,
         estimatedSeconds: 5,
         notes: [
-          `${newId} checks for updates or uses the download key (MIGRATE-6), both of which need a correct clock; a factory box is the likeliest to be wrong. Its time is shown on ${web(c.newAppliance, "/appliance")} > Status > Basics; set the time and NTP under Network > IP Configuration.`
+          `${newId} checks for updates or uses the download key (MIGRATE-6), both of which need a correct clock; a factory box is the likeliest to be wrong. Read from the HTTP Date header of its load-balancer probe (no API account before the restore); its time is shown on ${web(c.newAppliance, "/appliance")} > Status > Basics; set the time and NTP under Network > IP Configuration.`
         ]
       },
-      { appliance: newId, maxSkewSeconds: 120 }
+      { appliance: newId, url: c.newAppliance.apiUrl, maxSkewSeconds: 120 }
     ),
-    MigrationSteps.CheckVersions.check(
+    MigrationSteps.CheckVersionsSeen.check(
       {
         id: stepIds.checkVersions,
         title: `Versions: ${oldId} runs ${options.current.product}; ${newId} must run ${c.targetText} before the restore`,
@@ -533,7 +543,8 @@ const checksPart = (c: Context): ReadonlyArray<Plan.Step> => {
         target: newId,
         estimatedSeconds: 5,
         notes: [
-          "A backup restores only onto the same product version or a later one: the new box is brought to the old one's version (or the target) first."
+          "A backup restores only onto the same product version or a later one: the new box is brought to the old one's version (or the target) first.",
+          `${newId}'s version is the one read on its /appliance at ${stepIds.newInstall} (no API account before the restore).`
         ]
       },
       {
@@ -541,7 +552,8 @@ const checksPart = (c: Context): ReadonlyArray<Plan.Step> => {
         new: newId,
         oldVersion: options.current.product,
         target: c.targetText,
-        installPlanned: c.installNeeded
+        installPlanned: c.installNeeded,
+        seenAt: stepIds.newInstall
       }
     )
   ]
@@ -582,20 +594,38 @@ const softwarePart = (c: Context): ReadonlyArray<Plan.Step> => {
       },
       { appliance: newId, target: targetText }
     ),
-    CoreSteps.awaitInstallStep({
-      id: stepIds.softwareWait,
-      title: `Wait until ${newId} runs ${targetText}`,
-      rules: ["MIGRATE-6", "VERIFY-1"],
-      minutes: c.installMinutes,
-      intervalSeconds: c.interval,
-      params: {
-        appliance: newId,
-        package: `software ${targetText}`,
-        kind: "site",
-        version: targetText,
-        fromVersion: c.options.newCurrent ?? "factory"
-      }
-    })
+    MigrationSteps.NewSoftwareBack.wait(
+      {
+        id: stepIds.softwareWait,
+        title: `Wait until ${newId} answers again after the install`,
+        rules: ["MIGRATE-6"],
+        target: newId,
+        estimatedSeconds: c.installMinutes * 60,
+        intervalSeconds: c.interval,
+        deadlineSeconds: c.installMinutes * 60 * 3,
+        notes: [
+          `Polls the load-balancer probe on ${newAppliance.apiUrl} (no API account before the restore) until it answers HTTP 200.`
+        ]
+      },
+      { appliance: newId, url: newAppliance.apiUrl, target: targetText }
+    ),
+    MigrationSteps.NewSoftwareInstalled.gate(
+      {
+        id: stepIds.softwareInstalled,
+        title: `${newId} runs ${targetText}`,
+        rules: ["MIGRATE-6", "VERIFY-1"],
+        target: newId,
+        estimatedSeconds: 120,
+        instructions: [
+          `Open ${web(newAppliance, "/appliance")} > Status > Basics and read the product version: it must be ${targetText}.`,
+          "If /appliance > Updates still offers a package on the way to it, install it and wait; approve with the version shown."
+        ],
+        notes: [
+          "No API account exists on the new box before the restore: the version is read by a person here and checked again through the API after the restore (MIGRATE-7)."
+        ]
+      },
+      { appliance: newId, url: newAppliance.apiUrl, target: targetText }
+    )
   ]
 }
 

@@ -6,9 +6,17 @@
  * migration plan (the simulator's operator, a report) recognises its steps
  * with `is` / `paramsOf`.
  *
- * A migration plan also uses core's definitions (`CoreSteps`: API and clock
- * checks, backup, install wait, version and console checks) and the
- * certificates package's (`Steps.BundleFile` for the import, MIGRATE-4).
+ * A migration plan also uses core's definitions (`CoreSteps`: the old box's
+ * API and clock checks, backup, version and console checks after the
+ * restore) and the certificates package's (`Steps.BundleFile` for the
+ * import, MIGRATE-4).
+ *
+ * Before the restore (MIGRATE-7) nothing here reads the new box through
+ * the vendor API: a factory box has no API account until the old settings,
+ * which carry them, are restored. It is observed through what it offers
+ * without one: the load-balancer probe on its own address (status and HTTP
+ * `Date` header), the TLS certificate it serves, and gates where a person
+ * reads `/appliance` and gives what they saw as evidence.
  *
  * @since 0.3.0
  */
@@ -22,20 +30,124 @@ const Id = Schema.String.pipe(Schema.minLength(1))
 
 /**
  * MIGRATE-1: a person installed the new box per its deployment guide, on
- * its own unique IP, with an API account; verified by the load-balancer
- * probe on `url`.
+ * its own unique IP; verified by the load-balancer probe on `url`. No API
+ * account is asked for: a factory box has none until the old settings
+ * (which carry the API accounts) are restored (MIGRATE-7). The person reads
+ * the product version the box ships with on `/appliance > Status > Basics`
+ * (no API reports it before the restore).
  *
  * @since 0.3.0
  * @category definitions
  */
 export const NewInstalled = StepDef.gate("migration/new-installed", {
   params: Schema.Struct({ appliance: Id, url: Schema.String, uniqueIp: Schema.String }),
-  evidence: () => ({ apiClientId: GateEvidence.text("client id of the API account created on the new box") })
+  evidence: () => ({
+    version: GateEvidence.version("product version the new box shows on /appliance > Status > Basics, e.g. 23.3.1")
+  })
+})
+
+/** Host and TLS port an appliance serves HTTPS on. */
+const TlsAddress = Schema.Struct({ host: Schema.String, port: Schema.Number })
+
+/**
+ * MIGRATE-1, before the restore: the new box is another box, on its own
+ * address, and the site is still served by the old one, observed without
+ * an API account on the new box: the load-balancer probe on `newUrl`, the
+ * TLS certificate it serves (`newTls`, its factory certificate: not the
+ * leaf the old box serves at `oldTls`), and the site address through the
+ * old box's API account (`siteClient`). Replaces
+ * {@link CheckNewAppliance}, which read the new box through its API.
+ *
+ * @since 0.3.0
+ * @category definitions
+ */
+export const CheckNewBox = StepDef.check("migration/check-new-box", {
+  params: Schema.Struct({
+    old: Id,
+    new: Id,
+    newUrl: Schema.String,
+    newTls: TlsAddress,
+    oldTls: TlsAddress,
+    siteHostname: Schema.String,
+    /** Registry id of a client on the site address, to tell which box answers there. */
+    siteClient: Schema.optional(Id)
+  })
+})
+
+/**
+ * PREP-8 / MIGRATE-6, before the restore: the new box's clock, read from
+ * the HTTP `Date` header of its load-balancer probe on `url` (no API
+ * account needed); skew above `maxSkewSeconds` blocks.
+ *
+ * @since 0.3.0
+ * @category definitions
+ */
+export const NewBoxClock = StepDef.check("migration/new-box-clock", {
+  params: Schema.Struct({ appliance: Id, url: Schema.String, maxSkewSeconds: Schema.Number })
+})
+
+/**
+ * MIGRATE-6, before the restore: the old box runs the planned version
+ * (through its API), and the version the person read on the new box's
+ * `/appliance` (evidence of the `seenAt` gate, {@link NewInstalled}) allows
+ * the restore. Replaces {@link CheckVersions}, which read the new box
+ * through its API.
+ *
+ * @since 0.3.0
+ * @category definitions
+ */
+export const CheckVersionsSeen = StepDef.check("migration/check-versions-seen", {
+  params: Schema.Struct({
+    old: Id,
+    new: Id,
+    oldVersion: Schema.String,
+    target: Schema.String,
+    installPlanned: Schema.Boolean,
+    /** The gate whose evidence `version` is the new box's product version. */
+    seenAt: Schema.String
+  })
+})
+
+/**
+ * MIGRATE-6, before the restore: the new box answers the load-balancer
+ * probe on `url` again after the install (it restarts); no API account.
+ *
+ * @since 0.3.0
+ * @category definitions
+ */
+export const NewSoftwareBack = StepDef.wait("migration/new-software-back", {
+  params: Schema.Struct({ appliance: Id, url: Schema.String, target: Schema.String })
+})
+
+/**
+ * MIGRATE-6, before the restore: a person reads the product version on the
+ * new box's `/appliance > Status > Basics` once the install is over; an
+ * answer other than `target` is refused and the gate stays open (the
+ * restore then checks the version again through the API).
+ *
+ * @since 0.3.0
+ * @category definitions
+ */
+export const NewSoftwareInstalled = StepDef.gate("migration/new-software-installed", {
+  params: Schema.Struct({ appliance: Id, url: Schema.String, target: Schema.String }),
+  evidence: (p) => ({
+    version: GateEvidence.version(
+      "product version the new box shows on /appliance > Status > Basics after the install",
+      {
+        expected: p.target
+      }
+    )
+  })
 })
 
 /**
  * MIGRATE-1: the new box is another appliance (GUID), answers on its own
  * address and does not serve the site yet.
+ *
+ * @deprecated Reads the new box through its API before its software is
+ * installed (a factory box has no API account): plans use
+ * {@link CheckNewBox}. Kept, with its handler, so that journals of plans
+ * made before it still resume.
  *
  * @since 0.3.0
  * @category definitions
@@ -55,6 +167,10 @@ export const CheckNewAppliance = StepDef.check("migration/check-new-appliance", 
 /**
  * MIGRATE-6: the old box runs the planned version; the new one is not newer
  * than the target, and not older unless an install is planned.
+ *
+ * @deprecated Reads the new box through its API before its software is
+ * installed: plans use {@link CheckVersionsSeen}. Kept, with its handler,
+ * so that journals of plans made before it still resume.
  *
  * @since 0.3.0
  * @category definitions
@@ -82,7 +198,9 @@ export const EulaAccepted = StepDef.gate("migration/eula-accepted", {
 
 /**
  * MIGRATE-6: a person started the software install on the new box; the
- * next step (`CoreSteps.AwaitInstall`) waits for the version.
+ * next steps wait until it answers its probe again
+ * ({@link NewSoftwareBack}) and ask the version it shows
+ * ({@link NewSoftwareInstalled}).
  *
  * @since 0.3.0
  * @category definitions
@@ -283,6 +401,11 @@ export const ReturnShipped = StepDef.gate("migration/return-shipped", {
  */
 export const all: ReadonlyArray<StepDef.Any> = [
   NewInstalled,
+  CheckNewBox,
+  NewBoxClock,
+  CheckVersionsSeen,
+  NewSoftwareBack,
+  NewSoftwareInstalled,
   CheckNewAppliance,
   CheckVersions,
   EulaAccepted,

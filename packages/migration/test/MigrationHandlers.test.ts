@@ -15,6 +15,8 @@ import {
 } from "@sra-upgrade/core"
 import { TrafficSwitch } from "@sra-upgrade/failover"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as TestClock from "effect/TestClock"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as fs from "node:fs"
@@ -88,6 +90,15 @@ const serveTls = (chainPem: string, keyPem: string) =>
     }),
     (server) => Effect.async<void>((resume) => void server.close(() => resume(Effect.void)))
   )
+
+/** The old box serving the site's certificate and a factory box serving its own, each on 127.0.0.1:0. */
+const oldAndFactoryBoxes = Effect.gen(function* () {
+  const siteChain = yield* TestChains.generateChain({ siteFqdn: SITE })
+  const factory = yield* TestChains.generateChain({ siteFqdn: "factory.invalid", commonName: "factory.invalid" })
+  const oldServer = yield* serveTls(siteChain.chainPem, siteChain.keyPem)
+  const newServer = yield* serveTls(factory.chainPem, factory.keyPem)
+  return { siteChain, factory, oldServer, newServer }
+})
 
 const writeBundle = (chain: TestChains.GeneratedChain, file: string, passphrase = "export-pass") =>
   Bundle.exportBundle(chain.chain, chain.leaf.privateKey, Redacted.make(passphrase), { path: file }).pipe(Effect.orDie)
@@ -185,12 +196,67 @@ describe("MigrationHandlers", () => {
       })
   )
 
+  it.live(
+    "MIGRATE-1 MIGRATE-6: a journal of a plan made before the account-free checks resumes at the install gate: its old steps (API account, check-new-appliance, check-versions, await-install) keep their handlers",
+    () =>
+      Effect.gen(function* () {
+        // the migration plan as the planner wrote it before this change (fixture of b6781f6: the new box read
+        // through an API account created at MIGRATE-1); the run was started and stopped at the install gate
+        const fixture = JSON.parse(
+          fs.readFileSync(new URL("./fixtures/plans-before-definitions.json", import.meta.url), "utf8")
+        ) as Record<string, { readonly steps: ReadonlyArray<{ readonly id: string; readonly handler: string }> }>
+        const old = fixture["virtualInstall"]!
+        const upTo = old.steps.findIndex((x) => x.id === MigrationPlan.stepIds.softwareWait)
+        const steps = old.steps.slice(0, upTo + 1)
+        expect(steps.map((x) => x.handler)).toEqual([
+          "migration/new-installed",
+          "core/check-api-access",
+          "core/check-clock-skew",
+          "migration/check-new-appliance",
+          "migration/check-versions",
+          "migration/eula-accepted",
+          "migration/software-started",
+          "core/await-install"
+        ])
+        const runId = "migration-before-account-free"
+        const dir = tmp()
+        const started = {
+          runId,
+          seq: 1,
+          event: { runId, plan: { ...old, id: runId, steps }, at: "2026-12-02T18:48:12.735Z", _tag: "RunStarted" }
+        }
+        fs.writeFileSync(path.join(dir, `${runId}.jsonl`), `${JSON.stringify(started)}\n`)
+        const S = MigrationPlan.stepIds
+        const script = {
+          // the old gate's evidence (the API account's client id) is what the journal's plan asks for
+          [S.newInstall]: approve({ apiClientId: "client-N" }),
+          [S.eula]: approve({ acceptedBy: "me" }),
+          [S.software]: approve()
+        }
+        const report = yield* Executor.resume(runId).pipe(
+          Effect.provide(
+            env(
+              seeds({ N: { guid: GUID_N, version: "24.3.2" } }),
+              script,
+              {},
+              Layer.orDie(Journal.layer({ directory: dir }))
+            )
+          )
+        )
+        expect(report.error ?? "").toBe("")
+        expect(report.status).toBe("succeeded")
+        expect(stepOf(report, S.checkNew).evidence).toMatchObject({ oldGuid: GUID_A, newGuid: GUID_N })
+        expect(stepOf(report, S.checkVersions).evidence).toMatchObject({ newVersion: "24.3.2" })
+        expect(stepOf(report, S.softwareWait).status).toBe("succeeded")
+      })
+  )
+
   it.effect("MIGRATE-1: the install gate is verified by the load-balancer probe on the new box's own address", () =>
     Effect.gen(function* () {
       const step = gate(M.NewInstalled, "new-install", { appliance: "N", url: "fake://N", uniqueIp: "10.0.0.21" }, [
         "MIGRATE-1"
       ])
-      const script = { "new-install": approve({ apiClientId: "x" }) }
+      const script = { "new-install": approve({ version: "23.3.1" }) }
       const down = yield* runPlan([step], {
         script,
         before: (f) => (f.get("N").state.probe = { status: 503, body: "" })
@@ -226,6 +292,235 @@ describe("MigrationHandlers", () => {
         const ok = yield* runPlan([step])
         expect(ok.status).toBe("succeeded")
         expect(stepOf(ok, "check-new").evidence).toMatchObject({ siteServedBy: "A", oldGuid: GUID_A, newGuid: GUID_N })
+      })
+  )
+
+  it.live(
+    "MIGRATE-1: before the restore the new box is told from the old by its probe and the certificate it serves, never through its API",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const { siteChain, factory, oldServer, newServer } = yield* oldAndFactoryBoxes
+          const step = (newPort: number) =>
+            check(M.CheckNewBox, "check-new", {
+              old: "A",
+              new: "N",
+              newUrl: "fake://N",
+              newTls: { host: "127.0.0.1", port: newPort },
+              oldTls: { host: "127.0.0.1", port: oldServer.port },
+              siteHostname: SITE,
+              siteClient: "site"
+            })
+          const run = (steps: ReadonlyArray<Plan.Step>, extra: Record<string, Partial<FakeAppliance.State>> = {}) => {
+            const refused: Array<string> = []
+            return Effect.map(
+              Executor.run(plan(steps)).pipe(
+                Effect.provide(env(seeds(extra), {}, {}, Journal.layerMemory, { noApiAccount: ["N"], refused }))
+              ),
+              (report) => ({ report, refused })
+            )
+          }
+          const ok = yield* run([step(newServer.port)])
+          expect(ok.report.status).toBe("succeeded")
+          expect(ok.refused).toEqual([])
+          expect(stepOf(ok.report, "check-new").evidence).toMatchObject({
+            siteServedBy: "A",
+            newProbe: 200,
+            newLeafSha256: factory.chain[0]!.sha256,
+            oldLeafSha256: siteChain.chain[0]!.sha256
+          })
+          // the "new" address serves the old box's certificate: it reaches the old box
+          const same = yield* run([step(oldServer.port)])
+          expect(stepOf(same.report, "check-new").error).toMatch(/same certificate as A.*own unique IP/)
+          const serving = yield* run([step(newServer.port)], { site: { guid: GUID_N } })
+          expect(stepOf(serving.report, "check-new").error).toMatch(/site address is not answered by A/)
+          // the check this replaces asked the new box's API, which a factory box refuses
+          const before = check(M.CheckNewAppliance, "check-new", {
+            old: "A",
+            new: "N",
+            newUrl: "fake://N",
+            siteUrl: "https://support.example.test",
+            siteHostname: SITE,
+            siteClient: "site"
+          })
+          const legacy = yield* run([before])
+          expect(stepOf(legacy.report, "check-new").error).toMatch(/create its API account/)
+          expect(legacy.refused).toContain("N")
+        })
+      )
+  )
+
+  it.live(
+    "MIGRATE-1 MIGRATE-6: the planned run reaches the restore with the new box refusing every API call (a factory box has no account)",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const { oldServer, newServer } = yield* oldAndFactoryBoxes
+          const oldUrl = `https://127.0.0.1:${oldServer.port}`
+          const newUrl = `https://127.0.0.1:${newServer.port}`
+          const s = site({
+            appliances: [
+              {
+                id: "A",
+                role: "none",
+                apiUrl: oldUrl,
+                uniqueIp: "10.0.0.11",
+                clientId: "client-A",
+                clientSecret: { env: "SRA_SECRET" }
+              }
+            ]
+          })
+          const planned = MigrationPlan.planMigration(s.appliances[0]!, newBox({ apiUrl: newUrl }), s, {
+            current: { product: "24.1.3" },
+            oldKind: "virtual",
+            newCurrent: "23.3.1",
+            siteClientId: "site",
+            restoredClientId: "N-old",
+            pollIntervalSeconds: 0.05
+          })
+          if (planned._tag === "Left") throw new Error(planned.left.message)
+          const S = MigrationPlan.stepIds
+          // the steps before the restore that read an appliance (the backup and the certificates are tested apart)
+          const keep = new Set<string>([
+            S.newInstall,
+            S.checkOld,
+            S.checkOldClock,
+            S.checkNew,
+            S.checkNewClock,
+            S.checkVersions,
+            S.eula,
+            S.software,
+            S.softwareWait,
+            S.softwareInstalled
+          ])
+          const steps = planned.right.steps.filter((x) => keep.has(x.id))
+          expect(steps.map((x) => x.id)).toEqual([...keep])
+          const refused: Array<string> = []
+          const report = yield* Executor.run(plan(steps)).pipe(
+            Effect.provide(
+              env(
+                seeds({
+                  A: { guid: GUID_A, urls: [oldUrl] },
+                  N: { guid: GUID_N, version: "23.3.1", urls: [newUrl] }
+                }),
+                {
+                  [S.newInstall]: approve({ version: "23.3.1" }),
+                  [S.eula]: approve({ acceptedBy: "me" }),
+                  [S.software]: approve(),
+                  [S.softwareInstalled]: approve({ version: "24.1.3" })
+                },
+                {},
+                Journal.layerMemory,
+                { noApiAccount: ["N"], refused }
+              )
+            )
+          )
+          expect(report.error ?? "").toBe("")
+          expect(report.status).toBe("succeeded")
+          expect(refused).toEqual([])
+        })
+      )
+  )
+
+  it.effect(
+    "PREP-8 MIGRATE-6: the new box's clock is read from the Date header of its probe, without an API account",
+    () =>
+      Effect.gen(function* () {
+        const step = check(M.NewBoxClock, "new-clock", { appliance: "N", url: "fake://N", maxSkewSeconds: 120 })
+        const refused: Array<string> = []
+        const run = (offsetMillis: number) =>
+          Executor.run(plan([step])).pipe(
+            Effect.provide(
+              env(seeds({ N: { guid: GUID_N, clockOffsetMillis: offsetMillis } }), {}, {}, Journal.layerMemory, {
+                noApiAccount: ["N"],
+                refused
+              })
+            )
+          )
+        const right = yield* run(30_000)
+        expect(right.status).toBe("succeeded")
+        expect(stepOf(right, "new-clock").evidence).toMatchObject({ skewSeconds: 30, maxSkewSeconds: 120 })
+        const wrong = yield* run(-3600_000)
+        expect(stepOf(wrong, "new-clock").error).toMatch(/clock is off by -3600 s.*download key.*PREP-8/)
+        expect(refused).toEqual([])
+      })
+  )
+
+  it.effect(
+    "MIGRATE-6: before the restore the versions are checked with the one a person read on the new box's /appliance",
+    () =>
+      Effect.gen(function* () {
+        const install = gate(M.NewInstalled, "new-install", { appliance: "N", url: "fake://N", uniqueIp: "10.0.0.21" })
+        const versions = (installPlanned: boolean) =>
+          check(M.CheckVersionsSeen, "versions", {
+            old: "A",
+            new: "N",
+            oldVersion: "24.1.3",
+            target: "24.1.3",
+            installPlanned,
+            seenAt: "new-install"
+          })
+        const refused: Array<string> = []
+        const run = (seen: string, installPlanned = true, a: Partial<FakeAppliance.State> = { guid: GUID_A }) =>
+          Executor.run(plan([install, versions(installPlanned)])).pipe(
+            Effect.provide(
+              env(seeds({ A: a }), { "new-install": approve({ version: seen }) }, {}, Journal.layerMemory, {
+                noApiAccount: ["N"],
+                refused
+              })
+            )
+          )
+        const older = yield* run("23.3.1")
+        expect(older.status).toBe("succeeded")
+        expect(stepOf(older, "versions").evidence).toMatchObject({ newVersion: "23.3.1", installNeeded: true })
+        expect(stepOf(yield* run("25.1.1"), "versions").error).toMatch(/already runs 25\.1\.1, newer than 24\.1\.3/)
+        expect(stepOf(yield* run("23.3.1", false), "versions").error).toMatch(/this plan installs nothing/)
+        expect(stepOf(yield* run("24.1.3", true, { guid: GUID_A, version: "24.3.2" }), "versions").error).toMatch(
+          /plan the migration again/
+        )
+        expect(refused).toEqual([])
+      })
+  )
+
+  it.effect(
+    "MIGRATE-6: after the install the run waits for the new box's probe, then a person reads its version; no API account needed",
+    () =>
+      Effect.gen(function* () {
+        const params = { appliance: "N", url: "fake://N", target: "24.1.3" }
+        const back = M.NewSoftwareBack.wait(
+          { id: "back", title: "back", rules: [], estimatedSeconds: 1, intervalSeconds: 10, deadlineSeconds: 600 },
+          params
+        )
+        const installed = gate(M.NewSoftwareInstalled, "installed", params, ["MIGRATE-6"])
+        const refused: Array<string> = []
+        const provide = (seen: string) =>
+          Effect.provide(
+            env(seeds(), { installed: approve({ version: seen }) }, {}, Journal.layerMemory, {
+              noApiAccount: ["N"],
+              refused
+            })
+          )
+        // the box restarts after the install: down for a while (TestClock), then back
+        const ok = yield* Effect.gen(function* () {
+          const fakes = yield* FakeAppliance.FakeAppliances
+          const n = fakes.get("N")
+          n.state.up = false
+          const fiber = yield* Effect.fork(Executor.run(plan([back, installed])))
+          yield* TestClock.adjust("30 seconds")
+          const whileDown = fakes.probeCalls.length
+          expect(whileDown).toBeGreaterThanOrEqual(2)
+          n.state.up = true
+          yield* TestClock.adjust("10 seconds")
+          return yield* Fiber.join(fiber)
+        }).pipe(provide("24.1.3"))
+        expect(ok.status).toBe("succeeded")
+        expect(stepOf(ok, "back").evidence).toMatchObject({ probeStatus: 200 })
+        expect(stepOf(ok, "installed").evidence).toMatchObject({ versionSeen: "24.1.3", verifiableByApi: false })
+        const behind = yield* Executor.run(plan([back, installed])).pipe(provide("23.3.1"))
+        // a version other than the target is refused at the approval: the gate stays open
+        expect(behind.status).toBe("waiting-for-operator")
+        expect(stepOf(behind, "installed").status).not.toBe("succeeded")
+        expect(refused).toEqual([])
       })
   )
 

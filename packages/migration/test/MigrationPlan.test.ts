@@ -48,14 +48,59 @@ describe("planMigration", () => {
     expect(first.params["url"]).toBe("https://10.0.0.21")
     const check = step(plan, S.checkNew)
     expect(check._tag === "Check" && check.severity).toBe("blocking")
-    expect(M.CheckNewAppliance.is(check)).toBe(true)
-    expect(check.params).toMatchObject({ old: "A", new: "N", newUrl: "https://10.0.0.21" })
+    expect(M.CheckNewBox.is(check)).toBe(true)
+    expect(check.params).toMatchObject({
+      old: "A",
+      new: "N",
+      newUrl: "https://10.0.0.21",
+      newTls: { host: "10.0.0.21", port: 443 },
+      oldTls: { host: "10.0.0.11", port: 443 }
+    })
     expect(index(plan, S.checkNew)).toBeGreaterThan(index(plan, S.newInstall))
     // the physical deployment guide for a physical box, the virtual one otherwise
     expect(step(ok({ newKind: "physical" }), S.newInstall)._tag === "ManualGate").toBe(true)
     const gate = step(ok({ newKind: "physical" }), S.newInstall) as Plan.ManualGate
     expect(gate.instructions.join(" ")).toMatch(/rack it/)
     expect((step(ok(), S.newInstall) as Plan.ManualGate).instructions.join(" ")).toMatch(/hypervisor/)
+  })
+
+  it("MIGRATE-1 MIGRATE-6 MIGRATE-7: no API account is asked of the new box before the restore; the API reaches it only after, with the old box's account", () => {
+    for (const plan of [
+      ok({ newCurrent: "23.3.1" }),
+      ok({ newCurrent: "24.1.3", restoredClientId: "N-old", siteClientId: "site" })
+    ]) {
+      const install = step(plan, S.newInstall) as Plan.ManualGate
+      const text = install.instructions.join(" ")
+      expect(text).not.toMatch(/API Configuration|client id and secret/)
+      expect(text).toMatch(/Do NOT create an API account/)
+      expect(text).toMatch(/Status > Basics/)
+      // the person gives the version the factory box shows (no API reports it)
+      expect(install.evidence.map((f) => f.name)).toEqual(["version"])
+      const restoreAt = index(plan, S.restore)
+      // every step before the restore that targets the new box is one of the account-free definitions
+      const accountFree = [
+        M.NewInstalled,
+        M.CheckNewBox,
+        M.NewBoxClock,
+        M.CheckVersionsSeen,
+        M.EulaAccepted,
+        M.SoftwareStarted,
+        M.NewSoftwareBack,
+        M.NewSoftwareInstalled,
+        M.DefaultCertificate,
+        Steps.BundleFile
+      ]
+      for (const s of plan.steps.slice(0, restoreAt))
+        if (s.target === "N")
+          expect(
+            accountFree.some((d) => d.is(s)),
+            s.id
+          ).toBe(true)
+      // and none of them is a definition that reads an appliance through the vendor API by its "N" connection
+      const apiDefs = [...CoreSteps.all, M.CheckNewAppliance, M.CheckVersions]
+      for (const s of plan.steps.slice(0, restoreAt))
+        if (apiDefs.some((d) => d.is(s))) expect(JSON.stringify(s.params), s.id).not.toMatch(/"N"/)
+    }
   })
 
   it("MIGRATE-1: refuses a new box with the old one's id, unique IP or API URL, and an old box outside the site", () => {
@@ -76,7 +121,12 @@ describe("planMigration", () => {
     expect(index(plan, S.softwareWait)).toBeLessThan(index(plan, S.restore))
     const wait = step(plan, S.softwareWait)
     expect(wait._tag).toBe("WaitFor")
-    expect(wait.params).toMatchObject({ appliance: "N", version: "24.1.3", fromVersion: "23.3.1" })
+    expect(M.NewSoftwareBack.is(wait)).toBe(true)
+    expect(wait.params).toMatchObject({ appliance: "N", url: "https://10.0.0.21", target: "24.1.3" })
+    const installed = step(plan, S.softwareInstalled)
+    expect(M.NewSoftwareInstalled.is(installed)).toBe(true)
+    expect(index(plan, S.softwareWait)).toBeLessThan(index(plan, S.softwareInstalled))
+    expect(index(plan, S.softwareInstalled)).toBeLessThan(index(plan, S.restore))
     expect(step(plan, S.checkVersions).rules).toContain("MIGRATE-6")
     const same = ok({ newCurrent: "24.1.3" })
     expect(same.steps.some((s) => s.id === S.software)).toBe(false)
@@ -160,9 +210,9 @@ describe("planMigration", () => {
   it("PREP-8 MIGRATE-6: the new box's clock is checked before its software is installed (it uses the download key)", () => {
     const plan = ok({ newCurrent: "23.3.1" })
     const clock = step(plan, S.checkNewClock)
-    expect(CoreSteps.CheckClockSkew.is(clock)).toBe(true)
+    expect(M.NewBoxClock.is(clock)).toBe(true)
     expect(clock.target).toBe("N")
-    expect(clock.params).toMatchObject({ appliance: "N" })
+    expect(clock.params).toMatchObject({ appliance: "N", url: "https://10.0.0.21", maxSkewSeconds: 120 })
     expect(clock.rules).toEqual(["PREP-8", "MIGRATE-6"])
     expect(clock.notes.join(" ")).toMatch(/Status > Basics/)
     expect(index(plan, S.checkNewClock)).toBeLessThan(index(plan, S.software))
@@ -292,9 +342,19 @@ describe("planMigration", () => {
           expect(def, step.id).toBeDefined()
           expect(Either.isRight(def!.decodeParams(step)), step.id).toBe(true)
         }
-        // since issue 19 the steps follow the guide's order and the new box's clock is checked: same steps otherwise
+        // since issue 19 the steps follow the guide's order and the new box's clock is checked; and the new box is
+        // no longer read through the API before the restore (new definitions for these steps, the old ones are
+        // kept for old journals: see MigrationHandlers.test): same steps otherwise
+        const changed = new Set<string>([
+          S.checkNewClock,
+          S.newInstall,
+          S.checkNew,
+          S.checkVersions,
+          S.softwareWait,
+          S.softwareInstalled
+        ])
         const byId = (steps: ReadonlyArray<{ readonly id: string }>) =>
-          Object.fromEntries(steps.filter((s) => s.id !== S.checkNewClock).map((s) => [s.id, s]))
+          Object.fromEntries(steps.filter((s) => !changed.has(s.id)).map((s) => [s.id, s]))
         expect(byId(shape(ok(options, site(), box)))).toEqual(byId(shape(before)))
       }
     })

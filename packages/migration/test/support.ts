@@ -6,7 +6,8 @@
 import { FakeAppliance } from "@sra-upgrade/core/test"
 import { Steps } from "@sra-upgrade/certificates"
 import {
-  type ApplianceApi,
+  ApplianceApi,
+  ApplianceError,
   CoreHandlers,
   Executor,
   Journal,
@@ -16,6 +17,7 @@ import {
   StepHandler
 } from "@sra-upgrade/core"
 import { TrafficSwitch } from "@sra-upgrade/failover"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as MigrationHandlers from "../src/MigrationHandlers.js"
@@ -39,7 +41,15 @@ export const env = (
   seeds: Readonly<Record<string, Partial<FakeAppliance.State>>>,
   script: Readonly<Record<string, Operator.Script>> = {},
   config: MigrationHandlers.Config = {},
-  journal: Layer.Layer<Journal.Journal> = Journal.layerMemory
+  journal: Layer.Layer<Journal.Journal> = Journal.layerMemory,
+  options: {
+    /**
+     * Ids whose vendor API refuses (no API account, as a factory box before the restore); each refused call
+     * is recorded in `refused`. The load-balancer probe still reaches them.
+     */
+    readonly noApiAccount?: ReadonlyArray<string>
+    readonly refused?: Array<string>
+  } = {}
 ): Layer.Layer<
   | Executor.Executor
   | StepHandler.StepHandlers
@@ -49,7 +59,35 @@ export const env = (
   | FakeAppliance.FakeAppliances
   | Journal.Journal
 > => {
-  const deps = TrafficSwitch.layer.pipe(Layer.provideMerge(Layer.merge(FakeAppliance.layer(seeds), journal)))
+  const fakes = FakeAppliance.layer(seeds)
+  const noAccount = options.noApiAccount ?? []
+  const apiLayer =
+    noAccount.length === 0
+      ? fakes
+      : Layer.effect(
+          ApplianceApi.ApplianceApi,
+          Effect.map(ApplianceApi.ApplianceApi, (api) =>
+            ApplianceApi.ApplianceApi.of({
+              ...api,
+              appliance: (id) =>
+                noAccount.includes(id)
+                  ? Effect.sync(() => options.refused?.push(id)).pipe(
+                      Effect.zipRight(
+                        Effect.fail(
+                          new ApplianceError.ApplianceError({
+                            appliance: id,
+                            operation: "appliance",
+                            reason: new ApplianceError.Unauthorized(),
+                            hint: "a factory box has no API account before the restore"
+                          })
+                        )
+                      )
+                    )
+                  : api.appliance(id)
+            })
+          )
+        ).pipe(Layer.provideMerge(fakes))
+  const deps = TrafficSwitch.layer.pipe(Layer.provideMerge(Layer.merge(apiLayer, journal)))
   const handlers = StepHandler.merge(MigrationHandlers.layer(config), CoreHandlers.layer(), Steps.layer())
   return Executor.layer.pipe(
     Layer.provideMerge(Layer.merge(handlers, Operator.layerScripted(script))),

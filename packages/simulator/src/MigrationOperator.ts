@@ -11,12 +11,15 @@
  *
  * What each gate does here (by its definition in `MigrationSteps`, unless
  * said otherwise):
- * - `NewInstalled` (MIGRATE-1): creates an API account on the new box
- *   (`POST /appliances/{id}/accounts`) and hands its credentials to
- *   `onAccountCreated` (the run's connection to the new box);
+ * - `NewInstalled` (MIGRATE-1): answers with the version the new box shows
+ *   (`GET /appliances/{id}`, as a person reads `/appliance > Status >
+ *   Basics`); no API account is created: a factory box has none until the
+ *   restore, and the simulator refuses one (409);
  * - `EulaAccepted` (MIGRATE-6): `POST /appliances/{id}/eula/accept`;
  * - `SoftwareStarted` (MIGRATE-6): installs the package on offer that
  *   reaches the target (nothing when the box already runs it);
+ * - `NewSoftwareInstalled` (MIGRATE-6): answers with the version the new
+ *   box shows once the install is over;
  * - `ExportedBundle` (MIGRATE-3): exports the old box's default certificate
  *   with its key (encrypted) and chain to the gate's `path`;
  * - the certificates package's `Steps.BundleFile` with `operation: import`

@@ -109,7 +109,11 @@ export const catalog = {
     "the initial admin password was changed (the password is not logged) (MIGRATE-7)",
     true
   ),
-  "api-account-created": entry("an API account was created (detail: name; no secret) (MIGRATE-1)", false, ["name"]),
+  "api-account-created": entry(
+    "an API account was created (detail: name; no secret); never on a box in factory state (MIGRATE-1)",
+    false,
+    ["name"]
+  ),
   restore: entry("a settings backup was restored (detail: fromHostname, fromVersion, joinedSite) (MIGRATE-6/7)", false),
   "factory-reset": entry("the appliance was reset to factory settings", false),
   "power-off": entry("a physical appliance was switched off (MIGRATE-9)", false),

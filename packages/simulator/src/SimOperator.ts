@@ -55,7 +55,13 @@ export interface Options {
   readonly exportPassphrase?: string | undefined
   /** Backup password of the site, used by the migration's restore (MIGRATE-7). */
   readonly backupPassword?: string | undefined
-  /** Called when the migration creates the API account of the new box (MIGRATE-1). */
+  /**
+   * Never called any more: the migration no longer creates an API account on
+   * the new box (a factory box has none until the restore, MIGRATE-1/7; the
+   * simulator refuses one). Kept so that callers still compile.
+   *
+   * @deprecated The run reaches the new box with the old box's API account after the restore.
+   */
   readonly onAccountCreated?:
     | ((
         applianceId: string,
@@ -99,8 +105,7 @@ export const make = (options: Options): (typeof Operator.Operator)["Service"] =>
   const migration = MigrationGates.play(client, {
     by,
     exportPassphrase: options.exportPassphrase ?? "simulator-export-passphrase",
-    backupPassword: options.backupPassword,
-    onAccountCreated: options.onAccountCreated
+    backupPassword: options.backupPassword
   })
 
   const appliance = (id: string) => Effect.map(call("GET", `/appliances/${encodeURIComponent(id)}`), (v) => v as Json)

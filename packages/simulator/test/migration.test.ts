@@ -149,7 +149,7 @@ const hex = (fp: string) => fp.replace(/:/g, "").toLowerCase()
 
 describe("fresh appliance (MIGRATE-1, MIGRATE-6, MIGRATE-7)", () => {
   it.scoped(
-    "MIGRATE-1: a fresh box has default credentials, no settings, users, API accounts or inventory; health still answers",
+    "MIGRATE-1: a fresh box has default credentials, no settings, users, API accounts or inventory, and refuses an API account until the restore; its probe answers with its clock",
     () =>
       Effect.gen(function* () {
         const sim = yield* Simulator.start(withNewBox())
@@ -180,26 +180,24 @@ describe("fresh appliance (MIGRATE-1, MIGRATE-6, MIGRATE-7)", () => {
         )
         expect(refused.status).toBe(401)
         expect(refused.body.error).toBe("invalid_client")
-        // a person creates an API account on the new box: it works there, and only there
-        const created = (yield* sim.control("POST", "/appliances/N/accounts", { name: "migration" })) as {
-          name: string
+        // the probe needs no account and carries the box's clock in its Date header
+        expect(Math.abs(Date.parse(health.headers["date"]!) - Date.now())).toBeLessThan(60_000)
+        // MIGRATE-1: no API account can be made on the factory box: they come with the restore (MIGRATE-7)
+        const refusedAccount = yield* Effect.flip(sim.control("POST", "/appliances/N/accounts", { name: "migration" }))
+        expect(refusedAccount.status).toBe(409)
+        expect(refusal(refusedAccount).message).toMatch(/factory state.*restored.*MIGRATE-7/)
+        expect(n).toMatchObject({ factory: true })
+        expect(a).toMatchObject({ factory: false })
+        // on a site member accounts are made as before; a bad permission is refused
+        const created = (yield* sim.control("POST", "/appliances/A/accounts", { name: "migration" })) as {
           clientId: string
-          clientSecret: string
         }
         expect(created.clientId).toMatch(/^[0-9a-f]{40}$/)
-        expect(created.clientSecret.length).toBeGreaterThanOrEqual(20)
-        const mine = asCredentials(created)
-        expect(yield* total(sim, "N", mine, "jump-client")).toBe(0)
-        expect(yield* total(sim, "N", mine, "jumpoint")).toBe(0)
-        const elsewhere = yield* tokenStatus(sim.appliance("A").httpUrl, created.clientId, created.clientSecret)
-        expect(elsewhere.status).toBe(401)
-        const dup = yield* Effect.flip(sim.control("POST", "/appliances/N/accounts", { name: "migration" }))
-        expect(dup.status).toBe(409)
         const badPerm = yield* Effect.flip(
-          sim.control("POST", "/appliances/N/accounts", { name: "x", permCommand: "root" })
+          sim.control("POST", "/appliances/A/accounts", { name: "x", permCommand: "root" })
         )
         expect(badPerm.status).toBe(422)
-        expect((yield* view(sim, "N")).apiAccounts).toBe(1)
+        expect((yield* view(sim, "N")).apiAccounts).toBe(0)
       })
   )
 

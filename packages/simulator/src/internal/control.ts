@@ -77,6 +77,7 @@ export const applianceView = (world: World, a: Appliance) => {
     })),
     activeTokens: a.tokens.size,
     siteMember: a.local === undefined,
+    factory: a.factory,
     defaultCredentials: a.defaultCredentials,
     eulaAccepted: a.eulaAccepted,
     apiAccounts: accountsOf(world, a).size,
@@ -423,6 +424,11 @@ const route = (world: World, ctx: ControlContext, { method, path, url, body }: C
       }))
     )
   if (at("POST", "accounts")) {
+    if (a.factory)
+      throw new SimRefusal(
+        409,
+        `${a.spec.id} is in factory state: it has no API account and none is made on it before the old site's settings are restored (they carry the API accounts). Restore the backup on its /login (MIGRATE-7), then use the old appliance's API account on its address.`
+      )
     const perm = o.permCommand ?? "full_access"
     if (perm !== "deny" && perm !== "read_only" && perm !== "full_access")
       throw new SimRefusal(422, 'Field "permCommand" must be deny, read_only or full_access.', "permCommand")

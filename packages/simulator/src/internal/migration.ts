@@ -204,6 +204,7 @@ export const restore = (
     }
   }
   a.users = [...payload.users]
+  a.factory = false
   a.reps = []
   a.tokens.clear()
   a.tokenOrder.clear()

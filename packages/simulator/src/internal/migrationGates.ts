@@ -13,20 +13,17 @@ import { CoreSteps, type Operator, type Plan, Site } from "@sra-upgrade/core"
 import { MigrationPlan, MigrationSteps } from "@sra-upgrade/migration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { X509Certificate, randomBytes } from "node:crypto"
 import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises"
 import { dirname, join } from "node:path"
 import { moveTraffic } from "../PairOperator.js"
-import type * as SimOperator from "../SimOperator.js"
 import { type ControlClient, ControlFailure, type Json, type Played, seg } from "./controlClient.js"
 
 export interface Options {
   readonly by: string
   readonly exportPassphrase: string
   readonly backupPassword?: string | undefined
-  readonly onAccountCreated?: SimOperator.Options["onAccountCreated"]
 }
 
 const normalize = (fp: string) => fp.replace(/[^0-9a-fA-F]/g, "").toLowerCase()
@@ -41,7 +38,6 @@ export const play = (client: ControlClient, options: Options) => {
   const { call, io } = client
   const by = options.by
   const passphrase = options.exportPassphrase
-  const accounts = new Map<string, { clientId: string; clientSecret: string }>()
   const view = (id: string) => Effect.map(call("GET", `/appliances/${seg(id)}`), (v) => v as Json)
   const certificates = (id: string) =>
     Effect.map(call("GET", `/appliances/${seg(id)}/certificates`), (v) => v as Array<Json>)
@@ -67,25 +63,12 @@ export const play = (client: ControlClient, options: Options) => {
       })
 
   const players: ReadonlyArray<(step: Plan.Step) => Played> = [
-    on(MigrationSteps.NewInstalled, (_, id) =>
-      Effect.gen(function* () {
-        const existing = accounts.get(id)
-        const created =
-          existing ??
-          ((yield* call("POST", `/appliances/${seg(id)}/accounts`, {
-            name: "sra-upgrade migration",
-            permCommand: "full_access",
-            permBackup: true,
-            permConfiguration: true
-          })) as { clientId: string; clientSecret: string })
-        accounts.set(id, created)
-        if (existing === undefined)
-          options.onAccountCreated?.(id, {
-            clientId: created.clientId,
-            clientSecret: Redacted.make(created.clientSecret)
-          })
-        return { apiClientId: created.clientId }
-      })
+    // MIGRATE-1: no API account on a factory box (the simulator refuses one until the restore): the person
+    // reads the version on /appliance > Status > Basics
+    on(MigrationSteps.NewInstalled, (_, id) => Effect.map(view(id), (a) => ({ version: String(a["version"]) }))),
+    // MIGRATE-6: the version /appliance shows once the install is over
+    on(MigrationSteps.NewSoftwareInstalled, (_, id) =>
+      Effect.map(view(id), (a) => ({ version: String(a["version"]) }))
     ),
     on(MigrationSteps.EulaAccepted, (_, id) =>
       Effect.map(call("POST", `/appliances/${seg(id)}/eula/accept`), () => ({ acceptedBy: by }))

@@ -82,6 +82,11 @@ export interface Appliance {
   readonly guid: string
   /** undefined = member of the simulated site (site-wide accounts, live Jump Client fleet). */
   local: LocalSite | undefined
+  /**
+   * Factory state: fresh from the factory (or reset) and no site settings restored yet. Such a box has no
+   * API account and none can be made on it: its API accounts come with the restored settings (MIGRATE-1/7).
+   */
+  factory: boolean
   /** The initial admin/password login is still in place (MIGRATE-7). */
   defaultCredentials: boolean
   /** The end-user license agreement was accepted at first login (MIGRATE-6). */

@@ -39,7 +39,9 @@ export const handleVendor = (world: World, a: Appliance, r: VendorRequest): void
   if (path === "/check_health") {
     if (method !== "GET" && method !== "HEAD") return send(res, text(405, "Method Not Allowed", { Allow: "GET, HEAD" }))
     const h = world.health(a)
-    return send(res, h.ok ? text(200, "OK") : text(500, `FAIL: ${h.message ?? "unhealthy"}`))
+    // no account needed; the Date header is the appliance's clock (a factory box's only clock reading, MIGRATE-1)
+    const date = { Date: new Date(Date.now() + a.clockOffsetSeconds * 1000).toUTCString() }
+    return send(res, h.ok ? text(200, "OK", date) : text(500, `FAIL: ${h.message ?? "unhealthy"}`, date))
   }
   const isApi =
     path === "/api/command" ||

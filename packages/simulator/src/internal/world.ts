@@ -81,6 +81,7 @@ export class World {
         spec,
         guid: hexOf(`appliance:${config.seed}:${spec.id}`, 32),
         local: fresh ? emptySite() : undefined,
+        factory: fresh,
         defaultCredentials: fresh,
         eulaAccepted: !fresh,
         users: fresh ? [] : spec.loggedInUsers.map((u) => u.displayName),
@@ -851,6 +852,7 @@ export class World {
     if (this.relationship && this.inRelationship(a)) this.breakRelationship(false)
     a.lifecycle = { _tag: "Running" }
     a.local = emptySite()
+    a.factory = true
     a.users = []
     a.defaultCredentials = true
     a.failoverRole = "none"
