@@ -16,7 +16,7 @@ const at = new Date(0)
 const envelope = (seq: number, event: RunEvent.RunEvent) => new RunEvent.Envelope({ runId: "r1", seq, event })
 const started = (seq: number) => envelope(seq, new RunEvent.StepStarted({ stepId: `s${seq}`, attempt: 1, at }))
 
-const layer = Events.layer({ keepAliveMillis: 15_000 }).pipe(Layer.provideMerge(Journal.layerMemory))
+const layer = Events.layer({ keepAliveMillis: 15_000, flushMillis: 0 }).pipe(Layer.provideMerge(Journal.layerMemory))
 
 /** Append to the journal, then publish (the order the service keeps). */
 const record = (e: RunEvent.Envelope) =>
@@ -81,6 +81,6 @@ describe("event streams", () => {
       expect((yield* events.stats).frames).toBeLessThanOrEqual(4)
       const out = text(yield* Fiber.join(fiber))
       expect(ids(out)).toEqual(Array.from({ length: 20 }, (_, i) => i + 2))
-    }).pipe(Effect.provide(Events.layer({ ringSize: 4 }).pipe(Layer.provideMerge(Journal.layerMemory))))
+    }).pipe(Effect.provide(Events.layer({ ringSize: 4, flushMillis: 0 }).pipe(Layer.provideMerge(Journal.layerMemory))))
   )
 })
