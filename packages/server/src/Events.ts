@@ -84,7 +84,7 @@ export interface Options {
    * every frame since its cursor in one write (default 50; 0: at each event).
    */
   readonly flushMillis?: number | undefined
-  /** The most bytes of frames in one write to one subscriber (default 64 KiB; a larger frame goes alone). */
+  /** The most bytes in one write to one subscriber (default 64 KiB; a larger frame goes alone). */
   readonly maxChunkBytes?: number | undefined
   /** The `retry:` sent to browsers, ms (default 3000). */
   readonly retryMillis?: number | undefined
@@ -367,6 +367,11 @@ export const make = (options: Options = {}) =>
         let more = false // the write is full: come back at once for the rest
         let finished = false
         if (!cursor.started) out.push(retry)
+        const gatesSeen = feed.gatesVersion // the version of the gates frame taken now (a read below may yield)
+        const gatesPart = gatesSeen !== cursor.gatesVersion && feed.gates !== undefined ? feed.gates : undefined
+        // the write's budget for frames: what goes with them (`retry:`, gates, end) counts
+        const budget =
+          maxChunkBytes - (cursor.started ? 0 : retry.byteLength) - (gatesPart?.byteLength ?? 0) - end.byteLength
         const first = feed.frames[0]
         if (first !== undefined && first.seq <= seq + 1) {
           // in the ring
@@ -375,7 +380,7 @@ export const make = (options: Options = {}) =>
             const from = after(feed.frames, seq)
             let to = from
             let size = 0
-            while (to < feed.frames.length && (size === 0 || size + feed.frames[to]!.bytes.byteLength <= maxChunkBytes))
+            while (to < feed.frames.length && (to === from || size + feed.frames[to]!.bytes.byteLength <= budget))
               size += feed.frames[to++]!.bytes.byteLength
             more = to < feed.frames.length
             const last = feed.frames[to - 1]!.seq
@@ -388,8 +393,8 @@ export const make = (options: Options = {}) =>
             }
             seq = last
           }
-        } else if (!cursor.started || feed.latest > seq) {
-          // before the ring (or nothing in memory yet): the journal
+        } else if (!cursor.started || sub.catchingUp || feed.latest > seq) {
+          // before the ring (or nothing in memory yet, or more of the journal to send): the journal
           enterCatchUp(feed, sub)
           const backlog = yield* backlogOf(runId, feed, seq)
           const from = after(backlog.frames, seq)
@@ -397,7 +402,7 @@ export const make = (options: Options = {}) =>
           let size = 0
           while (
             to < backlog.frames.length &&
-            (size === 0 || size + backlog.frames[to]!.bytes.byteLength <= maxChunkBytes)
+            (to === from || size + backlog.frames[to]!.bytes.byteLength <= budget)
           )
             size += backlog.frames[to++]!.bytes.byteLength
           for (let i = from; i < to; i++) out.push(backlog.frames[i]!.bytes)
@@ -408,9 +413,9 @@ export const make = (options: Options = {}) =>
           if (!more) leaveCatchUp(feed, sub)
         }
         let gatesVersion = cursor.gatesVersion
-        if (feed.gatesVersion !== gatesVersion && feed.gates !== undefined) {
-          out.push(feed.gates)
-          gatesVersion = feed.gatesVersion
+        if (gatesPart !== undefined) {
+          out.push(gatesPart)
+          gatesVersion = gatesSeen
         }
         if (!more && (finished || feed.finished) && seq >= feed.latest) {
           out.push(end)

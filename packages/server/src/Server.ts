@@ -90,6 +90,8 @@ export interface Options {
   readonly maxBodyBytes?: number | undefined
   /** Keep-alive interval of event streams (default 15 s). */
   readonly keepAliveMillis?: number | undefined
+  /** Fan-out of event streams: ring size, flush interval, write size (see `Events.Options`). */
+  readonly eventStreams?: Omit<Events.Options, "keepAliveMillis"> | undefined
   /** Log every request (method, path, status). */
   readonly logRequests?: boolean | undefined
   /** The portal's address as people reach it (behind a proxy), for links in webhooks. */
@@ -380,7 +382,7 @@ export const layer = (
 > => {
   const runsDirectory = path.resolve(options.runsDirectory)
   const journal = Journal.layer({ directory: runsDirectory })
-  const events = Events.layer({ keepAliveMillis: options.keepAliveMillis })
+  const events = Events.layer({ ...options.eventStreams, keepAliveMillis: options.keepAliveMillis })
   const gates = Gates.layer({ runsDirectory, policies: options.policies, perform: options.perform })
   const sites =
     options.sites ?? Sites.layer({ directory: options.sitesDirectory, env: options.env, tuning: options.tuning })
