@@ -137,7 +137,10 @@ const peakRss = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.gen(function* () {
     let peak = process.memoryUsage.rss()
     const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 50)
-    const a = yield* Effect.ensuring(effect, Effect.sync(() => clearInterval(timer)))
+    const a = yield* Effect.ensuring(
+      effect,
+      Effect.sync(() => clearInterval(timer))
+    )
     return { ...a, peakRss: Math.max(peak, process.memoryUsage.rss()) }
   })
 

@@ -159,7 +159,6 @@ export class Controls extends Schema.Class<Controls>("RolloutControls")({
   waveApprovals: Schema.optionalWith(Schema.Array(WaveApproval), { default: () => [] })
 }) {}
 
-
 // ---------------------------------------------------------------------------
 // decisions
 // ---------------------------------------------------------------------------

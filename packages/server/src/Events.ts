@@ -400,10 +400,7 @@ export const make = (options: Options = {}) =>
           const from = after(backlog.frames, seq)
           let to = from
           let size = 0
-          while (
-            to < backlog.frames.length &&
-            (to === from || size + backlog.frames[to]!.bytes.byteLength <= budget)
-          )
+          while (to < backlog.frames.length && (to === from || size + backlog.frames[to]!.bytes.byteLength <= budget))
             size += backlog.frames[to++]!.bytes.byteLength
           for (let i = from; i < to; i++) out.push(backlog.frames[i]!.bytes)
           if (to > from) seq = backlog.frames[to - 1]!.seq
@@ -420,7 +417,10 @@ export const make = (options: Options = {}) =>
         if (!more && (finished || feed.finished) && seq >= feed.latest) {
           out.push(end)
           leaveCatchUp(feed, sub)
-          return Option.some([Chunk.of(written(concat(out))), { seq, gatesVersion, started: true, done: true }] as const)
+          return Option.some([
+            Chunk.of(written(concat(out))),
+            { seq, gatesVersion, started: true, done: true }
+          ] as const)
         }
         if (out.length === 0) {
           // nothing new: wait for the next wake (new frames, gate change) or the keep-alive tick (then a comment)

@@ -111,7 +111,8 @@ describe("event streams", () => {
         yield* record(envelope(11, new RunEvent.RunFinished({ status: "succeeded", at })))
         yield* TestClock.adjust("50 millis")
         for (const f of fibers) yield* Fiber.join(f)
-        for (const w of writes) expect(new TextDecoder().decode(w[w.length - 1]).endsWith("event: end\ndata: {}\n\n")).toBe(true)
+        for (const w of writes)
+          expect(new TextDecoder().decode(w[w.length - 1]).endsWith("event: end\ndata: {}\n\n")).toBe(true)
         expect((yield* events.stats).subscribers).toBe(0)
       }).pipe(Effect.provide(Events.layer({ flushMillis: 50 }).pipe(Layer.provideMerge(Journal.layerMemory))))
   )
@@ -162,7 +163,9 @@ describe("event streams", () => {
         expect(after.largestWrite).toBeLessThanOrEqual(1024)
       }).pipe(
         Effect.provide(
-          Events.layer({ flushMillis: 0, maxChunkBytes: 1024, ringSize: 4 }).pipe(Layer.provideMerge(Journal.layerMemory))
+          Events.layer({ flushMillis: 0, maxChunkBytes: 1024, ringSize: 4 }).pipe(
+            Layer.provideMerge(Journal.layerMemory)
+          )
         )
       )
   )
