@@ -159,6 +159,23 @@ export class Controls extends Schema.Class<Controls>("RolloutControls")({
   waveApprovals: Schema.optionalWith(Schema.Array(WaveApproval), { default: () => [] })
 }) {}
 
+/**
+ * The controls with wave `wave` (0 = the first) approved, and who approved
+ * it when given. A wave already approved is left as it is (its first
+ * approval stands).
+ *
+ * @since 0.3.0
+ * @category combinators
+ */
+export const withWaveApproved = (controls: Controls, wave: number, approval?: WaveApproval): Controls =>
+  controls.approvedWaves.includes(wave)
+    ? controls
+    : new Controls({
+        ...controls,
+        approvedWaves: [...controls.approvedWaves, wave].sort((a, b) => a - b),
+        waveApprovals: approval === undefined ? controls.waveApprovals : [...controls.waveApprovals, approval]
+      })
+
 // ---------------------------------------------------------------------------
 // decisions
 // ---------------------------------------------------------------------------

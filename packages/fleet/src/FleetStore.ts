@@ -327,13 +327,5 @@ export const approveWave = (
         rolloutId,
         reason: new UnknownWave({ wave, waves: stored.plan.waves.length })
       })
-    return yield* store.updateControls(rolloutId, (c) =>
-      c.approvedWaves.includes(wave)
-        ? c
-        : new Admission.Controls({
-            ...c,
-            approvedWaves: [...c.approvedWaves, wave].sort((a, b) => a - b),
-            waveApprovals: approval === undefined ? c.waveApprovals : [...c.waveApprovals, approval]
-          })
-    )
+    return yield* store.updateControls(rolloutId, (c) => Admission.withWaveApproved(c, wave, approval))
   })
