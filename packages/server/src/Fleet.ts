@@ -8,6 +8,7 @@
  * @since 0.3.0
  */
 import { Admission, Engine, EngineLayer, FleetStore } from "@sra-upgrade/fleet"
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -158,5 +159,18 @@ export const layer = (database: Database | undefined): Layer.Layer<Fleet, Engine
         approveWave: () => Effect.fail(notConfigured)
       })
     : Layer.effect(Fleet, Effect.map(FleetStore.FleetStore, serviceOf)).pipe(
-        Layer.provide(EngineLayer.ledgerOnly(database))
+        Layer.provide(EngineLayer.ledgerOnly(database)),
+        // the SQL drivers throw when they cannot open (a folder that does not exist): say which database
+        Layer.catchAllCause((cause) =>
+          Layer.fail(
+            new EngineLayer.EngineError({
+              detail: `The fleet database ${"file" in database ? database.file : "(the postgres:// URL)"} cannot be opened (${detailOf(cause)}): check --fleet-database (the --database of \`sra-upgrade fleet run\`).`
+            })
+          )
+        )
       )
+
+const detailOf = (cause: Cause.Cause<unknown>): string => {
+  const e = Cause.squash(cause)
+  return e instanceof Error ? e.message : String(e)
+}
