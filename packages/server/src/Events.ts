@@ -21,6 +21,9 @@
  *   is), sent in writes of at most `maxChunkBytes`, until its cursor is back
  *   in the ring. Nothing is lost and nothing is dropped.
  *
+ * - A finished run's ring is let go when its last stream closes (a stream
+ *   opened later reads the journal): memory does not grow with the runs.
+ *
  * The cursor is checked against the sequence, so an event is sent once,
  * whether it came from the journal or the feed.
  *
@@ -197,6 +200,8 @@ interface Feed {
   reading: Promise<Backlog> | undefined
   /** Subscribers reading the backlog: it is let go when none is. */
   catchingUp: number
+  /** Open streams of this run: the ring of a finished run is let go when none is. */
+  subscribers: number
 }
 
 /** One open stream: where it is and whether it reads the journal. */
@@ -239,7 +244,8 @@ export const make = (options: Options = {}) =>
           batch: undefined,
           backlog: undefined,
           reading: undefined,
-          catchingUp: 0
+          catchingUp: 0,
+          subscribers: 0
         }
         feeds.set(runId, feed)
       }
@@ -274,6 +280,18 @@ export const make = (options: Options = {}) =>
       return Deferred.succeed(kick, undefined)
     }
 
+    /**
+     * A finished run's frames are let go once nobody follows it: a stream
+     * opened later reads the journal (only the last sequence is kept).
+     */
+    const letGo = (feed: Feed) => {
+      if (feed.finished && feed.subscribers === 0) {
+        feed.frames.length = 0
+        feed.batch = undefined
+        feed.backlog = undefined
+      }
+    }
+
     const publish = (envelope: RunEvent.Envelope) =>
       Effect.suspend(() => {
         const feed = feedOf(envelope.runId)
@@ -281,7 +299,10 @@ export const make = (options: Options = {}) =>
         feed.frames.push({ seq: envelope.seq, bytes: encoder.encode(frameOf(envelope)) })
         if (feed.frames.length > ringSize) feed.frames.splice(0, feed.frames.length - ringSize)
         feed.latest = envelope.seq
-        if (envelope.event._tag === "RunFinished") feed.finished = true
+        if (envelope.event._tag === "RunFinished") {
+          feed.finished = true
+          letGo(feed)
+        }
         return Effect.zipRight(changed(feed), PubSub.publish(hub, { _tag: "Journal", envelope }))
       })
 
@@ -463,12 +484,16 @@ export const make = (options: Options = {}) =>
         Stream.acquireRelease(
           Effect.sync(() => {
             subscribers++
+            feedOf(runId).subscribers++
             return { catchingUp: false } as Subscriber
           }),
           (sub) =>
             Effect.sync(() => {
               subscribers--
-              leaveCatchUp(feedOf(runId), sub)
+              const feed = feedOf(runId)
+              feed.subscribers--
+              leaveCatchUp(feed, sub)
+              letGo(feed)
             })
         ).pipe(
           Stream.flatMap((sub) =>

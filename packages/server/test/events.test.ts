@@ -59,9 +59,12 @@ describe("event streams", () => {
         expect.stringMatching(/^data: \{"runId":"r1","seq":4,"event":\{.*"_tag":"StepStarted"\}\}$/)
       ])
       // a stream opened after the end replays and ends at once; subscribers are counted and released
+      // the finished run's ring was let go with its last stream: a stream opened later reads the journal
+      expect((yield* events.stats).frames).toBe(0)
       const late = text(yield* Stream.runCollect(events.sse("r1", 3)))
       expect(ids(late)).toEqual([4, 5])
       expect((yield* events.stats).subscribers).toBe(0)
+      expect((yield* events.stats).frames).toBe(0)
     }).pipe(Effect.provide(layer))
   )
 

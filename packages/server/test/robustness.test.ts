@@ -5,7 +5,9 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import { spawn } from "node:child_process"
+import * as fs from "node:fs"
 import * as http from "node:http"
+import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as v8 from "node:v8"
 import * as vm from "node:vm"
@@ -133,7 +135,7 @@ describe("robustness", () => {
         const finished = retained()
         // what the service holds: one shared ring per run (not a queue per subscriber), a cursor per subscriber
         expect(stats.frames).toBeLessThanOrEqual(2048)
-        const journalBytes = stats.bytes
+        const journalBytes = fs.statSync(path.join(p.runsDir, `${run.runId}.jsonl`)).size
         expect(journalBytes).toBeGreaterThan(polls * 256)
         // 200 per-subscriber copies of the run's events would be 200 × journalBytes (~80 MB)
         expect(finished - connected).toBeLessThan(journalBytes * 20)
@@ -152,6 +154,8 @@ describe("robustness", () => {
         expect(ids.length).toBeGreaterThan(polls)
         expect(ids).toEqual(Array.from({ length: ids.length }, (_, i) => i + 1))
         yield* eventually(p.events, (s) => s.subscribers === 0, "streams closed")
+        // the finished run's ring is let go with its last stream
+        expect((yield* p.events).frames).toBe(0)
       }),
     300_000
   )
