@@ -132,6 +132,18 @@ const subscribers = (url: string, token: string, runId: string, n: number) => {
   return { go: () => child.stdin!.write("go\n"), done }
 }
 
+/** Peak resident set size of this process (the service), sampled every 50 ms while `effect` runs. */
+const peakRss = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function* () {
+    let peak = process.memoryUsage.rss()
+    const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 50)
+    const a = yield* Effect.ensuring(
+      effect,
+      Effect.sync(() => clearInterval(timer))
+    )
+    return { ...a, peakRss: Math.max(peak, process.memoryUsage.rss()) }
+  })
+
 const round = (n: number) =>
   Effect.scoped(
     Effect.gen(function* () {
@@ -186,10 +198,11 @@ const main = Effect.gen(function* () {
   const baseline = yield* journalRate
   console.log(`journal append (fsync each), no service:      ${fmt(baseline)} records/s`)
   for (const n of [1, 200]) {
-    const r = yield* round(n)
+    const r = yield* peakRss(round(n))
     console.log(
       `${String(n).padStart(3)} subscriber(s): run appended ${fmt(r.appendRate)} records/s; ` +
         `delivered ${fmt(r.perSubscriber)} events/s to each, ${fmt(r.total)} events/s in all` +
+        `; service peak RSS ${fmt(r.peakRss / 2 ** 20)} MiB` +
         (r.complete ? "" : " (SUBSCRIBERS DISAGREE)")
     )
   }

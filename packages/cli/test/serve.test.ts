@@ -40,4 +40,12 @@ describe("sra-upgrade serve", () => {
     expect(webhooks.code).toBe(2)
     expect(webhooks.stderr).toContain("NOPE_NOT_SET_1")
   })
+
+  it("names a fleet database it cannot open", async () => {
+    const missing = join(folder({}), "no-such-folder", "fleet.db")
+    const r = await runCli("serve", "--demo", "--port", "0", "--fleet-database", missing)
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain(`The fleet database ${missing} cannot be opened`)
+    expect(r.stderr).toContain("check --fleet-database")
+  }, 120_000)
 })

@@ -128,6 +128,23 @@ const inFlight = (s: SiteState) => s._tag === "Admitted" || s._tag === "Running"
 const finished = (s: SiteState) => s._tag === "Succeeded" || s._tag === "Failed" || s._tag === "Skipped"
 
 /**
+ * The approval of a wave by an authenticated principal (the portal), with
+ * its mandatory comment.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export class WaveApproval extends Schema.Class<WaveApproval>("WaveApproval")({
+  /** Index of the wave (0 = the first). */
+  wave: Schema.Number,
+  /** The principal's id (from its token, never from a request body). */
+  by: Schema.String,
+  role: Schema.String,
+  comment: Schema.NonEmptyTrimmedString,
+  at: Schema.Date
+}) {}
+
+/**
  * The operator's controls of the whole rollout.
  *
  * @since 0.3.0
@@ -137,8 +154,27 @@ export class Controls extends Schema.Class<Controls>("RolloutControls")({
   paused: Schema.optionalWith(Schema.Boolean, { default: () => false }),
   aborted: Schema.optionalWith(Schema.Boolean, { default: () => false }),
   /** Indexes of the waves whose approval was given. */
-  approvedWaves: Schema.optionalWith(Schema.Array(Schema.Number), { default: () => [] })
+  approvedWaves: Schema.optionalWith(Schema.Array(Schema.Number), { default: () => [] }),
+  /** Who approved which wave, when, and why (the audit trail of `approveWave` with an approver). */
+  waveApprovals: Schema.optionalWith(Schema.Array(WaveApproval), { default: () => [] })
 }) {}
+
+/**
+ * The controls with wave `wave` (0 = the first) approved, and who approved
+ * it when given. A wave already approved is left as it is (its first
+ * approval stands).
+ *
+ * @since 0.3.0
+ * @category combinators
+ */
+export const withWaveApproved = (controls: Controls, wave: number, approval?: WaveApproval): Controls =>
+  controls.approvedWaves.includes(wave)
+    ? controls
+    : new Controls({
+        ...controls,
+        approvedWaves: [...controls.approvedWaves, wave].sort((a, b) => a - b),
+        waveApprovals: approval === undefined ? controls.waveApprovals : [...controls.waveApprovals, approval]
+      })
 
 // ---------------------------------------------------------------------------
 // decisions

@@ -304,3 +304,28 @@ export const make = (options?: {
 export const layer = (options?: {
   readonly prefix?: string
 }): Layer.Layer<FleetStore, FleetStoreError, SqlClient.SqlClient> => Layer.effect(FleetStore, make(options))
+
+/**
+ * Approve a wave (index, 0 = the first) of a rollout: the one way the CLI
+ * and the portal give a wave's approval. With `approval`, who approved and
+ * why is kept in the controls (the audit trail). Approving an approved wave
+ * changes nothing (a retried request is harmless) and returns the controls.
+ *
+ * @since 0.3.0
+ * @category combinators
+ */
+export const approveWave = (
+  rolloutId: string,
+  wave: number,
+  approval?: Admission.WaveApproval
+): Effect.Effect<Admission.Controls, FleetStoreError, FleetStore> =>
+  Effect.gen(function* () {
+    const store = yield* FleetStore
+    const stored = yield* store.get(rolloutId)
+    if (!Number.isInteger(wave) || wave < 0 || wave >= stored.plan.waves.length)
+      return yield* new FleetStoreError({
+        rolloutId,
+        reason: new UnknownWave({ wave, waves: stored.plan.waves.length })
+      })
+    return yield* store.updateControls(rolloutId, (c) => Admission.withWaveApproved(c, wave, approval))
+  })

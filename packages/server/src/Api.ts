@@ -7,7 +7,7 @@
  * `sites` (site files with live health), `plans` (plan JSON and Markdown
  * runbook), `runs` (start, list, get, report, cancel, resume), `events`
  * (server-sent events of a run: `id` = journal sequence), `gates` (open gates;
- * approve, reject, defer).
+ * approve, reject, defer), `fleet` (rollouts, wave approvals).
  *
  * Every endpoint needs a bearer token; only the event stream (and closing a
  * session) also accepts the page's session cookie. Errors are typed, with a
@@ -23,6 +23,7 @@ import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as HttpApiSecurity from "@effect/platform/HttpApiSecurity"
 import * as OpenApi from "@effect/platform/OpenApi"
 import { Operator, Plan, RunReport } from "@sra-upgrade/core"
+import { Admission } from "@sra-upgrade/fleet"
 import * as Context from "effect/Context"
 import * as Schema from "effect/Schema"
 import { Principal, sessionCookie } from "./Auth.js"
@@ -65,8 +66,8 @@ export class Forbidden extends Schema.TaggedError<Forbidden>()(
  */
 export class NotFound extends Schema.TaggedError<NotFound>()(
   "NotFound",
-  { resource: Schema.Literal("site", "run", "gate", "route"), id: Schema.String, message: Schema.String },
-  HttpApiSchema.annotations({ status: 404, description: "No such site, run, gate or route" })
+  { resource: Schema.Literal("site", "run", "gate", "route", "rollout"), id: Schema.String, message: Schema.String },
+  HttpApiSchema.annotations({ status: 404, description: "No such site, run, gate, rollout or route" })
 ) {}
 
 /**
@@ -97,14 +98,15 @@ export class Conflict extends Schema.TaggedError<Conflict>()(
 
 /**
  * 400: a well-formed request the service cannot act on: the method does not
- * fit the site, the site file is invalid, evidence is missing or unknown.
+ * fit the site, the site file is invalid, evidence is missing or unknown, the
+ * rollout has no such wave or the wave needs no approval.
  *
  * @since 0.3.0
  * @category errors
  */
 export class Invalid extends Schema.TaggedError<Invalid>()(
   "Invalid",
-  { reason: Schema.Literal("plan", "site", "evidence", "run"), message: Schema.String },
+  { reason: Schema.Literal("plan", "site", "evidence", "run", "wave"), message: Schema.String },
   HttpApiSchema.annotations({ status: 400, description: "The request cannot be acted on" })
 ) {}
 
@@ -141,8 +143,11 @@ export class LengthRequired extends Schema.TaggedError<LengthRequired>()(
  */
 export class Unavailable extends Schema.TaggedError<Unavailable>()(
   "Unavailable",
-  { reason: Schema.Literal("appliance", "secret", "journal"), message: Schema.String },
-  HttpApiSchema.annotations({ status: 503, description: "An appliance, a secret or the journal is unavailable" })
+  { reason: Schema.Literal("appliance", "secret", "journal", "fleet"), message: Schema.String },
+  HttpApiSchema.annotations({
+    status: 503,
+    description: "An appliance, a secret, the journal or the fleet database is unavailable (or not configured)"
+  })
 ) {}
 
 // ---------------------------------------------------------------------------
@@ -596,6 +601,98 @@ export class GatesGroup extends HttpApiGroup.make("gates")
   .prefix("/api/v1")
   .annotate(OpenApi.Description, "Manual gates: instructions, evidence, policy; approve, reject or defer") {}
 
+// ---------------------------------------------------------------------------
+// fleet rollouts
+// ---------------------------------------------------------------------------
+
+/**
+ * A site of a fleet rollout: its wave (1 = the first), its state in the
+ * rollout's ledger and the id of its run's journal.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export class RolloutSiteView extends Schema.Class<RolloutSiteView>("RolloutSiteView")({
+  id: Schema.String,
+  wave: Schema.Number,
+  hostname: Schema.String,
+  kind: Schema.String,
+  timeZone: Schema.String,
+  runId: Schema.String,
+  state: Admission.SiteState
+}) {}
+
+/**
+ * A fleet rollout as `sra-upgrade fleet status` shows it: the summary (status,
+ * counts, per wave: approval needed and given), every site's state, the
+ * controls and who approved which wave with what comment.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export class RolloutView extends Schema.Class<RolloutView>("RolloutView")({
+  rolloutId: Schema.String,
+  name: Schema.String,
+  summary: Admission.Summary,
+  sites: Schema.Array(RolloutSiteView),
+  paused: Schema.Boolean,
+  aborted: Schema.Boolean,
+  approvals: Schema.Array(Admission.WaveApproval)
+}) {}
+
+/**
+ * The approval of a wave: the principal is the authenticated caller (never a
+ * name from the body); the comment is mandatory.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export class WaveApprovalRequest extends Schema.Class<WaveApprovalRequest>("WaveApprovalRequest")({
+  comment: Schema.Trim.pipe(
+    Schema.minLength(1, { message: () => "a comment is required: say why the next wave may start" }),
+    Schema.maxLength(2000)
+  )
+}) {}
+
+const rolloutIdParam = HttpApiSchema.param("rolloutId", Id)
+const waveParam = HttpApiSchema.param(
+  "wave",
+  Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 10_000)).annotations({
+    description: "the wave's number (1 = the first)"
+  })
+)
+
+/**
+ * Fleet rollouts (read-only) and wave approvals, over the fleet's database
+ * (`serve --fleet-database`).
+ *
+ * @since 0.3.0
+ * @category api
+ */
+export class FleetGroup extends HttpApiGroup.make("fleet")
+  .add(HttpApiEndpoint.get("list", "/fleet/rollouts").addSuccess(Schema.Array(RolloutView)).addError(Unavailable))
+  .add(
+    HttpApiEndpoint.get("get")`/fleet/rollouts/${rolloutIdParam}`
+      .addSuccess(RolloutView)
+      .addError(NotFound)
+      .addError(Unavailable)
+  )
+  .add(
+    HttpApiEndpoint.post("approveWave")`/fleet/rollouts/${rolloutIdParam}/waves/${waveParam}/approve`
+      .setPayload(WaveApprovalRequest)
+      .addSuccess(RolloutView)
+      .addError(Forbidden)
+      .addError(NotFound)
+      .addError(Invalid)
+      .addError(Unavailable)
+  )
+  .middleware(Authentication)
+  .prefix("/api/v1")
+  .annotate(
+    OpenApi.Description,
+    "Fleet rollouts: status per wave and site (viewer); approve a wave that waits for its approval (approver, with a comment)"
+  ) {}
+
 /**
  * The portal API.
  *
@@ -609,6 +706,7 @@ export class PortalApi extends HttpApi.make("portal")
   .add(RunsGroup)
   .add(EventsGroup)
   .add(GatesGroup)
+  .add(FleetGroup)
   .addError(PayloadTooLarge)
   .addError(LengthRequired)
   .annotate(OpenApi.Title, "sra-upgrade portal")

@@ -2,16 +2,30 @@
  * Live events of runs, from the journal: the server-sent event stream of a
  * run and the notices other parts of the service (webhooks) listen to.
  *
- * The journal is the source of truth. A stream starts by replaying the
- * journal after `Last-Event-ID`, then follows the run's feed: an in-memory
- * ring of the last frames, each encoded once and shared by every subscriber,
- * and a signal replaced at each new event. A subscriber holds only its
- * cursor (the last sequence sent), so 200 streams on one run cost 200
- * cursors; a subscriber that fell behind the ring reads the journal again. A
- * slow reader never blocks the run: the run only appends to the ring and
- * completes a signal; the reader's socket applies back-pressure to its own
- * stream. The cursor is checked against the sequence, so an event is sent
- * once, whether it came from the journal or the feed.
+ * The journal is the source of truth. Each run has one feed, shared by all
+ * its subscribers: an in-memory ring of the last frames, each encoded once,
+ * and a signal. A subscriber holds only its cursor (the last sequence sent),
+ * so 200 streams on one run cost 200 cursors, not 200 queues.
+ *
+ * - The run never waits for a reader: publishing appends to the ring and
+ *   marks the feed; the feed's subscribers are woken at most once per
+ *   `flushMillis` (50 ms), each taking every frame after its cursor in one
+ *   write. Readers that keep up share that write's bytes (one buffer per
+ *   batch per run, not per subscriber), so the fan-out costs one wake-up per
+ *   subscriber per flush however fast the run appends.
+ * - A write holds at most `maxChunkBytes` (64 KiB) of frames, and the next
+ *   write waits for the socket to drain: what a reader that does not read
+ *   costs is its cursor and at most one such write.
+ * - A new subscriber, or one that fell behind the ring, reads the journal:
+ *   one read per run shared by all subscribers catching up (kept while any
+ *   is), sent in writes of at most `maxChunkBytes`, until its cursor is back
+ *   in the ring. Nothing is lost and nothing is dropped.
+ *
+ * - A finished run's ring is let go when its last stream closes (a stream
+ *   opened later reads the journal): memory does not grow with the runs.
+ *
+ * The cursor is checked against the sequence, so an event is sent once,
+ * whether it came from the journal or the feed.
  *
  * Frames: `id: <seq>`, `event: <tag>`, `data: <journal record as JSON>`;
  * `event: gates` (no id) with the open gates when they change; `event: end`
@@ -68,6 +82,13 @@ export interface Options {
   readonly keepAliveMillis?: number | undefined
   /** Frames kept in memory per run (default 2048). */
   readonly ringSize?: number | undefined
+  /**
+   * Subscribers are woken at most once per this many ms per run, each sending
+   * every frame since its cursor in one write (default 50; 0: at each event).
+   */
+  readonly flushMillis?: number | undefined
+  /** The most bytes in one write to one subscriber (default 64 KiB; a larger frame goes alone). */
+  readonly maxChunkBytes?: number | undefined
   /** The `retry:` sent to browsers, ms (default 3000). */
   readonly retryMillis?: number | undefined
 }
@@ -85,6 +106,12 @@ export interface Stats {
   readonly frames: number
   readonly bytes: number
   readonly subscribers: number
+  /** Subscribers reading the journal (new, or fallen behind the ring). */
+  readonly catchingUp: number
+  /** Frames held by the journal reads shared by those subscribers. */
+  readonly backlogFrames: number
+  /** The largest write handed to one subscriber so far, bytes. */
+  readonly largestWrite: number
 }
 
 /**
@@ -137,13 +164,49 @@ const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
   return out
 }
 
+interface Frame {
+  readonly seq: number
+  readonly bytes: Uint8Array
+}
+
+/** Index of the first frame after `seq` (frames sorted by sequence). */
+const after = (frames: ReadonlyArray<Frame>, seq: number): number => {
+  let lo = 0
+  let hi = frames.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (frames[mid]!.seq <= seq) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
+/** The journal's frames, read once for every subscriber catching up. */
+interface Backlog {
+  readonly frames: ReadonlyArray<Frame>
+  readonly finished: boolean
+}
+
 interface Feed {
-  readonly frames: Array<{ readonly seq: number; readonly bytes: Uint8Array }>
+  readonly frames: Array<Frame>
   latest: number
   finished: boolean
   gates: Uint8Array | undefined
   gatesVersion: number
   signal: Deferred.Deferred<void>
+  /** The last batch of frames written, shared by the subscribers at the same cursor. */
+  batch: { readonly from: number; readonly to: number; readonly bytes: Uint8Array } | undefined
+  backlog: Backlog | undefined
+  reading: Promise<Backlog> | undefined
+  /** Subscribers reading the backlog: it is let go when none is. */
+  catchingUp: number
+  /** Open streams of this run: the ring of a finished run is let go when none is. */
+  subscribers: number
+}
+
+/** One open stream: where it is and whether it reads the journal. */
+interface Subscriber {
+  catchingUp: boolean
 }
 
 /**
@@ -157,13 +220,16 @@ export const make = (options: Options = {}) =>
     const journal = yield* Journal.Journal
     const hub = yield* PubSub.unbounded<Notice>()
     const keepAlive = Duration.millis(options.keepAliveMillis ?? 15_000)
-    const ringSize = options.ringSize ?? 2048
+    const ringSize = Math.max(1, options.ringSize ?? 2048)
+    const flushMillis = Math.max(0, options.flushMillis ?? 50)
+    const maxChunkBytes = Math.max(1, options.maxChunkBytes ?? 64 * 1024)
     const retry = encoder.encode(`retry: ${options.retryMillis ?? 3000}\n\n`)
     const ping = encoder.encode(": keep-alive\n\n")
     const end = encoder.encode("event: end\ndata: {}\n\n")
     const feeds = new Map<string, Feed>()
     let subscribers = 0
     let ticks = 0
+    let largestWrite = 0
 
     const feedOf = (runId: string): Feed => {
       let feed = feeds.get(runId)
@@ -174,7 +240,12 @@ export const make = (options: Options = {}) =>
           finished: false,
           gates: undefined,
           gatesVersion: 0,
-          signal: Deferred.unsafeMake<void>(FiberId.none)
+          signal: Deferred.unsafeMake<void>(FiberId.none),
+          batch: undefined,
+          backlog: undefined,
+          reading: undefined,
+          catchingUp: 0,
+          subscribers: 0
         }
         feeds.set(runId, feed)
       }
@@ -187,6 +258,40 @@ export const make = (options: Options = {}) =>
       return Deferred.succeed(old, undefined)
     }
 
+    // the flusher: feeds with new frames are woken once per flush interval, whatever the number of events
+    const dirty = new Set<Feed>()
+    let kick = Deferred.unsafeMake<void>(FiberId.none)
+    if (flushMillis > 0)
+      yield* Effect.forkScoped(
+        Effect.forever(
+          Effect.gen(function* () {
+            yield* Deferred.await(kick)
+            yield* Effect.sleep(Duration.millis(flushMillis))
+            kick = Deferred.unsafeMake<void>(FiberId.none)
+            const woken = [...dirty]
+            dirty.clear()
+            for (const feed of woken) yield* wake(feed)
+          })
+        )
+      )
+    const changed = (feed: Feed) => {
+      if (flushMillis === 0) return wake(feed)
+      dirty.add(feed)
+      return Deferred.succeed(kick, undefined)
+    }
+
+    /**
+     * A finished run's frames are let go once nobody follows it: a stream
+     * opened later reads the journal (only the last sequence is kept).
+     */
+    const letGo = (feed: Feed) => {
+      if (feed.finished && feed.subscribers === 0) {
+        feed.frames.length = 0
+        feed.batch = undefined
+        feed.backlog = undefined
+      }
+    }
+
     const publish = (envelope: RunEvent.Envelope) =>
       Effect.suspend(() => {
         const feed = feedOf(envelope.runId)
@@ -194,8 +299,11 @@ export const make = (options: Options = {}) =>
         feed.frames.push({ seq: envelope.seq, bytes: encoder.encode(frameOf(envelope)) })
         if (feed.frames.length > ringSize) feed.frames.splice(0, feed.frames.length - ringSize)
         feed.latest = envelope.seq
-        if (envelope.event._tag === "RunFinished") feed.finished = true
-        return Effect.zipRight(wake(feed), PubSub.publish(hub, { _tag: "Journal", envelope }))
+        if (envelope.event._tag === "RunFinished") {
+          feed.finished = true
+          letGo(feed)
+        }
+        return Effect.zipRight(changed(feed), PubSub.publish(hub, { _tag: "Journal", envelope }))
       })
 
     const catchUp = (runId: string) =>
@@ -225,16 +333,7 @@ export const make = (options: Options = {}) =>
       readonly done: boolean
     }
 
-    /**
-     * Frames after `seq` from the journal (a new subscriber, or one that fell
-     * behind the ring). Subscribers asking at the same time share one read.
-     */
-    type Frames = {
-      readonly frames: ReadonlyArray<{ readonly seq: number; readonly bytes: Uint8Array }>
-      readonly finished: boolean
-    }
-    const reads = new Map<string, Promise<Frames>>()
-    const readFrames = (runId: string): Effect.Effect<Frames> =>
+    const readBacklog = (runId: string): Effect.Effect<Backlog> =>
       journal.read(runId).pipe(
         Effect.map((c) => ({
           frames: c.records.map((r) => ({ seq: r.seq, bytes: encoder.encode(frameOf(r)) })),
@@ -242,64 +341,123 @@ export const make = (options: Options = {}) =>
         })),
         Effect.orElseSucceed(() => ({ frames: [], finished: false }))
       )
-    const fromJournal = (runId: string, seq: number) =>
-      Effect.flatMap(Effect.runtime<never>(), (runtime) =>
-        Effect.promise(() => {
-          let read = reads.get(runId)
-          if (read === undefined) {
-            read = Runtime.runPromise(runtime)(readFrames(runId)).finally(() => reads.delete(runId))
-            reads.set(runId, read)
-          }
-          return read
-        })
-      ).pipe(Effect.map((r) => ({ frames: r.frames.filter((f) => f.seq > seq), finished: r.finished })))
 
-    const step = (runId: string) => (cursor: Cursor) =>
+    /**
+     * The journal's frames for a subscriber after `seq`: the feed's backlog
+     * if it holds frames after `seq`, else a new read (subscribers asking at
+     * the same time share it).
+     */
+    const backlogOf = (runId: string, feed: Feed, seq: number) =>
+      Effect.suspend(() => {
+        const held = feed.backlog
+        if (held !== undefined && (held.frames[held.frames.length - 1]?.seq ?? 0) > seq) return Effect.succeed(held)
+        return Effect.flatMap(Effect.runtime<never>(), (runtime) =>
+          Effect.promise(() => {
+            if (feed.reading === undefined)
+              feed.reading = Runtime.runPromise(runtime)(readBacklog(runId)).finally(() => (feed.reading = undefined))
+            return feed.reading
+          })
+        ).pipe(
+          Effect.map((read) => {
+            if (feed.catchingUp > 0) feed.backlog = read
+            return read
+          })
+        )
+      })
+
+    const enterCatchUp = (feed: Feed, sub: Subscriber) => {
+      if (!sub.catchingUp) {
+        sub.catchingUp = true
+        feed.catchingUp++
+      }
+    }
+    const leaveCatchUp = (feed: Feed, sub: Subscriber) => {
+      if (sub.catchingUp) {
+        sub.catchingUp = false
+        if (--feed.catchingUp === 0) feed.backlog = undefined
+      }
+    }
+
+    const step = (runId: string, sub: Subscriber) => (cursor: Cursor) =>
       Effect.gen(function* () {
         if (cursor.done) return Option.none()
         const feed = feedOf(runId)
-        const signal = feed.signal // taken before looking: a publish after this wakes us
+        const signal = feed.signal // taken before looking: a wake after this wakes us
         const out: Array<Uint8Array> = []
         let seq = cursor.seq
+        let more = false // the write is full: come back at once for the rest
         let finished = false
-        if (!cursor.started) {
-          out.push(retry)
-          const read = yield* fromJournal(runId, seq)
-          for (const f of read.frames) {
-            out.push(f.bytes)
-            seq = f.seq
-          }
-          if (read.finished) finished = true
-        } else if (feed.latest > seq) {
-          const first = feed.frames[0]
-          if (first !== undefined && first.seq <= seq + 1) {
-            for (const f of feed.frames) if (f.seq > seq) out.push(f.bytes)
-            seq = feed.latest
-          } else {
-            for (const f of (yield* fromJournal(runId, seq)).frames) {
-              out.push(f.bytes)
-              seq = f.seq
+        if (!cursor.started) out.push(retry)
+        const gatesSeen = feed.gatesVersion // the version of the gates frame taken now (a read below may yield)
+        const gatesPart = gatesSeen !== cursor.gatesVersion && feed.gates !== undefined ? feed.gates : undefined
+        // the write's budget for frames: what goes with them (`retry:`, gates, end) counts
+        const budget =
+          maxChunkBytes - (cursor.started ? 0 : retry.byteLength) - (gatesPart?.byteLength ?? 0) - end.byteLength
+        const first = feed.frames[0]
+        if (first !== undefined && first.seq <= seq + 1) {
+          // in the ring
+          leaveCatchUp(feed, sub)
+          if (feed.latest > seq) {
+            const from = after(feed.frames, seq)
+            let to = from
+            let size = 0
+            while (to < feed.frames.length && (to === from || size + feed.frames[to]!.bytes.byteLength <= budget))
+              size += feed.frames[to++]!.bytes.byteLength
+            more = to < feed.frames.length
+            const last = feed.frames[to - 1]!.seq
+            const batch = feed.batch
+            if (batch !== undefined && batch.from === seq && batch.to === last) out.push(batch.bytes)
+            else {
+              const bytes = concat(feed.frames.slice(from, to).map((f) => f.bytes))
+              feed.batch = { from: seq, to: last, bytes }
+              out.push(bytes)
             }
+            seq = last
           }
+        } else if (!cursor.started || sub.catchingUp || feed.latest > seq) {
+          // before the ring (or nothing in memory yet, or more of the journal to send): the journal
+          enterCatchUp(feed, sub)
+          const backlog = yield* backlogOf(runId, feed, seq)
+          const from = after(backlog.frames, seq)
+          let to = from
+          let size = 0
+          while (to < backlog.frames.length && (to === from || size + backlog.frames[to]!.bytes.byteLength <= budget))
+            size += backlog.frames[to++]!.bytes.byteLength
+          for (let i = from; i < to; i++) out.push(backlog.frames[i]!.bytes)
+          if (to > from) seq = backlog.frames[to - 1]!.seq
+          // nothing newer in the journal (a read that failed): wait for the next wake rather than read again at once
+          more = to > from && (to < backlog.frames.length || feed.latest > seq)
+          if (!more && backlog.finished) finished = true
+          if (!more) leaveCatchUp(feed, sub)
         }
         let gatesVersion = cursor.gatesVersion
-        if (feed.gatesVersion !== gatesVersion && feed.gates !== undefined) {
-          out.push(feed.gates)
-          gatesVersion = feed.gatesVersion
+        if (gatesPart !== undefined) {
+          out.push(gatesPart)
+          gatesVersion = gatesSeen
         }
-        if ((finished || feed.finished) && seq >= feed.latest) {
+        if (!more && (finished || feed.finished) && seq >= feed.latest) {
           out.push(end)
-          return Option.some([Chunk.of(concat(out)), { seq, gatesVersion, started: true, done: true }] as const)
+          leaveCatchUp(feed, sub)
+          return Option.some([
+            Chunk.of(written(concat(out))),
+            { seq, gatesVersion, started: true, done: true }
+          ] as const)
         }
         if (out.length === 0) {
-          // nothing new: wait for the next event or gate change, or the keep-alive tick (then send a comment)
+          // nothing new: wait for the next wake (new frames, gate change) or the keep-alive tick (then a comment)
           const tick = ticks
           yield* Deferred.await(signal)
           if (ticks !== tick && feed.latest <= seq && feed.gatesVersion === gatesVersion) out.push(ping)
         }
+        const next = { seq, gatesVersion, started: true, done: false }
         // one buffer per wake-up: one write to the socket however many frames it holds
-        return Option.some([Chunk.of(concat(out)), { seq, gatesVersion, started: true, done: false }] as const)
+        return Option.some([out.length === 0 ? Chunk.empty() : Chunk.of(written(concat(out))), next] as const)
       })
+
+    const written = (bytes: Uint8Array) => {
+      if (bytes.byteLength > largestWrite) largestWrite = bytes.byteLength
+      return bytes
+    }
 
     // one timer for every stream: each tick wakes the feeds, and streams with nothing to send send a comment
     yield* Effect.forkScoped(
@@ -324,24 +482,39 @@ export const make = (options: Options = {}) =>
       listen: Effect.map(PubSub.subscribe(hub), (q) => Stream.fromQueue(q)),
       sse: (runId, lastEventId) =>
         Stream.acquireRelease(
-          Effect.sync(() => subscribers++),
-          () => Effect.sync(() => subscribers--)
+          Effect.sync(() => {
+            subscribers++
+            feedOf(runId).subscribers++
+            return { catchingUp: false } as Subscriber
+          }),
+          (sub) =>
+            Effect.sync(() => {
+              subscribers--
+              const feed = feedOf(runId)
+              feed.subscribers--
+              leaveCatchUp(feed, sub)
+              letGo(feed)
+            })
         ).pipe(
-          Stream.flatMap(() =>
+          Stream.flatMap((sub) =>
             Stream.unfoldChunkEffect<Cursor, Uint8Array, never, never>(
               { seq: Math.max(0, lastEventId), gatesVersion: 0, started: false, done: false },
-              step(runId)
+              step(runId, sub)
             )
           )
         ),
       stats: Effect.sync(() => {
         let frames = 0
         let bytes = 0
+        let catchingUp = 0
+        let backlogFrames = 0
         for (const f of feeds.values()) {
           frames += f.frames.length
           for (const x of f.frames) bytes += x.bytes.byteLength
+          catchingUp += f.catchingUp
+          backlogFrames += f.backlog?.frames.length ?? 0
         }
-        return { feeds: feeds.size, frames, bytes, subscribers }
+        return { feeds: feeds.size, frames, bytes, subscribers, catchingUp, backlogFrames, largestWrite }
       })
     })
   })

@@ -44,8 +44,10 @@ import {
   StreamAuthentication,
   Unauthenticated
 } from "./Api.js"
+import type { EngineLayer } from "@sra-upgrade/fleet"
 import * as Auth from "./Auth.js"
 import * as Events from "./Events.js"
+import * as Fleet from "./Fleet.js"
 import * as Gates from "./Gates.js"
 import * as Meta from "./internal/meta.js"
 import * as Page from "./Page.js"
@@ -90,6 +92,10 @@ export interface Options {
   readonly maxBodyBytes?: number | undefined
   /** Keep-alive interval of event streams (default 15 s). */
   readonly keepAliveMillis?: number | undefined
+  /** The fleet's database (`sra-upgrade fleet run --database`): rollouts and wave approvals in the API. */
+  readonly fleet?: Fleet.Database | undefined
+  /** Fan-out of event streams: ring size, flush interval, write size (see `Events.Options`). */
+  readonly eventStreams?: Omit<Events.Options, "keepAliveMillis"> | undefined
   /** Log every request (method, path, status). */
   readonly logRequests?: boolean | undefined
   /** The portal's address as people reach it (behind a proxy), for links in webhooks. */
@@ -275,6 +281,20 @@ const eventsHandlers = HttpApiBuilder.group(PortalApi, "events", (h) =>
   })
 )
 
+const fleetHandlers = HttpApiBuilder.group(PortalApi, "fleet", (h) =>
+  Effect.gen(function* () {
+    const fleet = yield* Fleet.Fleet
+    return h
+      .handle("list", () => fleet.list)
+      .handle("get", ({ path }) => fleet.get(path.rolloutId))
+      .handle("approveWave", ({ path, payload }) =>
+        Effect.flatMap(requireRole("approver", "approving a wave"), (p) =>
+          fleet.approveWave(path.rolloutId, path.wave, p, payload.comment)
+        )
+      )
+  })
+)
+
 const gatesHandlers = HttpApiBuilder.group(PortalApi, "gates", (h) =>
   Effect.gen(function* () {
     const gates = yield* Gates.Gates
@@ -376,11 +396,11 @@ export const layer = (
   options: Options
 ): Layer.Layer<
   PortalServer | Runs.Runs | Gates.Gates | Webhooks.Webhooks | Events.Events,
-  Auth.TokensFileError | Journal.JournalError | HttpServerError.ServeError
+  Auth.TokensFileError | Journal.JournalError | HttpServerError.ServeError | EngineLayer.EngineError
 > => {
   const runsDirectory = path.resolve(options.runsDirectory)
   const journal = Journal.layer({ directory: runsDirectory })
-  const events = Events.layer({ keepAliveMillis: options.keepAliveMillis })
+  const events = Events.layer({ ...options.eventStreams, keepAliveMillis: options.keepAliveMillis })
   const gates = Gates.layer({ runsDirectory, policies: options.policies, perform: options.perform })
   const sites =
     options.sites ?? Sites.layer({ directory: options.sitesDirectory, env: options.env, tuning: options.tuning })
@@ -422,12 +442,14 @@ export const layer = (
     plansHandlers,
     runsHandlers,
     eventsHandlers,
-    gatesHandlers
+    gatesHandlers,
+    fleetHandlers
   )
   const api = HttpApiBuilder.api(PortalApi).pipe(
     Layer.provide(groups),
     Layer.provide(Layer.mergeAll(authLayer, streamAuthLayer)),
-    Layer.provide(sessionKeyLayer(runsDirectory))
+    Layer.provide(sessionKeyLayer(runsDirectory)),
+    Layer.provide(Fleet.layer(options.fleet))
   )
   const limit = options.maxBodyBytes ?? 64 * 1024
   const serve = HttpApiBuilder.serve(options.logRequests === true ? HttpMiddleware.logger : undefined).pipe(

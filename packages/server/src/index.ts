@@ -26,6 +26,11 @@ export * as Events from "./Events.js"
 /**
  * @since 0.3.0
  */
+export * as Fleet from "./Fleet.js"
+
+/**
+ * @since 0.3.0
+ */
 export * as Gates from "./Gates.js"
 
 /**

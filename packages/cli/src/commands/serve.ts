@@ -10,6 +10,7 @@
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { Planners } from "@sra-upgrade/failover"
+import { EngineLayer } from "@sra-upgrade/fleet"
 import { Auth, Policy, Server, type Sites, Webhooks } from "@sra-upgrade/server"
 import { SimConfig, SimOperator, Simulator, SiteFile } from "@sra-upgrade/simulator"
 import * as Console from "effect/Console"
@@ -152,6 +153,12 @@ export const command = Command.make(
     publicUrl: Options.text("public-url").pipe(
       Options.optional,
       Options.withDescription("The portal's address as people reach it (behind a proxy), for links in webhooks.")
+    ),
+    fleetDatabase: Options.text("fleet-database").pipe(
+      Options.optional,
+      Options.withDescription(
+        "The fleet's database (a SQLite file or a postgres:// URL, the --database of `fleet run`): rollouts and wave approvals in the API."
+      )
     )
   },
   (o) =>
@@ -182,7 +189,8 @@ export const command = Command.make(
         ...(policies === undefined ? {} : { policies }),
         ...(webhooks === undefined ? {} : { webhooks }),
         logRequests: o.logRequests,
-        ...(Option.isSome(o.publicUrl) ? { publicUrl: o.publicUrl.value } : {})
+        ...(Option.isSome(o.publicUrl) ? { publicUrl: o.publicUrl.value } : {}),
+        ...(Option.isSome(o.fleetDatabase) ? { fleet: EngineLayer.parseDatabase(o.fleetDatabase.value) } : {})
       }
       if (!o.demo) {
         if (Option.isNone(o.tokens))

@@ -186,9 +186,7 @@ export const control = (
 export const approveWave = (wave: number) => (c: Admission.Controls, plan: Rollout.RolloutPlan) =>
   wave < 1 || wave > plan.waves.length
     ? Effect.fail(usage(`--wave ${wave}: the rollout has waves 1 to ${plan.waves.length}.`))
-    : Effect.succeed(
-        new Admission.Controls({ ...c, approvedWaves: [...new Set([...c.approvedWaves, wave - 1])].sort() })
-      )
+    : Effect.succeed(Admission.withWaveApproved(c, wave - 1))
 
 export { CliError }
 
