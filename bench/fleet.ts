@@ -186,7 +186,7 @@ const main = async () => {
   const pgBin = TestPostgres.binDir()
   if (pgBin === undefined) console.log("PostgreSQL: skipped (no initdb)")
   else {
-        for (const n of [1, 3]) {
+    for (const n of [1, 3]) {
       const { ms, hwm } = await Effect.runPromise(
         Effect.scoped(
           Effect.gen(function* () {
@@ -200,9 +200,13 @@ const main = async () => {
             // one after the other: each prints "ready" once its engine is up
             for (let i = 0; i < n; i++) {
               const port = yield* Effect.promise(freePort)
-              const child = spawn(process.execPath, ["--import", "tsx", process.argv[1]!, "--runner", srv.url, String(port)], {
-                stdio: ["ignore", "pipe", "inherit"]
-              })
+              const child = spawn(
+                process.execPath,
+                ["--import", "tsx", process.argv[1]!, "--runner", srv.url, String(port)],
+                {
+                  stdio: ["ignore", "pipe", "inherit"]
+                }
+              )
               runners.push(child)
               yield* Effect.promise(
                 () =>

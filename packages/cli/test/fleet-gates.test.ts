@@ -5,7 +5,16 @@
  * approves, and the site resumes and completes. Also: `fleet status` of a rollout in progress (bars, ETA).
  */
 import { Executor, Journal, Plan, StepHandler } from "@sra-upgrade/core"
-import { Admission, Engine, EngineLayer, FleetFile, FleetStore, Rollout, SiteWindow, SiteWorker } from "@sra-upgrade/fleet"
+import {
+  Admission,
+  Engine,
+  EngineLayer,
+  FleetFile,
+  FleetStore,
+  Rollout,
+  SiteWindow,
+  SiteWorker
+} from "@sra-upgrade/fleet"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
@@ -156,12 +165,38 @@ describe("sra-upgrade fleet answer (durable site gates)", () => {
     // other processes: status, a refused answer, the answer
     const status = await cli("fleet", "status", "--database", db)
     const bad = await cli(
-      "fleet", "answer", "--database", db, "--rollout", "gated", "--site", "gated", "--gate", "confirm-console",
-      "--approve", "--comment", "seen", "--evidence", "consoleVersion=24.1.0"
+      "fleet",
+      "answer",
+      "--database",
+      db,
+      "--rollout",
+      "gated",
+      "--site",
+      "gated",
+      "--gate",
+      "confirm-console",
+      "--approve",
+      "--comment",
+      "seen",
+      "--evidence",
+      "consoleVersion=24.1.0"
     )
     const good = await cli(
-      "fleet", "answer", "--database", db, "--site", "gated", "--gate", "confirm-console", "--approve",
-      "--comment", "seen 24.3.2 in Help > About", "--evidence", "consoleVersion=24.3.2", "--by", "carol"
+      "fleet",
+      "answer",
+      "--database",
+      db,
+      "--site",
+      "gated",
+      "--gate",
+      "confirm-console",
+      "--approve",
+      "--comment",
+      "seen 24.3.2 in Help > About",
+      "--evidence",
+      "consoleVersion=24.3.2",
+      "--by",
+      "carol"
     )
     // the runner again: the site takes the answer and completes
     const outcome = await Effect.runPromise(
@@ -176,7 +211,9 @@ describe("sra-upgrade fleet answer (durable site gates)", () => {
     const { result, events } = outcome
     expect(status.code, status.stderr).toBe(0)
     expect(status.stdout).toMatch(/Rollout gated .*: running; 1 succeeded, 0 failed, 1 running/)
-    expect(status.stdout).toMatch(/waiting: gated on gate confirm-console \(manual step: Confirm the console version, A\)/)
+    expect(status.stdout).toMatch(
+      /waiting: gated on gate confirm-console \(manual step: Confirm the console version, A\)/
+    )
     expect(status.stdout).toContain("1. Open Help > About on the console")
     expect(status.stdout).toContain("- consoleVersion: the version shown (version), expected 24.3.2")
     expect(status.stdout).toContain(

@@ -372,7 +372,10 @@ export const workflows = (
         if (!isWaiting(progress)) return progress
         // the run stopped at a gate: wait durably for its answer, then run the activity again (it resumes)
         for (let k = 1; ; k++) {
-          const millis = Math.min(Duration.toMillis(poll) * 2 ** Math.min(k - 1, 20), Math.max(Duration.toMillis(idle), Duration.toMillis(poll)))
+          const millis = Math.min(
+            Duration.toMillis(poll) * 2 ** Math.min(k - 1, 20),
+            Math.max(Duration.toMillis(idle), Duration.toMillis(poll))
+          )
           yield* DurableClock.sleep({ name: `gate/${n}/${k}`, duration: Duration.millis(millis) })
           const look = yield* Activity.make({
             name: `answer/${n}/${k}`,

@@ -325,14 +325,12 @@ export const make = (options?: {
       operation: string,
       eff: Effect.Effect<A, E | SqlError>
     ): Effect.Effect<A, Exclude<E, SqlError> | FleetStoreError> =>
-      sql
-        .withTransaction(eff)
-        .pipe(
-          Effect.catchIf(
-            (e): e is SqlError => (e as { _tag?: string })._tag === "SqlError",
-            (e) => Effect.fail(db(rolloutId, operation)(e))
-          )
-        ) as Effect.Effect<A, Exclude<E, SqlError> | FleetStoreError>
+      sql.withTransaction(eff).pipe(
+        Effect.catchIf(
+          (e): e is SqlError => (e as { _tag?: string })._tag === "SqlError",
+          (e) => Effect.fail(db(rolloutId, operation)(e))
+        )
+      ) as Effect.Effect<A, Exclude<E, SqlError> | FleetStoreError>
 
     const store: FleetStore["Type"] = {
       create: (plan) =>

@@ -183,9 +183,7 @@ export const toAnswer = (
   at: Date
 ): Either.Either<Operator.Answer, GateAnswerError> => {
   const refuse = (reason: typeof GateAnswerErrorReason.Type) =>
-    Either.left(
-      new GateAnswerError({ rolloutId: input.rolloutId, site: input.site, stepId: input.stepId, reason })
-    )
+    Either.left(new GateAnswerError({ rolloutId: input.rolloutId, site: input.site, stepId: input.stepId, reason }))
   const comment = input.comment.trim()
   if (comment === "") return refuse(new MissingComment())
   const approvals = [
@@ -201,10 +199,9 @@ export const toAnswer = (
   switch (input.decision) {
     case "approve": {
       const checked = GateEvidence.validate(gate.stepId, gate.evidence, input.evidence)
-      if (Either.isLeft(checked)) return refuse(new BadEvidence({ problems: checked.left.problems, fields: gate.evidence }))
-      return Either.right(
-        new Operator.Approved({ by: input.principal, evidence: input.evidence, comment, approvals })
-      )
+      if (Either.isLeft(checked))
+        return refuse(new BadEvidence({ problems: checked.left.problems, fields: gate.evidence }))
+      return Either.right(new Operator.Approved({ by: input.principal, evidence: input.evidence, comment, approvals }))
     }
     case "reject":
       return Either.right(new Operator.Rejected({ by: input.principal, reason: comment, comment, approvals }))

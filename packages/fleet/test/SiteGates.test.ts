@@ -178,7 +178,10 @@ describe("SiteGates (durable gates of a rollout's sites)", () => {
         expect(Admission.stateOf(during.ledger, "w0s0")._tag).toBe("Running")
         expect(fleet.effects.get("w0s0")).toBeUndefined()
         // answered through another connection to the database, as `fleet answer` does
-        yield* Engine.answerGate(answer({ rolloutId: plan.rolloutId })).pipe(Effect.provide(ledger(file)), Effect.scoped)
+        yield* Engine.answerGate(answer({ rolloutId: plan.rolloutId })).pipe(
+          Effect.provide(ledger(file)),
+          Effect.scoped
+        )
         const result = yield* Engine.awaitEnd(plan.rolloutId)
         expect(result.status).toBe("succeeded")
         expect(fleet.effects.get("w0s0")).toBe(1)
@@ -220,9 +223,10 @@ describe("SiteGates (durable gates of a rollout's sites)", () => {
           }).pipe(Effect.provide(engine(fleet, file)))
         )
         // no runner now: the answer goes into the ledger
-        yield* Engine.answerGate(
-          answer({ rolloutId: plan.rolloutId, principal: "bob", comment: "seen 24.3.2" })
-        ).pipe(Effect.provide(ledger(file)), Effect.scoped)
+        yield* Engine.answerGate(answer({ rolloutId: plan.rolloutId, principal: "bob", comment: "seen 24.3.2" })).pipe(
+          Effect.provide(ledger(file)),
+          Effect.scoped
+        )
         const result = yield* Effect.gen(function* () {
           yield* Engine.start(plan)
           return yield* Engine.awaitEnd(plan.rolloutId)
@@ -261,7 +265,12 @@ describe("SiteGates (durable gates of a rollout's sites)", () => {
           )
         )
         yield* Engine.answerGate(
-          answer({ rolloutId: plan.rolloutId, decision: "reject", comment: "console shows the old version", evidence: {} })
+          answer({
+            rolloutId: plan.rolloutId,
+            decision: "reject",
+            comment: "console shows the old version",
+            evidence: {}
+          })
         )
         const result = yield* Engine.awaitEnd(plan.rolloutId)
         expect(result.status).toBe("halted-budget")

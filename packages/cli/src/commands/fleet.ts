@@ -7,7 +7,16 @@
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { Admission, Engine, EngineLayer, FleetFile, FleetStore, Rollout, SiteGates, type SiteWorker } from "@sra-upgrade/fleet"
+import {
+  Admission,
+  Engine,
+  EngineLayer,
+  FleetFile,
+  FleetStore,
+  Rollout,
+  SiteGates,
+  type SiteWorker
+} from "@sra-upgrade/fleet"
 import * as Clock from "effect/Clock"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
@@ -295,8 +304,7 @@ export const answer = Command.make(
       const decisions = [o.approve && "approve", o.reject && "reject", o.defer && "defer"].filter(
         (d): d is "approve" | "reject" | "defer" => typeof d === "string"
       )
-      if (decisions.length !== 1)
-        return yield* usage("Give exactly one of --approve, --reject or --defer.")
+      if (decisions.length !== 1) return yield* usage("Give exactly one of --approve, --reject or --defer.")
       const id = yield* FleetRun.pick(Option.getOrUndefined(o.rollout))
       const record = yield* Engine.answerGate(
         new SiteGates.AnswerInput({
@@ -313,8 +321,7 @@ export const answer = Command.make(
         })
       ).pipe(
         Effect.mapError((e) =>
-          e._tag === "GateAnswerError" ||
-          (e._tag === "FleetStoreError" && e.reason._tag === "RolloutNotFound")
+          e._tag === "GateAnswerError" || (e._tag === "FleetStoreError" && e.reason._tag === "RolloutNotFound")
             ? usage(e.message)
             : failed(e.message)
         )

@@ -98,7 +98,9 @@ export const renderGates = (
       for (const e of SiteGates.describeEvidence(g)) lines.push(`      - ${e}`)
     }
     if (r.lastDeferral !== undefined)
-      lines.push(`    last deferred by ${r.lastDeferral.by}${r.lastDeferral.reason ? `: ${r.lastDeferral.reason}` : ""}`)
+      lines.push(
+        `    last deferred by ${r.lastDeferral.by}${r.lastDeferral.reason ? `: ${r.lastDeferral.reason}` : ""}`
+      )
     lines.push(
       `    answer: sra-upgrade fleet answer --rollout ${g.rolloutId} --site ${g.site} --gate ${g.stepId} --approve|--reject|--defer --comment "…"${g.evidence
         .map((e) => ` --evidence ${e.name}=…`)

@@ -10,7 +10,8 @@ import * as Schedule from "effect/Schedule"
  *
  * @internal
  */
-export const isSqliteBusy = (e: SqlError): boolean => /SQLITE_BUSY|database is locked/.test(String(e.cause ?? e.message))
+export const isSqliteBusy = (e: SqlError): boolean =>
+  /SQLITE_BUSY|database is locked/.test(String(e.cause ?? e.message))
 
 /** @internal */
 export const sqliteBusySchedule = Schedule.intersect(
