@@ -2,15 +2,16 @@
  * The fleet engine's own cost: N sites whose plans are S no-op steps, run
  * (1) directly by the executor on the memory journal, `cap` at a time (the
  * baseline: no engine, no database), (2) by the embedded engine (one runner,
- * SQLite file, SQL journal) and (3) by one runner on PostgreSQL (a throwaway
- * server from the machine's binaries; skipped when absent). Prints sites per
- * minute, the engine's overhead per site and per step over the baseline, and
- * the process's peak RSS.
+ * SQLite file, SQL journal) and (3) by 1 and by 3 runner *processes* on
+ * PostgreSQL (a throwaway server from the machine's binaries; skipped when
+ * absent), the rollout started and awaited by a client process (this one).
+ * Prints sites per minute, the engine's overhead per site and per step over
+ * the baseline, and the peak RSS (VmHWM) of each runner process.
  *
  *   pnpm exec tsx bench/fleet.ts [sites=200] [steps=3] [cap=50]
  *
  * Not measured here (see docs/fleet.md): simulated appliances (the sites'
- * plans do nothing) and several runner processes on PostgreSQL.
+ * plans do nothing, so the figures are the engine's own cost).
  */
 import { Executor, Journal, Operator, Plan, StepHandler } from "@sra-upgrade/core"
 import { Engine, EngineLayer, FleetFile, Rollout, SiteWindow, SiteWorker } from "@sra-upgrade/fleet"
@@ -19,12 +20,14 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 
-const [sites = 200, steps = 3, cap = 50] = process.argv.slice(2).map(Number)
+const runnerMode = process.argv[2] === "--runner"
+const [sites = 200, steps = 3, cap = 50] = runnerMode ? [] : process.argv.slice(2).map(Number)
 
 const always = [
   new SiteWindow.WeeklyWindow({ timeZone: "UTC", days: ["mon"], start: "00:00", durationMinutes: 7 * 24 * 60 - 60 })
@@ -142,6 +145,30 @@ const row = (label: string, ms: number, base: number) => {
   )
 }
 
+const freePort = () =>
+  new Promise<number>((res) => {
+    const srv = net.createServer().listen(0, "127.0.0.1", () => {
+      const p = (srv.address() as net.AddressInfo).port
+      srv.close(() => res(p))
+    })
+  })
+
+/** A runner process: `--runner URL PORT`; prints "ready" once its engine is up, runs until killed. */
+const runnerMain = (url: string, port: number) =>
+  Effect.runPromise(
+    Effect.scoped(
+      Effect.gen(function* () {
+        yield* Layer.build(
+          EngineLayer.runner({ url: Redacted.make(url), host: "127.0.0.1", port, pollInterval: "200 millis" }).pipe(
+            Layer.provide(worker)
+          )
+        )
+        console.log("ready")
+        return yield* Effect.never
+      })
+    )
+  )
+
 const main = async () => {
   console.log(
     `fleet engine bench: ${sites} sites x ${steps} no-op steps, cap ${cap}; node ${process.version}, ${os.cpus().length} cpus`
@@ -159,41 +186,53 @@ const main = async () => {
   const pgBin = TestPostgres.binDir()
   if (pgBin === undefined) console.log("PostgreSQL: skipped (no initdb)")
   else {
-    const freePort = () =>
-      new Promise<number>((res) => {
-        const srv = net.createServer().listen(0, "127.0.0.1", () => {
-          const p = (srv.address() as net.AddressInfo).port
-          srv.close(() => res(p))
-        })
-      })
-    const runnerOn = async (url: string) =>
-      EngineLayer.runner({
-        url: Redacted.make(url),
-        host: "127.0.0.1",
-        port: await freePort(),
-        pollInterval: "200 millis"
-      })
     for (const n of [1, 3]) {
-      const ms = await Effect.runPromise(
+      const { ms, hwm } = await Effect.runPromise(
         Effect.scoped(
           Effect.gen(function* () {
             const srv = yield* TestPostgres.start
-            const main = yield* Effect.promise(() => runnerOn(srv.url))
-            const mainContext = yield* Layer.build(main.pipe(Layer.provide(worker)))
-            // the other runners, each its own engine, started one after the other (same process: their RSS
-            // is not separable)
-            for (let i = 1; i < n; i++) {
-              const layer = yield* Effect.promise(() => runnerOn(srv.url))
-              yield* Layer.build(layer.pipe(Layer.provide(worker)))
+            const runners: Array<ChildProcess> = []
+            yield* Effect.addFinalizer(() =>
+              Effect.sync(() => {
+                for (const r of runners) r.kill("SIGTERM")
+              })
+            )
+            // one after the other: each prints "ready" once its engine is up
+            for (let i = 0; i < n; i++) {
+              const port = yield* Effect.promise(freePort)
+              const child = spawn(
+                process.execPath,
+                ["--import", "tsx", process.argv[1]!, "--runner", srv.url, String(port)],
+                {
+                  stdio: ["ignore", "pipe", "inherit"]
+                }
+              )
+              runners.push(child)
+              yield* Effect.promise(
+                () =>
+                  new Promise<void>((res, rej) => {
+                    let out = ""
+                    child.stdout!.on("data", (b: Buffer) => {
+                      out += b.toString()
+                      if (out.includes("ready")) res()
+                    })
+                    child.on("exit", (code) => rej(new Error(`runner ${i + 1} exited ${code}`)))
+                  })
+              )
             }
             const t = yield* Effect.promise(() =>
-              timed(() => throughEngine(Layer.succeedContext(mainContext), `bench-pg-${n}`))
+              timed(() => throughEngine(EngineLayer.client({ url: Redacted.make(srv.url) }), `bench-pg-${n}`))
             )
-            return t.ms
+            const hwm = runners.map((r) => {
+              const status = fs.readFileSync(`/proc/${r.pid}/status`, "utf8")
+              return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) / 1024
+            })
+            return { ms: t.ms, hwm }
           })
         )
       )
-      row(`${n} runner${n > 1 ? "s (one process)" : ""}, PostgreSQL`, ms, base.ms)
+      row(`${n} runner process${n > 1 ? "es" : ""}, PostgreSQL`, ms, base.ms)
+      console.log(`${"".padEnd(34)} peak RSS (VmHWM) per runner: ${hwm.map((m) => `${m.toFixed(0)} MB`).join(", ")}`)
     }
   }
   console.log(`peak RSS of this process: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`)
@@ -201,7 +240,7 @@ const main = async () => {
   process.exit(0)
 }
 
-main().catch((e) => {
+;(runnerMode ? runnerMain(process.argv[3]!, Number(process.argv[4])) : main()).catch((e) => {
   console.error(e)
   process.exit(1)
 })

@@ -16,6 +16,13 @@
  *   its journal is the SQL journal with a fencing epoch, so a runner presumed
  *   dead cannot append after another took the site over.
  *
+ * A gate of a site's plan suspends the site: the executor's operator is the
+ * rollout's durable gates (`SiteGates`): the gate is recorded open in the
+ * ledger and the run stops (journal intact); `SiteUpgrade` then waits
+ * durably (durable sleeps, growing to the idle interval) until an answer is
+ * in the ledger (`answerGate`, from any process), and runs the site's
+ * activity again, which resumes the run with the answer.
+ *
  * Workflow bodies are pure (time, reads and writes happen in activities);
  * every activity is idempotent (the engine is at-least-once).
  *
@@ -23,16 +30,18 @@
  */
 import { Activity, DurableClock, Workflow } from "@effect/workflow"
 import type { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
-import { Executor, Journal, type RunReport } from "@sra-upgrade/core"
+import { Executor, Journal, Operator, type RunReport } from "@sra-upgrade/core"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Admission from "./Admission.js"
-import { FleetStore } from "./FleetStore.js"
+import { FleetStore, type FleetStoreError } from "./FleetStore.js"
 import type * as Rollout from "./Rollout.js"
+import * as SiteGates from "./SiteGates.js"
 import { SiteWorker } from "./SiteWorker.js"
 
 /**
@@ -52,6 +61,29 @@ export class SiteResult extends Schema.Class<SiteResult>("SiteResult")({
   unavailableSeconds: Schema.optional(Schema.Number),
   longestOutageSeconds: Schema.optional(Schema.Number)
 }) {}
+
+/**
+ * A site's run stopped at a gate that waits for an answer (the activity's
+ * outcome; the site's workflow then waits for the answer).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export class SiteWaiting extends Schema.TaggedClass<SiteWaiting>()("SiteWaiting", {
+  site: Schema.String,
+  runId: Schema.String,
+  stepId: Schema.String
+}) {}
+
+/**
+ * What one run of a site's activity gives: the site's outcome, or the gate it waits on.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export const SiteProgress = Schema.Union(SiteResult, SiteWaiting)
+
+const isWaiting = Schema.is(SiteWaiting)
 
 /**
  * How a rollout ended.
@@ -155,7 +187,7 @@ const resultOf = (site: string, report: RunReport.RunReport): SiteResult =>
 export const runSite = (
   rolloutId: string,
   site: Rollout.SitePlan
-): Effect.Effect<SiteResult, never, SiteWorker | Journal.Journal> =>
+): Effect.Effect<SiteResult | SiteWaiting, never, SiteWorker | Journal.Journal | FleetStore> =>
   Effect.scoped(
     Effect.gen(function* () {
       const worker = yield* SiteWorker
@@ -185,13 +217,75 @@ export const runSite = (
                 Effect.die(e)
               : Effect.fail(e)
         ),
-        Effect.map((report) => resultOf(site.id, report)),
+        Effect.map((report): SiteResult | SiteWaiting =>
+          report.status === "waiting-for-operator" && report.currentStep !== undefined
+            ? new SiteWaiting({ site: site.id, runId, stepId: report.currentStep })
+            : resultOf(site.id, report)
+        ),
         Effect.catchAll((e) => Effect.succeed(failed(e.message))),
-        Effect.provide(executor)
+        Effect.provide(Layer.provide(executor, gateOperator(rolloutId, site.id)))
       )
       return outcome
     })
   )
+
+/**
+ * The executor's operator for a site of a rollout: the answer given in the
+ * ledger (`answerGate`), else the gate is recorded open and deferred (the run
+ * stops, its journal intact, until the answer comes).
+ *
+ * @since 0.3.0
+ * @category layers
+ */
+export const gateOperator = (rolloutId: string, siteId: string): Layer.Layer<Operator.Operator, never, FleetStore> =>
+  Layer.effect(
+    Operator.Operator,
+    Effect.map(FleetStore, (store) =>
+      Operator.Operator.of({
+        answer: (request) =>
+          Effect.gen(function* () {
+            const given = yield* retrying(store.takeAnswer(rolloutId, siteId, request.step.id))
+            if (Option.isSome(given)) return given.value
+            yield* retrying(
+              store.openGate(
+                new SiteGates.OpenGate({
+                  rolloutId,
+                  site: siteId,
+                  stepId: request.step.id,
+                  runId: request.runId,
+                  purpose: request.purpose,
+                  title: request.step.title,
+                  ...(request.step.target !== undefined ? { target: request.step.target } : {}),
+                  instructions: request.instructions,
+                  evidence: request.evidence,
+                  openedAt: yield* now
+                })
+              )
+            )
+            return SiteGates.waiting({ stepId: request.step.id })
+          })
+      })
+    )
+  )
+
+/**
+ * Answer a gate a site of a rollout waits on (approve, reject or defer, with
+ * the principal, a comment and, to approve, the evidence the gate asks for).
+ * The answer is checked against the gate first (`SiteGates.toAnswer`); the
+ * site's workflow takes it the next time it looks (within the engine's idle
+ * interval) and its run journals it. What `sra-upgrade fleet answer` and the
+ * portal call.
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const answerGate = (
+  input: SiteGates.AnswerInput
+): Effect.Effect<SiteGates.GateRecord, FleetStoreError | SiteGates.GateAnswerError, FleetStore> =>
+  Effect.gen(function* () {
+    const store = yield* FleetStore
+    return yield* store.answerGate(input, yield* now)
+  })
 
 /**
  * The workflows' implementations: register them on every runner.
@@ -206,41 +300,97 @@ export const workflows = (
   const idle = Duration.decode(options.idleInterval ?? "60 seconds")
   const admissionNow = options.now ?? now
 
-  const SiteLive = SiteUpgrade.toLayer((p) =>
-    Activity.make({
-      name: `run/${p.siteId}`,
-      success: SiteResult,
-      execute: Effect.gen(function* () {
-        const store = yield* FleetStore
-        const stored = yield* retrying(store.get(p.rolloutId))
-        const site = stored.plan.site(p.siteId)
-        if (site === undefined) return yield* Effect.die(`rollout ${p.rolloutId} has no site ${p.siteId}`)
-        const current = Admission.stateOf(stored.ledger, p.siteId)
-        // a finished site (the activity ran again after recording) reports what was recorded
-        if (current._tag === "Succeeded" || current._tag === "Failed") {
-          return new SiteResult({
-            site: p.siteId,
-            runId: runIdOf(p.rolloutId, p.siteId),
-            status: current._tag === "Succeeded" ? "succeeded" : "failed",
-            ...(current._tag === "Failed" ? { reason: current.reason } : {})
-          })
-        }
-        if (current._tag !== "Running") {
-          yield* retrying(store.setState(p.rolloutId, p.siteId, new Admission.Running({ since: yield* now })))
-        }
-        const result = yield* runSite(p.rolloutId, site)
-        const at = yield* now
-        yield* retrying(
-          store.setState(
-            p.rolloutId,
-            p.siteId,
-            result.status === "succeeded"
-              ? new Admission.Succeeded({ at })
-              : new Admission.Failed({ at, reason: result.reason ?? "failed" })
-          )
+  const runActivity = (p: { readonly rolloutId: string; readonly siteId: string }) =>
+    Effect.gen(function* () {
+      const store = yield* FleetStore
+      const stored = yield* retrying(store.get(p.rolloutId))
+      const site = stored.plan.site(p.siteId)
+      if (site === undefined) return yield* Effect.die(`rollout ${p.rolloutId} has no site ${p.siteId}`)
+      const current = Admission.stateOf(stored.ledger, p.siteId)
+      // a finished site (the activity ran again after recording) reports what was recorded
+      if (current._tag === "Succeeded" || current._tag === "Failed") {
+        return new SiteResult({
+          site: p.siteId,
+          runId: runIdOf(p.rolloutId, p.siteId),
+          status: current._tag === "Succeeded" ? "succeeded" : "failed",
+          ...(current._tag === "Failed" ? { reason: current.reason } : {})
+        })
+      }
+      if (current._tag !== "Running") {
+        yield* retrying(store.setState(p.rolloutId, p.siteId, new Admission.Running({ since: yield* now })))
+      }
+      const result = yield* runSite(p.rolloutId, site)
+      // waiting on a gate: the site stays running (in flight) until it is answered
+      if (isWaiting(result)) return result
+      const at = yield* now
+      yield* retrying(
+        store.setState(
+          p.rolloutId,
+          p.siteId,
+          result.status === "succeeded"
+            ? new Admission.Succeeded({ at })
+            : new Admission.Failed({ at, reason: result.reason ?? "failed" })
         )
-        return result
+      )
+      return result
+    })
+
+  /** Whether the gate a site waits on was answered (or the rollout aborted meanwhile). */
+  const lookForAnswer = (p: { readonly rolloutId: string; readonly siteId: string }, stepId: string) =>
+    Effect.gen(function* () {
+      const store = yield* FleetStore
+      const gates = yield* retrying(store.gates(p.rolloutId))
+      const record = gates.find((g) => g.gate.site === p.siteId && g.gate.stepId === stepId)
+      if (record === undefined || record.answer !== undefined) return "answered" as const
+      const stored = yield* retrying(store.get(p.rolloutId))
+      return stored.controls.aborted ? ("aborted" as const) : ("waiting" as const)
+    })
+
+  const abortedWhileWaiting = (p: { readonly rolloutId: string; readonly siteId: string }, stepId: string) =>
+    Effect.gen(function* () {
+      const store = yield* FleetStore
+      const reason = `the rollout was aborted while the site waited on gate ${stepId}; its run stopped there (journal intact)`
+      const recorded = yield* retrying(
+        store.setState(p.rolloutId, p.siteId, new Admission.Failed({ at: yield* now, reason }))
+      )
+      return new SiteResult({
+        site: p.siteId,
+        runId: runIdOf(p.rolloutId, p.siteId),
+        status: recorded._tag === "Succeeded" ? "succeeded" : "failed",
+        reason: recorded._tag === "Failed" ? recorded.reason : reason
       })
+    })
+
+  const SiteLive = SiteUpgrade.toLayer(
+    Effect.fnUntraced(function* (p) {
+      for (let n = 1; ; n++) {
+        const progress = yield* Activity.make({
+          name: n === 1 ? `run/${p.siteId}` : `run/${p.siteId}/${n}`,
+          success: SiteProgress,
+          execute: runActivity(p)
+        })
+        if (!isWaiting(progress)) return progress
+        // the run stopped at a gate: wait durably for its answer, then run the activity again (it resumes)
+        for (let k = 1; ; k++) {
+          const millis = Math.min(
+            Duration.toMillis(poll) * 2 ** Math.min(k - 1, 20),
+            Math.max(Duration.toMillis(idle), Duration.toMillis(poll))
+          )
+          yield* DurableClock.sleep({ name: `gate/${n}/${k}`, duration: Duration.millis(millis) })
+          const look = yield* Activity.make({
+            name: `answer/${n}/${k}`,
+            success: Schema.Literal("answered", "waiting", "aborted"),
+            execute: lookForAnswer(p, progress.stepId)
+          })
+          if (look === "answered") break
+          if (look === "aborted")
+            return yield* Activity.make({
+              name: `aborted/${n}`,
+              success: SiteResult,
+              execute: abortedWhileWaiting(p, progress.stepId)
+            })
+        }
+      }
     })
   )
 

@@ -22,7 +22,7 @@ import {
 import { NodeClusterSocket } from "@effect/platform-node"
 import { LibsqlClient } from "@effect/sql-libsql"
 import { PgClient } from "@effect/sql-pg"
-import type * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlClient from "@effect/sql/SqlClient"
 import type { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
 import { Journal, ProcessLock } from "@sra-upgrade/core"
 import * as Data from "effect/Data"
@@ -106,7 +106,15 @@ export const lockFile = (file: string): Effect.Effect<string, EngineError, Scope
 
 const startRetry = Schedule.intersect(Schedule.spaced("1 second"), Schedule.recurs(5))
 
-const sqlite = (file: string) => LibsqlClient.layer({ url: `file:${path.resolve(file)}`, intMode: "bigint" })
+/**
+ * SQLite in WAL mode (kept in the file): readers (`fleet status`, `fleet answer` beside the embedded runner)
+ * never block a commit. In the default rollback-journal mode a reader's shared lock made the runner's COMMIT
+ * fail with SQLITE_BUSY, leaving its transaction open and the file locked for every other writer.
+ */
+const sqlite = (file: string) =>
+  Layer.effectDiscard(
+    Effect.flatMap(SqlClient.SqlClient, (sql) => Effect.ignore(sql.unsafe("PRAGMA journal_mode=WAL")))
+  ).pipe(Layer.provideMerge(LibsqlClient.layer({ url: `file:${path.resolve(file)}`, intMode: "bigint" })))
 
 const pg = (url: Redacted.Redacted<string>) =>
   PgClient.layer({ url, maxConnections: 20 }).pipe(

@@ -10,13 +10,18 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
+import { Operator } from "@sra-upgrade/core"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Admission from "./Admission.js"
 import { withMigrationLock } from "./internal/migrationLock.js"
 import * as Rollout from "./Rollout.js"
+import * as SiteGates from "./SiteGates.js"
 
 /**
  * No rollout with this id in the database.
@@ -145,6 +150,27 @@ export class FleetStore extends Context.Tag("@sra-upgrade/fleet/FleetStore")<
       site: string,
       state: Admission.SiteState
     ) => Effect.Effect<Admission.SiteState, FleetStoreError>
+    /** Record that a site waits on a gate (idempotent; an answer already given is kept). */
+    readonly openGate: (gate: SiteGates.OpenGate) => Effect.Effect<void, FleetStoreError>
+    /** The gates of a rollout's sites, open or answered, oldest first. */
+    readonly gates: (rolloutId: string) => Effect.Effect<ReadonlyArray<SiteGates.GateRecord>, FleetStoreError>
+    /**
+     * Answer an open gate, checked against it (`SiteGates.toAnswer`), atomically: the site's workflow
+     * takes the answer the next time it looks.
+     */
+    readonly answerGate: (
+      input: SiteGates.AnswerInput,
+      at: Date
+    ) => Effect.Effect<SiteGates.GateRecord, FleetStoreError | SiteGates.GateAnswerError>
+    /**
+     * The answer given to a site's gate, if any, for its run: an approval or a rejection stays (taking
+     * it again gives the same answer); a deferral is taken once (the gate stays open).
+     */
+    readonly takeAnswer: (
+      rolloutId: string,
+      site: string,
+      stepId: string
+    ) => Effect.Effect<Option.Option<Operator.Answer>, FleetStoreError>
   }
 >() {}
 
@@ -155,7 +181,30 @@ const decodeControls = Schema.decodeUnknownEither(Schema.parseJson(Admission.Con
 const encodePlan = Schema.encodeSync(Schema.parseJson(Rollout.RolloutPlan))
 const decodePlan = Schema.decodeUnknownEither(Schema.parseJson(Rollout.RolloutPlan))
 
+const encodeGate = Schema.encodeSync(Schema.parseJson(SiteGates.OpenGate))
+const decodeGate = Schema.decodeUnknownEither(Schema.parseJson(SiteGates.OpenGate))
+const encodeAnswer = Schema.encodeSync(Schema.parseJson(Operator.Answer))
+const decodeAnswer = Schema.decodeUnknownEither(Schema.parseJson(Operator.Answer))
+
 const finished = (s: Admission.SiteState) => s._tag === "Succeeded" || s._tag === "Failed" || s._tag === "Skipped"
+
+/**
+ * SQLite answers SQLITE_BUSY at once when another process (a runner, `fleet status|answer` beside it) holds
+ * the write lock (the libsql driver has no busy timeout): such an operation is retried for up to ~15 seconds.
+ */
+const isBusy = (e: unknown): boolean =>
+  (e as { _tag?: string })._tag === "FleetStoreError" &&
+  (e as FleetStoreError).reason._tag === "Database" &&
+  /SQLITE_BUSY|database is locked/.test((e as { reason: Database }).reason.detail)
+
+const whileBusy = <A, E, R>(eff: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.retry(eff, {
+    while: isBusy,
+    schedule: Schedule.intersect(
+      Schedule.exponential("20 millis").pipe(Schedule.union(Schedule.spaced("500 millis"))),
+      Schedule.recurs(40)
+    )
+  })
 
 /**
  * Create the ledger's tables if missing (idempotent; both dialects).
@@ -179,6 +228,16 @@ export const migrate = (prefix = "fleet"): Effect.Effect<void, SqlError, SqlClie
       state TEXT NOT NULL,
       PRIMARY KEY (rollout_id, site_id)
     )`
+      yield* sql`CREATE TABLE IF NOT EXISTS ${sql(`${prefix}_gates`)} (
+      rollout_id TEXT NOT NULL,
+      site_id TEXT NOT NULL,
+      step_id TEXT NOT NULL,
+      opened_at TEXT NOT NULL,
+      gate TEXT NOT NULL,
+      answer TEXT,
+      last_deferral TEXT,
+      PRIMARY KEY (rollout_id, site_id, step_id)
+    )`
     })
   )
 
@@ -198,9 +257,10 @@ export const make = (options?: {
       new FleetStoreError({ rolloutId, reason })
     const db = (rolloutId: string, operation: string) => (e: SqlError) =>
       err(rolloutId, new Database({ operation, detail: String(e.cause ?? e.message) }))
-    yield* Effect.mapError(migrate(prefix), db("*", "create tables"))
+    yield* Effect.mapError(migrate(prefix), db("*", "create tables")).pipe(whileBusy)
     const rollouts = sql(`${prefix}_rollouts`)
     const sites = sql(`${prefix}_sites`)
+    const gates = sql(`${prefix}_gates`)
     const forUpdate = sql.onDialectOrElse({ pg: () => sql.literal("FOR UPDATE"), orElse: () => sql.literal("") })
 
     const load = (rolloutId: string, lock: boolean) =>
@@ -232,10 +292,47 @@ export const make = (options?: {
       sql`INSERT INTO ${sites} (rollout_id, site_id, state) VALUES (${rolloutId}, ${site}, ${encodeState(state)})
         ON CONFLICT (rollout_id, site_id) DO UPDATE SET state = ${encodeState(state)}`
 
-    const inTx = <A>(rolloutId: string, operation: string, eff: Effect.Effect<A, FleetStoreError | SqlError>) =>
-      sql.withTransaction(eff).pipe(Effect.catchTag("SqlError", (e) => Effect.fail(db(rolloutId, operation)(e))))
+    interface GateRow {
+      readonly gate: string
+      readonly answer: string | null
+      readonly last_deferral: string | null
+    }
+    const recordOf = (rolloutId: string, row: GateRow) =>
+      Effect.gen(function* () {
+        const gate = decodeGate(row.gate)
+        if (Either.isLeft(gate)) return yield* err(rolloutId, new Unreadable({ detail: "a gate" }))
+        const answer = row.answer === null ? undefined : decodeAnswer(row.answer)
+        const deferral = row.last_deferral === null ? undefined : decodeAnswer(row.last_deferral)
+        if (answer !== undefined && Either.isLeft(answer))
+          return yield* err(rolloutId, new Unreadable({ detail: `the answer to ${gate.right.stepId}` }))
+        return new SiteGates.GateRecord({
+          gate: gate.right,
+          ...(answer !== undefined && Either.isRight(answer) ? { answer: answer.right } : {}),
+          ...(deferral !== undefined && Either.isRight(deferral) && deferral.right._tag === "Deferred"
+            ? { lastDeferral: deferral.right }
+            : {})
+        })
+      })
+    const gateRow = (rolloutId: string, site: string, stepId: string) =>
+      Effect.map(
+        sql<GateRow>`SELECT gate, answer, last_deferral FROM ${gates}
+          WHERE rollout_id = ${rolloutId} AND site_id = ${site} AND step_id = ${stepId}`,
+        (rows) => rows[0]
+      )
 
-    return FleetStore.of({
+    const inTx = <A, E>(
+      rolloutId: string,
+      operation: string,
+      eff: Effect.Effect<A, E | SqlError>
+    ): Effect.Effect<A, Exclude<E, SqlError> | FleetStoreError> =>
+      sql.withTransaction(eff).pipe(
+        Effect.catchIf(
+          (e): e is SqlError => (e as { _tag?: string })._tag === "SqlError",
+          (e) => Effect.fail(db(rolloutId, operation)(e))
+        )
+      ) as Effect.Effect<A, Exclude<E, SqlError> | FleetStoreError>
+
+    const store: FleetStore["Type"] = {
       create: (plan) =>
         Effect.mapError(
           sql`INSERT INTO ${rollouts} (rollout_id, created_at, plan, controls)
@@ -291,7 +388,89 @@ export const make = (options?: {
             yield* upsertState(rolloutId, site, state)
             return state
           })
+        ),
+      openGate: (gate) =>
+        Effect.mapError(
+          sql`INSERT INTO ${gates} (rollout_id, site_id, step_id, opened_at, gate)
+            VALUES (${gate.rolloutId}, ${gate.site}, ${gate.stepId}, ${gate.openedAt.toISOString()}, ${encodeGate(gate)})
+            ON CONFLICT (rollout_id, site_id, step_id) DO NOTHING`,
+          db(gate.rolloutId, "record an open gate")
+        ).pipe(Effect.asVoid),
+      gates: (rolloutId) =>
+        Effect.gen(function* () {
+          const rows = yield* sql<GateRow>`SELECT gate, answer, last_deferral FROM ${gates}
+            WHERE rollout_id = ${rolloutId} ORDER BY opened_at, site_id, step_id`
+          return yield* Effect.forEach(rows, (row) => recordOf(rolloutId, row))
+        }).pipe(Effect.catchTag("SqlError", (e) => Effect.fail(db(rolloutId, "read the gates")(e)))),
+      answerGate: (input, at) =>
+        inTx(
+          input.rolloutId,
+          "answer a gate",
+          Effect.gen(function* () {
+            // lock the rollout's row: answers to one rollout are serialized (SQLite: the transaction)
+            yield* load(input.rolloutId, true)
+            const refuse = (reason: typeof SiteGates.GateAnswerErrorReason.Type) =>
+              new SiteGates.GateAnswerError({
+                rolloutId: input.rolloutId,
+                site: input.site,
+                stepId: input.stepId,
+                reason
+              })
+            const row = yield* gateRow(input.rolloutId, input.site, input.stepId)
+            const current = row === undefined ? undefined : yield* recordOf(input.rolloutId, row)
+            if (current === undefined) {
+              const all = yield* sql<GateRow>`SELECT gate, answer, last_deferral FROM ${gates}
+                WHERE rollout_id = ${input.rolloutId} AND site_id = ${input.site}`
+              const records = yield* Effect.forEach(all, (r) => recordOf(input.rolloutId, r))
+              return yield* refuse(
+                new SiteGates.NoOpenGate({ open: records.filter((r) => r.isOpen).map((r) => r.gate.stepId) })
+              )
+            }
+            if (current.answer !== undefined && current.answer._tag !== "Deferred")
+              return yield* refuse(
+                new SiteGates.AlreadyAnswered({
+                  by: current.answer.by,
+                  decision: current.answer._tag === "Approved" ? "approved" : "rejected"
+                })
+              )
+            const answer = yield* SiteGates.toAnswer(current.gate, input, at)
+            yield* sql`UPDATE ${gates} SET answer = ${encodeAnswer(answer)}
+              WHERE rollout_id = ${input.rolloutId} AND site_id = ${input.site} AND step_id = ${input.stepId}`
+            return new SiteGates.GateRecord({
+              gate: current.gate,
+              answer,
+              ...(current.lastDeferral !== undefined ? { lastDeferral: current.lastDeferral } : {})
+            })
+          })
+        ),
+      takeAnswer: (rolloutId, site, stepId) =>
+        inTx(
+          rolloutId,
+          "take a gate's answer",
+          Effect.gen(function* () {
+            const row = yield* gateRow(rolloutId, site, stepId)
+            if (row === undefined || row.answer === null) return Option.none<Operator.Answer>()
+            const answer = decodeAnswer(row.answer)
+            if (Either.isLeft(answer))
+              return yield* err(rolloutId, new Unreadable({ detail: `the answer to ${stepId}` }))
+            if (answer.right._tag === "Deferred")
+              yield* sql`UPDATE ${gates} SET answer = NULL, last_deferral = ${row.answer}
+                WHERE rollout_id = ${rolloutId} AND site_id = ${site} AND step_id = ${stepId}`
+            return Option.some(answer.right)
+          })
         )
+    }
+    return FleetStore.of({
+      create: (plan) => whileBusy(store.create(plan)),
+      get: (rolloutId) => whileBusy(store.get(rolloutId)),
+      list: whileBusy(store.list),
+      updateControls: (rolloutId, f) => whileBusy(store.updateControls(rolloutId, f)),
+      admit: (rolloutId, now) => whileBusy(store.admit(rolloutId, now)),
+      setState: (rolloutId, site, state) => whileBusy(store.setState(rolloutId, site, state)),
+      openGate: (gate) => whileBusy(store.openGate(gate)),
+      gates: (rolloutId) => whileBusy(store.gates(rolloutId)),
+      answerGate: (input, at) => whileBusy(store.answerGate(input, at)),
+      takeAnswer: (rolloutId, site, stepId) => whileBusy(store.takeAnswer(rolloutId, site, stepId))
     })
   })
 

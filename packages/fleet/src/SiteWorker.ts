@@ -8,7 +8,7 @@
  *
  * @since 0.3.0
  */
-import type { Executor, Journal, Plan } from "@sra-upgrade/core"
+import type { Executor, Journal, Operator, Plan } from "@sra-upgrade/core"
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
@@ -40,12 +40,17 @@ export class SiteWorkerError extends Schema.TaggedError<SiteWorkerError>("@sra-u
  * built only when the run starts (a resumed run follows the plan in its
  * journal: the appliances may already run the target version).
  *
+ * The engine gives the executor its `Operator` too: the rollout's durable
+ * gates (`SiteGates`), so a manual gate suspends the site until someone
+ * answers it. A worker that provides its own operator (the simulator's,
+ * which plays the gates) keeps it.
+ *
  * @since 0.3.0
  * @category models
  */
 export interface Prepared {
   readonly plan: Effect.Effect<Plan.Plan, SiteWorkerError>
-  readonly executor: Layer.Layer<Executor.Executor, never, Journal.Journal>
+  readonly executor: Layer.Layer<Executor.Executor, never, Journal.Journal | Operator.Operator>
 }
 
 /**

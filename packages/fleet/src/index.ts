@@ -42,3 +42,8 @@ export * as SiteWorker from "./SiteWorker.js"
  * @since 0.3.0
  */
 export * as SqlJournal from "./SqlJournal.js"
+
+/**
+ * @since 0.3.0
+ */
+export * as SiteGates from "./SiteGates.js"

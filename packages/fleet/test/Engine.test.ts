@@ -3,6 +3,8 @@ import { Executor, Journal, Operator, Plan, StepHandler } from "@sra-upgrade/cor
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
+import * as TestClock from "effect/TestClock"
+import * as TestServices from "effect/TestServices"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -226,8 +228,8 @@ describe("Engine (embedded, SQLite)", () => {
     60_000
   )
 
-  it.live(
-    "FLEET-WINDOW-1 a site starts only inside its window in its time zone: decided at instants before it opens, nothing starts; once it opens, the site runs",
+  it.effect(
+    "FLEET-WINDOW-1 a site starts only inside its window in its time zone: decided at instants before it opens (TestClock), nothing starts; TestClock.adjust past the opening, the site runs",
     () => {
       const fleet = new Fleet(new Set())
       // Saturday 02:00-04:00 Paris time; 2026-06-06 is a Saturday (CEST, UTC+2): opens 00:00Z
@@ -240,24 +242,30 @@ describe("Engine (embedded, SQLite)", () => {
         concurrency: 1,
         allowedFailures: 0
       })
-      let instant = new Date("2026-06-05T23:30:00Z") // Friday 01:30 in Paris: closed
-      let decisions = 0
-      const now = Effect.sync(() => {
-        decisions++
-        return instant
-      })
       return Effect.gen(function* () {
-        yield* Engine.start(plan)
-        const seen = decisions
-        yield* waitFor(plan.rolloutId, () => decisions >= seen + 3)
-        expect(fleet.events).toEqual([])
-        const stored = yield* (yield* FleetStore).get(plan.rolloutId)
-        expect(Admission.stateOf(stored.ledger, "paris")._tag).toBe("NotStarted")
-        instant = new Date("2026-06-06T00:05:00Z") // Saturday 02:05 in Paris: open
-        const result = yield* Engine.awaitEnd(plan.rolloutId)
-        expect(result.status).toBe("succeeded")
-        expect(fleet.events).toEqual(["start paris", "end paris"])
-      }).pipe(Effect.provide(engine(fleet, dbFile(), now)))
+        // admission decides at the TestClock's instant; the engine itself (heartbeats, polls) runs on live time
+        const clock = yield* TestClock.testClock()
+        yield* clock.setTime(Date.parse("2026-06-05T23:30:00Z")) // Friday 01:30 in Paris: closed
+        let decisions = 0
+        const now = Effect.map(clock.currentTimeMillis, (ms) => {
+          decisions++
+          return new Date(ms)
+        })
+        yield* TestServices.provideLive(
+          Effect.gen(function* () {
+            yield* Engine.start(plan)
+            const seen = decisions
+            yield* waitFor(plan.rolloutId, () => decisions >= seen + 3)
+            expect(fleet.events).toEqual([])
+            const stored = yield* (yield* FleetStore).get(plan.rolloutId)
+            expect(Admission.stateOf(stored.ledger, "paris")._tag).toBe("NotStarted")
+            yield* clock.adjust("35 minutes") // Saturday 02:05 in Paris: open
+            const result = yield* Engine.awaitEnd(plan.rolloutId)
+            expect(result.status).toBe("succeeded")
+            expect(fleet.events).toEqual(["start paris", "end paris"])
+          }).pipe(Effect.provide(engine(fleet, dbFile(), now)))
+        )
+      })
     },
     60_000
   )

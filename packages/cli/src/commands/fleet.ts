@@ -7,15 +7,25 @@
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { Admission, EngineLayer, FleetFile, Rollout, type SiteWorker } from "@sra-upgrade/fleet"
+import {
+  Admission,
+  Engine,
+  EngineLayer,
+  FleetFile,
+  FleetStore,
+  Rollout,
+  SiteGates,
+  type SiteWorker
+} from "@sra-upgrade/fleet"
 import * as Clock from "effect/Clock"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { tmpdir } from "node:os"
+import { tmpdir, userInfo } from "node:os"
 import { join } from "node:path"
-import { CliError, usage } from "../CliError.js"
+import { CliError, failed, usage } from "../CliError.js"
 import * as FleetRun from "../internal/fleetRun.js"
 import * as FleetWorker from "../internal/fleetWorker.js"
 import { jsonOpt } from "../internal/options.js"
@@ -181,8 +191,15 @@ export const status = Command.make("status", { rollout: rolloutOpt, database: da
       const st = Admission.stateOf(stored.ledger, s.id)
       if (st._tag === "Failed") yield* Console.log(`  failed: ${s.id}: ${st.reason}`)
     }
+    const store = yield* FleetStore.FleetStore
+    const gates = yield* Effect.mapError(store.gates(id), (e) => failed(e.message))
+    for (const l of FleetRun.renderGates(stored, gates)) yield* Console.log(l)
   }).pipe(Effect.provide(FleetRun.ledger(database(o.database))))
-).pipe(Command.withDescription("Show a rollout's progress: per wave, bars, failures, ETA."))
+).pipe(
+  Command.withDescription(
+    "Show a rollout's progress: per wave, bars, failures, ETA, and the sites waiting on a gate (instructions, evidence, how to answer)."
+  )
+)
 
 const controlCommand = (name: string, description: string, change: (c: Admission.Controls) => Admission.Controls) =>
   Command.make(name, { rollout: rolloutOpt, database: databaseOpt }, (o) =>
@@ -241,6 +258,88 @@ export const approve = Command.make(
   (o) => FleetRun.control(database(o.database), Option.getOrUndefined(o.rollout), FleetRun.approveWave(o.wave))
 ).pipe(Command.withDescription("Approve a wave that waits for its approval."))
 
+const osUser = () => {
+  try {
+    return userInfo().username
+  } catch {
+    return "operator"
+  }
+}
+
+/**
+ * `fleet answer --site S --gate STEP --approve|--reject|--defer --comment TEXT [--evidence k=v]…`:
+ * answer a gate a site of a rollout waits on (`Engine.answerGate`).
+ *
+ * @since 0.3.0
+ * @category commands
+ */
+export const answer = Command.make(
+  "answer",
+  {
+    rollout: rolloutOpt,
+    database: databaseOpt,
+    site: Options.text("site").pipe(Options.withDescription("The site waiting on the gate (fleet status lists them).")),
+    gate: Options.text("gate").pipe(Options.withDescription("The gate's step id (fleet status shows it).")),
+    approve: Options.boolean("approve").pipe(
+      Options.withDescription("The work is done: the site's run goes on (give the gate's evidence).")
+    ),
+    reject: Options.boolean("reject").pipe(
+      Options.withDescription("The site must not go on: its run fails (counts against the failure budget).")
+    ),
+    defer: Options.boolean("defer").pipe(
+      Options.withDescription("Not now: recorded in the site's journal; the gate stays open.")
+    ),
+    comment: Options.text("comment").pipe(Options.withDescription("What was done, or why (required; journaled).")),
+    evidence: Options.keyValueMap("evidence").pipe(
+      Options.optional,
+      Options.withDescription("Evidence the gate asks for, name=value (repeat the option for each field).")
+    ),
+    by: Options.text("by").pipe(
+      Options.optional,
+      Options.withDescription("Who answers (default: the operating-system user).")
+    )
+  },
+  (o) =>
+    Effect.gen(function* () {
+      const decisions = [o.approve && "approve", o.reject && "reject", o.defer && "defer"].filter(
+        (d): d is "approve" | "reject" | "defer" => typeof d === "string"
+      )
+      if (decisions.length !== 1) return yield* usage("Give exactly one of --approve, --reject or --defer.")
+      const id = yield* FleetRun.pick(Option.getOrUndefined(o.rollout))
+      const record = yield* Engine.answerGate(
+        new SiteGates.AnswerInput({
+          rolloutId: id,
+          site: o.site,
+          stepId: o.gate,
+          principal: Option.getOrElse(o.by, osUser),
+          decision: decisions[0]!,
+          comment: o.comment,
+          evidence: Option.match(o.evidence, {
+            onNone: () => ({}),
+            onSome: (m) => Object.fromEntries(HashMap.toEntries(m))
+          })
+        })
+      ).pipe(
+        Effect.mapError((e) =>
+          e._tag === "GateAnswerError" || (e._tag === "FleetStoreError" && e.reason._tag === "RolloutNotFound")
+            ? usage(e.message)
+            : failed(e.message)
+        )
+      )
+      yield* Console.log(
+        `Gate ${record.gate.stepId} of site ${record.gate.site} (rollout ${id}): ${
+          decisions[0] === "approve" ? "approved" : decisions[0] === "reject" ? "rejected" : "deferred"
+        } by ${record.answer?.by ?? "?"}; the site's run takes the answer within the engine's idle interval${
+          decisions[0] === "defer" ? " (and keeps waiting)" : ""
+        }.`
+      )
+    }).pipe(Effect.provide(FleetRun.ledger(database(o.database))))
+).pipe(
+  Command.withDescription(
+    "Answer a gate a site of a rollout waits on: --approve (with --evidence), --reject or --defer, with a --comment."
+  )
+)
+
 /**
  * `sra-upgrade fleet`: its subcommands.
  *
@@ -249,5 +348,5 @@ export const approve = Command.make(
  */
 export const command = Command.make("fleet").pipe(
   Command.withDescription("Rollouts over many sites in waves, with a concurrency cap, a failure budget and windows."),
-  Command.withSubcommands([plan, run, status, pause, resume, abort, approve])
+  Command.withSubcommands([plan, run, status, pause, resume, abort, approve, answer])
 )

@@ -5,7 +5,15 @@
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
 import type { Journal, RunReport } from "@sra-upgrade/core"
-import { Admission, Engine, EngineLayer, FleetStore, type Rollout, type SiteWorker } from "@sra-upgrade/fleet"
+import {
+  Admission,
+  Engine,
+  EngineLayer,
+  FleetStore,
+  type Rollout,
+  SiteGates,
+  type SiteWorker
+} from "@sra-upgrade/fleet"
 import * as Console from "effect/Console"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -57,6 +65,46 @@ export const render = (summary: Admission.Summary, plan: Rollout.RolloutPlan): R
     const wc = w.counts
     lines.push(
       `  wave ${w.index + 1} ${w.name.padEnd(10)} [${bar(wc)}] ${wc.succeeded + wc.failed + wc.skipped}/${wc.total}${wc.failed > 0 ? ` (${wc.failed} failed)` : ""}${w.approval ? (w.approved ? " approved" : " needs approval") : ""}`
+    )
+  }
+  return lines
+}
+
+/**
+ * The gates sites wait on (sites not finished): which site, which gate, since when, the instructions,
+ * the evidence fields and the command that answers it; gates answered and not yet taken by the site.
+ */
+export const renderGates = (
+  stored: FleetStore.Stored,
+  gates: ReadonlyArray<SiteGates.GateRecord>
+): ReadonlyArray<string> => {
+  const lines: Array<string> = []
+  for (const r of gates) {
+    const g = r.gate
+    const st = Admission.stateOf(stored.ledger, g.site)
+    if (st._tag === "Succeeded" || st._tag === "Failed" || st._tag === "Skipped") continue
+    if (!r.isOpen) {
+      lines.push(
+        `  answered: ${g.site} gate ${g.stepId} ${r.answer?._tag === "Approved" ? "approved" : "rejected"} by ${r.answer?.by}; the site resumes`
+      )
+      continue
+    }
+    lines.push(
+      `  waiting: ${g.site} on gate ${g.stepId} (${g.purpose === "gate" ? "manual step" : "confirm"}: ${g.title}${g.target !== undefined ? `, ${g.target}` : ""}) since ${g.openedAt.toISOString()}`
+    )
+    g.instructions.forEach((l, i) => lines.push(`    ${i + 1}. ${l}`))
+    if (g.evidence.length > 0) {
+      lines.push("    evidence:")
+      for (const e of SiteGates.describeEvidence(g)) lines.push(`      - ${e}`)
+    }
+    if (r.lastDeferral !== undefined)
+      lines.push(
+        `    last deferred by ${r.lastDeferral.by}${r.lastDeferral.reason ? `: ${r.lastDeferral.reason}` : ""}`
+      )
+    lines.push(
+      `    answer: sra-upgrade fleet answer --rollout ${g.rolloutId} --site ${g.site} --gate ${g.stepId} --approve|--reject|--defer --comment "…"${g.evidence
+        .map((e) => ` --evidence ${e.name}=…`)
+        .join("")}`
     )
   }
   return lines

@@ -6,12 +6,12 @@
  * Against a many-site simulator (`simulator`), each site's manual gates are
  * played by the simulator operator of that site, waits and windows are
  * compressed by the time scale, and the site address is probed during the
- * run (the report's availability). Without it, a manual gate stops the site
- * (`waiting-for-operator`, journaled); the site is recorded failed with what
- * to answer.
+ * run (the report's availability). Without it, a manual gate is durable: the
+ * engine's operator records it open in the rollout's ledger and the site
+ * waits until someone answers it (`sra-upgrade fleet answer`, the portal).
  */
 import { ApplianceClient } from "@sra-upgrade/appliance-client"
-import { Executor, Operator, type Site } from "@sra-upgrade/core"
+import { Executor, type Site } from "@sra-upgrade/core"
 import { SiteProber } from "@sra-upgrade/failover"
 import { type Rollout, SiteWorker } from "@sra-upgrade/fleet"
 import { SimOperator, Simulator } from "@sra-upgrade/simulator"
@@ -79,13 +79,10 @@ export const layer = (options: Options): Layer.Layer<SiteWorker.SiteWorker> =>
                   intervalMillis: Math.max(20, Math.round(30_000 / scale)),
                   summaryEveryMillis: 1_000
                 }).pipe(Layer.provide(appliances))
+          // without a simulator, the engine gives the operator: the rollout's durable gates
           const operator =
             simSite === undefined
-              ? Operator.layerPrompt(() =>
-                  Effect.succeed(
-                    new Operator.Deferred({ by: "fleet", reason: "a fleet runner does not answer manual gates" })
-                  )
-                )
+              ? Layer.empty
               : SimOperator.layer({
                   controlUrl: simSite.control,
                   exportDirectory: join(options.workDirectory, "certificates", plan.id)

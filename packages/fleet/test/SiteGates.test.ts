@@ -1,0 +1,336 @@
+/**
+ * Durable gates of sites in a rollout (embedded engine, SQLite): a site whose plan reaches a manual gate waits
+ * for an answer given through the ledger by another client; the answer is journaled with its principal, comment
+ * and evidence; a runner stopped while the site waits loses nothing; a rejection fails the site (budget); evidence
+ * that does not fit is refused with what is expected.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Executor, Journal, Plan, StepHandler } from "@sra-upgrade/core"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as Admission from "../src/Admission.js"
+import * as Engine from "../src/Engine.js"
+import * as EngineLayer from "../src/EngineLayer.js"
+import { FleetStore } from "../src/FleetStore.js"
+import type * as Rollout from "../src/Rollout.js"
+import * as SiteGates from "../src/SiteGates.js"
+import * as SiteWindow from "../src/SiteWindow.js"
+import { SiteWorker } from "../src/SiteWorker.js"
+import { rolloutOf, sitePlan } from "./fixtures.js"
+
+const ALWAYS = [
+  new SiteWindow.WeeklyWindow({ timeZone: "UTC", days: ["mon"], start: "00:00", durationMinutes: 7 * 24 * 60 })
+]
+const rule = Schema.decodeSync(Plan.RuleId)("PREP-1")
+
+/** Each site's plan: a manual gate (evidence: the version shown) on gated sites, then one install action. */
+class Fleet {
+  readonly effects = new Map<string, number>()
+  constructor(readonly gated: ReadonlySet<string>) {}
+
+  worker = Layer.succeed(
+    SiteWorker,
+    SiteWorker.of({
+      prepare: (site) =>
+        Effect.succeed({
+          plan: Effect.succeed(
+            new Plan.Plan({
+              id: `upgrade-${site.id}`,
+              kind: "custom",
+              title: `Upgrade ${site.id}`,
+              site: site.hostname,
+              targetVersion: site.targetVersion,
+              steps: [
+                ...(this.gated.has(site.id)
+                  ? [
+                      new Plan.ManualGate({
+                        id: "confirm-console",
+                        title: "Confirm the console version",
+                        rules: [rule],
+                        target: "A",
+                        estimatedSeconds: 60,
+                        handler: "gate",
+                        params: {},
+                        idempotent: true,
+                        notes: [],
+                        instructions: ["Open Help > About on the console", "Read the version shown"],
+                        evidence: [
+                          new Plan.EvidenceField({
+                            name: "consoleVersion",
+                            description: "the version shown in Help > About",
+                            format: "version",
+                            expected: "24.3.2"
+                          })
+                        ]
+                      })
+                    ]
+                  : []),
+                new Plan.Action({
+                  id: "install",
+                  title: "Install",
+                  rules: [rule],
+                  target: "A",
+                  estimatedSeconds: 1,
+                  handler: "install",
+                  params: {},
+                  idempotent: false,
+                  notes: []
+                })
+              ],
+              notes: []
+            })
+          ),
+          // no operator here: the engine's (the rollout's durable gates)
+          executor: Executor.layer.pipe(
+            Layer.provide(
+              StepHandler.layerRaw({
+                gate: { run: () => Effect.succeed({}) },
+                install: {
+                  run: () =>
+                    Effect.sync(() => {
+                      this.effects.set(site.id, (this.effects.get(site.id) ?? 0) + 1)
+                      return {}
+                    }),
+                  verify: () => Effect.sync(() => ({ effective: (this.effects.get(site.id) ?? 0) > 0, evidence: {} }))
+                }
+              })
+            )
+          )
+        })
+    })
+  )
+}
+
+const dbFile = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "sra-fleet-gates-")), "fleet.db")
+
+const sites = (perWave: ReadonlyArray<number>): ReadonlyArray<Rollout.SitePlan> =>
+  perWave.flatMap((n, wave) =>
+    Array.from({ length: n }, (_, i) => sitePlan({ id: `w${wave}s${i}`, wave, windows: ALWAYS, firstSeconds: 60 }))
+  )
+
+const engine = (fleet: Fleet, file: string) =>
+  EngineLayer.embedded({ file, pollInterval: "100 millis", idleInterval: "300 millis" }).pipe(
+    Layer.provide(fleet.worker),
+    Layer.orDie
+  )
+
+/** Another client of the database (as `fleet answer` or the portal is): the ledger only, no engine. */
+const ledger = (file: string) => EngineLayer.ledgerOnly({ file }).pipe(Layer.orDie)
+
+/** Poll until `until` gives a value (no timing asserted; the test's own timeout bounds it). */
+const waitUntil = <A>(probe: Effect.Effect<A | undefined, unknown, FleetStore>) =>
+  Effect.gen(function* () {
+    for (;;) {
+      const a = yield* Effect.orDie(probe)
+      if (a !== undefined) return a
+      yield* Effect.sleep("50 millis")
+    }
+  })
+
+const openGateOf = (rolloutId: string, site: string) =>
+  waitUntil(
+    Effect.gen(function* () {
+      const gates = yield* (yield* FleetStore).gates(rolloutId)
+      return gates.find((g) => g.gate.site === site && g.isOpen)
+    })
+  )
+
+const answer = (fields: Partial<ConstructorParameters<typeof SiteGates.AnswerInput>[0]> & { rolloutId: string }) =>
+  new SiteGates.AnswerInput({
+    site: "w0s0",
+    stepId: "confirm-console",
+    principal: "alice",
+    decision: "approve",
+    comment: "checked on the console",
+    evidence: { consoleVersion: "24.3.2" },
+    ...fields
+  })
+
+describe("SiteGates (durable gates of a rollout's sites)", () => {
+  it.live(
+    "FLEET-GATE-1 a site waits on its gate (the rollout goes on, the site in flight); an answer from another client resumes it, its journal records who, the comment and the evidence, and it completes",
+    () => {
+      const fleet = new Fleet(new Set(["w0s0"]))
+      const plan = rolloutOf({ sites: sites([2]), waves: 1, concurrency: 2, allowedFailures: 0 })
+      const file = dbFile()
+      return Effect.gen(function* () {
+        yield* Engine.start(plan)
+        const open = yield* openGateOf(plan.rolloutId, "w0s0")
+        expect(open.gate).toMatchObject({
+          stepId: "confirm-console",
+          purpose: "gate",
+          instructions: ["Open Help > About on the console", "Read the version shown"]
+        })
+        expect(open.gate.evidence.map((f) => f.name)).toEqual(["consoleVersion"])
+        // the other site completes meanwhile; the gated one stays in flight, not failed
+        const store = yield* FleetStore
+        yield* waitUntil(
+          Effect.map(store.get(plan.rolloutId), (s) =>
+            Admission.stateOf(s.ledger, "w0s1")._tag === "Succeeded" ? true : undefined
+          )
+        )
+        const during = yield* store.get(plan.rolloutId)
+        expect(Admission.stateOf(during.ledger, "w0s0")._tag).toBe("Running")
+        expect(fleet.effects.get("w0s0")).toBeUndefined()
+        // answered through another connection to the database, as `fleet answer` does
+        yield* Engine.answerGate(answer({ rolloutId: plan.rolloutId })).pipe(
+          Effect.provide(ledger(file)),
+          Effect.scoped
+        )
+        const result = yield* Engine.awaitEnd(plan.rolloutId)
+        expect(result.status).toBe("succeeded")
+        expect(fleet.effects.get("w0s0")).toBe(1)
+        const journal = yield* Journal.Journal
+        const records = (yield* journal.read(Engine.runIdOf(plan.rolloutId, "w0s0"))).records.map((r) => r.event)
+        const answered = records.filter((e) => e._tag === "GateAnswered")
+        expect(answered.at(-1)).toMatchObject({
+          stepId: "confirm-console",
+          answer: {
+            _tag: "Approved",
+            by: "alice",
+            comment: "checked on the console",
+            evidence: { consoleVersion: "24.3.2" },
+            approvals: [{ principal: "alice", decision: "approve", comment: "checked on the console" }]
+          }
+        })
+        expect(records.at(-1)).toMatchObject({ _tag: "RunFinished", status: "succeeded" })
+        // answered: not open any more; answering again is refused
+        const again = yield* Effect.either(Engine.answerGate(answer({ rolloutId: plan.rolloutId })))
+        expect(Either.isLeft(again) && again.left._tag === "GateAnswerError" && again.left.reason._tag).toBe(
+          "AlreadyAnswered"
+        )
+      }).pipe(Effect.provide(engine(fleet, file)))
+    },
+    120_000
+  )
+
+  it.live(
+    "FLEET-GATE-2 the runner stopped while a site waits on its gate, answered while no runner runs, restarted: nothing lost, the install runs once, the rollout completes",
+    () => {
+      const fleet = new Fleet(new Set(["w0s0"]))
+      const plan = rolloutOf({ sites: sites([1]), waves: 1, concurrency: 1, allowedFailures: 0 })
+      const file = dbFile()
+      return Effect.gen(function* () {
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            yield* Engine.start(plan)
+            yield* openGateOf(plan.rolloutId, "w0s0")
+          }).pipe(Effect.provide(engine(fleet, file)))
+        )
+        // no runner now: the answer goes into the ledger
+        yield* Engine.answerGate(answer({ rolloutId: plan.rolloutId, principal: "bob", comment: "seen 24.3.2" })).pipe(
+          Effect.provide(ledger(file)),
+          Effect.scoped
+        )
+        const result = yield* Effect.gen(function* () {
+          yield* Engine.start(plan)
+          return yield* Engine.awaitEnd(plan.rolloutId)
+        }).pipe(Effect.provide(engine(fleet, file)), Effect.scoped)
+        expect(result.status).toBe("succeeded")
+        expect(fleet.effects.get("w0s0")).toBe(1)
+        const events = yield* Effect.gen(function* () {
+          const journal = yield* Journal.Journal
+          return (yield* journal.read(Engine.runIdOf(plan.rolloutId, "w0s0"))).records.map((r) => r.event)
+        }).pipe(Effect.provide(ledger(file)), Effect.scoped)
+        expect(events.filter((e) => e._tag === "GateAnswered").at(-1)).toMatchObject({
+          answer: { _tag: "Approved", by: "bob", comment: "seen 24.3.2" }
+        })
+        expect(events.at(-1)).toMatchObject({ _tag: "RunFinished", status: "succeeded" })
+      })
+    },
+    180_000
+  )
+
+  it.live(
+    "FLEET-GATE-3 a rejected gate fails the site with who rejected and why, and counts against the failure budget (admission halts)",
+    () => {
+      const fleet = new Fleet(new Set(["w0s0"]))
+      const plan = rolloutOf({ sites: sites([1, 1]), waves: 2, concurrency: 1, allowedFailures: 0 })
+      const file = dbFile()
+      return Effect.gen(function* () {
+        yield* Engine.start(plan)
+        yield* openGateOf(plan.rolloutId, "w0s0")
+        // a deferral is journaled and the gate stays open
+        yield* Engine.answerGate(
+          answer({ rolloutId: plan.rolloutId, decision: "defer", comment: "not tonight", evidence: {} })
+        )
+        yield* waitUntil(
+          Effect.map((yield* FleetStore).gates(plan.rolloutId), (gs) =>
+            gs.find((g) => g.lastDeferral?.by === "alice" && g.answer === undefined)
+          )
+        )
+        yield* Engine.answerGate(
+          answer({
+            rolloutId: plan.rolloutId,
+            decision: "reject",
+            comment: "console shows the old version",
+            evidence: {}
+          })
+        )
+        const result = yield* Engine.awaitEnd(plan.rolloutId)
+        expect(result.status).toBe("halted-budget")
+        expect(result.counts).toMatchObject({ failed: 1, notStarted: 1, succeeded: 0 })
+        const stored = yield* (yield* FleetStore).get(plan.rolloutId)
+        expect(stored.ledger["w0s0"]).toMatchObject({
+          _tag: "Failed",
+          reason: expect.stringMatching(/alice.*console shows the old version|console shows the old version.*alice/)
+        })
+        expect(fleet.effects.size).toBe(0)
+        const journal = yield* Journal.Journal
+        const answers = (yield* journal.read(Engine.runIdOf(plan.rolloutId, "w0s0"))).records.flatMap((r) =>
+          r.event._tag === "GateAnswered" ? [r.event.answer] : []
+        )
+        expect(answers.map((a) => [a._tag, a.by])).toEqual([
+          ["Deferred", "sra-upgrade fleet"],
+          ["Deferred", "alice"],
+          ["Rejected", "alice"]
+        ])
+      }).pipe(Effect.provide(engine(fleet, file)))
+    },
+    120_000
+  )
+
+  it.live(
+    "FLEET-GATE-4 evidence that does not fit the gate is a typed error saying what is expected; the gate stays open; a gate not open is refused with the open ones",
+    () => {
+      const fleet = new Fleet(new Set(["w0s0"]))
+      const plan = rolloutOf({ sites: sites([1]), waves: 1, concurrency: 1, allowedFailures: 0 })
+      const file = dbFile()
+      return Effect.gen(function* () {
+        yield* Engine.start(plan)
+        yield* openGateOf(plan.rolloutId, "w0s0")
+        const bad = yield* Effect.flip(
+          Engine.answerGate(answer({ rolloutId: plan.rolloutId, evidence: { consoleVersion: "24.1.0" } }))
+        )
+        expect(bad._tag).toBe("GateAnswerError")
+        if (bad._tag !== "GateAnswerError") return
+        expect(bad.reason._tag).toBe("BadEvidence")
+        expect(bad.message).toMatch(/consoleVersion must be 24\.3\.2/)
+        expect(bad.message).toMatch(/The gate asks for consoleVersion=<the version shown in Help > About>/)
+        const missing = yield* Effect.flip(Engine.answerGate(answer({ rolloutId: plan.rolloutId, evidence: {} })))
+        expect(missing.message).toMatch(/consoleVersion must be .*nothing was given/)
+        const noComment = yield* Effect.flip(Engine.answerGate(answer({ rolloutId: plan.rolloutId, comment: " " })))
+        expect(noComment._tag === "GateAnswerError" && noComment.reason._tag).toBe("MissingComment")
+        const wrongGate = yield* Effect.flip(
+          Engine.answerGate(answer({ rolloutId: plan.rolloutId, stepId: "install" }))
+        )
+        expect(wrongGate._tag === "GateAnswerError" && wrongGate.reason).toMatchObject({
+          _tag: "NoOpenGate",
+          open: ["confirm-console"]
+        })
+        expect(wrongGate.message).toMatch(/waits on confirm-console/)
+        const gates = yield* (yield* FleetStore).gates(plan.rolloutId)
+        expect(gates.map((g) => [g.gate.stepId, g.isOpen])).toEqual([["confirm-console", true]])
+        // a good answer then completes it
+        yield* Engine.answerGate(answer({ rolloutId: plan.rolloutId, evidence: { consoleVersion: "v24.3.2" } }))
+        expect((yield* Engine.awaitEnd(plan.rolloutId)).status).toBe("succeeded")
+      }).pipe(Effect.provide(engine(fleet, file)))
+    },
+    120_000
+  )
+})
