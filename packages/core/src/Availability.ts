@@ -21,6 +21,8 @@
  *
  * @since 0.3.0
  */
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
@@ -291,6 +293,9 @@ export const flush = (options: CompactOptions, state: Compaction): readonly [Com
  * A `RunObserver` session over a stream of probes: journals them compactly
  * through `observation.record` while the scope is open, and what is left
  * when it closes (the executor closes it before it journals the run's end).
+ * A session that has not received a probe yet when it closes waits for one
+ * (at most twice the interval plus 2 s, 15 s at most): the process that
+ * ends a run has observed it, even a resume that had only its last step left.
  *
  * @since 0.3.0
  * @category constructors
@@ -312,7 +317,19 @@ export const observeProbes = (
           (sample) => (sample === undefined ? Effect.void : observation.record(sample))
         )
       )
-    // finalizers run in reverse: the consumer stops first, then the rest is journaled
+    const seen = yield* Deferred.make<void>()
+    // finalizers run in reverse: the first probe is awaited, then the consumer stops, then the rest is journaled
     yield* Effect.addFinalizer(() => journal((s) => flush(options, s)))
-    yield* Effect.forkScoped(Stream.runForEach(probes, (probe) => journal((s) => compact(options, s, probe))))
+    yield* Effect.forkScoped(
+      Stream.runForEach(probes, (probe) =>
+        Effect.zipRight(
+          journal((s) => compact(options, s, probe)),
+          Deferred.succeed(seen, undefined)
+        )
+      )
+    )
+    const bound = Math.min(options.intervalMillis * 2 + 2_000, 15_000)
+    yield* Effect.addFinalizer(() =>
+      Deferred.await(seen).pipe(Effect.timeout(Duration.millis(bound)), Effect.ignore)
+    )
   })
