@@ -21,6 +21,7 @@
  *
  * @since 0.3.0
  */
+import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -293,7 +294,7 @@ export const flush = (options: CompactOptions, state: Compaction): readonly [Com
  * A `RunObserver` session over a stream of probes: journals them compactly
  * through `observation.record` while the scope is open, and what is left
  * when it closes (the executor closes it before it journals the run's end).
- * A session that has not received a probe yet when it closes waits for one
+ * A session that has not received a probe sent since it started when it closes waits for one
  * (at most twice the interval plus 2 s, 15 s at most): the process that
  * ends a run has observed it, even a resume that had only its last step left.
  *
@@ -318,13 +319,15 @@ export const observeProbes = (
         )
       )
     const seen = yield* Deferred.make<void>()
+    // a probe sent before the session started (the prober runs beside the process) does not count as its first
+    const since = yield* Clock.currentTimeMillis
     // finalizers run in reverse: the first probe is awaited, then the consumer stops, then the rest is journaled
     yield* Effect.addFinalizer(() => journal((s) => flush(options, s)))
     yield* Effect.forkScoped(
       Stream.runForEach(probes, (probe) =>
         Effect.zipRight(
           journal((s) => compact(options, s, probe)),
-          Deferred.succeed(seen, undefined)
+          probe.at >= since ? Deferred.succeed(seen, undefined) : Effect.void
         )
       )
     )
