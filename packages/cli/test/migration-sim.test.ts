@@ -80,9 +80,12 @@ describe("sra-upgrade --method migration (simulator)", () => {
     const a = state.appliances.find((x) => x.id === "A")!
     const n = state.appliances.find((x) => x.id === "N")!
     expect(n).toMatchObject({ version: "24.3.2", lifecycle: "Running", defaultCredentials: false, siteMember: true })
-    expect(n.certificates.find((c) => c.isDefault)!.fingerprint256.replaceAll(":", "").toLowerCase()).toBe(
-      sim.siteCertificate!.sha256
-    )
+    expect(
+      n.certificates
+        .find((c) => c.isDefault)!
+        .fingerprint256.replaceAll(":", "")
+        .toLowerCase()
+    ).toBe(sim.siteCertificate!.sha256)
     expect(a.lifecycle).toBe("PoweredOff")
     expect(state.site.reaches).toEqual(["N"])
 

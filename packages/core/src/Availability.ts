@@ -332,7 +332,5 @@ export const observeProbes = (
       )
     )
     const bound = Math.min(options.intervalMillis * 2 + 2_000, 15_000)
-    yield* Effect.addFinalizer(() =>
-      Deferred.await(seen).pipe(Effect.timeout(Duration.millis(bound)), Effect.ignore)
-    )
+    yield* Effect.addFinalizer(() => Deferred.await(seen).pipe(Effect.timeout(Duration.millis(bound)), Effect.ignore))
   })
