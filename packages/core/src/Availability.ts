@@ -294,9 +294,11 @@ export const flush = (options: CompactOptions, state: Compaction): readonly [Com
  * A `RunObserver` session over a stream of probes: journals them compactly
  * through `observation.record` while the scope is open, and what is left
  * when it closes (the executor closes it before it journals the run's end).
- * A session that has not received a probe sent since it started when it closes waits for one
- * (at most twice the interval plus 2 s, 15 s at most): the process that
- * ends a run has observed it, even a resume that had only its last step left.
+ * A session starts by waiting for its first probe sent since it started
+ * (at most twice the interval plus 2 s, 15 s at most; the run's steps wait
+ * with it), and waits again when it closes if none came: a process killed
+ * right after it started has journaled a probe, and the process that ends a
+ * run has observed it, even a resume that had only its last step left.
  *
  * @since 0.3.0
  * @category constructors
@@ -332,5 +334,8 @@ export const observeProbes = (
       )
     )
     const bound = Math.min(options.intervalMillis * 2 + 2_000, 15_000)
-    yield* Effect.addFinalizer(() => Deferred.await(seen).pipe(Effect.timeout(Duration.millis(bound)), Effect.ignore))
+    const first = Deferred.await(seen).pipe(Effect.timeout(Duration.millis(bound)), Effect.ignore)
+    yield* Effect.addFinalizer(() => first)
+    // the session starts with a probe in the journal: a process killed right after it started observed its start
+    yield* first
   })
