@@ -7,11 +7,14 @@
  * back from the simulator's API. And the site file's `migration:` section
  * decodes with path-precise errors.
  */
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import { SimControl, Simulator, SiteFile } from "@sra-upgrade/simulator"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest"
+import * as Cli from "../src/Cli.js"
 import { folder, runCli, siteYaml } from "./support.js"
 
 let sim: Awaited<ReturnType<typeof Simulator.startPromise>>
@@ -231,4 +234,57 @@ ${fields}`
     expect(r3.code, r3.stderr).toBe(0)
     expect(r3.stdout).toContain("Restore the settings of A on N")
   })
+})
+
+describe("sra-upgrade sim --migration", () => {
+  it("MIGRATE-1, MIGRATE-8: --write-site writes a migration site file that run --method migration --yes completes", async () => {
+    const d = folder({})
+    const file = join(d, "sim.yaml")
+    let printed: (p: { control: string }) => void = () => undefined
+    const started = new Promise<{ control: string }>((resolve) => (printed = resolve))
+    const log = vi.spyOn(console, "log").mockImplementation((line: unknown) => {
+      if (typeof line === "string" && line.startsWith("{")) printed(JSON.parse(line) as { control: string })
+    })
+    const fiber = Effect.runFork(
+      Cli.main([
+        "node",
+        "sra-upgrade",
+        "sim",
+        "--migration",
+        "--time-scale",
+        "600",
+        "--write-site",
+        file,
+        "--json"
+      ]).pipe(Effect.provide(NodeContext.layer))
+    )
+    try {
+      const { control } = await started
+      log.mockRestore()
+      const r = await runCli(
+        "run",
+        "--site",
+        file,
+        "--to",
+        "24.3.2",
+        "--method",
+        "migration",
+        "--yes",
+        "--simulator",
+        control,
+        "--runs",
+        join(d, "runs"),
+        "--run-id",
+        "s1"
+      )
+      expect(r.code, `${r.stdout.slice(-2000)}\n${r.stderr}`).toBe(0)
+      expect(existsSync(join(d, "sim.new-appliance.credentials"))).toBe(true)
+      const state = (await (await fetch(`${control}/state`)).json()) as State
+      expect(state.site.reaches).toEqual(["N"])
+      expect(state.appliances.find((a) => a.id === "A")!.lifecycle).toBe("PoweredOff")
+    } finally {
+      log.mockRestore()
+      await Effect.runPromise(Fiber.interrupt(fiber))
+    }
+  }, 240_000)
 })
