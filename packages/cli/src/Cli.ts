@@ -88,7 +88,10 @@ const describeDefect = (cause: Cause.Cause<unknown>): string => {
   const chain = (e: unknown, depth: number): Array<string> => {
     const inner: unknown = e instanceof Error ? e.cause : undefined
     if (inner === undefined || depth > 5) return []
-    return [`caused by: ${inner instanceof Error ? `${inner.name}: ${inner.message}` : String(inner)}`, ...chain(inner, depth + 1)]
+    return [
+      `caused by: ${inner instanceof Error ? `${inner.name}: ${inner.message}` : String(inner)}`,
+      ...chain(inner, depth + 1)
+    ]
   }
   const causes = [...Cause.failures(cause), ...Cause.defects(cause)].flatMap((e) => chain(e, 0))
   return [Cause.pretty(cause), ...causes].join("\n")

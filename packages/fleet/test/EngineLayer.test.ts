@@ -30,7 +30,10 @@ describe("EngineLayer on PostgreSQL", () => {
             })
           )
           const failed = exits.filter(Exit.isFailure)
-          expect(failed.map((e) => String(e.cause)), `round ${round}`).toEqual([])
+          expect(
+            failed.map((e) => String(e.cause)),
+            `round ${round}`
+          ).toEqual([])
         }
       }),
     120_000
