@@ -288,8 +288,18 @@ const startSite = async (scenario: Scenario, timeScale: number, to: string): Pro
     secretFile: "client-secret",
     caFile: "simulator-ca.pem"
   })
-  writeFileSync(join(dir, "client-secret"), secret + "\n", { mode: 0o600 })
-  writeFileSync(join(dir, "simulator-ca.pem"), caPem)
+  return writeSite(sim, dir, site, { "client-secret": secret, "simulator-ca.pem": caPem })
+}
+
+/** The site file `site.json` in `dir` with the files it names (secrets owner-only), and the runs folder. */
+const writeSite = (
+  sim: Site["sim"],
+  dir: string,
+  site: Record<string, unknown>,
+  beside: Readonly<Record<string, string>>
+): Site => {
+  for (const [name, text] of Object.entries(beside))
+    writeFileSync(join(dir, name), name.endsWith(".pem") ? text : text + "\n", { mode: 0o600 })
   const file = join(dir, "site.json")
   writeFileSync(file, JSON.stringify(site, null, 2))
   const runs = join(dir, "runs")
@@ -312,14 +322,11 @@ const startMigrationSite = async (timeScale: number, to: string): Promise<Site> 
     credentialsFile: "new-appliance.credentials",
     passphraseFile: "bundle-passphrase"
   })
-  writeFileSync(join(dir, "client-secret"), secret + "\n", { mode: 0o600 })
-  writeFileSync(join(dir, "bundle-passphrase"), passphrase + "\n", { mode: 0o600 })
-  writeFileSync(join(dir, "simulator-ca.pem"), caPem)
-  const file = join(dir, "site.json")
-  writeFileSync(file, JSON.stringify(site, null, 2))
-  const runs = join(dir, "runs")
-  mkdirSync(runs, { recursive: true })
-  return { sim, dir, file, runs }
+  return writeSite(sim, dir, site, {
+    "client-secret": secret,
+    "bundle-passphrase": passphrase,
+    "simulator-ca.pem": caPem
+  })
 }
 
 /** Lower-case hex of a SHA-256 fingerprint (`AB:CD:…` or hex). */

@@ -129,21 +129,28 @@ export const writeCredentials = (path: string, credentials: Credentials): void =
  * @since 0.3.0
  * @category constructors
  */
-export const newApplianceOf = (migration: Site.Migration): Site.Appliance => {
-  const n = migration.newAppliance
-  return new Site.Appliance({
-    id: n.id,
+export const newApplianceOf = (migration: Site.Migration): Site.Appliance =>
+  applianceAt(migration.newAppliance, {
+    id: migration.newAppliance.id,
+    clientId: "created-at-MIGRATE-1",
+    clientSecret: new Site.FileSecret({ file: migration.newAppliance.credentialsFile })
+  })
+
+/** The new box's address and TLS trust as a site appliance, under `id` with this API account. */
+const applianceAt = (
+  n: Site.NewAppliance,
+  account: { readonly id: string; readonly clientId: string; readonly clientSecret: Site.SecretRef }
+): Site.Appliance =>
+  new Site.Appliance({
+    ...account,
     role: "none",
     ...(n.hostname === undefined ? {} : { hostname: n.hostname }),
     apiUrl: n.apiUrl,
     allowPlainHttp: n.allowPlainHttp,
     uniqueIp: n.uniqueIp,
     tlsPort: n.tlsPort,
-    clientId: "created-at-MIGRATE-1",
-    clientSecret: new Site.FileSecret({ file: n.credentialsFile }),
     ...(n.tls === undefined ? {} : { tls: n.tls })
   })
-}
 
 /**
  * What the migration planner needs besides the site.
@@ -200,23 +207,15 @@ export const restoredConnection = (
   file: string
 ): Effect.Effect<ApplianceClient.Connection, CliError> => {
   const old = site.appliances[0]!
-  const n = migration.newAppliance
   const synthetic = new Site.Site({
     hostname: site.hostname,
     product: site.product,
     backup: site.backup,
     appliances: [
-      new Site.Appliance({
+      applianceAt(migration.newAppliance, {
         id: restoredId(migration),
-        role: "none",
-        ...(n.hostname === undefined ? {} : { hostname: n.hostname }),
-        apiUrl: n.apiUrl,
-        allowPlainHttp: n.allowPlainHttp,
-        uniqueIp: n.uniqueIp,
-        tlsPort: n.tlsPort,
         clientId: old.clientId,
-        clientSecret: old.clientSecret,
-        ...(n.tls === undefined ? {} : { tls: n.tls })
+        clientSecret: old.clientSecret
       })
     ]
   })

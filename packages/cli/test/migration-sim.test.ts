@@ -124,6 +124,10 @@ describe("sra-upgrade --method migration (simulator)", () => {
   }, 240_000)
 })
 
+/** `plan --method migration` offline (no appliance contacted). */
+const planMigration = (file: string, ...more: ReadonlyArray<string>) =>
+  runCli("plan", "--site", file, "--to", "24.3.2", "--method", "migration", "--current", "24.3.2", ...more)
+
 describe("the site file's migration: section", () => {
   const migrationSection = (fields: string) => `
 trafficSwitch: { method: dns, ttlSeconds: 60 }
@@ -142,17 +146,7 @@ ${fields}`
 `)
       })
     })
-    const r = await runCli(
-      "plan",
-      "--site",
-      join(d, "site.yaml"),
-      "--to",
-      "24.3.2",
-      "--method",
-      "migration",
-      "--current",
-      "24.3.2"
-    )
+    const r = await planMigration(join(d, "site.yaml"))
     expect(r.code).toBe(2)
     expect(r.stderr).toContain("migration.oldKind")
     expect(r.stderr).toContain('"physical"')
@@ -172,17 +166,7 @@ ${fields}`
 `)
       })
     })
-    const r = await runCli(
-      "plan",
-      "--site",
-      join(d, "site.yaml"),
-      "--to",
-      "24.3.2",
-      "--method",
-      "migration",
-      "--current",
-      "24.3.2"
-    )
+    const r = await planMigration(join(d, "site.yaml"))
     expect(r.code).toBe(2)
     expect(r.stderr).toContain("migration.newAppliance.uniqueIp")
     expect(r.stderr).toContain("its own unique IP (MIGRATE-1)")
@@ -190,17 +174,7 @@ ${fields}`
 
   it("MIGRATE-1: --method migration without a migration section, and a migration section without --method, say what to do", async () => {
     const plain = folder({ "site.yaml": siteYaml() })
-    const r1 = await runCli(
-      "plan",
-      "--site",
-      join(plain, "site.yaml"),
-      "--to",
-      "24.3.2",
-      "--method",
-      "migration",
-      "--current",
-      "24.3.2"
-    )
+    const r1 = await planMigration(join(plain, "site.yaml"))
     expect(r1.code).toBe(2)
     expect(r1.stderr).toContain("--method migration needs a migration: section")
     const withSection = folder({
@@ -218,19 +192,7 @@ ${fields}`
     const r2 = await runCli("plan", "--site", join(withSection, "site.yaml"), "--to", "24.3.2", "--current", "24.3.2")
     expect(r2.code).toBe(2)
     expect(r2.stderr).toContain("give --method migration")
-    const r3 = await runCli(
-      "plan",
-      "--site",
-      join(withSection, "site.yaml"),
-      "--to",
-      "24.3.2",
-      "--method",
-      "migration",
-      "--current",
-      "24.3.2",
-      "--format",
-      "table"
-    )
+    const r3 = await planMigration(join(withSection, "site.yaml"), "--format", "table")
     expect(r3.code, r3.stderr).toBe(0)
     expect(r3.stdout).toContain("Restore the settings of A on N")
   })
