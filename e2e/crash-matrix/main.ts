@@ -28,7 +28,7 @@ const named = (flag("scenarios") ?? Matrix.scenarios.join(",")).split(",").filte
 for (const s of named) {
   if (s in Matrix.unsupported) console.log(`scenario ${s}: ${Matrix.unsupported[s]}`)
   else if (!(Matrix.scenarios as ReadonlyArray<string>).includes(s)) {
-    console.error(`crash-matrix: unknown scenario ${s} (known: ${Matrix.scenarios.join(", ")}, migration)`)
+    console.error(`crash-matrix: unknown scenario ${s} (known: ${Matrix.scenarios.join(", ")})`)
     process.exit(2)
   }
 }

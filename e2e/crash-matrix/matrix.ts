@@ -26,15 +26,12 @@ import { tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 
-/** The scenarios the CLI can run (`--method`). */
-export const scenarios = ["single", "sync", "async"] as const
+/** The scenarios the CLI can run (`--method`); `migration` moves the site from A to a factory-fresh N. */
+export const scenarios = ["single", "sync", "async", "migration"] as const
 export type Scenario = (typeof scenarios)[number]
 
-/** Scenarios named on the command line but not runnable by `sra-upgrade run` (reported, not run). */
-export const unsupported: Readonly<Record<string, string>> = {
-  migration:
-    "`sra-upgrade run` has no migration method (a migration plan runs through the SDK: e2e/test/migration.test.ts); not in the matrix"
-}
+/** Scenarios named on the command line but not runnable by `sra-upgrade run` (reported, not run): none left. */
+export const unsupported: Readonly<Record<string, string>> = {}
 
 export interface Options {
   readonly points: number
@@ -272,7 +269,8 @@ interface Site {
   readonly runs: string
 }
 
-const startSite = async (scenario: Scenario, timeScale: number): Promise<Site> => {
+const startSite = async (scenario: Scenario, timeScale: number, to: string): Promise<Site> => {
+  if (scenario === "migration") return startMigrationSite(timeScale, to)
   const defaults = SimConfig.make()
   const sim = await Simulator.startPromise(
     scenario === "single"
@@ -290,13 +288,62 @@ const startSite = async (scenario: Scenario, timeScale: number): Promise<Site> =
     secretFile: "client-secret",
     caFile: "simulator-ca.pem"
   })
-  writeFileSync(join(dir, "client-secret"), secret + "\n", { mode: 0o600 })
-  writeFileSync(join(dir, "simulator-ca.pem"), caPem)
+  return writeSite(sim, dir, site, { "client-secret": secret, "simulator-ca.pem": caPem })
+}
+
+/** The site file `site.json` in `dir` with the files it names (secrets owner-only), and the runs folder. */
+const writeSite = (
+  sim: Site["sim"],
+  dir: string,
+  site: Record<string, unknown>,
+  beside: Readonly<Record<string, string>>
+): Site => {
+  for (const [name, text] of Object.entries(beside))
+    writeFileSync(join(dir, name), name.endsWith(".pem") ? text : text + "\n", { mode: 0o600 })
   const file = join(dir, "site.json")
   writeFileSync(file, JSON.stringify(site, null, 2))
   const runs = join(dir, "runs")
   mkdirSync(runs, { recursive: true })
   return { sim, dir, file, runs }
+}
+
+/**
+ * The migration scenario: old A on `to` serving the site by DNS, a factory-fresh N (23.3.1) to bring to `to`, the
+ * site file's `migration:` section (N's credentials file is written by the simulator operator at MIGRATE-1).
+ */
+const startMigrationSite = async (timeScale: number, to: string): Promise<Site> => {
+  const sim = await Simulator.startPromise(SiteFile.migrationConfig({ timeScale, version: to }))
+  await Effect.runPromise(SiteFile.installSiteCertificate(sim))
+  const dir = mkdtempSync(join(tmpdir(), "sra-crash-migration-"))
+  const { caPem, passphrase, secret, site } = SiteFile.describeMigration(sim, {
+    backupDirectory: join(dir, "backups"),
+    secretFile: "client-secret",
+    caFile: "simulator-ca.pem",
+    credentialsFile: "new-appliance.credentials",
+    passphraseFile: "bundle-passphrase"
+  })
+  return writeSite(sim, dir, site, {
+    "client-secret": secret,
+    "bundle-passphrase": passphrase,
+    "simulator-ca.pem": caPem
+  })
+}
+
+/** Lower-case hex of a SHA-256 fingerprint (`AB:CD:…` or hex). */
+const hex = (fp: string) => fp.replace(/[^0-9a-fA-F]/g, "").toLowerCase()
+
+/**
+ * The action log with the site certificate's fingerprint (generated afresh by every simulator) named
+ * `site-certificate`, so that a point's keys compare with its baseline's (the migration's certificate imports).
+ */
+const actionsOf = (site: Site, log: ReadonlyArray<SimActions.Action>): ReadonlyArray<SimActions.Action> => {
+  const sha = site.sim.siteCertificate?.sha256
+  if (sha === undefined) return log
+  return log.map((a) =>
+    typeof a.detail["sha256"] === "string" && hex(a.detail["sha256"]) === sha
+      ? new SimActions.Action({ ...a, detail: { ...a.detail, sha256: "site-certificate" } })
+      : a
+  )
 }
 
 const relationshipOf = (r: unknown) => {
@@ -309,7 +356,16 @@ const relationshipOf = (r: unknown) => {
 /** What the end state is made of: versions, roles, relationship, who serves the site. */
 const endState = async (site: Site): Promise<Record<string, unknown>> => {
   const state = (await (await fetch(`${site.sim.controlUrl}/state`)).json()) as {
-    appliances: ReadonlyArray<{ id: string; version?: string; productVersion?: string; failoverRole?: string }>
+    appliances: ReadonlyArray<{
+      id: string
+      version?: string
+      productVersion?: string
+      failoverRole?: string
+      lifecycle?: string
+      defaultCredentials?: boolean
+      siteMember?: boolean
+      certificates?: ReadonlyArray<{ fingerprint256?: string; isDefault?: boolean }>
+    }>
     relationship?: unknown
   }
   let serving: unknown
@@ -323,7 +379,16 @@ const endState = async (site: Site): Promise<Record<string, unknown>> => {
     appliances: state.appliances.map((a) => ({
       id: a.id,
       version: a.version ?? a.productVersion,
-      role: a.failoverRole
+      role: a.failoverRole,
+      // running, powered off, deleted (a migration's MIGRATE-9); the initial admin login changed (MIGRATE-7)
+      lifecycle: a.lifecycle,
+      defaultCredentials: a.defaultCredentials,
+      // settings restored (a member of the site) and the site certificate served (MIGRATE-3..7)
+      siteMember: a.siteMember,
+      defaultCertificate: ((fp) =>
+        fp === undefined ? "-" : hex(fp) === site.sim.siteCertificate?.sha256 ? "site certificate" : "its own")(
+        a.certificates?.find((c) => c.isDefault === true)?.fingerprint256
+      )
     })),
     // who is primary and backup, on which shared IPs (not the times of its establishment and syncs)
     relationship: relationshipOf(state.relationship),
@@ -404,7 +469,7 @@ const check = async (site: Site, runId: string, baseline: Baseline, code: number
   if (stable(end) !== stable(baseline.end))
     violations.push(`end state ${stable(end)} differs from the uninterrupted run's ${stable(baseline.end)}`)
   // every non-idempotent action exactly once
-  const log = await Effect.runPromise(SimControl.actions(site.sim.controlUrl))
+  const log = actionsOf(site, await Effect.runPromise(SimControl.actions(site.sim.controlUrl)))
   for (const v of SimActions.exactlyOnce(log, baseline.keys)) violations.push(`action ${stableViolation(v)}`)
   // the report's availability covers the run
   const file = join(site.runs, `${runId}.report.json`)
@@ -494,13 +559,13 @@ const stableViolation = (v: SimActions.Violation): string => {
 // the matrix
 
 const baselineOf = async (scenario: Scenario, options: Options): Promise<Baseline> => {
-  const site = await startSite(scenario, options.timeScale)
+  const site = await startSite(scenario, options.timeScale, options.to)
   try {
     const p = cli(runArgs(scenario, site, "baseline", options.to), options.env)
     const { code } = await p.exit
     const millis = Date.now() - p.started
     if (code !== 0) throw new Error(`the uninterrupted ${scenario} run exited ${code}:\n${p.out.slice(-3000)}`)
-    const log = await Effect.runPromise(SimControl.actions(site.sim.controlUrl))
+    const log = actionsOf(site, await Effect.runPromise(SimControl.actions(site.sim.controlUrl)))
     const repeats = SimActions.exactlyOnce(log)
     if (repeats.length > 0)
       throw new Error(`the uninterrupted ${scenario} run repeats actions: ${repeats.map(stableViolation).join("; ")}`)
@@ -541,7 +606,7 @@ const point = async (
   draw: Draw,
   options: Options
 ): Promise<PointResult> => {
-  const site = await startSite(scenario, options.timeScale)
+  const site = await startSite(scenario, options.timeScale, options.to)
   const runId = `p${index}`
   const journal = join(site.runs, `${runId}.jsonl`)
   const kills: Array<Kill> = []

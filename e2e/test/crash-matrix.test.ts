@@ -1,5 +1,6 @@
 /**
- * A sample of the crash matrix (docs/crash-matrix.md) in CI: 8 points over the three scenarios the CLI runs,
+ * A sample of the crash matrix (docs/crash-matrix.md) in CI: 8 points over the four scenarios the CLI runs
+ * (single, sync, async, migration: two points each),
  * each the real `sra-upgrade run` SIGKILLed at a seeded instant (and every other point its first resume too),
  * resumed by the real `sra-upgrade resume`, then checked (end state, each non-idempotent action exactly once,
  * journal replays to succeeded, report availability covering the run). `pnpm crash-matrix --points 200` is the

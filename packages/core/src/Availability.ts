@@ -21,6 +21,9 @@
  *
  * @since 0.3.0
  */
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
@@ -291,6 +294,11 @@ export const flush = (options: CompactOptions, state: Compaction): readonly [Com
  * A `RunObserver` session over a stream of probes: journals them compactly
  * through `observation.record` while the scope is open, and what is left
  * when it closes (the executor closes it before it journals the run's end).
+ * A session starts by waiting for its first probe sent since it started
+ * (at most twice the interval plus 2 s, 15 s at most; the run's steps wait
+ * with it), and waits again when it closes if none came: a process killed
+ * right after it started has journaled a probe, and the process that ends a
+ * run has observed it, even a resume that had only its last step left.
  *
  * @since 0.3.0
  * @category constructors
@@ -312,7 +320,22 @@ export const observeProbes = (
           (sample) => (sample === undefined ? Effect.void : observation.record(sample))
         )
       )
-    // finalizers run in reverse: the consumer stops first, then the rest is journaled
+    const seen = yield* Deferred.make<void>()
+    // a probe sent before the session started (the prober runs beside the process) does not count as its first
+    const since = yield* Clock.currentTimeMillis
+    // finalizers run in reverse: the first probe is awaited, then the consumer stops, then the rest is journaled
     yield* Effect.addFinalizer(() => journal((s) => flush(options, s)))
-    yield* Effect.forkScoped(Stream.runForEach(probes, (probe) => journal((s) => compact(options, s, probe))))
+    yield* Effect.forkScoped(
+      Stream.runForEach(probes, (probe) =>
+        Effect.zipRight(
+          journal((s) => compact(options, s, probe)),
+          probe.at >= since ? Deferred.succeed(seen, undefined) : Effect.void
+        )
+      )
+    )
+    const bound = Math.min(options.intervalMillis * 2 + 2_000, 15_000)
+    const first = Deferred.await(seen).pipe(Effect.timeout(Duration.millis(bound)), Effect.ignore)
+    yield* Effect.addFinalizer(() => first)
+    // the session starts with a probe in the journal: a process killed right after it started observed its start
+    yield* first
   })

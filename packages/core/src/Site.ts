@@ -293,6 +293,56 @@ export class Licences extends Schema.Class<Licences>("Licences")({
 }) {}
 
 /**
+ * The box that replaces the site's appliance in a hardware (or physical ↔
+ * virtual) migration: its own address, and the file where its API account's
+ * credentials are put once the account is created at MIGRATE-1 (a YAML or
+ * JSON mapping `clientId: …` / `clientSecret: …`, mode 0600; read when the
+ * run first reaches the new box, never from the command line).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export class NewAppliance extends Schema.Class<NewAppliance>("NewAppliance")({
+  /** Short id of the new box in plans and the journal, e.g. `N`. */
+  id: Schema.String.pipe(
+    Schema.pattern(/^[A-Za-z][A-Za-z0-9_-]{0,22}$/, {
+      message: () => "expected a short id of letters, digits, '-' or '_' starting with a letter (23 at most), e.g. N"
+    })
+  ),
+  hostname: Schema.optional(Hostname),
+  /** Base URL of its API on its own unique address, e.g. `https://10.0.0.21`. */
+  apiUrl: Schema.String.pipe(
+    Schema.filter((s) => /^https?:\/\/[^/\s]+\/?$/.test(s), {
+      message: (issue) => `expected a base URL like https://10.0.0.21, got ${JSON.stringify(issue.actual)}`
+    })
+  ),
+  allowPlainHttp: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  /** Its own unique IP (MIGRATE-1: never the old appliance's). */
+  uniqueIp: IpAddress,
+  tlsPort: Schema.optionalWith(Schema.Number.pipe(Schema.int(), Schema.between(1, 65535)), { default: () => 443 }),
+  tls: Schema.optional(TlsTrust),
+  /** `physical` or `virtual` (default): which deployment guide MIGRATE-1 names. */
+  kind: Schema.optionalWith(Schema.Literal("physical", "virtual"), { default: () => "virtual" as const }),
+  /** File (relative to the site file) of the API account created at MIGRATE-1: `clientId` and `clientSecret`. */
+  credentialsFile: Schema.String.pipe(Schema.minLength(1))
+}) {}
+
+/**
+ * The `migration:` section of a site file: move the site from its appliance
+ * to `newAppliance` (`sra-upgrade run --method migration`, MIGRATE-1…9).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export class Migration extends Schema.Class<Migration>("Migration")({
+  /** The old appliance: `physical` (factory reset, power off, return) or `virtual` (delete) at MIGRATE-9. */
+  oldKind: Schema.Literal("physical", "virtual"),
+  newAppliance: NewAppliance,
+  /** Passphrase protecting the private key of the exported certificate bundle (MIGRATE-3). */
+  bundlePassphrase: SecretRef
+}) {}
+
+/**
  * The site: one public hostname served by one appliance or a failover pair.
  *
  * @since 0.1.0
@@ -314,7 +364,9 @@ export class Site extends Schema.Class<Site>("Site")(
     licences: Schema.optional(Licences),
     clients: Schema.optionalWith(ClientEstate, { default: () => new ClientEstate({}) }),
     /** The packages the Updates page offers (no vendor API lists them). */
-    updates: Schema.optionalWith(Schema.Array(UpdatePackage), { default: () => [] })
+    updates: Schema.optionalWith(Schema.Array(UpdatePackage), { default: () => [] }),
+    /** A move to new hardware (`--method migration`); see {@link Migration}. */
+    migration: Schema.optional(Migration)
   }).pipe(
     Schema.filter((site) => {
       const issues: Array<Schema.FilterIssue> = []
@@ -356,6 +408,35 @@ export class Site extends Schema.Class<Site>("Site")(
           path: ["trafficSwitch", "sharedIp"],
           message: `the shared IP ${site.trafficSwitch.sharedIp} must differ from the appliances' unique IPs`
         })
+      const migration = site.migration
+      if (migration !== undefined) {
+        const n = migration.newAppliance
+        if (site.appliances.length !== 1)
+          issues.push({
+            path: ["migration"],
+            message: "a migration moves the site from one appliance to a new one: list that one appliance only"
+          })
+        if (seenIds.has(n.id))
+          issues.push({
+            path: ["migration", "newAppliance", "id"],
+            message: `the new appliance needs its own id (${n.id} is already an appliance of the site)`
+          })
+        if (seenIps.has(n.uniqueIp))
+          issues.push({
+            path: ["migration", "newAppliance", "uniqueIp"],
+            message: `the new appliance needs its own unique IP (MIGRATE-1): ${n.uniqueIp} is the old appliance's`
+          })
+        if (site.appliances.some((a) => a.apiUrl.replace(/\/+$/, "") === n.apiUrl.replace(/\/+$/, "")))
+          issues.push({
+            path: ["migration", "newAppliance", "apiUrl"],
+            message: "the new appliance's API URL is the old appliance's: give the new box's own address"
+          })
+        if (n.apiUrl.startsWith("http://") && !n.allowPlainHttp)
+          issues.push({
+            path: ["migration", "newAppliance", "apiUrl"],
+            message: "plain http:// is refused; use https:// (or set allowPlainHttp: true for a lab or simulator)"
+          })
+      }
       const seenPackages = new Set<string>()
       site.updates.forEach((p, i) => {
         if (seenPackages.has(p.id))

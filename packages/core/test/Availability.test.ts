@@ -264,6 +264,50 @@ describe("Executor with a RunObserver", () => {
     )
   })
 
+  it.effect(
+    "MIGRATE-9: a resume with only a gate left (it ends at once) waits for its first probe: the process that ends the run observed it",
+    () => {
+      let mode: "defer" | "approve" = "defer"
+      const operator = Operator.layerPrompt(() =>
+        Effect.succeed(
+          mode === "defer" ? new Operator.Deferred({ by: "ann" }) : new Operator.Approved({ by: "ann", evidence: {} })
+        )
+      )
+      // probes every second, the first one a second after the session starts (as a prober's next tick)
+      const delayed = Layer.succeed(RunObserver, {
+        observe: (observation) =>
+          Availability.observeProbes(
+            Stream.mapEffect(Stream.fromSchedule(Schedule.spaced(Duration.seconds(1))), () =>
+              Effect.map(Clock.currentTimeMillis, (at) => ({ at, ok: true, detail: "HTTP 200" }))
+            ),
+            { url: URL, intervalMillis: 1_000, summaryEveryMillis: 20_000 },
+            observation
+          )
+      })
+      return Effect.gen(function* () {
+        const first = yield* Effect.fork(Executor.run(plan([action("a"), gate("g")]), { runId: "o4" }))
+        yield* TestClock.adjust("3 seconds")
+        expect((yield* Fiber.join(first)).status).toBe("waiting-for-operator")
+        yield* TestClock.adjust("1 minute")
+        mode = "approve"
+        const resumed = yield* Effect.fork(Executor.resume("o4"))
+        yield* TestClock.adjust("1 second")
+        const report = yield* Fiber.join(resumed)
+        expect(report.status).toBe("succeeded")
+        const records = yield* samplesOf("o4")
+        const resumedAt = records.findLast((r) => r.event._tag === "Resumed")!.seq
+        expect(records.some((r) => r.seq > resumedAt && r.event._tag === "SiteSample")).toBe(true)
+        expect(report.availability!.series).toBe(2)
+      }).pipe(
+        Effect.provide(
+          wire({ a: { run: () => Effect.succeed({}) }, g: { run: () => Effect.succeed({}) } }, operator).pipe(
+            Layer.provide(delayed)
+          )
+        )
+      )
+    }
+  )
+
   it.effect("without an observer nothing is probed and the report has no availability", () =>
     Effect.gen(function* () {
       const report = yield* Executor.run(plan([action("a")]), { runId: "o3" })

@@ -11,7 +11,7 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { failed } from "../CliError.js"
-import { jsonOpt, methodOpt, siteOpt, toOpt, updateMethodOpt } from "../internal/options.js"
+import { jsonOpt, runMethodOpt, siteOpt, toOpt, updateMethodOpt } from "../internal/options.js"
 import { handlersFor, prepare } from "../internal/prepare.js"
 
 interface CheckRow {
@@ -58,7 +58,7 @@ const runChecks = (plan: Plan.Plan) =>
  */
 export const command = Command.make(
   "check",
-  { site: siteOpt, to: toOpt, method: methodOpt, updateMethod: updateMethodOpt, json: jsonOpt },
+  { site: siteOpt, to: toOpt, method: runMethodOpt, updateMethod: updateMethodOpt, json: jsonOpt },
   (o) =>
     Effect.gen(function* () {
       const { appliances, plan, site } = yield* prepare(

@@ -9,7 +9,7 @@ import { Plan } from "@sra-upgrade/core"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import { CliError, ExitCode } from "../CliError.js"
-import { currentOpt, methodOpt, siteOpt, toOpt, updateMethodOpt } from "../internal/options.js"
+import { currentOpt, runMethodOpt, siteOpt, toOpt, updateMethodOpt } from "../internal/options.js"
 import { prepare } from "../internal/prepare.js"
 
 /**
@@ -23,7 +23,7 @@ export const command = Command.make(
   {
     site: siteOpt,
     to: toOpt,
-    method: methodOpt,
+    method: runMethodOpt,
     updateMethod: updateMethodOpt,
     format: Options.choice("format", ["md", "table", "json"] as const).pipe(
       Options.withDefault("md" as const),

@@ -11,7 +11,7 @@ import * as Option from "effect/Option"
 import {
   answersOpt,
   jsonOpt,
-  methodOpt,
+  runMethodOpt,
   probeIntervalOpt,
   runsOpt,
   simulatorOpt,
@@ -35,7 +35,7 @@ export const command = Command.make(
   {
     site: siteOpt,
     to: toOpt,
-    method: methodOpt,
+    method: runMethodOpt,
     updateMethod: updateMethodOpt,
     runs: runsOpt,
     answers: answersOpt,

@@ -51,11 +51,18 @@ export const command = Command.make(
         "With --sites: how many of the sites are failover pairs (default all; the others single appliances)."
       )
     ),
+    migration: Options.boolean("migration").pipe(
+      Options.withDescription(
+        "Simulate a move to new hardware instead: old appliance A on 24.3.2 serving the site by DNS and a factory-fresh box N; --write-site writes a site file with its migration: section (run it with --method migration)."
+      )
+    ),
     json: jsonOpt
   },
   (o) =>
     Option.isSome(o.sites)
-      ? Sim.serveSites({ ...o, sites: o.sites.value })
+      ? o.migration
+        ? usage("--migration simulates one site: leave out --sites")
+        : Sim.serveSites({ ...o, sites: o.sites.value })
       : Option.isSome(o.pairs)
         ? usage("--pairs needs --sites N")
         : Sim.serve(o)

@@ -16,6 +16,13 @@ export const methodOpt = Options.choice("method", ["single", "sync", "async"] as
     "single (one appliance), sync or async (failover pair; required: PREP-7, the operator chooses — sync is the simple one, async the one with less downtime). Default for one appliance: single."
   )
 )
+/** `--method` of plan, check and run: the pair and single methods, and `migration` (a move to new hardware). */
+export const runMethodOpt = Options.choice("method", ["single", "sync", "async", "migration"] as const).pipe(
+  Options.optional,
+  Options.withDescription(
+    "single (one appliance), sync or async (failover pair; required: PREP-7, the operator chooses — sync is the simple one, async the one with less downtime), or migration (move the site to the new appliance of the site file's migration: section, MIGRATE-1…9; --to is the version the new box is brought to, the old one's). Default for one appliance: single."
+  )
+)
 export const updateMethodOpt = Options.choice("update-method", ["automatic", "manual"] as const).pipe(
   Options.optional,
   Options.withDescription(

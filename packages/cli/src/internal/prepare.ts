@@ -22,6 +22,7 @@ import { dirname } from "node:path"
 import { CliError, ExitCode, failed, usage, waiting } from "../CliError.js"
 import * as Demo from "../Demo.js"
 import * as Gates from "../Gates.js"
+import * as Migration from "../Migration.js"
 import * as Planners from "../Planners.js"
 import * as Report from "../Report.js"
 import * as SiteConnections from "../SiteConnections.js"
@@ -30,10 +31,13 @@ import * as Prober from "./prober.js"
 import * as Runner from "./runner.js"
 import * as Sim from "./sim.js"
 
+/** The methods of plan, check and run: the planners' and `migration` (a move to new hardware). */
+export type RunMethod = Planners.Method | "migration"
+
 /** A site, its method and plan, and the appliance port to run it through. */
 export interface Prepared {
   readonly site: Site.Site
-  readonly method: Planners.Method
+  readonly method: RunMethod
   readonly plan: Plan.Plan
   readonly appliances: Layer.Layer<ApplianceApi.ApplianceApi>
 }
@@ -57,14 +61,20 @@ export const observe = (
 export const prepare = (
   file: string,
   to: string,
-  method: Option.Option<Planners.Method>,
+  method: Option.Option<RunMethod>,
   current: Option.Option<string> = Option.none(),
   simulator?: Sim.Target,
   updateMethod: Option.Option<SingleUpgrade.Method> = Option.none()
 ) =>
   Effect.gen(function* () {
     const site = yield* SiteConnections.load(file)
-    const m = yield* Planners.chooseMethod(site, Option.getOrUndefined(method), file)
+    const chosen = Option.getOrUndefined(method)
+    if (chosen === "migration") return yield* prepareMigration(site, file, to, current, simulator)
+    if (chosen === undefined && site.migration !== undefined)
+      return yield* usage(
+        `${file}: the site file has a migration: section: give --method migration to move the site to ${site.migration.newAppliance.id}, or --method single to upgrade ${site.appliances[0]!.id} in place.`
+      )
+    const m = yield* Planners.chooseMethod(site, chosen, file)
     const offline = Option.isSome(current)
     const connections = offline ? [] : yield* SiteConnections.connections(site, { siteFile: file })
     const appliances = Runner.appliancesLayer(withSimulator(connections, site, simulator))
@@ -80,6 +90,47 @@ export const prepare = (
       ...(front === undefined ? {} : { siteUrl: front.httpUrl, siteClientId: Demo.siteClientId })
     })
     return { site, method: m, plan, appliances } satisfies Prepared
+  })
+
+/** `--method migration`: the old box observed (unless `current`), the migration planner, the migration's port. */
+const prepareMigration = (
+  site: Site.Site,
+  file: string,
+  to: string,
+  current: Option.Option<string>,
+  simulator: Sim.Target | undefined
+) =>
+  Effect.gen(function* () {
+    const section = yield* Migration.sectionOf(site, file)
+    const offline = Option.isSome(current)
+    const appliances = offline ? Runner.appliancesLayer([]) : yield* migrationAppliances(site, section, file, simulator)
+    const observed = Option.isSome(current)
+      ? new Map(site.appliances.map((a) => [a.id, { product: current.value }] as const))
+      : yield* Effect.provide(observe(site), appliances)
+    const front = simulator?.siteFront
+    const plan = yield* Migration.plan(site, section, to, {
+      current: observed.get(site.appliances[0]!.id)!,
+      ...(front === undefined ? {} : { siteUrl: front.httpUrl, siteClientId: Demo.siteClientId })
+    })
+    return { site, method: "migration", plan, appliances } satisfies Prepared
+  })
+
+/** The appliance port of a migration (see `Migration.appliancesLayer`), through a simulator's site front when given. */
+const migrationAppliances = (
+  site: Site.Site,
+  section: Site.Migration,
+  file: string,
+  simulator: Sim.Target | undefined
+) =>
+  Effect.gen(function* () {
+    const old = yield* SiteConnections.connections(site, { siteFile: file })
+    const restored = yield* Migration.restoredConnection(site, section, file)
+    return Migration.appliancesLayer({
+      fixed: Demo.simulatorConnections([...old, restored], simulator?.siteFront?.httpsUrl),
+      migration: section,
+      credentialsPath: Migration.credentialsPath(section, file),
+      newBox: restored
+    })
   })
 
 /** Against a simulator: `Demo.simulatorConnections`, with its site front for a pair. */
@@ -101,17 +152,30 @@ export const handlersFor = (
   Effect.gen(function* () {
     const backupPassword =
       site.backup.password === undefined ? undefined : yield* resolveBackupPassword(site.backup.password, file)
-    return Planners.handlers({
+    const config = {
       backupPassword,
       ...(timeScale > 1 ? { baseGraceSeconds: Math.max(1, 300 / timeScale) } : {})
-    })
+    }
+    // a site with a migration: section gets the migration's handlers too (a superset: run and resume alike)
+    if (site.migration !== undefined)
+      return Migration.handlers({
+        ...config,
+        bundlePassphrase: yield* resolveBundlePassphrase(site.migration.bundlePassphrase, file)
+      })
+    return Planners.handlers(config)
   })
 
 /** The appliance port of a site (through a simulator's site front when given). */
-export const appliancesFor = (site: Site.Site, file: string, simulator?: Sim.Target) =>
-  Effect.map(SiteConnections.connections(site, { siteFile: file }), (connections) =>
-    Runner.appliancesLayer(withSimulator(connections, site, simulator))
-  )
+export const appliancesFor = (
+  site: Site.Site,
+  file: string,
+  simulator?: Sim.Target
+): Effect.Effect<Layer.Layer<ApplianceApi.ApplianceApi>, CliError> =>
+  site.migration !== undefined
+    ? migrationAppliances(site, site.migration, file, simulator)
+    : Effect.map(SiteConnections.connections(site, { siteFile: file }), (connections) =>
+        Runner.appliancesLayer(withSimulator(connections, site, simulator))
+      )
 
 /** Who answers the manual gates, and at what time scale the run goes. */
 export interface Driving {
@@ -183,6 +247,12 @@ export const finish = (runsDir: string, json: boolean, runId: string | undefined
       })
   })
 
+/** The migration's certificate bundle passphrase, from its secret reference. */
+export const resolveBundlePassphrase = (ref: Site.SecretRef, file: string) =>
+  Site.resolveSecret(ref, { baseDir: dirname(file), siteFile: file }).pipe(
+    Effect.mapError((e) => usage(`${e.message} (migration.bundlePassphrase)`))
+  )
+
 /** The site's backup password, from its secret reference. */
 export const resolveBackupPassword = (ref: Site.SecretRef, file: string) =>
   Site.resolveSecret(ref, { baseDir: dirname(file), siteFile: file }).pipe(
@@ -201,12 +271,32 @@ export const runLayer = (options: {
   readonly runs: string
   readonly probeIntervalSeconds: number
 }): Effect.Effect<Layer.Layer<Executor.Executor, CliError>, CliError> =>
-  Effect.map(handlersFor(options.site, options.file, options.driving.timeScale), (handlers) =>
-    Runner.executorLayer({
+  Effect.gen(function* () {
+    const handlers = yield* handlersFor(options.site, options.file, options.driving.timeScale)
+    const operator = yield* operatorFor(options.site, options.file, options.driving)
+    return Runner.executorLayer({
       handlers,
       appliances: options.appliances,
-      operator: options.driving.operator,
+      operator,
       journal: Runner.journalLayer(options.runs),
       prober: Prober.options(options.site, options.probeIntervalSeconds, options.driving.simulator)
     })
-  )
+  })
+
+/**
+ * Who answers the gates: the operator of {@link driving}; with `--yes` on a site with a migration: section,
+ * the simulator operator with the site's secrets that writes the new box's credentials file at MIGRATE-1
+ * (`Migration.simulatorOperator`).
+ */
+const operatorFor = (site: Site.Site, file: string, drive: Driving) =>
+  Effect.gen(function* () {
+    const sim = drive.simulator
+    if (site.migration === undefined || sim === undefined || drive.operator !== sim.operator) return drive.operator
+    return Migration.simulatorOperator({
+      controlUrl: sim.controlUrl,
+      credentialsPath: Migration.credentialsPath(site.migration, file),
+      bundlePassphrase: yield* resolveBundlePassphrase(site.migration.bundlePassphrase, file),
+      backupPassword:
+        site.backup.password === undefined ? undefined : yield* resolveBackupPassword(site.backup.password, file)
+    })
+  })

@@ -3,7 +3,7 @@
  * operator (the simulator plays the manual gates).
  */
 import type { Operator } from "@sra-upgrade/core"
-import { SimOperator, Simulator } from "@sra-upgrade/simulator"
+import { SimOperator, Simulator, SiteFile } from "@sra-upgrade/simulator"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
@@ -11,6 +11,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { mkdir, writeFile } from "node:fs/promises"
 import { basename, dirname, join, resolve } from "node:path"
+import * as YAML from "yaml"
 import { type CliError, usage } from "../CliError.js"
 import * as Demo from "../Demo.js"
 
@@ -58,6 +59,39 @@ export const target = (controlUrl: string): Effect.Effect<Target, CliError> =>
       )
   })
 
+/** The site file of a migration simulator, with its client secret, CA and bundle passphrase beside it. */
+const writeMigrationSite = (sim: Simulator.SimulatorHandle, target: string, json: boolean) =>
+  Effect.gen(function* () {
+    const file = resolve(target)
+    const stem = basename(file).replace(/\.(ya?ml|json)$/i, "")
+    const names = {
+      secretFile: `${stem}.client-secret`,
+      caFile: `${stem}.ca.pem`,
+      credentialsFile: `${stem}.new-appliance.credentials`,
+      passphraseFile: `${stem}.bundle-passphrase`
+    }
+    const { caPem, passphrase, secret, site } = SiteFile.describeMigration(sim, {
+      backupDirectory: join(dirname(file), "sim-backups"),
+      ...names
+    })
+    const text = /\.json$/i.test(file)
+      ? JSON.stringify(site, null, 2) + "\n"
+      : "# Written by `sra-upgrade sim --migration` for this simulator.\n" + YAML.stringify(site, { lineWidth: 0 })
+    yield* Effect.tryPromise({
+      try: async () => {
+        await writeFile(join(dirname(file), names.secretFile), secret + "\n", { mode: 0o600 })
+        await writeFile(join(dirname(file), names.passphraseFile), passphrase + "\n", { mode: 0o600 })
+        await writeFile(join(dirname(file), names.caFile), caPem)
+        await writeFile(file, text)
+      },
+      catch: (e) => usage(`cannot write ${file}: ${e instanceof Error ? e.message : String(e)}`)
+    })
+    if (!json)
+      yield* Console.log(
+        `Migration site file for this simulator: ${file} (the new appliance's credentials go to ${names.credentialsFile} at MIGRATE-1)`
+      )
+  })
+
 /** `sra-upgrade sim`: start, print, wait for Ctrl-C. */
 export const serve = (options: {
   readonly timeScale: number
@@ -66,17 +100,29 @@ export const serve = (options: {
   readonly backupSize: number
   readonly json: boolean
   readonly writeSite: Option.Option<string>
+  /** A move to new hardware (A and a factory-fresh N) instead of a failover pair. */
+  readonly migration?: boolean | undefined
 }) =>
   Effect.scoped(
     Effect.gen(function* () {
       if (!(options.backupSize >= 1))
         return yield* usage(`--backup-size expects a number of bytes of at least 1, got ${options.backupSize}`)
-      const sim = yield* Simulator.start({
-        timeScale: options.timeScale,
-        fleet: { jumpClients: options.clients },
-        backupSizeBytes: options.backupSize
-      }).pipe(Effect.mapError((e) => usage(e.message)))
-      if (Option.isSome(options.writeSite)) {
+      const sim = yield* Simulator.start(
+        options.migration === true
+          ? {
+              ...SiteFile.migrationConfig({ timeScale: options.timeScale, jumpClients: options.clients }),
+              backupSizeBytes: options.backupSize
+            }
+          : {
+              timeScale: options.timeScale,
+              fleet: { jumpClients: options.clients },
+              backupSizeBytes: options.backupSize
+            }
+      ).pipe(Effect.mapError((e) => usage(e.message)))
+      if (options.migration === true) {
+        yield* SiteFile.installSiteCertificate(sim).pipe(Effect.mapError((e) => usage(e.message)))
+        if (Option.isSome(options.writeSite)) yield* writeMigrationSite(sim, options.writeSite.value, options.json)
+      } else if (Option.isSome(options.writeSite)) {
         const file = resolve(options.writeSite.value)
         const secretName = `${basename(file).replace(/\.(ya?ml|json)$/i, "")}.client-secret`
         const caName = `${basename(file).replace(/\.(ya?ml|json)$/i, "")}.ca.pem`
@@ -122,7 +168,7 @@ export const serve = (options: {
             "API accounts (client_id / client_secret; simulator only):",
             ...sim.accounts.map((a) => `  ${a.name.padEnd(14)} ${a.clientId}  ${Redacted.value(a.clientSecret)}`),
             "",
-            `Run a plan against it with: sra-upgrade run --site ${Option.getOrElse(options.writeSite, () => "<site file>")} --to 24.3.2 --yes --simulator ${sim.controlUrl}`,
+            `Run a plan against it with: sra-upgrade run --site ${Option.getOrElse(options.writeSite, () => "<site file>")} --to 24.3.2${options.migration === true ? " --method migration" : ""} --yes --simulator ${sim.controlUrl}`,
             "Ctrl-C to stop."
           ].join("\n")
         )

@@ -156,6 +156,8 @@ export const play = (client: ControlClient, options: Options) => {
           return best?.path
         })
         if (newest === undefined) return yield* Effect.fail(new ControlFailure(`no backup file in ${dir}`))
+        // a gate asked again after a crash: the person looks first (the box already holds the site's settings)
+        if ((yield* view(id))["siteMember"] === true) return { file: newest, alreadyRestored: "true" }
         yield* call("POST", `/appliances/${seg(id)}/restore`, {
           path: newest,
           ...(options.backupPassword === undefined ? {} : { password: options.backupPassword })
@@ -174,14 +176,27 @@ export const play = (client: ControlClient, options: Options) => {
       moveTraffic(client, Schema.encodeSync(Site.TrafficSwitch)(p.pair.traffic) as Json, p.from, p.to)
     ),
     on(MigrationSteps.ConfirmInProduction, () => Effect.succeed({ confirmedBy: by })),
+    // MIGRATE-9, asked again after a crash: the person looks first and does not act twice
     on(MigrationSteps.OldDeleted, (_, id) =>
-      Effect.map(call("DELETE", `/appliances/${seg(id)}`), () => ({ deletedBy: by }))
+      Effect.flatMap(view(id), (a) =>
+        a["lifecycle"] === "Deleted"
+          ? Effect.succeed({ deletedBy: by, alreadyDeleted: "true" })
+          : Effect.map(call("DELETE", `/appliances/${seg(id)}`), () => ({ deletedBy: by }))
+      )
     ),
     on(MigrationSteps.OldReset, (_, id) =>
-      Effect.map(call("POST", `/appliances/${seg(id)}/factory-reset`), () => ({ resetBy: by }))
+      Effect.flatMap(view(id), (a) =>
+        a["siteMember"] === false && a["defaultCredentials"] === true
+          ? Effect.succeed({ resetBy: by, alreadyReset: "true" })
+          : Effect.map(call("POST", `/appliances/${seg(id)}/factory-reset`), () => ({ resetBy: by }))
+      )
     ),
     on(MigrationSteps.OldPoweredOff, (_, id) =>
-      Effect.map(call("POST", `/appliances/${seg(id)}/power-off`), () => ({ poweredOffBy: by }))
+      Effect.flatMap(view(id), (a) =>
+        a["lifecycle"] === "PoweredOff"
+          ? Effect.succeed({ poweredOffBy: by, alreadyOff: "true" })
+          : Effect.map(call("POST", `/appliances/${seg(id)}/power-off`), () => ({ poweredOffBy: by }))
+      )
     ),
     on(MigrationSteps.ReturnShipped, () => Effect.succeed({ tracking: "simulated carrier SIM-0001" })),
     // the migration plan's console check names the run's connection in `appliance`: the box is the target
