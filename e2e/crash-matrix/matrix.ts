@@ -319,7 +319,6 @@ const startMigrationSite = async (timeScale: number, to: string): Promise<Site> 
     backupDirectory: join(dir, "backups"),
     secretFile: "client-secret",
     caFile: "simulator-ca.pem",
-    credentialsFile: "new-appliance.credentials",
     passphraseFile: "bundle-passphrase"
   })
   return writeSite(sim, dir, site, {

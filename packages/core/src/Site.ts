@@ -322,9 +322,9 @@ export class NewAppliance extends Schema.Class<NewAppliance>("NewAppliance")({
   tlsPort: Schema.optionalWith(Schema.Number.pipe(Schema.int(), Schema.between(1, 65535)), { default: () => 443 }),
   tls: Schema.optional(TlsTrust),
   /** `physical` or `virtual` (default): which deployment guide MIGRATE-1 names. */
-  kind: Schema.optionalWith(Schema.Literal("physical", "virtual"), { default: () => "virtual" as const }),
-  /** File (relative to the site file) of the API account created at MIGRATE-1: `clientId` and `clientSecret`. */
-  credentialsFile: Schema.String.pipe(Schema.minLength(1))
+  kind: Schema.optionalWith(Schema.Literal("physical", "virtual"), { default: () => "virtual" as const })
+  // No API account of its own: a factory box has none until the old settings, which carry the API accounts, are
+  // restored (MIGRATE-7); from then on the run reaches it at `apiUrl` with the old appliance's account.
 }) {}
 
 /**

@@ -179,8 +179,7 @@ export const installSiteCertificate = (sim: Simulator.SimulatorHandle): Effect.E
 
 /**
  * The site file of a {@link migrationConfig} simulator: appliance `A` and a
- * `migration:` section moving it to `N` (its credentials file
- * `credentialsFile`, written at MIGRATE-1; the bundle passphrase in
+ * `migration:` section moving it to `N` (the bundle passphrase in
  * `passphraseFile`), plus the secret, CA and passphrase to write beside it.
  *
  * @since 0.3.0
@@ -192,7 +191,6 @@ export const describeMigration = (
     readonly backupDirectory: string
     readonly secretFile?: string | undefined
     readonly caFile?: string | undefined
-    readonly credentialsFile?: string | undefined
     readonly passphraseFile?: string | undefined
     /** MIGRATE-9 for the old box (default `physical`: factory reset, power off, return). */
     readonly oldKind?: "physical" | "virtual" | undefined
@@ -226,8 +224,7 @@ export const describeMigration = (
           apiUrl: sim.appliance(n.id).httpsUrl,
           uniqueIp: n.uniqueIp,
           tls: { caFile: `./${caFile}` },
-          kind: "virtual",
-          credentialsFile: `./${options.credentialsFile ?? "new-appliance.credentials"}`
+          kind: "virtual"
         },
         bundlePassphrase: { file: `./${options.passphraseFile ?? "bundle-passphrase"}` }
       }

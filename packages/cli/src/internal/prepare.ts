@@ -127,9 +127,7 @@ const migrationAppliances = (
     const restored = yield* Migration.restoredConnection(site, section, file)
     return Migration.appliancesLayer({
       fixed: Demo.simulatorConnections([...old, restored], simulator?.siteFront?.httpsUrl),
-      migration: section,
-      credentialsPath: Migration.credentialsPath(section, file),
-      newBox: restored
+      migration: section
     })
   })
 
@@ -285,8 +283,7 @@ export const runLayer = (options: {
 
 /**
  * Who answers the gates: the operator of {@link driving}; with `--yes` on a site with a migration: section,
- * the simulator operator with the site's secrets that writes the new box's credentials file at MIGRATE-1
- * (`Migration.simulatorOperator`).
+ * the simulator operator with the site's secrets (`Migration.simulatorOperator`).
  */
 const operatorFor = (site: Site.Site, file: string, drive: Driving) =>
   Effect.gen(function* () {
@@ -294,7 +291,6 @@ const operatorFor = (site: Site.Site, file: string, drive: Driving) =>
     if (site.migration === undefined || sim === undefined || drive.operator !== sim.operator) return drive.operator
     return Migration.simulatorOperator({
       controlUrl: sim.controlUrl,
-      credentialsPath: Migration.credentialsPath(site.migration, file),
       bundlePassphrase: yield* resolveBundlePassphrase(site.migration.bundlePassphrase, file),
       backupPassword:
         site.backup.password === undefined ? undefined : yield* resolveBackupPassword(site.backup.password, file)

@@ -67,7 +67,6 @@ const writeMigrationSite = (sim: Simulator.SimulatorHandle, target: string, json
     const names = {
       secretFile: `${stem}.client-secret`,
       caFile: `${stem}.ca.pem`,
-      credentialsFile: `${stem}.new-appliance.credentials`,
       passphraseFile: `${stem}.bundle-passphrase`
     }
     const { caPem, passphrase, secret, site } = SiteFile.describeMigration(sim, {
@@ -86,10 +85,7 @@ const writeMigrationSite = (sim: Simulator.SimulatorHandle, target: string, json
       },
       catch: (e) => usage(`cannot write ${file}: ${e instanceof Error ? e.message : String(e)}`)
     })
-    if (!json)
-      yield* Console.log(
-        `Migration site file for this simulator: ${file} (the new appliance's credentials go to ${names.credentialsFile} at MIGRATE-1)`
-      )
+    if (!json) yield* Console.log(`Migration site file for this simulator: ${file}`)
   })
 
 /** `sra-upgrade sim`: start, print, wait for Ctrl-C. */
