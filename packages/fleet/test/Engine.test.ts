@@ -1,8 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Executor, Journal, Operator, Plan, StepHandler } from "@sra-upgrade/core"
+import { Executor, Journal, Operator, StepHandler } from "@sra-upgrade/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
 import * as TestServices from "effect/TestServices"
 import * as fs from "node:fs"
@@ -15,7 +14,7 @@ import { FleetStore } from "../src/FleetStore.js"
 import type * as Rollout from "../src/Rollout.js"
 import * as SiteWindow from "../src/SiteWindow.js"
 import { SiteWorker } from "../src/SiteWorker.js"
-import { rolloutOf, sitePlan } from "./fixtures.js"
+import { installPlan, rolloutOf, sitePlan } from "./fixtures.js"
 
 const ALWAYS = [
   new SiteWindow.WeeklyWindow({ timeZone: "UTC", days: ["mon"], start: "00:00", durationMinutes: 7 * 24 * 60 })
@@ -34,29 +33,7 @@ class Fleet {
     SiteWorker.of({
       prepare: (site) =>
         Effect.succeed({
-          plan: Effect.succeed(
-            new Plan.Plan({
-              id: `upgrade-${site.id}`,
-              kind: "custom",
-              title: `Upgrade ${site.id}`,
-              site: site.hostname,
-              targetVersion: site.targetVersion,
-              steps: [
-                new Plan.Action({
-                  id: "install",
-                  title: "Install",
-                  rules: [Schema.decodeSync(Plan.RuleId)("PREP-1")],
-                  target: "A",
-                  estimatedSeconds: 1,
-                  handler: "install",
-                  params: {},
-                  idempotent: false,
-                  notes: []
-                })
-              ],
-              notes: []
-            })
-          ),
+          plan: Effect.succeed(installPlan(site)),
           executor: Executor.layer.pipe(
             Layer.provide(
               Layer.mergeAll(

@@ -21,7 +21,7 @@ import type * as Rollout from "../src/Rollout.js"
 import * as SiteGates from "../src/SiteGates.js"
 import * as SiteWindow from "../src/SiteWindow.js"
 import { SiteWorker } from "../src/SiteWorker.js"
-import { rolloutOf, sitePlan } from "./fixtures.js"
+import { installPlan, rolloutOf, sitePlan } from "./fixtures.js"
 
 const ALWAYS = [
   new SiteWindow.WeeklyWindow({ timeZone: "UTC", days: ["mon"], start: "00:00", durationMinutes: 7 * 24 * 60 })
@@ -39,51 +39,33 @@ class Fleet {
       prepare: (site) =>
         Effect.succeed({
           plan: Effect.succeed(
-            new Plan.Plan({
-              id: `upgrade-${site.id}`,
-              kind: "custom",
-              title: `Upgrade ${site.id}`,
-              site: site.hostname,
-              targetVersion: site.targetVersion,
-              steps: [
-                ...(this.gated.has(site.id)
-                  ? [
-                      new Plan.ManualGate({
-                        id: "confirm-console",
-                        title: "Confirm the console version",
-                        rules: [rule],
-                        target: "A",
-                        estimatedSeconds: 60,
-                        handler: "gate",
-                        params: {},
-                        idempotent: true,
-                        notes: [],
-                        instructions: ["Open Help > About on the console", "Read the version shown"],
-                        evidence: [
-                          new Plan.EvidenceField({
-                            name: "consoleVersion",
-                            description: "the version shown in Help > About",
-                            format: "version",
-                            expected: "24.3.2"
-                          })
-                        ]
-                      })
-                    ]
-                  : []),
-                new Plan.Action({
-                  id: "install",
-                  title: "Install",
-                  rules: [rule],
-                  target: "A",
-                  estimatedSeconds: 1,
-                  handler: "install",
-                  params: {},
-                  idempotent: false,
-                  notes: []
-                })
-              ],
-              notes: []
-            })
+            installPlan(
+              site,
+              this.gated.has(site.id)
+                ? [
+                    new Plan.ManualGate({
+                      id: "confirm-console",
+                      title: "Confirm the console version",
+                      rules: [rule],
+                      target: "A",
+                      estimatedSeconds: 60,
+                      handler: "gate",
+                      params: {},
+                      idempotent: true,
+                      notes: [],
+                      instructions: ["Open Help > About on the console", "Read the version shown"],
+                      evidence: [
+                        new Plan.EvidenceField({
+                          name: "consoleVersion",
+                          description: "the version shown in Help > About",
+                          format: "version",
+                          expected: "24.3.2"
+                        })
+                      ]
+                    })
+                  ]
+                : []
+            )
           ),
           // no operator here: the engine's (the rollout's durable gates)
           executor: Executor.layer.pipe(

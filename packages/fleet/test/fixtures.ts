@@ -1,6 +1,7 @@
-import { Site } from "@sra-upgrade/core"
+import { Plan, Site } from "@sra-upgrade/core"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
@@ -217,3 +218,31 @@ export const localDay = (tz: string, t: number): number => {
   const l = SiteWindow.toLocal(tz, t)
   return Date.UTC(l.year, l.month - 1, l.day)
 }
+
+/** A fake site plan for the engine tests: the steps given (e.g. a gate), then one non-idempotent `install` action. */
+export const installPlan = (
+  site: { readonly id: string; readonly hostname: string; readonly targetVersion: string },
+  before: ReadonlyArray<Plan.Step> = []
+): Plan.Plan =>
+  new Plan.Plan({
+    id: `upgrade-${site.id}`,
+    kind: "custom",
+    title: `Upgrade ${site.id}`,
+    site: site.hostname,
+    targetVersion: site.targetVersion,
+    steps: [
+      ...before,
+      new Plan.Action({
+        id: "install",
+        title: "Install",
+        rules: [Schema.decodeSync(Plan.RuleId)("PREP-1")],
+        target: "A",
+        estimatedSeconds: 1,
+        handler: "install",
+        params: {},
+        idempotent: false,
+        notes: []
+      })
+    ],
+    notes: []
+  })
