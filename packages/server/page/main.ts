@@ -403,14 +403,35 @@ const alertError = (e: unknown) => {
   app.querySelector(".head")?.append(p)
 }
 
-const refresh = async () => {
-  if (current === undefined) return
-  try {
-    draw(await api<Run>("GET", `/runs/${encodeURIComponent(current.runId)}`))
-  } catch (e) {
-    if (e instanceof ApiError && e.status === 401) return showLogin(e.message)
-    alertError(e)
+/**
+ * One read of the run at a time, and one more after it when asked meanwhile:
+ * two reads in flight could answer out of order, and the page would end on
+ * the older state (a gate shown open after it closed) until the next event —
+ * which, while the run waits on the next gate, may be a long time.
+ */
+let reading: Promise<void> | undefined
+let readAgain = false
+const refresh = (): Promise<void> => {
+  if (reading !== undefined) {
+    readAgain = true
+    return reading
   }
+  const loop = async () => {
+    do {
+      readAgain = false
+      const runId = current?.runId
+      if (runId === undefined) return
+      try {
+        const run = await api<Run>("GET", `/runs/${encodeURIComponent(runId)}`)
+        if (current?.runId === runId) draw(run) // not if the page moved to another run meanwhile
+      } catch (e) {
+        if (e instanceof ApiError && e.status === 401) return showLogin(e.message)
+        alertError(e)
+      }
+    } while (readAgain)
+  }
+  reading = loop().finally(() => (reading = undefined))
+  return reading
 }
 
 const scheduleRefresh = (ms = 150) => {
