@@ -12,6 +12,7 @@ import {
   FleetFile,
   FleetStore,
   Rollout,
+  SiteGates,
   SiteWindow,
   SiteWorker
 } from "@sra-upgrade/fleet"
@@ -267,5 +268,80 @@ describe("sra-upgrade fleet answer (durable site gates)", () => {
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toMatch(/Rollout progress \(gated\): running; .*; ETA \d{4}-\d\d-\d\dT/)
     expect(r.stdout).toMatch(/wave 2 rest +\[#+>+\.+\] 1\/3/)
+  }, 120_000)
+
+  it("FLEET-STATUS-2 fleet status --json: the rollout's line and the gates its sites wait on (site, gate, since, instructions, evidence, last deferral, the answer command); a finished site's gate is left out", async () => {
+    const db = join(mkdtempSync(join(tmpdir(), "sra-fleet-status-json-")), "fleet.db")
+    const openedAt = new Date("2026-10-05T08:00:00Z")
+    const gateOf = (siteId: string) =>
+      new SiteGates.OpenGate({
+        rolloutId: "json",
+        site: siteId,
+        stepId: "confirm-console",
+        runId: Engine.runIdOf("json", siteId),
+        purpose: "gate",
+        title: "Confirm the console version",
+        target: "A",
+        instructions: ["Open Help > About on the console"],
+        evidence: [
+          new Plan.EvidenceField({
+            name: "consoleVersion",
+            description: "the version shown",
+            format: "version",
+            expected: "24.3.2"
+          })
+        ],
+        openedAt
+      })
+    await Effect.runPromise(
+      Effect.gen(function* () {
+        const store = yield* FleetStore.FleetStore
+        yield* store.create(new Rollout.RolloutPlan({ ...plan, rolloutId: "json" }))
+        yield* store.setState("json", "gated", new Admission.Running({ since: openedAt }))
+        yield* store.setState("json", "plain", new Admission.Succeeded({ at: openedAt }))
+        yield* store.openGate(gateOf("gated"))
+        yield* store.openGate(gateOf("plain"))
+        // a deferral taken by the site's run: the gate stays open, the deferral is shown
+        yield* Engine.answerGate(
+          new SiteGates.AnswerInput({
+            rolloutId: "json",
+            site: "gated",
+            stepId: "confirm-console",
+            principal: "dora",
+            decision: "defer",
+            comment: "not before the change window"
+          })
+        )
+        yield* store.takeAnswer("json", "gated", "confirm-console")
+      }).pipe(Effect.provide(EngineLayer.ledgerOnly({ file: db })), Effect.scoped, Effect.orDie)
+    )
+    const r = await runCli("fleet", "status", "--database", db, "--rollout", "json", "--json")
+    expect(r.code, r.stderr).toBe(0)
+    const lines = r.stdout.split("\n").filter((l) => l.trim() !== "")
+    expect(lines).toHaveLength(1)
+    const out = JSON.parse(lines[0]!) as { rollout: unknown; gates: ReadonlyArray<Record<string, unknown>> }
+    expect(out.rollout).toMatchObject({ id: "json", status: "running", sites: { succeeded: 1 } })
+    expect(out.gates).toEqual([
+      {
+        site: "gated",
+        gate: "confirm-console",
+        runId: "json.gated",
+        status: "waiting",
+        purpose: "gate",
+        title: "Confirm the console version",
+        target: "A",
+        since: "2026-10-05T08:00:00.000Z",
+        instructions: ["Open Help > About on the console"],
+        evidence: [{ name: "consoleVersion", description: "the version shown", format: "version", expected: "24.3.2" }],
+        lastDeferral: { by: "dora", reason: "not before the change window" },
+        command:
+          'sra-upgrade fleet answer --rollout json --site gated --gate confirm-console --approve|--reject|--defer --comment "…" --evidence consoleVersion=…'
+      }
+    ])
+    // the text shows the same gate
+    const text = await runCli("fleet", "status", "--database", db, "--rollout", "json")
+    expect(text.stdout).toContain("waiting: gated on gate confirm-console")
+    expect(text.stdout).toContain("last deferred by dora: not before the change window")
+    expect(text.stdout).not.toContain("waiting: plain")
   }, 120_000)
 })

@@ -5,7 +5,7 @@
  * that does not fit is refused with what is expected.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Executor, Journal, Plan, StepHandler } from "@sra-upgrade/core"
+import { Executor, Journal, Operator, Plan, StepHandler } from "@sra-upgrade/core"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
@@ -315,4 +315,43 @@ describe("SiteGates (durable gates of a rollout's sites)", () => {
     },
     120_000
   )
+
+  it("FLEET-GATE-6 an answer given with earlier decisions of an approval queue (prior) is by every distinct approver, keeps every decision in its trail and the evidence of each", () => {
+    const gate = new SiteGates.OpenGate({
+      rolloutId: "r",
+      site: "w0s0",
+      stepId: "confirm-console",
+      runId: "r.w0s0",
+      purpose: "gate",
+      title: "Confirm",
+      instructions: [],
+      evidence: [new Plan.EvidenceField({ name: "consoleVersion", description: "the version", format: "version" })],
+      openedAt: new Date(0)
+    })
+    const first = new Operator.Approval({
+      principal: "ann",
+      role: "approver",
+      decision: "approve",
+      comment: "seen",
+      evidence: { consoleVersion: "24.3.2" },
+      at: new Date(1)
+    })
+    const approved = Either.getOrThrow(
+      SiteGates.toAnswer(gate, answer({ rolloutId: "r", principal: "bob", comment: "seen too", prior: [first] }), new Date(2))
+    )
+    expect(approved).toMatchObject({ _tag: "Approved", by: "ann, bob", comment: "seen too" })
+    expect(approved._tag === "Approved" && approved.approvals?.map((a) => [a.principal, a.decision])).toEqual([
+      ["ann", "approve"],
+      ["bob", "approve"]
+    ])
+    const rejected = Either.getOrThrow(
+      SiteGates.toAnswer(
+        gate,
+        answer({ rolloutId: "r", principal: "bob", decision: "reject", comment: "no", evidence: {}, prior: [first] }),
+        new Date(2)
+      )
+    )
+    expect(rejected).toMatchObject({ _tag: "Rejected", by: "bob", reason: "no" })
+    expect(rejected._tag === "Rejected" && rejected.approvals?.length).toBe(2)
+  })
 })
