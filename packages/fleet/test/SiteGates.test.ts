@@ -337,7 +337,11 @@ describe("SiteGates (durable gates of a rollout's sites)", () => {
       at: new Date(1)
     })
     const approved = Either.getOrThrow(
-      SiteGates.toAnswer(gate, answer({ rolloutId: "r", principal: "bob", comment: "seen too", prior: [first] }), new Date(2))
+      SiteGates.toAnswer(
+        gate,
+        answer({ rolloutId: "r", principal: "bob", comment: "seen too", prior: [first] }),
+        new Date(2)
+      )
     )
     expect(approved).toMatchObject({ _tag: "Approved", by: "ann, bob", comment: "seen too" })
     expect(approved._tag === "Approved" && approved.approvals?.map((a) => [a.principal, a.decision])).toEqual([

@@ -178,14 +178,18 @@ const withoutTimers = (policy: Policy.GatePolicy): Policy.GatePolicy => {
   return new Policy.GatePolicy({ ...rest, basis: `${policy.basis}; fleet gate: no deadline` })
 }
 
-const unknownStep = (basis: string) =>
-  new Policy.GatePolicy({ ...withoutTimers(Policy.dangerousDefault), basis })
+const unknownStep = (basis: string) => new Policy.GatePolicy({ ...withoutTimers(Policy.dangerousDefault), basis })
 
 /** The decisions of the current opening of a gate: the last round, unless a deferral closed it. */
 const currentRound = (policy: Policy.GatePolicy, gate: SiteGates.OpenGate, decided: ReadonlyArray<Decided>) => {
   const last = decided.reduce((n, d) => Math.max(n, d.round), 0)
   const of = (round: number) => decided.filter((d) => d.round === round)
-  const ballot = Approvals.open(policy, gate.evidence, undefined, of(last).map((d) => d.approval))
+  const ballot = Approvals.open(
+    policy,
+    gate.evidence,
+    undefined,
+    of(last).map((d) => d.approval)
+  )
   return ballot.answer?._tag === "Deferred"
     ? { round: last + 1, ballot: Approvals.open(policy, gate.evidence, undefined) }
     : { round: last, ballot }

@@ -176,9 +176,7 @@ describe("site gates of fleet rollouts in the portal", () => {
 
         // the list: both gates open, with instructions, evidence fields and the step's policy
         const listed = yield* vera.fleet.gates({ path: gatesPath })
-        expect(
-          listed.map((g) => [g.site, g.stepId, g.status, g.policy.approvals, g.remaining]).sort()
-        ).toEqual([
+        expect(listed.map((g) => [g.site, g.stepId, g.status, g.policy.approvals, g.remaining]).sort()).toEqual([
           ["lyon", "break-relationship", "open", 2, 2],
           ["paris", "confirm-console", "open", 1, 1]
         ])
@@ -257,7 +255,12 @@ describe("site gates of fleet rollouts in the portal", () => {
         const spoofed = yield* raw(
           p,
           "/api/v1/fleet/rollouts/autumn/sites/paris/gates/confirm-console/answer",
-          { decision: "approve", comment: "seen 24.3.2 in Help > About", evidence: { consoleVersion: "24.3.2" }, by: "ada" },
+          {
+            decision: "approve",
+            comment: "seen 24.3.2 in Help > About",
+            evidence: { consoleVersion: "24.3.2" },
+            by: "ada"
+          },
           p.tokens.ann
         )
         expect(spoofed.status).toBe(200)
@@ -342,7 +345,11 @@ describe("site gates of fleet rollouts in the portal", () => {
           approvals: [{ principal: "ann", role: "approver", decision: "approve" }]
         })
         const lyonAnswer = yield* journaled("lyon")
-        expect(lyonAnswer).toMatchObject({ _tag: "Approved", by: "ann, bob", comment: "seen broken on both appliances" })
+        expect(lyonAnswer).toMatchObject({
+          _tag: "Approved",
+          by: "ann, bob",
+          comment: "seen broken on both appliances"
+        })
         expect(lyonAnswer?._tag === "Approved" && lyonAnswer.approvals?.map((a) => [a.principal, a.comment])).toEqual([
           ["ann", "relationship broken as planned"],
           ["bob", "seen broken on both appliances"]

@@ -164,7 +164,12 @@ const gateJsonOf = (r: SiteGates.GateRecord): typeof GateJson.Type => {
         }
       : {}),
     ...(answer !== undefined
-      ? { answer: { decision: answer._tag === "Approved" ? ("approved" as const) : ("rejected" as const), by: answer.by } }
+      ? {
+          answer: {
+            decision: answer._tag === "Approved" ? ("approved" as const) : ("rejected" as const),
+            by: answer.by
+          }
+        }
       : {}),
     command: answerCommand(g)
   }
