@@ -4,8 +4,9 @@
 // runner is stopped while they wait; the portal lists and answers the gates by the single runs' policy; the runner
 // started again takes the answers, journals them (GateAnswered) and completes the rollout.
 import { describe, expect, it } from "@effect/vitest"
-import { Executor, Journal, Plan, StepHandler } from "@sra-upgrade/core"
-import { Engine, EngineLayer, FleetFile, FleetStore, Rollout, SiteWindow, SiteWorker } from "@sra-upgrade/fleet"
+import { Journal, Plan } from "@sra-upgrade/core"
+import { Engine, EngineLayer, FleetStore } from "@sra-upgrade/fleet"
+import { TestRollout } from "@sra-upgrade/fleet/test"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
@@ -14,65 +15,20 @@ import { join } from "node:path"
 import { clientOf, portal, type Portal, tempDir } from "./support.js"
 
 const rule = Schema.decodeSync(Plan.RuleId)("PREP-1")
-const always = [
-  new SiteWindow.WeeklyWindow({ timeZone: "UTC", days: ["mon"], start: "00:00", durationMinutes: 7 * 24 * 60 })
-]
 
-const site = (id: string) =>
-  new Rollout.SitePlan({
-    id,
-    file: `${id}.yaml`,
-    path: `/fleet/${id}.yaml`,
-    hostname: `${id}.example.com`,
-    product: "pra",
-    kind: "single",
-    wave: 0,
-    timeZone: "UTC",
-    windows: always,
-    targetVersion: "24.3.2",
-    estimate: new Rollout.SiteEstimate({ source: "install-estimate", firstWindowSeconds: 600, explanation: "test" }),
-    fitsWindow: true,
-    warnings: []
-  })
-
-const plan = new Rollout.RolloutPlan({
+const plan = TestRollout.rolloutPlan({
   rolloutId: "autumn",
   name: "autumn upgrade",
-  file: "fleet.yaml",
-  plannedAt: new Date("2026-01-01T00:00:00Z"),
-  target: new FleetFile.TargetVersions({ pra: "24.3.2" }),
+  sites: [TestRollout.sitePlan({ id: "paris" }), TestRollout.sitePlan({ id: "lyon" })],
+  waves: 1,
   concurrency: 2,
-  failureBudget: new FleetFile.FailureBudget({ count: 0 }),
-  allowedFailures: 0,
-  waves: [new Rollout.WavePlan({ index: 0, name: "all", canary: false, approval: false, sites: ["paris", "lyon"] })],
-  sites: [site("paris"), site("lyon")],
-  assumptions: [],
-  warnings: []
+  allowedFailures: 0
 })
 
 /** paris: an ordinary gate (the console's version as evidence); lyon: a dangerous one (breaks the relationship). */
 const gateOf = (siteId: string) =>
   siteId === "paris"
-    ? new Plan.ManualGate({
-        id: "confirm-console",
-        title: "Confirm the console version",
-        rules: [rule],
-        target: "A",
-        estimatedSeconds: 60,
-        handler: "gate",
-        params: {},
-        idempotent: true,
-        notes: [],
-        instructions: ["Open Help > About on the console", "Read the version shown"],
-        evidence: [
-          new Plan.EvidenceField({
-            name: "consoleVersion",
-            description: "the version shown in Help > About",
-            format: "version",
-            expected: "24.3.2"
-          })
-        ]
-      })
+    ? TestRollout.consoleGate()
     : new Plan.ManualGate({
         id: "break-relationship",
         title: "Break the failover relationship",
@@ -88,47 +44,7 @@ const gateOf = (siteId: string) =>
       })
 
 const installs = new Map<string, number>()
-const worker = Layer.succeed(
-  SiteWorker.SiteWorker,
-  SiteWorker.SiteWorker.of({
-    prepare: (s) =>
-      Effect.succeed({
-        plan: Effect.succeed(
-          new Plan.Plan({
-            id: `upgrade-${s.id}`,
-            kind: "custom",
-            title: `Upgrade ${s.id}`,
-            site: s.hostname,
-            targetVersion: "24.3.2",
-            steps: [
-              gateOf(s.id),
-              new Plan.Action({
-                id: "install",
-                title: "Install",
-                rules: [rule],
-                target: "A",
-                estimatedSeconds: 1,
-                handler: "install",
-                params: {},
-                idempotent: false,
-                notes: []
-              })
-            ],
-            notes: []
-          })
-        ),
-        executor: Executor.layer.pipe(
-          Layer.provide(
-            StepHandler.layerRaw({
-              gate: { run: () => Effect.succeed({}) },
-              "failover/broken": { run: () => Effect.succeed({}) },
-              install: { run: () => Effect.sync(() => (installs.set(s.id, (installs.get(s.id) ?? 0) + 1), {})) }
-            })
-          )
-        )
-      })
-  })
-)
+const worker = TestRollout.worker({ installs, before: (site) => [gateOf(site.id)] })
 
 const engine = (file: string) =>
   EngineLayer.embedded({ file, pollInterval: "100 millis", idleInterval: "300 millis" }).pipe(
