@@ -5,7 +5,7 @@
 // started again takes the answers, journals them (GateAnswered) and completes the rollout.
 import { describe, expect, it } from "@effect/vitest"
 import { Journal, Plan } from "@sra-upgrade/core"
-import { Engine, EngineLayer, FleetStore } from "@sra-upgrade/fleet"
+import { Engine, EngineLayer, FleetStore, SiteGates } from "@sra-upgrade/fleet"
 import { TestRollout } from "@sra-upgrade/fleet/test"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -283,5 +283,117 @@ describe("site gates of fleet rollouts in the portal", () => {
         )
       }),
     300_000
+  )
+
+  it.scopedLive(
+    "FLEET-PORTAL-GATE-2 a deferral through the portal reaches the ledger and, once the site's run took it, the gate opens again with a fresh ballot; a rejection by a second approver closes it with both decisions; a gate whose step the journal does not show needs two approvers; unknown rollout, site and gate are 404s",
+    () =>
+      Effect.gen(function* () {
+        const file = join(tempDir("fleet-gates-2"), "fleet.db")
+        const winter = TestRollout.rolloutPlan({
+          rolloutId: "winter",
+          sites: [TestRollout.sitePlan({ id: "paris" })],
+          waves: 1,
+          concurrency: 1,
+          allowedFailures: 0
+        })
+        const gate = TestRollout.consoleGate()
+        // the ledger as a site's run leaves it at a gate (no engine, no journal: the step is unknown to the portal)
+        yield* Effect.gen(function* () {
+          const store = yield* FleetStore.FleetStore
+          yield* store.create(winter)
+          yield* store.openGate(
+            new SiteGates.OpenGate({
+              rolloutId: "winter",
+              site: "paris",
+              stepId: gate.id,
+              runId: Engine.runIdOf("winter", "paris"),
+              purpose: "gate",
+              title: gate.title,
+              instructions: gate.instructions,
+              evidence: gate.evidence,
+              openedAt: new Date("2026-12-01T08:00:00Z")
+            })
+          )
+        }).pipe(Effect.provide(ledger(file)))
+        const p = yield* portal(undefined, { fleet: { file } })
+        const ann = yield* clientOf(p, "ann")
+        const bob = yield* clientOf(p, "bob")
+        const ada = yield* clientOf(p, "ada")
+        const path = { rolloutId: "winter", site: "paris", gate: gate.id }
+
+        const [listed] = yield* ann.fleet.gates({ path: { rolloutId: "winter" } })
+        expect(listed!.handler).toBeUndefined()
+        expect(listed!.policy.approvals).toBe(2)
+        expect(listed!.policy.basis).toContain("does not show step confirm-console: treated as a dangerous gate")
+
+        // a deferral decides at once: into the ledger
+        const deferred = yield* ann.fleet.answerGate({
+          path,
+          payload: { decision: "defer", comment: "not before the change window", evidence: {} },
+          headers: {}
+        })
+        expect(deferred.status).toBe("deferred")
+        expect(deferred.answer).toMatchObject({ _tag: "Deferred", by: "ann", reason: "not before the change window" })
+        // the site's run takes it (the gate stays open): a fresh ballot, the deferral shown
+        yield* Effect.flatMap(FleetStore.FleetStore, (s) => s.takeAnswer("winter", "paris", gate.id)).pipe(
+          Effect.provide(ledger(file))
+        )
+        const [reopened] = yield* ann.fleet.gates({ path: { rolloutId: "winter" } })
+        expect([reopened!.status, reopened!.remaining, reopened!.approvals.length]).toEqual(["open", 2, 0])
+        expect(reopened!.lastDeferral).toMatchObject({ by: "ann" })
+
+        const first = yield* ann.fleet.answerGate({
+          path,
+          payload: { decision: "approve", comment: "24.3.2 shown", evidence: { consoleVersion: "24.3.2" } },
+          headers: {}
+        })
+        expect([first.status, first.remaining]).toEqual(["open", 1])
+        const rejected = yield* bob.fleet.answerGate({
+          path,
+          payload: { decision: "reject", comment: "the console still shows 24.1.0", evidence: {} },
+          headers: {}
+        })
+        expect(rejected.status).toBe("rejected")
+        expect(rejected.answer).toMatchObject({ _tag: "Rejected", by: "bob", reason: "the console still shows 24.1.0" })
+        expect(rejected.approvals.map((a) => [a.principal, a.decision])).toEqual([
+          ["ann", "approve"],
+          ["bob", "reject"]
+        ])
+        const inLedger = yield* Effect.flatMap(FleetStore.FleetStore, (s) => s.gates("winter")).pipe(
+          Effect.provide(ledger(file))
+        )
+        expect(inLedger[0]!.answer).toMatchObject({ _tag: "Rejected", by: "bob" })
+        // an admin's different answer to the closed gate: 409
+        const late = yield* Effect.flip(
+          ada.fleet.answerGate({
+            path,
+            payload: { decision: "approve", comment: "override", evidence: { consoleVersion: "24.3.2" } },
+            headers: {}
+          })
+        )
+        expect(late._tag === "Conflict" && late.reason).toBe("gate-closed")
+
+        // 404s
+        const noRollout = yield* Effect.flip(ann.fleet.gates({ path: { rolloutId: "spring" } }))
+        expect(noRollout._tag === "NotFound" && noRollout.resource).toBe("rollout")
+        const noSite = yield* Effect.flip(
+          ann.fleet.answerGate({
+            path: { ...path, site: "lyon" },
+            payload: { decision: "defer", comment: "x", evidence: {} },
+            headers: {}
+          })
+        )
+        expect(noSite._tag === "NotFound" && noSite.resource).toBe("site")
+        const noGate = yield* Effect.flip(
+          ann.fleet.answerGate({
+            path: { ...path, gate: "install" },
+            payload: { decision: "defer", comment: "x", evidence: {} },
+            headers: {}
+          })
+        )
+        expect(noGate._tag === "NotFound" && noGate.resource).toBe("gate")
+      }),
+    120_000
   )
 })
