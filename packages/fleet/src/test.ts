@@ -5,3 +5,8 @@
  * @since 0.3.0
  */
 export * as TestPostgres from "./TestPostgres.js"
+
+/**
+ * @since 0.3.0
+ */
+export * as TestRollout from "./TestRollout.js"
