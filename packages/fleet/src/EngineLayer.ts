@@ -28,7 +28,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as WorkflowEngine from "@effect/workflow/WorkflowEngine"
 import { Journal, ProcessLock } from "@sra-upgrade/core"
 import * as Data from "effect/Data"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -200,10 +200,11 @@ const throwawayFolder = Effect.acquireRelease(
  * file in a fresh temporary folder (removed when the layer's scope closes).
  *
  * Every wait of the engine (polls, waits for a window, for an approval or a
- * gate's answer, the engine's own durable clocks) is an `Effect.sleep` on the
- * `Clock` in context: under `TestClock` (`it.effect`) a test moves time with
- * `TestClock.adjust` (days of a rollout in milliseconds) and reads the
- * instants the sites started at.
+ * gate's answer) is an `Effect.sleep` on the `Clock` in context, inside an
+ * activity (`inMemorySleepThreshold` is infinity: no durable clock, no
+ * suspension and replay of the workflow): under `TestClock` (`it.effect`) a
+ * test moves time with `TestClock.adjust` (days of a rollout in seconds) and
+ * reads the instants the sites started at.
  *
  * Not durable: the workflows' state lives in this process only; a rollout
  * does not survive its end (use `embedded` or `runner` to run one for real).
@@ -220,7 +221,7 @@ export const memory = (options: Engine.Options = {}): Layer.Layer<Services, Engi
   const core = Layer.mergeAll(WorkflowEngine.layerMemory, domain(`memory-pid-${process.pid}`)).pipe(
     Layer.provideMerge(db)
   )
-  return Engine.workflows(options).pipe(Layer.provideMerge(core))
+  return Engine.workflows({ ...options, inMemorySleepThreshold: Duration.infinity }).pipe(Layer.provideMerge(core))
 }
 
 /**

@@ -15,6 +15,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import * as Scheduler from "effect/Scheduler"
 import * as TestClock from "effect/TestClock"
 import * as Admission from "../src/Admission.js"
 import * as Engine from "../src/Engine.js"
@@ -31,7 +32,6 @@ const ALWAYS = [
 ]
 const rule = Schema.decodeSync(Plan.RuleId)("PREP-1")
 const MINUTE = 60_000
-const HOUR = 60 * MINUTE
 
 /** The gate of gated sites: a manual confirmation before the install (answered through the ledger, or never). */
 const gate = new Plan.ManualGate({
@@ -103,54 +103,39 @@ const sites = (perWave: ReadonlyArray<number>): ReadonlyArray<Rollout.SitePlan> 
     Array.from({ length: n }, (_, i) => sitePlan({ id: `w${wave}s${i}`, wave, windows: ALWAYS, firstSeconds: 3600 }))
   )
 
-const POLL = MINUTE
+const POLL = 5 * MINUTE
 const engine = (fleet: Fleet) =>
   EngineLayer.memory({ pollInterval: Duration.millis(POLL), idleInterval: "1 hour" }).pipe(
     Layer.provide(fleet.worker),
     Layer.orDie
   )
 
-/** One turn of the event loop (no time passes on any clock that matters: the engine's is the TestClock). */
-const turn = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
-
 /**
- * Let the engine's fibers run at the TestClock's current instant until they all wait on the TestClock: the pending
- * sleeps and the sites' events stay the same over five turns of the event loop.
+ * Run `eff` (the engine and the test) on a scheduler that resumes fibers in microtasks only (Effect's default one
+ * falls back to a timer now and then). Nothing in these tests waits on real I/O (SQLite answers synchronously), so
+ * once the event loop reaches a timer every fiber is done or waits on the TestClock: `TestClock.adjust` wakes each
+ * sleep due at its own instant and yields to a timer before the next one, so the engine has settled at every instant
+ * (without it, time could move on while the engine still worked, and a site would start late).
  */
-const settle = (fleet: Fleet) =>
-  Effect.gen(function* () {
-    let last = ""
-    for (let stable = 0, n = 0; stable < 5; n++) {
-      if (n > 10_000) return yield* Effect.dieMessage("the engine never settled")
-      yield* turn
-      const now = `${Chunk.join(Chunk.map(yield* TestClock.sleeps(), String), ",")}|${fleet.events.length}`
-      stable = now === last ? stable + 1 : 0
-      last = now
-    }
-  })
+const settled = <A, E, R>(eff: Effect.Effect<A, E, R>) =>
+  Effect.withScheduler(
+    eff,
+    Scheduler.makeBatched((run) => queueMicrotask(run))
+  )
 
-/**
- * Move the TestClock forward by `duration`, one wake-up at a time: each sleep due is woken at its own instant and
- * the engine settles before the next one (as real time would go, with every step of the engine instantaneous).
- */
+/** Move the TestClock forward, unless `until` holds first (checked at each step). */
 const advance = (
-  fleet: Fleet,
   duration: Duration.DurationInput,
-  options: { readonly until?: Effect.Effect<boolean, never, WorkflowEngine> } = {}
+  options: {
+    readonly until?: Effect.Effect<boolean, never, WorkflowEngine>
+    readonly step?: Duration.DurationInput
+  } = {}
 ) =>
   Effect.gen(function* () {
-    const target = (yield* Clock.currentTimeMillis) + Duration.toMillis(duration)
-    yield* settle(fleet)
-    for (let n = 0; ; n++) {
-      if (n > 100_000) return yield* Effect.dieMessage("too many wake-ups")
-      if (options.until !== undefined && (yield* options.until)) return
-      const due = Chunk.head(Chunk.sort(yield* TestClock.sleeps(), (a: number, b: number) => (a < b ? -1 : a > b ? 1 : 0)))
-      if (Option.isNone(due) || due.value > target) break
-      yield* TestClock.setTime(Math.max(due.value, yield* Clock.currentTimeMillis))
-      yield* settle(fleet)
-    }
-    yield* TestClock.setTime(target)
-    yield* settle(fleet)
+    if (options.until === undefined) return yield* TestClock.adjust(duration)
+    const step = Duration.toMillis(options.step ?? "1 hour")
+    for (let left = Duration.toMillis(duration); left > 0 && !(yield* options.until); left -= step)
+      yield* TestClock.adjust(Math.min(step, left))
   })
 
 const summary = (rolloutId: string) =>
@@ -193,7 +178,8 @@ describe("Engine on the TestClock (EngineLayer.memory)", () => {
       return Effect.gen(function* () {
         yield* TestClock.setTime(T0)
         yield* Engine.start(plan)
-        yield* advance(fleet, "1 day")
+        yield* advance("1 day")
+        console.log("DBG", yield* Engine.FleetRollout.poll(yield* Engine.FleetRollout.executionId({ rolloutId: plan.rolloutId })), fleet.events, (yield* summary(plan.rolloutId)).summary.status, yield* Clock.currentTimeMillis, yield* TestClock.sleeps())
         const result = yield* ended(plan.rolloutId)
         expect(result.status).toBe("halted-budget")
         expect(result.counts).toMatchObject({ succeeded: 2, failed: 2, notStarted: 2, running: 0, admitted: 0 })
@@ -214,7 +200,7 @@ describe("Engine on the TestClock (EngineLayer.memory)", () => {
         expect(s.failures).toEqual({ failed: 2, allowed: 1 })
         // one site at a time (cap 1), each as soon as the one before ended, within a poll
         expect(fleet.starts.get("w1s1")! - fleet.starts.get("w1s0")!).toBeLessThanOrEqual(10 * MINUTE + POLL)
-      }).pipe(Effect.provide(engine(fleet)))
+      }).pipe(Effect.provide(engine(fleet)), settled)
     },
     120_000
   )
@@ -230,29 +216,29 @@ describe("Engine on the TestClock (EngineLayer.memory)", () => {
         expect(plan.allowedFailures).toBe(2)
         yield* TestClock.setTime(T0)
         yield* Engine.start(plan)
-        yield* advance(fleet, "1 day")
+        yield* advance("1 day")
         const result = yield* ended(plan.rolloutId)
         expect(result.status).toBe("halted-budget")
         expect(result.counts).toMatchObject({ succeeded: 4, failed: 3, notStarted: 3 })
         expect([...fleet.starts.keys()]).toEqual(["w0s0", "w1s0", "w1s1", "w1s2", "w1s3", "w1s4", "w1s5"])
         for (const id of ["w1s6", "w1s7", "w1s8"]) expect(fleet.starts.has(id), id).toBe(false)
-      }).pipe(Effect.provide(engine(fleet)))
+      }).pipe(Effect.provide(engine(fleet)), settled)
     },
     120_000
   )
 
   it.effect(
-    "FLEET-PAUSE-1 paused, the rollout admits nothing while 12 hours pass (the site in flight ends); resumed, the next site starts within a poll and the rollout completes",
+    "FLEET-PAUSE-1 paused, the rollout admits nothing while 6 hours pass (the site in flight ends); resumed, the next site starts within a poll and the rollout completes",
     () => {
       const fleet = new Fleet()
       const plan = rolloutOf({ sites: sites([3]), waves: 1, concurrency: 1, allowedFailures: 0 })
       return Effect.gen(function* () {
         yield* TestClock.setTime(T0)
         yield* Engine.start(plan)
-        yield* advance(fleet, "5 minutes")
+        yield* advance("5 minutes")
         expect(fleet.events).toEqual(["start w0s0"])
         yield* control(plan.rolloutId, () => ({ paused: true }))
-        yield* advance(fleet, "12 hours")
+        yield* advance("6 hours")
         expect(fleet.events).toEqual(["start w0s0", "end w0s0"])
         const paused = yield* summary(plan.rolloutId)
         expect(paused.summary.status).toBe("paused")
@@ -260,14 +246,14 @@ describe("Engine on the TestClock (EngineLayer.memory)", () => {
         expect(yield* hasEnded(plan.rolloutId)).toBe(false)
         const resumedAt = yield* Clock.currentTimeMillis
         yield* control(plan.rolloutId, () => ({ paused: false }))
-        yield* advance(fleet, "2 hours")
+        yield* advance("2 hours")
         const result = yield* ended(plan.rolloutId)
         expect(result.status).toBe("succeeded")
         expect(result.counts.succeeded).toBe(3)
         const next = fleet.starts.get("w0s1")!
         expect(next).toBeGreaterThanOrEqual(resumedAt)
         expect(next).toBeLessThanOrEqual(resumedAt + POLL)
-      }).pipe(Effect.provide(engine(fleet)))
+      }).pipe(Effect.provide(engine(fleet)), settled)
     },
     120_000
   )
@@ -280,14 +266,14 @@ describe("Engine on the TestClock (EngineLayer.memory)", () => {
       return Effect.gen(function* () {
         yield* TestClock.setTime(T0)
         yield* Engine.start(plan)
-        yield* advance(fleet, "5 minutes")
+        yield* advance("5 minutes")
         yield* control(plan.rolloutId, () => ({ aborted: true }))
-        yield* advance(fleet, "1 day")
+        yield* advance("1 day")
         const result = yield* ended(plan.rolloutId)
         expect(result.status).toBe("aborted")
         expect(result.counts).toMatchObject({ succeeded: 1, notStarted: 3, running: 0, admitted: 0 })
         expect(fleet.events).toEqual(["start w0s0", "end w0s0"])
-      }).pipe(Effect.provide(engine(fleet)))
+      }).pipe(Effect.provide(engine(fleet)), settled)
     },
     120_000
   )
@@ -300,14 +286,14 @@ describe("Engine on the TestClock (EngineLayer.memory)", () => {
       return Effect.gen(function* () {
         yield* TestClock.setTime(T0)
         yield* Engine.start(plan)
-        yield* advance(fleet, "3 hours")
+        yield* advance("3 hours")
         const gates = yield* (yield* FleetStore.FleetStore).gates(plan.rolloutId)
         expect(gates.map((g) => [g.gate.site, g.gate.stepId, g.isOpen])).toEqual([["w0s0", "confirm-console", true]])
         expect(fleet.events).toEqual(["start w0s1", "end w0s1"])
         const waiting = yield* summary(plan.rolloutId)
         expect(Admission.stateOf(waiting.ledger, "w0s0")._tag).toBe("Running")
         yield* control(plan.rolloutId, () => ({ aborted: true }))
-        yield* advance(fleet, "1 day")
+        yield* advance("1 day")
         const result = yield* ended(plan.rolloutId)
         expect(result.status).toBe("aborted")
         expect(result.counts).toMatchObject({ succeeded: 1, failed: 1, notStarted: 1 })
@@ -318,7 +304,7 @@ describe("Engine on the TestClock (EngineLayer.memory)", () => {
         })
         expect(fleet.starts.has("w0s0")).toBe(false)
         expect(fleet.starts.has("w1s0")).toBe(false)
-      }).pipe(Effect.provide(engine(fleet)))
+      }).pipe(Effect.provide(engine(fleet)), settled)
     },
     120_000
   )
@@ -331,9 +317,9 @@ describe("Engine on the TestClock (EngineLayer.memory)", () => {
       return Effect.gen(function* () {
         yield* TestClock.setTime(T0)
         yield* Engine.start(plan)
-        yield* advance(fleet, "1 hour")
+        yield* advance("1 hour")
         expect((yield* summary(plan.rolloutId)).summary.status).toBe("waiting-approval")
-        yield* advance(fleet, "1 day")
+        yield* advance("1 day")
         const waiting = yield* summary(plan.rolloutId)
         expect([waiting.summary.status, waiting.summary.currentWave]).toEqual(["waiting-approval", 1])
         expect(waiting.summary.counts).toMatchObject({ succeeded: 1, notStarted: 2 })
@@ -350,7 +336,7 @@ describe("Engine on the TestClock (EngineLayer.memory)", () => {
             at: new Date(approvedAt)
           })
         )
-        yield* advance(fleet, "1 hour")
+        yield* advance("1 hour")
         const result = yield* ended(plan.rolloutId)
         expect(result.status).toBe("succeeded")
         expect(result.counts.succeeded).toBe(3)
@@ -358,7 +344,7 @@ describe("Engine on the TestClock (EngineLayer.memory)", () => {
           expect(fleet.starts.get(id), id).toBeGreaterThanOrEqual(approvedAt)
           expect(fleet.starts.get(id), id).toBeLessThanOrEqual(approvedAt + POLL)
         }
-      }).pipe(Effect.provide(engine(fleet)))
+      }).pipe(Effect.provide(engine(fleet)), settled)
     },
     120_000
   )
@@ -388,7 +374,7 @@ describe("Engine on the TestClock (EngineLayer.memory)", () => {
     return Effect.gen(function* () {
       yield* TestClock.setTime(from)
       yield* Engine.start(plan)
-      yield* advance(fleet, "9 days", { until: hasEnded(plan.rolloutId) })
+      yield* advance("9 days", { until: hasEnded(plan.rolloutId) })
       const result = yield* ended(plan.rolloutId)
       expect(result.status).toBe("succeeded")
       const day = 86_400_000
@@ -402,7 +388,7 @@ describe("Engine on the TestClock (EngineLayer.memory)", () => {
         expect(iso(first && Math.max(first.start, from)), s.id).toBe(s.expected)
         expect(start! - from).toBeLessThan(9 * day)
       }
-    }).pipe(Effect.provide(engine(fleet)))
+    }).pipe(Effect.provide(engine(fleet)), settled)
   }
 
   it.effect(
@@ -415,14 +401,24 @@ describe("Engine on the TestClock (EngineLayer.memory)", () => {
           {
             // 02:00 does not exist that night: the window opens at 03:00 CEST = 01:00Z
             id: "paris-gap",
-            window: new SiteWindow.WeeklyWindow({ timeZone: "Europe/Paris", days: ["sun"], start: "02:00", durationMinutes: 120 }),
+            window: new SiteWindow.WeeklyWindow({
+              timeZone: "Europe/Paris",
+              days: ["sun"],
+              start: "02:00",
+              durationMinutes: 120
+            }),
             minutes: 30,
             expected: "2026-03-29T01:00:00.000Z"
           },
           {
             // 03:30 CEST (UTC+2, after the change)
             id: "paris-after",
-            window: new SiteWindow.WeeklyWindow({ timeZone: "Europe/Paris", days: ["sun"], start: "03:30", durationMinutes: 60 }),
+            window: new SiteWindow.WeeklyWindow({
+              timeZone: "Europe/Paris",
+              days: ["sun"],
+              start: "03:30",
+              durationMinutes: 60
+            }),
             minutes: 30,
             expected: "2026-03-29T01:30:00.000Z"
           },
@@ -430,21 +426,36 @@ describe("Engine on the TestClock (EngineLayer.memory)", () => {
             // open when the rollout starts (12:40 CET Saturday, until 13:40) but 40 minutes left for 45 of work:
             // Sunday's opening, 12:40 CEST = 10:40Z (an hour earlier in UTC than Saturday's)
             id: "paris-too-short",
-            window: new SiteWindow.WeeklyWindow({ timeZone: "Europe/Paris", days: ["sat", "sun"], start: "12:40", durationMinutes: 60 }),
+            window: new SiteWindow.WeeklyWindow({
+              timeZone: "Europe/Paris",
+              days: ["sat", "sun"],
+              start: "12:40",
+              durationMinutes: 60
+            }),
             minutes: 45,
             expected: "2026-03-29T10:40:00.000Z"
           },
           {
             // New York changed on 2026-03-08 (EDT, UTC-4): Saturday 23:00 EDT = Sunday 03:00Z
             id: "new-york",
-            window: new SiteWindow.WeeklyWindow({ timeZone: "America/New_York", days: ["sat"], start: "23:00", durationMinutes: 60 }),
+            window: new SiteWindow.WeeklyWindow({
+              timeZone: "America/New_York",
+              days: ["sat"],
+              start: "23:00",
+              durationMinutes: 60
+            }),
             minutes: 30,
             expected: "2026-03-29T03:00:00.000Z"
           },
           {
             // open when the rollout starts, with room for the work: starts at once
             id: "open-now",
-            window: new SiteWindow.WeeklyWindow({ timeZone: "Europe/Paris", days: ["sat"], start: "12:00", durationMinutes: 240 }),
+            window: new SiteWindow.WeeklyWindow({
+              timeZone: "Europe/Paris",
+              days: ["sat"],
+              start: "12:00",
+              durationMinutes: 240
+            }),
             minutes: 30,
             expected: "2026-03-28T12:00:00.000Z"
           }
@@ -463,14 +474,24 @@ describe("Engine on the TestClock (EngineLayer.memory)", () => {
           {
             // 02:30 happens twice in Paris that night: first at 02:30 CEST = 00:30Z
             id: "paris-repeated",
-            window: new SiteWindow.WeeklyWindow({ timeZone: "Europe/Paris", days: ["sun"], start: "02:30", durationMinutes: 60 }),
+            window: new SiteWindow.WeeklyWindow({
+              timeZone: "Europe/Paris",
+              days: ["sun"],
+              start: "02:30",
+              durationMinutes: 60
+            }),
             minutes: 30,
             expected: "2026-10-25T00:30:00.000Z"
           },
           {
             // 04:00 CET (UTC+1, after the change) = 03:00Z
             id: "paris-after",
-            window: new SiteWindow.WeeklyWindow({ timeZone: "Europe/Paris", days: ["sun"], start: "04:00", durationMinutes: 60 }),
+            window: new SiteWindow.WeeklyWindow({
+              timeZone: "Europe/Paris",
+              days: ["sun"],
+              start: "04:00",
+              durationMinutes: 60
+            }),
             minutes: 30,
             expected: "2026-10-25T03:00:00.000Z"
           }
@@ -489,14 +510,24 @@ describe("Engine on the TestClock (EngineLayer.memory)", () => {
           {
             // 01:30 happens twice in New York that night: first at 01:30 EDT = 05:30Z
             id: "new-york-repeated",
-            window: new SiteWindow.WeeklyWindow({ timeZone: "America/New_York", days: ["sun"], start: "01:30", durationMinutes: 60 }),
+            window: new SiteWindow.WeeklyWindow({
+              timeZone: "America/New_York",
+              days: ["sun"],
+              start: "01:30",
+              durationMinutes: 60
+            }),
             minutes: 30,
             expected: "2026-11-01T05:30:00.000Z"
           },
           {
             // 03:00 EST (UTC-5, after the change) = 08:00Z
             id: "new-york-after",
-            window: new SiteWindow.WeeklyWindow({ timeZone: "America/New_York", days: ["sun"], start: "03:00", durationMinutes: 60 }),
+            window: new SiteWindow.WeeklyWindow({
+              timeZone: "America/New_York",
+              days: ["sun"],
+              start: "03:00",
+              durationMinutes: 60
+            }),
             minutes: 30,
             expected: "2026-11-01T08:00:00.000Z"
           }
