@@ -2,20 +2,19 @@
  * The engine's behaviour over time, entirely on the TestClock: the fleet's workflows on the in-process engine
  * (`EngineLayer.memory`: `@effect/workflow`'s in-memory engine, the ledger and journals in a throwaway SQLite file),
  * fake sites whose install is an `Effect.sleep`. Every wait of the engine (polls, windows, approvals, gates) and of
- * the sites is a sleep on the TestClock: the tests move it (`advance`) and read the instants the sites started at.
- * No real time passes and nothing is timed.
+ * the sites is a sleep on the TestClock: the tests move it (`TestClock.adjust`) and read the instants the sites
+ * started at. No real time passes and nothing is timed. `TestEngine.deterministic` keeps everything the engine waits
+ * on in microtasks (see why in src/TestEngine.ts), so the engine has settled at each instant the TestClock wakes.
  */
 import { describe, expect, it } from "@effect/vitest"
 import type { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
 import { Executor, Operator, Plan, StepHandler } from "@sra-upgrade/core"
-import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import * as Scheduler from "effect/Scheduler"
 import * as TestClock from "effect/TestClock"
 import * as Admission from "../src/Admission.js"
 import * as Engine from "../src/Engine.js"
@@ -25,6 +24,7 @@ import * as FleetStore from "../src/FleetStore.js"
 import * as Rollout from "../src/Rollout.js"
 import * as SiteWindow from "../src/SiteWindow.js"
 import { SiteWorker } from "../src/SiteWorker.js"
+import * as TestEngine from "../src/TestEngine.js"
 import { installPlan, oracleOpenings, rolloutOf, sitePlan } from "./fixtures.js"
 
 const ALWAYS = [
@@ -110,19 +110,6 @@ const engine = (fleet: Fleet) =>
     Layer.orDie
   )
 
-/**
- * Run `eff` (the engine and the test) on a scheduler that resumes fibers in microtasks only (Effect's default one
- * falls back to a timer now and then). Nothing in these tests waits on real I/O (SQLite answers synchronously), so
- * once the event loop reaches a timer every fiber is done or waits on the TestClock: `TestClock.adjust` wakes each
- * sleep due at its own instant and yields to a timer before the next one, so the engine has settled at every instant
- * (without it, time could move on while the engine still worked, and a site would start late).
- */
-const settled = <A, E, R>(eff: Effect.Effect<A, E, R>) =>
-  Effect.withScheduler(
-    eff,
-    Scheduler.makeBatched((run) => queueMicrotask(run))
-  )
-
 /** Move the TestClock forward, unless `until` holds first (checked at each step). */
 const advance = (
   duration: Duration.DurationInput,
@@ -179,7 +166,14 @@ describe("Engine on the TestClock (EngineLayer.memory)", () => {
         yield* TestClock.setTime(T0)
         yield* Engine.start(plan)
         yield* advance("1 day")
-        console.log("DBG", yield* Engine.FleetRollout.poll(yield* Engine.FleetRollout.executionId({ rolloutId: plan.rolloutId })), fleet.events, (yield* summary(plan.rolloutId)).summary.status, yield* Clock.currentTimeMillis, yield* TestClock.sleeps())
+        console.log(
+          "DBG",
+          yield* Engine.FleetRollout.poll(yield* Engine.FleetRollout.executionId({ rolloutId: plan.rolloutId })),
+          fleet.events,
+          (yield* summary(plan.rolloutId)).summary.status,
+          yield* Clock.currentTimeMillis,
+          yield* TestClock.sleeps()
+        )
         const result = yield* ended(plan.rolloutId)
         expect(result.status).toBe("halted-budget")
         expect(result.counts).toMatchObject({ succeeded: 2, failed: 2, notStarted: 2, running: 0, admitted: 0 })
@@ -200,7 +194,7 @@ describe("Engine on the TestClock (EngineLayer.memory)", () => {
         expect(s.failures).toEqual({ failed: 2, allowed: 1 })
         // one site at a time (cap 1), each as soon as the one before ended, within a poll
         expect(fleet.starts.get("w1s1")! - fleet.starts.get("w1s0")!).toBeLessThanOrEqual(10 * MINUTE + POLL)
-      }).pipe(Effect.provide(engine(fleet)), settled)
+      }).pipe(Effect.provide(engine(fleet)), TestEngine.deterministic)
     },
     120_000
   )
@@ -222,7 +216,7 @@ describe("Engine on the TestClock (EngineLayer.memory)", () => {
         expect(result.counts).toMatchObject({ succeeded: 4, failed: 3, notStarted: 3 })
         expect([...fleet.starts.keys()]).toEqual(["w0s0", "w1s0", "w1s1", "w1s2", "w1s3", "w1s4", "w1s5"])
         for (const id of ["w1s6", "w1s7", "w1s8"]) expect(fleet.starts.has(id), id).toBe(false)
-      }).pipe(Effect.provide(engine(fleet)), settled)
+      }).pipe(Effect.provide(engine(fleet)), TestEngine.deterministic)
     },
     120_000
   )
@@ -253,7 +247,7 @@ describe("Engine on the TestClock (EngineLayer.memory)", () => {
         const next = fleet.starts.get("w0s1")!
         expect(next).toBeGreaterThanOrEqual(resumedAt)
         expect(next).toBeLessThanOrEqual(resumedAt + POLL)
-      }).pipe(Effect.provide(engine(fleet)), settled)
+      }).pipe(Effect.provide(engine(fleet)), TestEngine.deterministic)
     },
     120_000
   )
@@ -273,7 +267,7 @@ describe("Engine on the TestClock (EngineLayer.memory)", () => {
         expect(result.status).toBe("aborted")
         expect(result.counts).toMatchObject({ succeeded: 1, notStarted: 3, running: 0, admitted: 0 })
         expect(fleet.events).toEqual(["start w0s0", "end w0s0"])
-      }).pipe(Effect.provide(engine(fleet)), settled)
+      }).pipe(Effect.provide(engine(fleet)), TestEngine.deterministic)
     },
     120_000
   )
@@ -304,7 +298,7 @@ describe("Engine on the TestClock (EngineLayer.memory)", () => {
         })
         expect(fleet.starts.has("w0s0")).toBe(false)
         expect(fleet.starts.has("w1s0")).toBe(false)
-      }).pipe(Effect.provide(engine(fleet)), settled)
+      }).pipe(Effect.provide(engine(fleet)), TestEngine.deterministic)
     },
     120_000
   )
@@ -344,7 +338,7 @@ describe("Engine on the TestClock (EngineLayer.memory)", () => {
           expect(fleet.starts.get(id), id).toBeGreaterThanOrEqual(approvedAt)
           expect(fleet.starts.get(id), id).toBeLessThanOrEqual(approvedAt + POLL)
         }
-      }).pipe(Effect.provide(engine(fleet)), settled)
+      }).pipe(Effect.provide(engine(fleet)), TestEngine.deterministic)
     },
     120_000
   )
@@ -388,7 +382,7 @@ describe("Engine on the TestClock (EngineLayer.memory)", () => {
         expect(iso(first && Math.max(first.start, from)), s.id).toBe(s.expected)
         expect(start! - from).toBeLessThan(9 * day)
       }
-    }).pipe(Effect.provide(engine(fleet)), settled)
+    }).pipe(Effect.provide(engine(fleet)), TestEngine.deterministic)
   }
 
   it.effect(
