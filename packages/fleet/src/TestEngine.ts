@@ -36,7 +36,7 @@ export const synchronousDigest: Effect.Effect<void, never, Scope.Scope> = Effect
   Effect.sync(() => {
     const subtle = globalThis.crypto.subtle
     const original = subtle.digest
-    subtle.digest = (algorithm: AlgorithmIdentifier, data: BufferSource): Promise<ArrayBuffer> => {
+    subtle.digest = (...[algorithm, data]: Parameters<Digest>): Promise<ArrayBuffer> => {
       const name = typeof algorithm === "string" ? algorithm : algorithm.name
       if (name.toUpperCase() !== "SHA-256") return original.call(subtle, algorithm, data)
       const bytes = ArrayBuffer.isView(data)
@@ -54,6 +54,8 @@ export const synchronousDigest: Effect.Effect<void, never, Scope.Scope> = Effect
       globalThis.crypto.subtle.digest = original
     })
 )
+
+type Digest = typeof globalThis.crypto.subtle.digest
 
 const microtasks = Scheduler.makeBatched((run) => queueMicrotask(run))
 
