@@ -167,7 +167,7 @@ describe("fleet engine: SIGKILL", () => {
           const runners: Array<Proc> = []
           for (let i = 0; i < 2; i++) {
             const port = yield* Effect.promise(freePort)
-            const r = start(["runner", "--database", pg.url, "--port", String(port), "--lock-expiration", "10", ...sim])
+            const r = start(["runner", "--database", pg.url, "--port", String(port), ...sim])
             runners.push(r)
             yield* Effect.addFinalizer(() => Effect.sync(() => r.child.kill("SIGKILL")))
           }
@@ -194,6 +194,7 @@ describe("fleet engine: SIGKILL", () => {
           const victim = runners.find((r) => r.child.pid === owner)
           expect(victim, `owner pid ${owner}`).toBeDefined()
           victim!.child.kill("SIGKILL")
+          const killedAt = Date.now()
           const code = yield* Effect.promise(() => client.exited).pipe(
             Effect.timeout("200 seconds"),
             Effect.catchTag("TimeoutException", () =>
@@ -207,6 +208,9 @@ describe("fleet engine: SIGKILL", () => {
             )
           )
           const lastLine = client.out.join("").trim().split("\n").at(-1)!
+          console.log(
+            `FLEET-CRASH-2: the rollout ended ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill`
+          )
           expect(code, client.out.join("")).toBe(0)
           expect(JSON.parse(lastLine)).toMatchObject({
             rollout: { status: "succeeded", sites: { succeeded: 6, failed: 0 } }

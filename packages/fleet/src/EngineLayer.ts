@@ -156,7 +156,15 @@ const domain = (holder: string) =>
  * @category models
  */
 export interface Options extends Engine.Options {
-  /** How long a dead runner's shards stay locked (distributed; default 10 seconds). */
+  /**
+   * How long the shard locks of a runner that stopped refreshing them last
+   * (distributed; default 30 seconds). The engine refreshes them every third
+   * of this and takes a refresh slower than that for failing lock storage
+   * (it then stops the runner's workflows): 10 s made a loaded machine's
+   * runner give its sites up and never take them back (@effect/cluster
+   * 0.60.2). A runner that dies loses its locks when its PostgreSQL session
+   * closes, whatever this is.
+   */
   readonly shardLockExpiration?: Duration.DurationInput
 }
 
@@ -244,7 +252,7 @@ export const runner = (
     storage: "sql",
     shardingConfig: {
       runnerAddress: Option.some(RunnerAddress.make(options.host, options.port)),
-      shardLockExpiration: options.shardLockExpiration ?? "10 seconds",
+      shardLockExpiration: options.shardLockExpiration ?? "30 seconds",
       entityMessagePollInterval: "1 second"
     }
   }).pipe(

@@ -34,9 +34,9 @@ export const command = Command.make(
       Options.withDescription("The port this runner listens on for the other runners.")
     ),
     lockExpiration: Options.integer("lock-expiration").pipe(
-      Options.withDefault(10),
+      Options.withDefault(30),
       Options.withDescription(
-        "Seconds after which the shards of a runner that stopped heartbeating are taken over by the others."
+        "Seconds after which the shard locks of a runner that stopped refreshing them expire (default 30). A runner refreshes its locks every third of this and counts a refresh slower than that as lock storage failing: keep it well above the database's worst response time. A runner that dies is taken over as soon as its PostgreSQL session closes."
       )
     ),
     simulator: fleetSimulatorOpt,
