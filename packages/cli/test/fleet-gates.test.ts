@@ -230,6 +230,93 @@ describe("sra-upgrade fleet answer (durable site gates)", () => {
     })
   }, 240_000)
 
+  it("FLEET-GATE-6 beside a live embedded runner: fleet status, a refused fleet answer and fleet answer run as three processes one after the other while the runner runs; the runner keeps going, takes the answer and the rollout completes", async () => {
+    const db = join(mkdtempSync(join(tmpdir(), "sra-fleet-gates-live-")), "fleet.db")
+    const live = new Rollout.RolloutPlan({ ...plan, rolloutId: "gated-live" })
+    const engine = EngineLayer.embedded({ file: db, pollInterval: "100 millis", idleInterval: "500 millis" }).pipe(
+      Layer.provide(worker),
+      Layer.orDie
+    )
+    const before = installs
+    const outcome = await Effect.runPromise(
+      Effect.gen(function* () {
+        yield* Engine.start(live)
+        const store = yield* FleetStore.FleetStore
+        // the site waits on its gate and the other site succeeded
+        for (;;) {
+          const gates = yield* store.gates(live.rolloutId)
+          const s = yield* store.get(live.rolloutId)
+          if (gates.some((g) => g.isOpen) && Admission.stateOf(s.ledger, "plain")._tag === "Succeeded") break
+          yield* Effect.sleep("100 millis")
+        }
+        // three other processes, one after the other, while the runner runs
+        const status = yield* Effect.promise(() => cli("fleet", "status", "--database", db, "--rollout", "gated-live"))
+        const bad = yield* Effect.promise(() =>
+          cli(
+            "fleet",
+            "answer",
+            "--database",
+            db,
+            "--rollout",
+            "gated-live",
+            "--site",
+            "gated",
+            "--gate",
+            "confirm-console",
+            "--approve",
+            "--comment",
+            "seen",
+            "--evidence",
+            "consoleVersion=24.1.0"
+          )
+        )
+        const good = yield* Effect.promise(() =>
+          cli(
+            "fleet",
+            "answer",
+            "--database",
+            db,
+            "--rollout",
+            "gated-live",
+            "--site",
+            "gated",
+            "--gate",
+            "confirm-console",
+            "--approve",
+            "--comment",
+            "seen 24.3.2 in Help > About",
+            "--evidence",
+            "consoleVersion=24.3.2",
+            "--by",
+            "dave"
+          )
+        )
+        // the same runner, never stopped, takes the answer (a stalled runner never ends: the deadline says so)
+        const result = yield* Engine.awaitEnd(live.rolloutId).pipe(
+          Effect.timeoutFail({
+            duration: "150 seconds",
+            onTimeout: () => new Error("the runner did not finish the rollout after the answer (stalled)")
+          })
+        )
+        const journal = yield* Journal.Journal
+        const events = (yield* journal.read(Engine.runIdOf(live.rolloutId, "gated"))).records.map((r) => r.event)
+        return { status, bad, good, result, events }
+      }).pipe(Effect.provide(engine), Effect.scoped)
+    )
+    const { status, bad, good, result, events } = outcome
+    expect(status.code, status.stderr).toBe(0)
+    expect(status.stdout).toMatch(/waiting: gated on gate confirm-console/)
+    expect(bad.code, bad.stderr).toBe(2)
+    expect(bad.stderr).toMatch(/consoleVersion must be 24\.3\.2/)
+    expect(good.code, good.stderr).toBe(0)
+    expect(good.stdout).toMatch(/approved by dave/)
+    expect(result.status).toBe("succeeded")
+    expect(installs - before).toBe(2)
+    expect(events.filter((e) => e._tag === "GateAnswered").at(-1)).toMatchObject({
+      answer: { _tag: "Approved", by: "dave", comment: "seen 24.3.2 in Help > About" }
+    })
+  }, 300_000)
+
   it("FLEET-STATUS-1 fleet status of a rollout in progress: a bar per wave, the counts and an ETA from the estimates", async () => {
     const db = join(mkdtempSync(join(tmpdir(), "sra-fleet-status-")), "fleet.db")
     const now = new Date("2026-10-05T08:00:00Z")
