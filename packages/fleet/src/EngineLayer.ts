@@ -20,7 +20,6 @@ import {
   SqlRunnerStorage
 } from "@effect/cluster"
 import { NodeClusterSocket } from "@effect/platform-node"
-import { LibsqlClient } from "@effect/sql-libsql"
 import { PgClient } from "@effect/sql-pg"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
@@ -39,6 +38,7 @@ import * as Engine from "./Engine.js"
 import * as FleetStore from "./FleetStore.js"
 import type { SiteWorker } from "./SiteWorker.js"
 import { withMigrationSessionLock } from "./internal/migrationLock.js"
+import * as Sqlite from "./internal/sqlite.js"
 import * as SqlJournal from "./SqlJournal.js"
 
 /**
@@ -108,13 +108,13 @@ const startRetry = Schedule.intersect(Schedule.spaced("1 second"), Schedule.recu
 
 /**
  * SQLite in WAL mode (kept in the file): readers (`fleet status`, `fleet answer` beside the embedded runner)
- * never block a commit. In the default rollback-journal mode a reader's shared lock made the runner's COMMIT
- * fail with SQLITE_BUSY, leaving its transaction open and the file locked for every other writer.
+ * never block a commit. One connection per process; SQLITE_BUSY from another process's write is waited out
+ * (`internal/sqlite.ts`: the client of `@effect/sql-libsql` stalled the runner for good after one busy BEGIN).
  */
 const sqlite = (file: string) =>
-  Layer.effectDiscard(
-    Effect.flatMap(SqlClient.SqlClient, (sql) => Effect.ignore(sql.unsafe("PRAGMA journal_mode=WAL")))
-  ).pipe(Layer.provideMerge(LibsqlClient.layer({ url: `file:${path.resolve(file)}`, intMode: "bigint" })))
+  Sqlite.layer({ file: path.resolve(file) }).pipe(
+    Layer.mapError((e) => new EngineError({ detail: `Cannot open the fleet database ${file}: ${String(e.cause ?? e.message)}` }))
+  )
 
 const pg = (url: Redacted.Redacted<string>) =>
   PgClient.layer({ url, maxConnections: 20 }).pipe(
