@@ -40,6 +40,7 @@ import type { SiteWorker } from "./SiteWorker.js"
 import { withMigrationSessionLock } from "./internal/migrationLock.js"
 import * as Sqlite from "./internal/sqlite.js"
 import * as SqlJournal from "./SqlJournal.js"
+import * as StorageHealth from "./StorageHealth.js"
 
 /**
  * The engine could not start.
@@ -153,30 +154,55 @@ const domain = (holder: string) =>
  * @category models
  */
 export interface Options extends Engine.Options {
-  /** How long a dead runner's shards stay locked (distributed; default 10 seconds). */
+  /**
+   * How long a dead runner's shards stay locked (distributed; default 10 seconds). The engine refreshes its
+   * shard locks every third of it (at most every 10 s; embedded: default 35 s, refreshed every 10 s).
+   */
   readonly shardLockExpiration?: Duration.DurationInput
+  /**
+   * Embedded: how long the SQLite file may take no write (another process holding its write lock) before
+   * `Engine.awaitEnd` fails with `StorageHealth.StorageStalled` (default 2 minutes).
+   */
+  readonly storageStallAfter?: Duration.DurationInput
+  /** Embedded: time between the probes of the database (default 5 seconds). */
+  readonly storageProbeInterval?: Duration.DurationInput
 }
 
 /**
  * One runner in this process on a SQLite file (default
- * `.sra-upgrade/fleet.db`), held under an exclusive lock.
+ * `.sra-upgrade/fleet.db`), held under an exclusive lock, its writes watched
+ * (`StorageHealth`: `Engine.awaitEnd` fails with `StorageStalled` when the
+ * file takes no write for `storageStallAfter`).
  *
  * @since 0.3.0
  * @category layers
  */
 export const embedded = (
   options: Options & { readonly file?: string } = {}
-): Layer.Layer<Services, EngineError, SiteWorker> => {
+): Layer.Layer<Services | StorageHealth.StorageHealth, EngineError, SiteWorker> => {
   const file = options.file ?? defaultEmbeddedFile
   const db = Layer.unwrapScoped(Effect.as(lockFile(file), sqlite(file)))
   const engine = ClusterWorkflowEngine.layer.pipe(
     Layer.provideMerge(
-      SingleRunner.layer({ runnerStorage: "sql" }).pipe(
+      // shard locks in memory: the file lock (`lockFile`) already makes this runner the only one, and locks in
+      // the SQLite file would turn "unhealthy" whenever another process holds its write lock past a refresh
+      // (the engine then dropped its shards and never resumed the workflows it had interrupted)
+      SingleRunner.layer({
+        runnerStorage: "memory",
+        ...(options.shardLockExpiration !== undefined
+          ? { shardingConfig: { shardLockExpiration: options.shardLockExpiration } }
+          : {})
+      }).pipe(
         Layer.mapError((e) => new EngineError({ detail: `Engine configuration: ${e.message}` }))
       )
     )
   )
-  const core = Layer.mergeAll(engine, domain(`embedded-pid-${process.pid}`)).pipe(Layer.provideMerge(db))
+  const health = StorageHealth.layer({
+    database: file,
+    ...(options.storageStallAfter !== undefined ? { stallAfter: options.storageStallAfter } : {}),
+    ...(options.storageProbeInterval !== undefined ? { interval: options.storageProbeInterval } : {})
+  })
+  const core = Layer.mergeAll(engine, domain(`embedded-pid-${process.pid}`), health).pipe(Layer.provideMerge(db))
   return Engine.workflows(options).pipe(Layer.provideMerge(core))
 }
 

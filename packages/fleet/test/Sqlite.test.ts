@@ -10,6 +10,7 @@ import * as Reactivity from "@effect/experimental/Reactivity"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as fs from "node:fs"
@@ -45,7 +46,7 @@ const holdWriteLock = (other: SqlClient.SqlClient, release: Deferred.Deferred<vo
     return fiber
   })
 
-const setup = (runnerBusyTimeout: string) =>
+const setup = (runnerBusyTimeout: Duration.DurationInput) =>
   Effect.gen(function* () {
     const file = fresh()
     const runner = yield* Sqlite.make({ file, busyTimeout: runnerBusyTimeout })

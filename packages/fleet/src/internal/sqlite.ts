@@ -65,7 +65,8 @@ const whileBusy = <A>(limitMs: number, attempt: Effect.Effect<A, SqlError>): Eff
       Effect.catchIf(
         attempt,
         (e) => isBusy(e) && Date.now() + delay <= deadline,
-        () => Effect.zipRight(sleepLive(delay), loop(Math.min(delay * 2, 100)))
+        // the wait stays interruptible even inside a transaction's acquisition (no permit is held then)
+        () => Effect.zipRight(Effect.interruptible(sleepLive(delay)), loop(Math.min(delay * 2, 100)))
       )
     return loop(2)
   })
