@@ -330,10 +330,8 @@ describe("SiteGates (durable gates of a rollout's sites)", () => {
         Logger.defaultLogger,
         Logger.make(({ message }) => {
           logs.push((Array.isArray(message) ? message : [message]).map(String).join(" "))
-          if (process.env.DEBUG_GATE7) console.error(new Date().toISOString(), logs.at(-1)?.slice(0, 300))
         })
       )
-      const mark = (m: string) => Effect.sync(() => process.env.DEBUG_GATE7 && console.error(new Date().toISOString(), m))
       // shard locks refreshed every second (expiration 3 s): the lock below outlasts several refreshes
       const runner = EngineLayer.embedded({
         file,
@@ -349,18 +347,15 @@ describe("SiteGates (durable gates of a rollout's sites)", () => {
       return Effect.gen(function* () {
         yield* Engine.start(plan)
         yield* openGateOf(plan.rolloutId, "w0s0")
-        yield* mark("gate open")
         // the other process: a write transaction held until the runner reports that it cannot write
         yield* Effect.gen(function* () {
           const other = yield* SqlClient.SqlClient
           yield* other.withTransaction(logged("cannot write (SQLITE_BUSY"))
         }).pipe(Effect.provide(ledger(file)), Effect.scoped)
-        yield* mark("released")
         yield* Engine.answerGate(answer({ rolloutId: plan.rolloutId, principal: "erin" })).pipe(
           Effect.provide(ledger(file)),
           Effect.scoped
         )
-        yield* mark("answered")
         const result = yield* Engine.awaitEnd(plan.rolloutId)
         expect(result.status).toBe("succeeded")
         expect(fleet.effects.get("w0s0")).toBe(1)
