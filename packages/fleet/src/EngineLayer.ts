@@ -114,7 +114,9 @@ const startRetry = Schedule.intersect(Schedule.spaced("1 second"), Schedule.recu
  */
 const sqlite = (file: string) =>
   Sqlite.layer({ file: path.resolve(file) }).pipe(
-    Layer.mapError((e) => new EngineError({ detail: `Cannot open the fleet database ${file}: ${String(e.cause ?? e.message)}` }))
+    Layer.mapError(
+      (e) => new EngineError({ detail: `Cannot open the fleet database ${file}: ${String(e.cause ?? e.message)}` })
+    )
   )
 
 const pg = (url: Redacted.Redacted<string>) =>
@@ -192,9 +194,7 @@ export const embedded = (
         ...(options.shardLockExpiration !== undefined
           ? { shardingConfig: { shardLockExpiration: options.shardLockExpiration } }
           : {})
-      }).pipe(
-        Layer.mapError((e) => new EngineError({ detail: `Engine configuration: ${e.message}` }))
-      )
+      }).pipe(Layer.mapError((e) => new EngineError({ detail: `Engine configuration: ${e.message}` })))
     )
   )
   const health = StorageHealth.layer({

@@ -396,9 +396,14 @@ describe("SiteGates (durable gates of a rollout's sites)", () => {
           return yield* Effect.flip(Engine.awaitEnd(plan.rolloutId))
         }).pipe(Effect.ensuring(Deferred.succeed(release, undefined)), Effect.provide(runner), Effect.scoped)
         expect(stalled._tag).toBe("StorageStalled")
-        expect(stalled.message).toMatch(/has taken no write for \d+ s \((SQLITE_BUSY: another process holds the write lock|no write within 3 s)/)
+        expect(stalled.message).toMatch(
+          /has taken no write for \d+ s \((SQLITE_BUSY: another process holds the write lock|no write within 3 s)/
+        )
         expect(stalled.message).toMatch(/run the same `sra-upgrade fleet run` again: the rollout resumes/)
-        yield* Engine.answerGate(answer({ rolloutId: plan.rolloutId })).pipe(Effect.provide(ledger(file)), Effect.scoped)
+        yield* Engine.answerGate(answer({ rolloutId: plan.rolloutId })).pipe(
+          Effect.provide(ledger(file)),
+          Effect.scoped
+        )
         const result = yield* Effect.gen(function* () {
           yield* Engine.start(plan)
           return yield* Engine.awaitEnd(plan.rolloutId)

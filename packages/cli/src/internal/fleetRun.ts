@@ -197,7 +197,9 @@ export const runAndFollow = (
       })
     ).pipe(
       StorageHealth.watched,
-      Effect.catchTag("StorageStalled", (e) => Effect.zipRight(Fiber.interrupt(progress), Effect.fail(failed(e.message))))
+      Effect.catchTag("StorageStalled", (e) =>
+        Effect.zipRight(Fiber.interrupt(progress), Effect.fail(failed(e.message)))
+      )
     )
     yield* Fiber.interrupt(progress)
     const { stored, summary } = yield* summaryOf(plan.rolloutId)

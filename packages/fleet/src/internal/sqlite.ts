@@ -76,7 +76,9 @@ const Transaction = Context.GenericTag<readonly [Connection, counter: number]>(
 )
 
 /** @internal */
-export const make = (options: Options): Effect.Effect<Client.SqlClient, SqlError, Scope.Scope | Reactivity.Reactivity> =>
+export const make = (
+  options: Options
+): Effect.Effect<Client.SqlClient, SqlError, Scope.Scope | Reactivity.Reactivity> =>
   Effect.gen(function* () {
     const limitMs = Duration.toMillis(options.busyTimeout ?? "10 seconds")
     const db = yield* Effect.acquireRelease(
@@ -94,7 +96,7 @@ export const make = (options: Options): Effect.Effect<Client.SqlClient, SqlError
         }).pipe(Effect.ignore)
     )
 
-    const run = (sql: string, params: ReadonlyArray<unknown>): ReadonlyArray<any> => {
+    const run = (sql: string, params: ReadonlyArray<unknown>): ReadonlyArray<Record<string, unknown>> => {
       const stmt = db.prepare(sql)
       stmt.safeIntegers(true)
       let reader = true
@@ -143,7 +145,10 @@ export const make = (options: Options): Effect.Effect<Client.SqlClient, SqlError
     /** Hold the permit for the scope (waiting for it stays interruptible). */
     const hold = (release: Effect.Effect<void>) =>
       Effect.uninterruptibleMask((restore) =>
-        Effect.zipRight(restore(permit.take(1)), Effect.addFinalizer(() => release))
+        Effect.zipRight(
+          restore(permit.take(1)),
+          Effect.addFinalizer(() => release)
+        )
       )
     const acquirer: Connection.Acquirer = Effect.flatMap(
       Effect.serviceOption(Transaction),
