@@ -42,6 +42,29 @@ const cli = (...args: ReadonlyArray<string>) =>
     child.on("exit", (code) => res({ code, stdout, stderr }))
   })
 
+/** `fleet answer` approving the gate of site `gated` (as another process). */
+const approveGate = (
+  db: string,
+  o: { readonly rollout?: string; readonly comment: string; readonly consoleVersion: string; readonly by?: string }
+) =>
+  cli(
+    "fleet",
+    "answer",
+    "--database",
+    db,
+    ...(o.rollout !== undefined ? ["--rollout", o.rollout] : []),
+    "--site",
+    "gated",
+    "--gate",
+    "confirm-console",
+    "--approve",
+    "--comment",
+    o.comment,
+    "--evidence",
+    `consoleVersion=${o.consoleVersion}`,
+    ...(o.by !== undefined ? ["--by", o.by] : [])
+  )
+
 const rule = Schema.decodeSync(Plan.RuleId)("PREP-1")
 const always = [
   new SiteWindow.WeeklyWindow({ timeZone: "UTC", days: ["mon"], start: "00:00", durationMinutes: 7 * 24 * 60 })
@@ -164,40 +187,12 @@ describe("sra-upgrade fleet answer (durable site gates)", () => {
     )
     // other processes: status, a refused answer, the answer
     const status = await cli("fleet", "status", "--database", db)
-    const bad = await cli(
-      "fleet",
-      "answer",
-      "--database",
-      db,
-      "--rollout",
-      "gated",
-      "--site",
-      "gated",
-      "--gate",
-      "confirm-console",
-      "--approve",
-      "--comment",
-      "seen",
-      "--evidence",
-      "consoleVersion=24.1.0"
-    )
-    const good = await cli(
-      "fleet",
-      "answer",
-      "--database",
-      db,
-      "--site",
-      "gated",
-      "--gate",
-      "confirm-console",
-      "--approve",
-      "--comment",
-      "seen 24.3.2 in Help > About",
-      "--evidence",
-      "consoleVersion=24.3.2",
-      "--by",
-      "carol"
-    )
+    const bad = await approveGate(db, { rollout: "gated", comment: "seen", consoleVersion: "24.1.0" })
+    const good = await approveGate(db, {
+      comment: "seen 24.3.2 in Help > About",
+      consoleVersion: "24.3.2",
+      by: "carol"
+    })
     // the runner again: the site takes the answer and completes
     const outcome = await Effect.runPromise(
       Effect.gen(function* () {
@@ -252,44 +247,15 @@ describe("sra-upgrade fleet answer (durable site gates)", () => {
         // three other processes, one after the other, while the runner runs
         const status = yield* Effect.promise(() => cli("fleet", "status", "--database", db, "--rollout", "gated-live"))
         const bad = yield* Effect.promise(() =>
-          cli(
-            "fleet",
-            "answer",
-            "--database",
-            db,
-            "--rollout",
-            "gated-live",
-            "--site",
-            "gated",
-            "--gate",
-            "confirm-console",
-            "--approve",
-            "--comment",
-            "seen",
-            "--evidence",
-            "consoleVersion=24.1.0"
-          )
+          approveGate(db, { rollout: "gated-live", comment: "seen", consoleVersion: "24.1.0" })
         )
         const good = yield* Effect.promise(() =>
-          cli(
-            "fleet",
-            "answer",
-            "--database",
-            db,
-            "--rollout",
-            "gated-live",
-            "--site",
-            "gated",
-            "--gate",
-            "confirm-console",
-            "--approve",
-            "--comment",
-            "seen 24.3.2 in Help > About",
-            "--evidence",
-            "consoleVersion=24.3.2",
-            "--by",
-            "dave"
-          )
+          approveGate(db, {
+            rollout: "gated-live",
+            comment: "seen 24.3.2 in Help > About",
+            consoleVersion: "24.3.2",
+            by: "dave"
+          })
         )
         // the same runner, never stopped, takes the answer (a stalled runner never ends: the deadline says so)
         const result = yield* Engine.awaitEnd(live.rolloutId).pipe(
