@@ -87,7 +87,7 @@ export const make = (
         catch: (cause) => new SqlError({ cause, message: `Cannot open ${options.file}` })
       }),
       (db) =>
-        Effect.sync(() => {
+        Effect.try(() => {
           try {
             if (db.inTransaction) db.exec("ROLLBACK")
           } finally {
@@ -96,7 +96,8 @@ export const make = (
         }).pipe(Effect.ignore)
     )
 
-    const run = (sql: string, params: ReadonlyArray<unknown>): ReadonlyArray<Record<string, unknown>> => {
+    /** Column names and rows of values (integers as bigint, blobs as Uint8Array); none for a write. */
+    const run = (sql: string, params: ReadonlyArray<unknown>) => {
       const stmt = db.prepare(sql)
       stmt.safeIntegers(true)
       let reader = true
@@ -107,19 +108,15 @@ export const make = (
       }
       if (!reader) {
         stmt.run(params as Array<unknown>)
-        return []
+        return { columns: [] as ReadonlyArray<string>, values: [] as ReadonlyArray<ReadonlyArray<unknown>> }
       }
-      const columns = stmt.columns().map((c: { name: string }) => c.name)
-      return (stmt.all(params as Array<unknown>) as Array<Array<unknown>>).map((values) => {
-        const row: Record<string, unknown> = {}
-        columns.forEach((name: string, i: number) => {
-          const v = values[i]
-          if (!(name in row)) row[name] = Buffer.isBuffer(v) ? new Uint8Array(v) : v
-        })
-        return row
-      })
+      const columns: ReadonlyArray<string> = stmt.columns().map((c: { name: string }) => c.name)
+      const values = (stmt.all(params as Array<unknown>) as Array<Array<unknown>>).map((row) =>
+        row.map((v) => (Buffer.isBuffer(v) ? new Uint8Array(v) : v))
+      )
+      return { columns, values }
     }
-    const exec = (sql: string, params: ReadonlyArray<unknown>) =>
+    const attempt = (sql: string, params: ReadonlyArray<unknown>) =>
       whileBusy(
         limitMs,
         Effect.try({
@@ -127,12 +124,23 @@ export const make = (
           catch: (cause) => new SqlError({ cause, message: "Failed to execute statement" })
         })
       )
+    /** Rows as objects by column name (the first of two columns with one name wins). */
+    const exec = (sql: string, params: ReadonlyArray<unknown>) =>
+      Effect.map(attempt(sql, params), ({ columns, values }) =>
+        values.map((row) => {
+          const o: Record<string, unknown> = {}
+          columns.forEach((name, i) => {
+            if (!(name in o)) o[name] = row[i]
+          })
+          return o
+        })
+      )
 
     const connection: Connection = {
       execute: (sql, params, transformRows) =>
         transformRows ? Effect.map(exec(sql, params), transformRows) : exec(sql, params),
       executeRaw: (sql, params) => exec(sql, params),
-      executeValues: (sql, params) => Effect.map(exec(sql, params), (rows) => rows.map((r) => Object.values(r))),
+      executeValues: (sql, params) => Effect.map(attempt(sql, params), (r) => r.values),
       executeUnprepared: (sql, params, transformRows) =>
         transformRows ? Effect.map(exec(sql, params), transformRows) : exec(sql, params),
       executeStream: () => Effect.dieMessage("executeStream is not implemented") as never
