@@ -225,7 +225,7 @@ describe("sra-upgrade fleet answer (durable site gates)", () => {
     })
   }, 240_000)
 
-  it("FLEET-GATE-6 beside a live embedded runner: fleet status, a refused fleet answer and fleet answer run as three processes one after the other while the runner runs; the runner keeps going, takes the answer and the rollout completes", async () => {
+  it("FLEET-STALL-1 beside a live embedded runner: fleet status, a refused fleet answer and fleet answer run as three processes one after the other while the runner runs; the runner keeps going, takes the answer and the rollout completes", async () => {
     const db = join(mkdtempSync(join(tmpdir(), "sra-fleet-gates-live-")), "fleet.db")
     const live = new Rollout.RolloutPlan({ ...plan, rolloutId: "gated-live" })
     const engine = EngineLayer.embedded({ file: db, pollInterval: "100 millis", idleInterval: "500 millis" }).pipe(

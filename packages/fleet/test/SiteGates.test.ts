@@ -320,7 +320,7 @@ describe("SiteGates (durable gates of a rollout's sites)", () => {
   )
 
   it.live(
-    "FLEET-GATE-7 another process holds the database's write lock while the embedded runner runs and a site waits on its gate, past the runner's shard-lock refresh and until the runner reports it cannot write: once the lock is released the runner goes on, takes the answer and the rollout completes",
+    "FLEET-STALL-3 another process holds the database's write lock while the embedded runner runs and a site waits on its gate, past the runner's shard-lock refresh and until the runner reports it cannot write: once the lock is released the runner goes on, takes the answer and the rollout completes",
     () => {
       const fleet = new Fleet(new Set(["w0s0"]))
       const plan = rolloutOf({ sites: sites([2]), waves: 1, concurrency: 2, allowedFailures: 0 })
@@ -368,7 +368,7 @@ describe("SiteGates (durable gates of a rollout's sites)", () => {
   )
 
   it.live(
-    "FLEET-GATE-8 the database's write lock held by another process past the runner's stall limit: awaiting the rollout fails with StorageStalled saying what to do (no silent hang); the runner started again once the lock is released completes the rollout",
+    "FLEET-STALL-4 the database's write lock held by another process past the runner's stall limit: awaiting the rollout fails with StorageStalled saying what to do (no silent hang); the runner started again once the lock is released completes the rollout",
     () => {
       const fleet = new Fleet(new Set(["w0s0"]))
       const plan = rolloutOf({ sites: sites([1]), waves: 1, concurrency: 1, allowedFailures: 0 })

@@ -59,7 +59,7 @@ const setup = (runnerBusyTimeout: Duration.DurationInput) =>
 
 describe("SQLite client beside another process", () => {
   it.live(
-    "FLEET-GATE-6 a transaction refused with SQLITE_BUSY (the other process kept the write lock past the busy timeout) leaves the client working: once the lock is released its statements and transactions answer",
+    "FLEET-STALL-2 a transaction refused with SQLITE_BUSY (the other process kept the write lock past the busy timeout) leaves the client working: once the lock is released its statements and transactions answer",
     () =>
       Effect.gen(function* () {
         const { runner, other } = yield* setup("50 millis")
@@ -76,7 +76,7 @@ describe("SQLite client beside another process", () => {
   )
 
   it.live(
-    "FLEET-GATE-6 a transaction begun while the other process holds the write lock waits until it is released, then commits",
+    "FLEET-STALL-2 a transaction begun while the other process holds the write lock waits until it is released, then commits",
     () =>
       Effect.gen(function* () {
         const { runner, other } = yield* setup("60 seconds")
@@ -94,7 +94,7 @@ describe("SQLite client beside another process", () => {
   )
 
   it.live(
-    "FLEET-GATE-6 a transaction that fails, or is interrupted, gives the write lock back at once: the other process writes without waiting",
+    "FLEET-STALL-2 a transaction that fails, or is interrupted, gives the write lock back at once: the other process writes without waiting",
     () =>
       Effect.gen(function* () {
         const { impatient, runner } = yield* setup("60 seconds")
