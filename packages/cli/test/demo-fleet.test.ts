@@ -6,6 +6,16 @@ describe("sra-upgrade demo fleet", () => {
     const { code, stderr, stdout } = await runCli("demo", "fleet", "--json")
     expect(code, stderr).toBe(0)
     const lines = stdout.trim().split("\n")
+    const sites = lines.slice(0, -1).map((l) => JSON.parse(l) as Record<string, unknown>)
+    // the sites that failed, with their reasons, first: a wrong count then says why
+    expect(sites.filter((s) => s["outcome"] !== "Succeeded")).toEqual([
+      expect.objectContaining({
+        site: "site-007",
+        wave: 2,
+        outcome: "Failed",
+        reason: expect.stringMatching(/injected/)
+      })
+    ])
     const last = JSON.parse(lines.at(-1)!) as { rollout: unknown }
     expect(last).toEqual({
       rollout: {
@@ -15,7 +25,6 @@ describe("sra-upgrade demo fleet", () => {
         sites: { succeeded: 11, failed: 1, skipped: 0, notStarted: 0 }
       }
     })
-    const sites = lines.slice(0, -1).map((l) => JSON.parse(l) as Record<string, unknown>)
     expect(sites).toHaveLength(12)
     expect(sites.filter((s) => s["kind"] === "single")).toHaveLength(8)
     expect(new Set(sites.map((s) => s["timeZone"])).size).toBe(3)

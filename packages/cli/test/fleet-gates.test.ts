@@ -4,20 +4,11 @@
  * instructions and evidence; `sra-upgrade fleet answer` (another process) refuses evidence that does not fit, then
  * approves, and the site resumes and completes. Also: `fleet status` of a rollout in progress (bars, ETA).
  */
-import { Executor, Journal, Plan, StepHandler } from "@sra-upgrade/core"
-import {
-  Admission,
-  Engine,
-  EngineLayer,
-  FleetFile,
-  FleetStore,
-  Rollout,
-  SiteWindow,
-  SiteWorker
-} from "@sra-upgrade/fleet"
+import { Journal } from "@sra-upgrade/core"
+import { Admission, Engine, EngineLayer, FleetStore, Rollout, SiteGates } from "@sra-upgrade/fleet"
+import { TestRollout } from "@sra-upgrade/fleet/test"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Schema from "effect/Schema"
 import { spawn } from "node:child_process"
 import { mkdtempSync } from "node:fs"
 import { createRequire } from "node:module"
@@ -65,105 +56,20 @@ const approveGate = (
     ...(o.by !== undefined ? ["--by", o.by] : [])
   )
 
-const rule = Schema.decodeSync(Plan.RuleId)("PREP-1")
-const always = [
-  new SiteWindow.WeeklyWindow({ timeZone: "UTC", days: ["mon"], start: "00:00", durationMinutes: 7 * 24 * 60 })
-]
-const site = (id: string) =>
-  new Rollout.SitePlan({
-    id,
-    file: `${id}.yaml`,
-    path: `/fleet/${id}.yaml`,
-    hostname: `${id}.example.com`,
-    product: "pra",
-    kind: "single",
-    wave: 0,
-    timeZone: "UTC",
-    windows: always,
-    targetVersion: "24.3.2",
-    estimate: new Rollout.SiteEstimate({ source: "install-estimate", firstWindowSeconds: 600, explanation: "test" }),
-    fitsWindow: true,
-    warnings: []
-  })
-const plan = new Rollout.RolloutPlan({
+const site = (id: string) => TestRollout.sitePlan({ id })
+const plan = TestRollout.rolloutPlan({
   rolloutId: "gated",
-  name: "gated",
-  file: "fleet.yaml",
-  plannedAt: new Date("2026-01-01T00:00:00Z"),
-  target: new FleetFile.TargetVersions({ pra: "24.3.2" }),
-  concurrency: 2,
-  failureBudget: new FleetFile.FailureBudget({ count: 0 }),
-  allowedFailures: 0,
-  waves: [new Rollout.WavePlan({ index: 0, name: "all", canary: false, approval: false, sites: ["gated", "plain"] })],
   sites: [site("gated"), site("plain")],
-  assumptions: [],
-  warnings: []
+  waves: 1,
+  concurrency: 2,
+  allowedFailures: 0
 })
 
-let installs = 0
-const worker = Layer.succeed(
-  SiteWorker.SiteWorker,
-  SiteWorker.SiteWorker.of({
-    prepare: (s) =>
-      Effect.succeed({
-        plan: Effect.succeed(
-          new Plan.Plan({
-            id: `upgrade-${s.id}`,
-            kind: "custom",
-            title: `Upgrade ${s.id}`,
-            site: s.hostname,
-            targetVersion: "24.3.2",
-            steps: [
-              ...(s.id === "gated"
-                ? [
-                    new Plan.ManualGate({
-                      id: "confirm-console",
-                      title: "Confirm the console version",
-                      rules: [rule],
-                      target: "A",
-                      estimatedSeconds: 60,
-                      handler: "gate",
-                      params: {},
-                      idempotent: true,
-                      notes: [],
-                      instructions: ["Open Help > About on the console"],
-                      evidence: [
-                        new Plan.EvidenceField({
-                          name: "consoleVersion",
-                          description: "the version shown",
-                          format: "version",
-                          expected: "24.3.2"
-                        })
-                      ]
-                    })
-                  ]
-                : []),
-              new Plan.Action({
-                id: "install",
-                title: "Install",
-                rules: [rule],
-                target: "A",
-                estimatedSeconds: 1,
-                handler: "install",
-                params: {},
-                idempotent: false,
-                notes: []
-              })
-            ],
-            notes: []
-          })
-        ),
-        executor: Executor.layer.pipe(
-          Layer.provide(
-            StepHandler.layerRaw({
-              gate: { run: () => Effect.succeed({}) },
-              install: { run: () => Effect.sync(() => (installs++, {})) }
-            })
-          )
-        )
-      })
-  })
-)
+const installs = new Map<string, number>()
+const worker = TestRollout.worker({
+  installs,
+  before: (s) => (s.id === "gated" ? [TestRollout.consoleGate()] : [])
+})
 
 describe("sra-upgrade fleet answer (durable site gates)", () => {
   it("FLEET-GATE-5 fleet status (another process) shows the site waiting on its gate with instructions and evidence; fleet answer (another process) refuses bad evidence, then approves; the runner started again resumes the site, which completes", async () => {
@@ -210,7 +116,7 @@ describe("sra-upgrade fleet answer (durable site gates)", () => {
       /waiting: gated on gate confirm-console \(manual step: Confirm the console version, A\)/
     )
     expect(status.stdout).toContain("1. Open Help > About on the console")
-    expect(status.stdout).toContain("- consoleVersion: the version shown (version), expected 24.3.2")
+    expect(status.stdout).toContain("- consoleVersion: the version shown in Help > About (version), expected 24.3.2")
     expect(status.stdout).toContain(
       "answer: sra-upgrade fleet answer --rollout gated --site gated --gate confirm-console --approve|--reject|--defer"
     )
@@ -219,7 +125,7 @@ describe("sra-upgrade fleet answer (durable site gates)", () => {
     expect(good.code, good.stderr).toBe(0)
     expect(good.stdout).toMatch(/approved by carol/)
     expect(result.status).toBe("succeeded")
-    expect(installs).toBe(2)
+    expect([...installs.values()]).toEqual([1, 1])
     expect(events.filter((e) => e._tag === "GateAnswered").at(-1)).toMatchObject({
       answer: { _tag: "Approved", by: "carol", comment: "seen 24.3.2 in Help > About" }
     })
@@ -232,7 +138,7 @@ describe("sra-upgrade fleet answer (durable site gates)", () => {
       Layer.provide(worker),
       Layer.orDie
     )
-    const before = installs
+    const before = new Map(installs)
     const outcome = await Effect.runPromise(
       Effect.gen(function* () {
         yield* Engine.start(live)
@@ -277,7 +183,7 @@ describe("sra-upgrade fleet answer (durable site gates)", () => {
     expect(good.code, good.stderr).toBe(0)
     expect(good.stdout).toMatch(/approved by dave/)
     expect(result.status).toBe("succeeded")
-    expect(installs - before).toBe(2)
+    expect(["gated", "plain"].map((id) => (installs.get(id) ?? 0) - (before.get(id) ?? 0))).toEqual([1, 1])
     expect(events.filter((e) => e._tag === "GateAnswered").at(-1)).toMatchObject({
       answer: { _tag: "Approved", by: "dave", comment: "seen 24.3.2 in Help > About" }
     })
@@ -320,5 +226,81 @@ describe("sra-upgrade fleet answer (durable site gates)", () => {
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toMatch(/Rollout progress \(gated\): running; .*; ETA \d{4}-\d\d-\d\dT/)
     expect(r.stdout).toMatch(/wave 2 rest +\[#+>+\.+\] 1\/3/)
+  }, 120_000)
+
+  it("FLEET-STATUS-2 fleet status --json: the rollout's line and the gates its sites wait on (site, gate, since, instructions, evidence, last deferral, the answer command); a finished site's gate is left out", async () => {
+    const db = join(mkdtempSync(join(tmpdir(), "sra-fleet-status-json-")), "fleet.db")
+    const openedAt = new Date("2026-10-05T08:00:00Z")
+    const gate = TestRollout.consoleGate()
+    const gateOf = (siteId: string) =>
+      new SiteGates.OpenGate({
+        rolloutId: "json",
+        site: siteId,
+        stepId: gate.id,
+        runId: Engine.runIdOf("json", siteId),
+        purpose: "gate",
+        title: gate.title,
+        target: "A",
+        instructions: gate.instructions,
+        evidence: gate.evidence,
+        openedAt
+      })
+    await Effect.runPromise(
+      Effect.gen(function* () {
+        const store = yield* FleetStore.FleetStore
+        yield* store.create(new Rollout.RolloutPlan({ ...plan, rolloutId: "json" }))
+        yield* store.setState("json", "gated", new Admission.Running({ since: openedAt }))
+        yield* store.setState("json", "plain", new Admission.Succeeded({ at: openedAt }))
+        yield* store.openGate(gateOf("gated"))
+        yield* store.openGate(gateOf("plain"))
+        // a deferral taken by the site's run: the gate stays open, the deferral is shown
+        yield* Engine.answerGate(
+          new SiteGates.AnswerInput({
+            rolloutId: "json",
+            site: "gated",
+            stepId: "confirm-console",
+            principal: "dora",
+            decision: "defer",
+            comment: "not before the change window"
+          })
+        )
+        yield* store.takeAnswer("json", "gated", "confirm-console")
+      }).pipe(Effect.provide(EngineLayer.ledgerOnly({ file: db })), Effect.scoped, Effect.orDie)
+    )
+    const r = await runCli("fleet", "status", "--database", db, "--rollout", "json", "--json")
+    expect(r.code, r.stderr).toBe(0)
+    const lines = r.stdout.split("\n").filter((l) => l.trim() !== "")
+    expect(lines).toHaveLength(1)
+    const out = JSON.parse(lines[0]!) as { rollout: unknown; gates: ReadonlyArray<Record<string, unknown>> }
+    expect(out.rollout).toMatchObject({ id: "json", status: "running", sites: { succeeded: 1 } })
+    expect(out.gates).toEqual([
+      {
+        site: "gated",
+        gate: "confirm-console",
+        runId: "json.gated",
+        status: "waiting",
+        purpose: "gate",
+        title: "Confirm the console version",
+        target: "A",
+        since: "2026-10-05T08:00:00.000Z",
+        instructions: ["Open Help > About on the console", "Read the version shown"],
+        evidence: [
+          {
+            name: "consoleVersion",
+            description: "the version shown in Help > About",
+            format: "version",
+            expected: "24.3.2"
+          }
+        ],
+        lastDeferral: { by: "dora", reason: "not before the change window" },
+        command:
+          'sra-upgrade fleet answer --rollout json --site gated --gate confirm-console --approve|--reject|--defer --comment "…" --evidence consoleVersion=…'
+      }
+    ])
+    // the text shows the same gate
+    const text = await runCli("fleet", "status", "--database", db, "--rollout", "json")
+    expect(text.stdout).toContain("waiting: gated on gate confirm-console")
+    expect(text.stdout).toContain("last deferred by dora: not before the change window")
+    expect(text.stdout).not.toContain("waiting: plain")
   }, 120_000)
 })

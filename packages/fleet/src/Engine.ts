@@ -146,6 +146,12 @@ export interface Options {
   readonly idleInterval?: Duration.DurationInput
   /** The instant admission decides at (default: the clock); tests drive windows with it. */
   readonly now?: Effect.Effect<Date>
+  /**
+   * Waits up to this long are `Effect.sleep`s inside an activity; longer ones are the engine's durable clocks
+   * (default 60 seconds, `@effect/workflow`'s own threshold). `EngineLayer.memory` sets it to infinity: nothing
+   * is durable there, and every wait is then a sleep on the `Clock` in context.
+   */
+  readonly inMemorySleepThreshold?: Duration.DurationInput
 }
 
 /** SQL hiccups are retried; what still fails is a defect of the activity (the engine retries it). */
@@ -300,6 +306,7 @@ export const workflows = (
   const poll = Duration.decode(options.pollInterval ?? "1 second")
   const idle = Duration.decode(options.idleInterval ?? "60 seconds")
   const admissionNow = options.now ?? now
+  const inMemoryThreshold = options.inMemorySleepThreshold ?? "60 seconds"
 
   const runActivity = (p: { readonly rolloutId: string; readonly siteId: string }) =>
     Effect.gen(function* () {
@@ -377,7 +384,7 @@ export const workflows = (
             Duration.toMillis(poll) * 2 ** Math.min(k - 1, 20),
             Math.max(Duration.toMillis(idle), Duration.toMillis(poll))
           )
-          yield* DurableClock.sleep({ name: `gate/${n}/${k}`, duration: Duration.millis(millis) })
+          yield* DurableClock.sleep({ name: `gate/${n}/${k}`, duration: Duration.millis(millis), inMemoryThreshold })
           const look = yield* Activity.make({
             name: `answer/${n}/${k}`,
             success: Schema.Literal("answered", "waiting", "aborted"),
@@ -438,7 +445,11 @@ export const workflows = (
           yield* SiteUpgrade.execute({ rolloutId: p.rolloutId, siteId }, { discard: true })
         }
         if (tick.done) return tick.result
-        yield* DurableClock.sleep({ name: `wait/${n}`, duration: Duration.millis(tick.sleepMillis) })
+        yield* DurableClock.sleep({
+          name: `wait/${n}`,
+          duration: Duration.millis(tick.sleepMillis),
+          inMemoryThreshold
+        })
       }
     })
   )

@@ -3,7 +3,9 @@
  * file, nothing to install) or distributed (runner processes sharing a
  * PostgreSQL database, shard ownership through PostgreSQL as
  * `@effect/cluster` does it), plus the client side used by `fleet
- * status|pause|resume|abort|approve` against either database.
+ * status|pause|resume|abort|approve` against either database, and an
+ * in-process engine for unit tests of rollouts (`memory`: no cluster, its
+ * durable sleeps on the Effect `Clock`, so `TestClock` drives them).
  *
  * Each layer provides the workflow engine with the fleet's workflows
  * registered, the ledger (`FleetStore`), the SQL journal and the
@@ -22,10 +24,10 @@ import {
 import { NodeClusterSocket } from "@effect/platform-node"
 import { PgClient } from "@effect/sql-pg"
 import * as SqlClient from "@effect/sql/SqlClient"
-import type { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
+import * as WorkflowEngine from "@effect/workflow/WorkflowEngine"
 import { Journal, ProcessLock } from "@sra-upgrade/core"
 import * as Data from "effect/Data"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -33,6 +35,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import * as Engine from "./Engine.js"
 import * as FleetStore from "./FleetStore.js"
@@ -63,7 +66,7 @@ export class EngineError extends Data.TaggedError("EngineError")<{ readonly deta
  * @since 0.3.0
  * @category models
  */
-export type Services = WorkflowEngine | FleetStore.FleetStore | Journal.Journal | SqlClient.SqlClient
+export type Services = WorkflowEngine.WorkflowEngine | FleetStore.FleetStore | Journal.Journal | SqlClient.SqlClient
 
 /**
  * Default database of the embedded engine.
@@ -204,6 +207,47 @@ export const embedded = (
   })
   const core = Layer.mergeAll(engine, domain(`embedded-pid-${process.pid}`), health).pipe(Layer.provideMerge(db))
   return Engine.workflows(options).pipe(Layer.provideMerge(core))
+}
+
+/**
+ * A fresh folder under the system's temporary directory, removed with the scope.
+ */
+const throwawayFolder = Effect.acquireRelease(
+  Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "sra-fleet-memory-"))),
+  (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+)
+
+/**
+ * The fleet's workflows in this process without a cluster, for unit tests of
+ * rollouts (your `SiteWorker`, your fake sites) with no database to set up
+ * and no runner: `@effect/workflow`'s in-memory engine
+ * (`WorkflowEngine.layerMemory`) runs the same workflows as `embedded`; the
+ * ledger and the site journals are the same SQL code on a throwaway SQLite
+ * file in a fresh temporary folder (removed when the layer's scope closes).
+ *
+ * Every wait of the engine (polls, waits for a window, for an approval or a
+ * gate's answer) is an `Effect.sleep` on the `Clock` in context, inside an
+ * activity (`inMemorySleepThreshold` is infinity: no durable clock, no
+ * suspension and replay of the workflow): under `TestClock` (`it.effect`) a
+ * test moves time with `TestClock.adjust` (days of a rollout in seconds) and
+ * reads the instants the sites started at.
+ *
+ * Not durable: the workflows' state lives in this process only; a rollout
+ * does not survive its end (use `embedded` or `runner` to run one for real).
+ * Admission decides at the `Clock`'s instant unless `now` is given.
+ *
+ * SQLite's own in-memory database is not used: the libsql client opens a new
+ * connection (a new, empty in-memory database) for every transaction.
+ *
+ * @since 0.3.0
+ * @category layers
+ */
+export const memory = (options: Engine.Options = {}): Layer.Layer<Services, EngineError, SiteWorker> => {
+  const db = Layer.unwrapScoped(Effect.map(throwawayFolder, (dir) => sqlite(path.join(dir, "fleet.db"))))
+  const core = Layer.mergeAll(WorkflowEngine.layerMemory, domain(`memory-pid-${process.pid}`)).pipe(
+    Layer.provideMerge(db)
+  )
+  return Engine.workflows({ ...options, inMemorySleepThreshold: Duration.infinity }).pipe(Layer.provideMerge(core))
 }
 
 /**

@@ -80,7 +80,15 @@ export class AnswerInput extends Schema.Class<AnswerInput>("FleetGateAnswer")({
   comment: Schema.String,
   evidence: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), {
     default: () => ({})
-  })
+  }),
+  /**
+   * Decisions given before this one on the same opening of the gate, by other people (an approval queue's
+   * earlier approvals, e.g. the first of two distinct approvers of the portal): they join the answer's audit
+   * trail, and an approval is by every distinct approver. Checked where they were given; default none.
+   *
+   * @since 0.3.0
+   */
+  prior: Schema.optionalWith(Schema.Array(Operator.Approval), { default: () => [] })
 }) {}
 
 /**
@@ -187,6 +195,7 @@ export const toAnswer = (
   const comment = input.comment.trim()
   if (comment === "") return refuse(new MissingComment())
   const approvals = [
+    ...input.prior,
     new Operator.Approval({
       principal: input.principal,
       role: input.role,
@@ -201,7 +210,15 @@ export const toAnswer = (
       const checked = GateEvidence.validate(gate.stepId, gate.evidence, input.evidence)
       if (Either.isLeft(checked))
         return refuse(new BadEvidence({ problems: checked.left.problems, fields: gate.evidence }))
-      return Either.right(new Operator.Approved({ by: input.principal, evidence: input.evidence, comment, approvals }))
+      const approving = approvals.filter((a) => a.decision === "approve")
+      return Either.right(
+        new Operator.Approved({
+          by: [...new Set(approving.map((a) => a.principal))].join(", "),
+          evidence: Object.assign({}, ...approving.map((a) => a.evidence)),
+          comment,
+          approvals
+        })
+      )
     }
     case "reject":
       return Either.right(new Operator.Rejected({ by: input.principal, reason: comment, comment, approvals }))

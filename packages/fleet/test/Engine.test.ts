@@ -2,12 +2,9 @@ import { describe, expect, it } from "@effect/vitest"
 import { Executor, Journal, Operator, StepHandler } from "@sra-upgrade/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as TestClock from "effect/TestClock"
-import * as TestServices from "effect/TestServices"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import * as Admission from "../src/Admission.js"
 import * as Engine from "../src/Engine.js"
 import * as EngineLayer from "../src/EngineLayer.js"
 import { FleetStore } from "../src/FleetStore.js"
@@ -72,26 +69,13 @@ const sites = (perWave: ReadonlyArray<number>): ReadonlyArray<Rollout.SitePlan> 
     Array.from({ length: n }, (_, i) => sitePlan({ id: `w${wave}s${i}`, wave, windows: ALWAYS, firstSeconds: 60 }))
   )
 
-const engine = (fleet: Fleet, file = dbFile(), now?: Effect.Effect<Date>) =>
-  EngineLayer.embedded({
-    file,
-    pollInterval: "100 millis",
-    idleInterval: "200 millis",
-    ...(now !== undefined ? { now } : {})
-  }).pipe(Layer.provide(fleet.worker), Layer.orDie)
+const engine = (fleet: Fleet, file = dbFile()) =>
+  EngineLayer.embedded({ file, pollInterval: "100 millis", idleInterval: "200 millis" }).pipe(
+    Layer.provide(fleet.worker),
+    Layer.orDie
+  )
 
-/** Poll the ledger until `until` holds (no timing asserted; the test's own timeout bounds it). */
-const waitFor = (rolloutId: string, until: (s: Admission.Summary) => boolean) =>
-  Effect.gen(function* () {
-    const store = yield* FleetStore
-    for (;;) {
-      const s = yield* store.get(rolloutId)
-      const summary = Admission.summarize(s.plan, s.ledger, s.controls, new Date(), { horizonDays: 0 })
-      if (until(summary)) return summary
-      yield* Effect.sleep("50 millis")
-    }
-  })
-
+// The budget, pause, abort, approval and window behaviour over time: EngineClock.test.ts (TestClock, in-memory engine).
 describe("Engine (embedded, SQLite)", () => {
   it.live(
     "FLEET-RUN-1 every site runs once through the executor, waves in order, the cap honoured, a failure within the budget recorded",
@@ -123,126 +107,6 @@ describe("Engine (embedded, SQLite)", () => {
         expect((yield* Engine.awaitEnd(plan.rolloutId)).counts.succeeded).toBe(5)
         expect([...fleet.effects.values()].every((n) => n === 1)).toBe(true)
       }).pipe(Effect.provide(engine(fleet)))
-    },
-    60_000
-  )
-
-  it.live(
-    "FLEET-BUDGET-1 a failure beyond the budget halts admission; the rollout ends halted with the rest not started",
-    () => {
-      const fleet = new Fleet(new Set(["w0s0"]))
-      const plan = rolloutOf({ sites: sites([1, 3]), waves: 2, concurrency: 2, allowedFailures: 0 })
-      return Effect.gen(function* () {
-        yield* Engine.start(plan)
-        const result = yield* Engine.awaitEnd(plan.rolloutId)
-        expect(result.status).toBe("halted-budget")
-        expect(result.counts).toMatchObject({ failed: 1, notStarted: 3, succeeded: 0 })
-        expect(fleet.events).toEqual(["start w0s0", "end w0s0"])
-      }).pipe(Effect.provide(engine(fleet)))
-    },
-    60_000
-  )
-
-  it.live(
-    "FLEET-APPROVE-1 a wave that needs an approval waits for it; approved, it runs; FLEET-ABORT-1 an abort ends the rollout with nothing more started",
-    () => {
-      const fleet = new Fleet(new Set())
-      const plan = rolloutOf({
-        sites: sites([1, 1, 1]),
-        waves: 3,
-        concurrency: 2,
-        allowedFailures: 0,
-        approvals: [1, 2]
-      })
-      return Effect.gen(function* () {
-        const store = yield* FleetStore
-        yield* Engine.start(plan)
-        const waiting = yield* waitFor(plan.rolloutId, (s) => s.status === "waiting-approval")
-        expect(waiting.currentWave).toBe(1)
-        expect(fleet.events).toEqual(["start w0s0", "end w0s0"])
-        yield* store.updateControls(
-          plan.rolloutId,
-          (c) => new Admission.Controls({ ...c, approvedWaves: [...c.approvedWaves, 1] })
-        )
-        yield* waitFor(plan.rolloutId, (s) => s.status === "waiting-approval" && s.currentWave === 2)
-        expect(fleet.effects.get("w1s0")).toBe(1)
-        yield* store.updateControls(plan.rolloutId, (c) => new Admission.Controls({ ...c, aborted: true }))
-        const result = yield* Engine.awaitEnd(plan.rolloutId)
-        expect(result.status).toBe("aborted")
-        expect(result.counts).toMatchObject({ succeeded: 2, notStarted: 1 })
-        expect(fleet.effects.has("w2s0")).toBe(false)
-      }).pipe(Effect.provide(engine(fleet)))
-    },
-    60_000
-  )
-
-  it.live(
-    "FLEET-PAUSE-1 a paused rollout admits nothing until resumed, then completes",
-    () => {
-      const fleet = new Fleet(new Set())
-      const plan = rolloutOf({ sites: sites([2]), waves: 1, concurrency: 2, allowedFailures: 0 })
-      let decisions = 0
-      const now = Effect.sync(() => {
-        decisions++
-        return new Date()
-      })
-      return Effect.gen(function* () {
-        const store = yield* FleetStore
-        yield* store.create(plan)
-        yield* store.updateControls(plan.rolloutId, (c) => new Admission.Controls({ ...c, paused: true }))
-        yield* Engine.start(plan)
-        // the engine decides three times while paused: nothing admitted
-        const seen = decisions
-        const paused = yield* waitFor(plan.rolloutId, (s) => s.status === "paused" && decisions >= seen + 3)
-        expect(paused.counts.notStarted).toBe(2)
-        expect(fleet.events).toEqual([])
-        yield* store.updateControls(plan.rolloutId, (c) => new Admission.Controls({ ...c, paused: false }))
-        const result = yield* Engine.awaitEnd(plan.rolloutId)
-        expect(result.status).toBe("succeeded")
-        expect(result.counts.succeeded).toBe(2)
-      }).pipe(Effect.provide(engine(fleet, dbFile(), now)))
-    },
-    60_000
-  )
-
-  it.effect(
-    "FLEET-WINDOW-1 a site starts only inside its window in its time zone: decided at instants before it opens (TestClock), nothing starts; TestClock.adjust past the opening, the site runs",
-    () => {
-      const fleet = new Fleet(new Set())
-      // Saturday 02:00-04:00 Paris time; 2026-06-06 is a Saturday (CEST, UTC+2): opens 00:00Z
-      const sat = [
-        new SiteWindow.WeeklyWindow({ timeZone: "Europe/Paris", days: ["sat"], start: "02:00", durationMinutes: 120 })
-      ]
-      const plan = rolloutOf({
-        sites: [sitePlan({ id: "paris", wave: 0, windows: sat, firstSeconds: 600 })],
-        waves: 1,
-        concurrency: 1,
-        allowedFailures: 0
-      })
-      return Effect.gen(function* () {
-        // admission decides at the TestClock's instant; the engine itself (heartbeats, polls) runs on live time
-        const clock = yield* TestClock.testClock()
-        yield* clock.setTime(Date.parse("2026-06-05T23:30:00Z")) // Friday 01:30 in Paris: closed
-        let decisions = 0
-        const now = Effect.map(clock.currentTimeMillis, (ms) => {
-          decisions++
-          return new Date(ms)
-        })
-        yield* TestServices.provideLive(
-          Effect.gen(function* () {
-            yield* Engine.start(plan)
-            const seen = decisions
-            yield* waitFor(plan.rolloutId, () => decisions >= seen + 3)
-            expect(fleet.events).toEqual([])
-            const stored = yield* (yield* FleetStore).get(plan.rolloutId)
-            expect(Admission.stateOf(stored.ledger, "paris")._tag).toBe("NotStarted")
-            yield* clock.adjust("35 minutes") // Saturday 02:05 in Paris: open
-            const result = yield* Engine.awaitEnd(plan.rolloutId)
-            expect(result.status).toBe("succeeded")
-            expect(fleet.events).toEqual(["start paris", "end paris"])
-          }).pipe(Effect.provide(engine(fleet, dbFile(), now)))
-        )
-      })
     },
     60_000
   )

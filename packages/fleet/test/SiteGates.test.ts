@@ -5,14 +5,13 @@
  * that does not fit is refused with what is expected.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Executor, Journal, Plan, StepHandler } from "@sra-upgrade/core"
 import * as SqlClient from "@effect/sql/SqlClient"
+import { Journal, Operator, Plan } from "@sra-upgrade/core"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
-import * as Schema from "effect/Schema"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -22,73 +21,20 @@ import * as EngineLayer from "../src/EngineLayer.js"
 import { FleetStore } from "../src/FleetStore.js"
 import type * as Rollout from "../src/Rollout.js"
 import * as SiteGates from "../src/SiteGates.js"
-import * as SiteWindow from "../src/SiteWindow.js"
-import { SiteWorker } from "../src/SiteWorker.js"
-import { installPlan, rolloutOf, sitePlan } from "./fixtures.js"
+import * as TestRollout from "../src/TestRollout.js"
+import { rolloutOf, sitePlan } from "./fixtures.js"
 
-const ALWAYS = [
-  new SiteWindow.WeeklyWindow({ timeZone: "UTC", days: ["mon"], start: "00:00", durationMinutes: 7 * 24 * 60 })
-]
-const rule = Schema.decodeSync(Plan.RuleId)("PREP-1")
+const ALWAYS = TestRollout.alwaysOpen
 
-/** Each site's plan: a manual gate (evidence: the version shown) on gated sites, then one install action. */
+/** Each site's plan: the console-version gate on gated sites, then one install action (counted in `effects`). */
 class Fleet {
   readonly effects = new Map<string, number>()
   constructor(readonly gated: ReadonlySet<string>) {}
 
-  worker = Layer.succeed(
-    SiteWorker,
-    SiteWorker.of({
-      prepare: (site) =>
-        Effect.succeed({
-          plan: Effect.succeed(
-            installPlan(
-              site,
-              this.gated.has(site.id)
-                ? [
-                    new Plan.ManualGate({
-                      id: "confirm-console",
-                      title: "Confirm the console version",
-                      rules: [rule],
-                      target: "A",
-                      estimatedSeconds: 60,
-                      handler: "gate",
-                      params: {},
-                      idempotent: true,
-                      notes: [],
-                      instructions: ["Open Help > About on the console", "Read the version shown"],
-                      evidence: [
-                        new Plan.EvidenceField({
-                          name: "consoleVersion",
-                          description: "the version shown in Help > About",
-                          format: "version",
-                          expected: "24.3.2"
-                        })
-                      ]
-                    })
-                  ]
-                : []
-            )
-          ),
-          // no operator here: the engine's (the rollout's durable gates)
-          executor: Executor.layer.pipe(
-            Layer.provide(
-              StepHandler.layerRaw({
-                gate: { run: () => Effect.succeed({}) },
-                install: {
-                  run: () =>
-                    Effect.sync(() => {
-                      this.effects.set(site.id, (this.effects.get(site.id) ?? 0) + 1)
-                      return {}
-                    }),
-                  verify: () => Effect.sync(() => ({ effective: (this.effects.get(site.id) ?? 0) > 0, evidence: {} }))
-                }
-              })
-            )
-          )
-        })
-    })
-  )
+  worker = TestRollout.worker({
+    installs: this.effects,
+    before: (site) => (this.gated.has(site.id) ? [TestRollout.consoleGate()] : [])
+  })
 }
 
 const dbFile = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "sra-fleet-gates-")), "fleet.db")
@@ -414,4 +360,47 @@ describe("SiteGates (durable gates of a rollout's sites)", () => {
     },
     240_000
   )
+
+  it("FLEET-GATE-6 an answer given with earlier decisions of an approval queue (prior) is by every distinct approver, keeps every decision in its trail and the evidence of each", () => {
+    const gate = new SiteGates.OpenGate({
+      rolloutId: "r",
+      site: "w0s0",
+      stepId: "confirm-console",
+      runId: "r.w0s0",
+      purpose: "gate",
+      title: "Confirm",
+      instructions: [],
+      evidence: [new Plan.EvidenceField({ name: "consoleVersion", description: "the version", format: "version" })],
+      openedAt: new Date(0)
+    })
+    const first = new Operator.Approval({
+      principal: "ann",
+      role: "approver",
+      decision: "approve",
+      comment: "seen",
+      evidence: { consoleVersion: "24.3.2" },
+      at: new Date(1)
+    })
+    const approved = Either.getOrThrow(
+      SiteGates.toAnswer(
+        gate,
+        answer({ rolloutId: "r", principal: "bob", comment: "seen too", prior: [first] }),
+        new Date(2)
+      )
+    )
+    expect(approved).toMatchObject({ _tag: "Approved", by: "ann, bob", comment: "seen too" })
+    expect(approved._tag === "Approved" && approved.approvals?.map((a) => [a.principal, a.decision])).toEqual([
+      ["ann", "approve"],
+      ["bob", "approve"]
+    ])
+    const rejected = Either.getOrThrow(
+      SiteGates.toAnswer(
+        gate,
+        answer({ rolloutId: "r", principal: "bob", decision: "reject", comment: "no", evidence: {}, prior: [first] }),
+        new Date(2)
+      )
+    )
+    expect(rejected).toMatchObject({ _tag: "Rejected", by: "bob", reason: "no" })
+    expect(rejected._tag === "Rejected" && rejected.approvals?.length).toBe(2)
+  })
 })

@@ -1,13 +1,13 @@
-import { Plan, Site } from "@sra-upgrade/core"
+import { Site } from "@sra-upgrade/core"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Schema from "effect/Schema"
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import * as FleetFile from "../src/FleetFile.js"
 import * as Rollout from "../src/Rollout.js"
 import * as SiteWindow from "../src/SiteWindow.js"
+import * as TestRollout from "../src/TestRollout.js"
 
 /** A valid single-appliance site file. */
 export const singleYaml = (
@@ -98,27 +98,7 @@ export const sitePlan = (options: {
   readonly windows: ReadonlyArray<SiteWindow.WeeklyWindow>
   readonly firstSeconds: number
   readonly secondSeconds?: number | undefined
-}) =>
-  new Rollout.SitePlan({
-    id: options.id,
-    file: `${options.id}.yaml`,
-    path: `/fleet/${options.id}.yaml`,
-    hostname: `${options.id}.example.com`,
-    product: "pra",
-    kind: options.secondSeconds === undefined ? "single" : "async-pair",
-    wave: options.wave,
-    timeZone: options.windows[0]!.timeZone,
-    windows: options.windows,
-    targetVersion: "24.3.2",
-    estimate: new Rollout.SiteEstimate({
-      source: "install-estimate",
-      firstWindowSeconds: options.firstSeconds,
-      ...(options.secondSeconds !== undefined ? { secondWindowSeconds: options.secondSeconds } : {}),
-      explanation: "test"
-    }),
-    fitsWindow: true,
-    warnings: []
-  })
+}) => TestRollout.sitePlan(options)
 
 /** A synthetic rollout plan over these sites. */
 export const rolloutOf = (options: {
@@ -127,31 +107,7 @@ export const rolloutOf = (options: {
   readonly concurrency: number
   readonly allowedFailures: number
   readonly approvals?: ReadonlyArray<number> | undefined
-}) =>
-  new Rollout.RolloutPlan({
-    rolloutId: "test",
-    name: "test",
-    file: "fleet.yaml",
-    plannedAt: new Date("2026-01-01T00:00:00Z"),
-    target: new FleetFile.TargetVersions({ pra: "24.3.2" }),
-    concurrency: options.concurrency,
-    failureBudget: new FleetFile.FailureBudget({ count: options.allowedFailures }),
-    allowedFailures: options.allowedFailures,
-    waves: Array.from(
-      { length: options.waves },
-      (_, i) =>
-        new Rollout.WavePlan({
-          index: i,
-          name: `wave ${i + 1}`,
-          canary: i === 0,
-          approval: options.approvals?.includes(i) ?? false,
-          sites: options.sites.filter((s) => s.wave === i).map((s) => s.id)
-        })
-    ),
-    sites: [...options.sites].sort((a, b) => a.wave - b.wave),
-    assumptions: [],
-    warnings: []
-  })
+}) => TestRollout.rolloutPlan(options)
 
 /** The four zones the tests use: three with daylight saving (two hemispheres), one without. */
 export const zones = ["Europe/Paris", "America/New_York", "Australia/Sydney", "Asia/Kolkata"] as const
@@ -220,29 +176,4 @@ export const localDay = (tz: string, t: number): number => {
 }
 
 /** A fake site plan for the engine tests: the steps given (e.g. a gate), then one non-idempotent `install` action. */
-export const installPlan = (
-  site: { readonly id: string; readonly hostname: string; readonly targetVersion: string },
-  before: ReadonlyArray<Plan.Step> = []
-): Plan.Plan =>
-  new Plan.Plan({
-    id: `upgrade-${site.id}`,
-    kind: "custom",
-    title: `Upgrade ${site.id}`,
-    site: site.hostname,
-    targetVersion: site.targetVersion,
-    steps: [
-      ...before,
-      new Plan.Action({
-        id: "install",
-        title: "Install",
-        rules: [Schema.decodeSync(Plan.RuleId)("PREP-1")],
-        target: "A",
-        estimatedSeconds: 1,
-        handler: "install",
-        params: {},
-        idempotent: false,
-        notes: []
-      })
-    ],
-    notes: []
-  })
+export { installPlan } from "../src/TestRollout.js"

@@ -49,7 +49,9 @@ const api = async <A>(
       ...headers
     },
     body: body === undefined ? null : JSON.stringify(body),
-    credentials: "same-origin"
+    credentials: "same-origin",
+    // a read that never answers must not hold the page (reads are one at a time): give up, the next one asks again
+    ...(method === "GET" ? { signal: AbortSignal.timeout(30_000) } : {})
   })
   const text = await res.text()
   const json = text === "" ? undefined : (JSON.parse(text) as Record<string, unknown>)
@@ -113,9 +115,10 @@ logoutEl.addEventListener("click", async () => {
 
 const statusBadge = (status: string) => `<span class="badge s-${esc(status)}">${esc(status)}</span>`
 
-const showRuns = async () => {
+const showRuns = async (view: number) => {
   stopStream()
   const [runs, sites] = await Promise.all([api<Array<Summary>>("GET", "/runs"), api<Array<SiteRow>>("GET", "/sites")])
+  if (view !== views) return // the page moved on meanwhile (e.g. to a run): do not draw over it
   const usable = sites.filter((s) => s.error === undefined)
   app.innerHTML = `
     <section class="card">
@@ -403,14 +406,35 @@ const alertError = (e: unknown) => {
   app.querySelector(".head")?.append(p)
 }
 
-const refresh = async () => {
-  if (current === undefined) return
-  try {
-    draw(await api<Run>("GET", `/runs/${encodeURIComponent(current.runId)}`))
-  } catch (e) {
-    if (e instanceof ApiError && e.status === 401) return showLogin(e.message)
-    alertError(e)
+/**
+ * One read of the run at a time, and one more after it when asked meanwhile:
+ * two reads in flight could answer out of order, and the page would end on
+ * the older state (a gate shown open after it closed) until the next event —
+ * which, while the run waits on the next gate, may be a long time.
+ */
+let reading: Promise<void> | undefined
+let readAgain = false
+const refresh = (): Promise<void> => {
+  if (reading !== undefined) {
+    readAgain = true
+    return reading
   }
+  const loop = async () => {
+    do {
+      readAgain = false
+      const runId = current?.runId
+      if (runId === undefined) return
+      try {
+        const run = await api<Run>("GET", `/runs/${encodeURIComponent(runId)}`)
+        if (current?.runId === runId) draw(run) // not if the page moved to another run meanwhile
+      } catch (e) {
+        if (e instanceof ApiError && e.status === 401) return showLogin(e.message)
+        alertError(e)
+      }
+    } while (readAgain)
+  }
+  reading = loop().finally(() => (reading = undefined))
+  return reading
 }
 
 const scheduleRefresh = (ms = 150) => {
@@ -418,11 +442,12 @@ const scheduleRefresh = (ms = 150) => {
   refreshTimer = window.setTimeout(() => void refresh(), ms)
 }
 
-const showRun = async (runId: string) => {
+const showRun = async (runId: string, view: number) => {
   stopStream()
   current = { runId, gateKey: "-", seqs: [] }
   app.innerHTML = `<p>Loading ${esc(runId)}…</p>`
   await refresh()
+  if (view !== views) return // the page moved on meanwhile: no stream for this run
   const log = () => app.querySelector('[data-testid="events"]')
   source = new EventSource(`/api/v1/runs/${encodeURIComponent(runId)}/events`)
   const onEvent = (ev: MessageEvent<string>) => {
@@ -468,15 +493,23 @@ const showRun = async (runId: string) => {
 // routing
 // ---------------------------------------------------------------------------
 
+/**
+ * Navigations so far: a view drawn after awaiting the API draws only if no
+ * later navigation started meanwhile (signing in shows the runs list; a link
+ * followed before its answer came must not be drawn over).
+ */
+let views = 0
+
 const route = async () => {
   if (me === undefined) return
+  const view = ++views
   const m = /^#\/runs\/([^/]+)$/.exec(location.hash)
   try {
-    if (m !== null) await showRun(decodeURIComponent(m[1]!))
-    else await showRuns()
+    if (m !== null) await showRun(decodeURIComponent(m[1]!), view)
+    else await showRuns(view)
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) return showLogin(e.message)
-    app.innerHTML = `<p class="error">${esc(e instanceof Error ? e.message : String(e))}</p>`
+    if (view === views) app.innerHTML = `<p class="error">${esc(e instanceof Error ? e.message : String(e))}</p>`
   }
 }
 

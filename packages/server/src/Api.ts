@@ -106,7 +106,7 @@ export class Conflict extends Schema.TaggedError<Conflict>()(
  */
 export class Invalid extends Schema.TaggedError<Invalid>()(
   "Invalid",
-  { reason: Schema.Literal("plan", "site", "evidence", "run", "wave"), message: Schema.String },
+  { reason: Schema.Literal("plan", "site", "evidence", "run", "wave", "comment"), message: Schema.String },
   HttpApiSchema.annotations({ status: 400, description: "The request cannot be acted on" })
 ) {}
 
@@ -654,6 +654,42 @@ export class WaveApprovalRequest extends Schema.Class<WaveApprovalRequest>("Wave
   )
 }) {}
 
+/**
+ * A gate a site of a fleet rollout waits on, or waited on: what to do, the
+ * evidence to give, the policy that applies (the single runs' policy of the
+ * step, without deadline: the fleet keeps the gate open until answered), the
+ * decisions so far (who answered what), the answer the site's run takes.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export class FleetGateView extends Schema.Class<FleetGateView>("FleetGateView")({
+  rolloutId: Schema.String,
+  site: Schema.String,
+  /** The site's run (its journal). */
+  runId: Schema.String,
+  stepId: Schema.String,
+  purpose: Operator.GatePurpose,
+  title: Schema.String,
+  target: Schema.optional(Schema.String),
+  /** The step's handler, from the site's journal (absent when the journal does not show the step). */
+  handler: Schema.optional(Schema.String),
+  instructions: Schema.Array(Schema.String),
+  evidence: Schema.Array(Plan.EvidenceField),
+  policy: GatePolicy,
+  /** `open`: waiting for decisions; `deferred`: a deferral the site's run has not taken yet (decisions start again). */
+  status: GateStatus,
+  openedAt: Schema.Date,
+  /** Distinct approvals still needed. */
+  remaining: Schema.Number,
+  /** Who decided what: the decisions of the answer, or of the gate's current opening. */
+  approvals: Schema.Array(Operator.Approval),
+  /** The answer recorded in the fleet's ledger (the site's run takes it the next time it looks). */
+  answer: Schema.optional(Operator.Answer),
+  /** The last deferral the site's run took. */
+  lastDeferral: Schema.optional(Operator.Deferred)
+}) {}
+
 const rolloutIdParam = HttpApiSchema.param("rolloutId", Id)
 const waveParam = HttpApiSchema.param(
   "wave",
@@ -686,11 +722,38 @@ export class FleetGroup extends HttpApiGroup.make("fleet")
       .addError(Invalid)
       .addError(Unavailable)
   )
+  .add(
+    HttpApiEndpoint.get("gates")`/fleet/rollouts/${rolloutIdParam}/gates`
+      .addSuccess(Schema.Array(FleetGateView))
+      .addError(NotFound)
+      .addError(Unavailable)
+      .annotate(
+        OpenApi.Description,
+        "The gates of the rollout's sites, open and answered, oldest first: instructions, evidence fields, policy, who answered what."
+      )
+  )
+  .add(
+    HttpApiEndpoint.post(
+      "answerGate"
+    )`/fleet/rollouts/${rolloutIdParam}/sites/${HttpApiSchema.param("site", Id)}/gates/${HttpApiSchema.param("gate", StepIdSegment)}/answer`
+      .setPayload(GateAnswer)
+      .setHeaders(AnswerHeaders)
+      .addSuccess(FleetGateView)
+      .addError(Forbidden)
+      .addError(NotFound)
+      .addError(Conflict)
+      .addError(Invalid)
+      .addError(Unavailable)
+      .annotate(
+        OpenApi.Description,
+        "Approve, reject or defer a gate a site of the rollout waits on (approver or admin, and the step's policy: two distinct approvers for a dangerous gate). The comment is mandatory; an approval's evidence is checked against the gate's fields. The answer goes to the fleet's ledger; the site's run takes it and journals it (GateAnswered)."
+      )
+  )
   .middleware(Authentication)
   .prefix("/api/v1")
   .annotate(
     OpenApi.Description,
-    "Fleet rollouts: status per wave and site (viewer); approve a wave that waits for its approval (approver, with a comment)"
+    "Fleet rollouts: status per wave and site (viewer); approve a wave that waits for its approval (approver, with a comment); the gates sites wait on (viewer) and their answers (approver, by the gate's policy)"
   ) {}
 
 /**

@@ -12,8 +12,8 @@
  *    escalated) — `role` (403);
  * 4. a principal decides once per gate opening — `already-decided` (409),
  *    unless it is the same decision again (a retry);
- * 5. approving needs a non-empty value for every evidence field and no
- *    unknown field — `evidence` (400);
+ * 5. approving needs a non-empty value for every evidence field that is not
+ *    optional, and no unknown field — `evidence` (400);
  * 6. one reject (or defer) closes the gate; approvals close it when
  *    `policy.approvals` distinct principals approved.
  *
@@ -194,7 +194,7 @@ export const cast = (ballot: Ballot, principal: Principal, d: Decision, at: Date
     )
   }
   if (d.decision === "approve") {
-    const missing = ballot.evidence.filter((f) => !d.evidence[f.name]?.trim()).map((f) => f.name)
+    const missing = ballot.evidence.filter((f) => f.optional !== true && !d.evidence[f.name]?.trim()).map((f) => f.name)
     const known = new Set(ballot.evidence.map((f) => f.name))
     const unknown = Object.keys(d.evidence).filter((k) => !known.has(k))
     if (missing.length > 0 || unknown.length > 0)

@@ -32,6 +32,7 @@ import { Conflict, Forbidden, GateView, Invalid, NotFound } from "./Api.js"
 import * as Approvals from "./Approvals.js"
 import type { Principal } from "./Auth.js"
 import { Events } from "./Events.js"
+import * as Ballot from "./internal/ballot.js"
 import * as Meta from "./internal/meta.js"
 import * as Store from "./internal/store.js"
 import * as Policy from "./Policy.js"
@@ -94,15 +95,7 @@ const Opened = Schema.Struct({
   round: Schema.Number,
   at: Schema.Date
 })
-const Decided = Schema.Struct({
-  kind: Schema.Literal("decision"),
-  stepId: Schema.String,
-  purpose: Operator.GatePurpose,
-  round: Schema.Number,
-  approval: Operator.Approval,
-  key: Schema.optional(Schema.String),
-  fingerprint: Schema.String
-})
+const Decided = Schema.Struct({ ...Ballot.decidedFields, purpose: Operator.GatePurpose })
 const Escalated = Schema.Struct({
   kind: Schema.Literal("escalated"),
   stepId: Schema.String,
@@ -127,29 +120,10 @@ interface Gate {
   readonly lock: Effect.Semaphore
 }
 
-const fingerprintOf = (principal: string, d: Approvals.Decision) =>
-  JSON.stringify([principal, d.decision, d.comment, Object.entries(d.evidence).sort()])
-
-const refusalToError = (runId: string, stepId: string, r: Approvals.Refusal): AnswerError => {
-  switch (r.reason) {
-    case "closed":
-      return new Conflict({ reason: "gate-closed", message: r.message })
-    case "already-decided":
-      return new Conflict({ reason: "already-decided", message: r.message })
-    case "role":
-      return new Forbidden({ reason: "role", message: r.message })
-    case "initiator":
-      return new Forbidden({ reason: "initiator", message: r.message })
-    case "evidence":
-      return new Invalid({ reason: "evidence", message: `${runId} ${stepId}: ${r.message}` })
-  }
-}
-
-const statusOf = (ballot: Approvals.Ballot): GateView["status"] => {
-  const a = ballot.answer
-  if (a === undefined) return ballot.escalated ? "escalated" : "open"
-  return a._tag === "Approved" ? "approved" : a._tag === "Rejected" ? "rejected" : "deferred"
-}
+const fingerprintOf = Ballot.fingerprintOf
+const statusOf = Ballot.statusOf
+const refusalToError = (runId: string, stepId: string, r: Approvals.Refusal): AnswerError =>
+  Ballot.refusalToError(`${runId} ${stepId}`, r)
 
 const viewOf = (
   runId: string,
@@ -362,11 +336,7 @@ export const make = (options: Options) =>
         if (recent !== undefined && recent.request.step.id === stepId) {
           if (key !== undefined) {
             const seen = recent.keys.get(key)
-            if (seen !== undefined && seen.fingerprint !== fingerprint)
-              return yield* new Conflict({
-                reason: "idempotency-key",
-                message: `Idempotency-Key ${key} was used for another request; use a new key for a new request.`
-              })
+            if (seen !== undefined && seen.fingerprint !== fingerprint) return yield* Ballot.keyConflict(key)
           }
           return yield* Either.match(Approvals.cast(recent.ballot, principal, decision, new Date(0)), {
             onLeft: (r) => Effect.fail(refusalToError(runId, stepId, r)),
@@ -391,11 +361,7 @@ export const make = (options: Options) =>
         const stored = (yield* load(runId)).flatMap((r) => (r.kind === "decision" && r.stepId === stepId ? [r] : []))
         if (key !== undefined) {
           const seen = stored.find((r) => r.key === key)
-          if (seen !== undefined && seen.fingerprint !== fingerprint)
-            return yield* new Conflict({
-              reason: "idempotency-key",
-              message: `Idempotency-Key ${key} was used for another request; use a new key for a new request.`
-            })
+          if (seen !== undefined && seen.fingerprint !== fingerprint) return yield* Ballot.keyConflict(key)
         }
         const answer = last.event.answer
         const approvals = answer._tag === "Deferred" ? [] : (answer.approvals ?? [])
@@ -452,10 +418,7 @@ export const make = (options: Options) =>
               const seen = g.keys.get(key)
               if (seen !== undefined) {
                 if (seen.fingerprint === fingerprint) return viewOf(runId, g.request, g.ballot, g.openedAt)
-                return yield* new Conflict({
-                  reason: "idempotency-key",
-                  message: `Idempotency-Key ${key} was used for another request; use a new key for a new request.`
-                })
+                return yield* Ballot.keyConflict(key)
               }
             }
             const at = new Date(yield* Clock.currentTimeMillis)

@@ -292,6 +292,12 @@ const fleetHandlers = HttpApiBuilder.group(PortalApi, "fleet", (h) =>
           fleet.approveWave(path.rolloutId, path.wave, p, payload.comment)
         )
       )
+      .handle("gates", ({ path }) => fleet.gates(path.rolloutId))
+      .handle("answerGate", ({ headers, path, payload }) =>
+        Effect.flatMap(requireRole("approver", "answering a gate of a fleet rollout"), (p) =>
+          fleet.answerGate(path.rolloutId, path.site, path.gate, p, payload, headers["idempotency-key"])
+        )
+      )
   })
 )
 
@@ -449,7 +455,7 @@ export const layer = (
     Layer.provide(groups),
     Layer.provide(Layer.mergeAll(authLayer, streamAuthLayer)),
     Layer.provide(sessionKeyLayer(runsDirectory)),
-    Layer.provide(Fleet.layer(options.fleet))
+    Layer.provide(Fleet.layer(options.fleet, { runsDirectory, policies: options.policies }))
   )
   const limit = options.maxBodyBytes ?? 64 * 1024
   const serve = HttpApiBuilder.serve(options.logRequests === true ? HttpMiddleware.logger : undefined).pipe(

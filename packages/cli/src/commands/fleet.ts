@@ -176,7 +176,8 @@ export const run = Command.make(
 )
 
 /**
- * `fleet status [--rollout ID] [--database D] [--json]`.
+ * `fleet status [--rollout ID] [--database D] [--json]`. With `--json`, one line:
+ * `{"rollout": {…}, "gates": [{site, gate, runId, status, since, instructions, evidence, command, …}]}`.
  *
  * @since 0.3.0
  * @category commands
@@ -185,14 +186,14 @@ export const status = Command.make("status", { rollout: rolloutOpt, database: da
   Effect.gen(function* () {
     const id = yield* FleetRun.pick(Option.getOrUndefined(o.rollout))
     const { stored, summary } = yield* FleetRun.summaryOf(id)
-    if (o.json) return yield* Console.log(FleetRun.rolloutLine(summary))
+    const store = yield* FleetStore.FleetStore
+    const gates = yield* Effect.mapError(store.gates(id), (e) => failed(e.message))
+    if (o.json) return yield* Console.log(FleetRun.statusLine(summary, stored, gates))
     for (const l of FleetRun.render(summary, stored.plan)) yield* Console.log(l)
     for (const s of stored.plan.sites) {
       const st = Admission.stateOf(stored.ledger, s.id)
       if (st._tag === "Failed") yield* Console.log(`  failed: ${s.id}: ${st.reason}`)
     }
-    const store = yield* FleetStore.FleetStore
-    const gates = yield* Effect.mapError(store.gates(id), (e) => failed(e.message))
     for (const l of FleetRun.renderGates(stored, gates)) yield* Console.log(l)
   }).pipe(Effect.provide(FleetRun.ledger(database(o.database))))
 ).pipe(

@@ -157,7 +157,7 @@ export const command = Command.make(
     fleetDatabase: Options.text("fleet-database").pipe(
       Options.optional,
       Options.withDescription(
-        "The fleet's database (a SQLite file or a postgres:// URL, the --database of `fleet run`): rollouts and wave approvals in the API."
+        "The fleet's database (a SQLite file or a postgres:// URL, the --database of `fleet run`): rollouts, wave approvals and the gates sites wait on in the API."
       )
     )
   },

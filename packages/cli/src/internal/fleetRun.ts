@@ -4,7 +4,7 @@
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
-import type { Journal, RunReport } from "@sra-upgrade/core"
+import { type Journal, Plan, type RunReport } from "@sra-upgrade/core"
 import {
   Admission,
   Engine,
@@ -71,6 +71,25 @@ export const render = (summary: Admission.Summary, plan: Rollout.RolloutPlan): R
   return lines
 }
 
+/** The command that answers a site's gate. */
+export const answerCommand = (g: SiteGates.OpenGate): string =>
+  `sra-upgrade fleet answer --rollout ${g.rolloutId} --site ${g.site} --gate ${g.stepId} --approve|--reject|--defer --comment "…"${g.evidence
+    .map((e) => ` --evidence ${e.name}=…`)
+    .join("")}`
+
+/**
+ * The gates of sites not finished: those they wait on (open), and those answered and not yet taken by the
+ * site's run. What `fleet status` prints, as text and as JSON.
+ */
+export const pendingGates = (
+  stored: FleetStore.Stored,
+  gates: ReadonlyArray<SiteGates.GateRecord>
+): ReadonlyArray<SiteGates.GateRecord> =>
+  gates.filter((r) => {
+    const st = Admission.stateOf(stored.ledger, r.gate.site)
+    return !(st._tag === "Succeeded" || st._tag === "Failed" || st._tag === "Skipped")
+  })
+
 /**
  * The gates sites wait on (sites not finished): which site, which gate, since when, the instructions,
  * the evidence fields and the command that answers it; gates answered and not yet taken by the site.
@@ -80,10 +99,8 @@ export const renderGates = (
   gates: ReadonlyArray<SiteGates.GateRecord>
 ): ReadonlyArray<string> => {
   const lines: Array<string> = []
-  for (const r of gates) {
+  for (const r of pendingGates(stored, gates)) {
     const g = r.gate
-    const st = Admission.stateOf(stored.ledger, g.site)
-    if (st._tag === "Succeeded" || st._tag === "Failed" || st._tag === "Skipped") continue
     if (!r.isOpen) {
       lines.push(
         `  answered: ${g.site} gate ${g.stepId} ${r.answer?._tag === "Approved" ? "approved" : "rejected"} by ${r.answer?.by}; the site resumes`
@@ -102,13 +119,61 @@ export const renderGates = (
       lines.push(
         `    last deferred by ${r.lastDeferral.by}${r.lastDeferral.reason ? `: ${r.lastDeferral.reason}` : ""}`
       )
-    lines.push(
-      `    answer: sra-upgrade fleet answer --rollout ${g.rolloutId} --site ${g.site} --gate ${g.stepId} --approve|--reject|--defer --comment "…"${g.evidence
-        .map((e) => ` --evidence ${e.name}=…`)
-        .join("")}`
-    )
+    lines.push(`    answer: ${answerCommand(g)}`)
   }
   return lines
+}
+
+/** A gate of `fleet status --json`: the same facts as the text. */
+export const GateJson = Schema.Struct({
+  site: Schema.String,
+  gate: Schema.String,
+  runId: Schema.String,
+  /** `waiting`: the site waits on it; `answered`: approved or rejected, not yet taken by the site's run. */
+  status: Schema.Literal("waiting", "answered"),
+  purpose: Schema.String,
+  title: Schema.String,
+  target: Schema.optional(Schema.String),
+  since: Schema.Date,
+  instructions: Schema.Array(Schema.String),
+  evidence: Schema.Array(Plan.EvidenceField),
+  lastDeferral: Schema.optional(Schema.Struct({ by: Schema.String, reason: Schema.optional(Schema.String) })),
+  answer: Schema.optional(Schema.Struct({ decision: Schema.Literal("approved", "rejected"), by: Schema.String })),
+  command: Schema.String
+})
+
+const gateJsonOf = (r: SiteGates.GateRecord): typeof GateJson.Type => {
+  const g = r.gate
+  const answer = r.isOpen ? undefined : r.answer
+  return {
+    site: g.site,
+    gate: g.stepId,
+    runId: g.runId,
+    status: answer === undefined ? "waiting" : "answered",
+    purpose: g.purpose,
+    title: g.title,
+    ...(g.target !== undefined ? { target: g.target } : {}),
+    since: g.openedAt,
+    instructions: g.instructions,
+    evidence: g.evidence,
+    ...(r.lastDeferral !== undefined
+      ? {
+          lastDeferral: {
+            by: r.lastDeferral.by,
+            ...(r.lastDeferral.reason !== undefined ? { reason: r.lastDeferral.reason } : {})
+          }
+        }
+      : {}),
+    ...(answer !== undefined
+      ? {
+          answer: {
+            decision: answer._tag === "Approved" ? ("approved" as const) : ("rejected" as const),
+            by: answer.by
+          }
+        }
+      : {}),
+    command: answerCommand(g)
+  }
 }
 
 export const RolloutJson = Schema.Struct({
@@ -125,21 +190,40 @@ export const RolloutJson = Schema.Struct({
   })
 })
 
+const rolloutJsonOf = (summary: Admission.Summary): typeof RolloutJson.Type => ({
+  rollout: {
+    id: summary.rolloutId,
+    status: summary.status,
+    waves: summary.waves.length,
+    sites: {
+      succeeded: summary.counts.succeeded,
+      failed: summary.counts.failed,
+      skipped: summary.counts.skipped,
+      notStarted: summary.counts.notStarted + summary.counts.admitted + summary.counts.running
+    }
+  }
+})
+
 /** The last JSON line of `fleet run --json` and `demo fleet --json`. */
 export const rolloutLine = (summary: Admission.Summary): string =>
+  JSON.stringify(Schema.encodeSync(RolloutJson)(rolloutJsonOf(summary)))
+
+/** `fleet status --json`: the rollout's line, and the gates its sites wait on (as the text shows them). */
+export const StatusJson = Schema.Struct({
+  rollout: RolloutJson.fields.rollout,
+  gates: Schema.Array(GateJson)
+})
+
+/** The line `fleet status --json` prints. */
+export const statusLine = (
+  summary: Admission.Summary,
+  stored: FleetStore.Stored,
+  gates: ReadonlyArray<SiteGates.GateRecord>
+): string =>
   JSON.stringify(
-    Schema.encodeSync(RolloutJson)({
-      rollout: {
-        id: summary.rolloutId,
-        status: summary.status,
-        waves: summary.waves.length,
-        sites: {
-          succeeded: summary.counts.succeeded,
-          failed: summary.counts.failed,
-          skipped: summary.counts.skipped,
-          notStarted: summary.counts.notStarted + summary.counts.admitted + summary.counts.running
-        }
-      }
+    Schema.encodeSync(StatusJson)({
+      ...rolloutJsonOf(summary),
+      gates: pendingGates(stored, gates).map(gateJsonOf)
     })
   )
 
