@@ -33,6 +33,29 @@ const cli = (...args: ReadonlyArray<string>) =>
     child.on("exit", (code) => res({ code, stdout, stderr }))
   })
 
+/** `fleet answer` approving the gate of site `gated` (as another process). */
+const approveGate = (
+  db: string,
+  o: { readonly rollout?: string; readonly comment: string; readonly consoleVersion: string; readonly by?: string }
+) =>
+  cli(
+    "fleet",
+    "answer",
+    "--database",
+    db,
+    ...(o.rollout !== undefined ? ["--rollout", o.rollout] : []),
+    "--site",
+    "gated",
+    "--gate",
+    "confirm-console",
+    "--approve",
+    "--comment",
+    o.comment,
+    "--evidence",
+    `consoleVersion=${o.consoleVersion}`,
+    ...(o.by !== undefined ? ["--by", o.by] : [])
+  )
+
 const site = (id: string) => TestRollout.sitePlan({ id })
 const plan = TestRollout.rolloutPlan({
   rolloutId: "gated",
@@ -70,40 +93,12 @@ describe("sra-upgrade fleet answer (durable site gates)", () => {
     )
     // other processes: status, a refused answer, the answer
     const status = await cli("fleet", "status", "--database", db)
-    const bad = await cli(
-      "fleet",
-      "answer",
-      "--database",
-      db,
-      "--rollout",
-      "gated",
-      "--site",
-      "gated",
-      "--gate",
-      "confirm-console",
-      "--approve",
-      "--comment",
-      "seen",
-      "--evidence",
-      "consoleVersion=24.1.0"
-    )
-    const good = await cli(
-      "fleet",
-      "answer",
-      "--database",
-      db,
-      "--site",
-      "gated",
-      "--gate",
-      "confirm-console",
-      "--approve",
-      "--comment",
-      "seen 24.3.2 in Help > About",
-      "--evidence",
-      "consoleVersion=24.3.2",
-      "--by",
-      "carol"
-    )
+    const bad = await approveGate(db, { rollout: "gated", comment: "seen", consoleVersion: "24.1.0" })
+    const good = await approveGate(db, {
+      comment: "seen 24.3.2 in Help > About",
+      consoleVersion: "24.3.2",
+      by: "carol"
+    })
     // the runner again: the site takes the answer and completes
     const outcome = await Effect.runPromise(
       Effect.gen(function* () {
@@ -135,6 +130,64 @@ describe("sra-upgrade fleet answer (durable site gates)", () => {
       answer: { _tag: "Approved", by: "carol", comment: "seen 24.3.2 in Help > About" }
     })
   }, 240_000)
+
+  it("FLEET-STALL-1 beside a live embedded runner: fleet status, a refused fleet answer and fleet answer run as three processes one after the other while the runner runs; the runner keeps going, takes the answer and the rollout completes", async () => {
+    const db = join(mkdtempSync(join(tmpdir(), "sra-fleet-gates-live-")), "fleet.db")
+    const live = new Rollout.RolloutPlan({ ...plan, rolloutId: "gated-live" })
+    const engine = EngineLayer.embedded({ file: db, pollInterval: "100 millis", idleInterval: "500 millis" }).pipe(
+      Layer.provide(worker),
+      Layer.orDie
+    )
+    const before = new Map(installs)
+    const outcome = await Effect.runPromise(
+      Effect.gen(function* () {
+        yield* Engine.start(live)
+        const store = yield* FleetStore.FleetStore
+        // the site waits on its gate and the other site succeeded
+        for (;;) {
+          const gates = yield* store.gates(live.rolloutId)
+          const s = yield* store.get(live.rolloutId)
+          if (gates.some((g) => g.isOpen) && Admission.stateOf(s.ledger, "plain")._tag === "Succeeded") break
+          yield* Effect.sleep("100 millis")
+        }
+        // three other processes, one after the other, while the runner runs
+        const status = yield* Effect.promise(() => cli("fleet", "status", "--database", db, "--rollout", "gated-live"))
+        const bad = yield* Effect.promise(() =>
+          approveGate(db, { rollout: "gated-live", comment: "seen", consoleVersion: "24.1.0" })
+        )
+        const good = yield* Effect.promise(() =>
+          approveGate(db, {
+            rollout: "gated-live",
+            comment: "seen 24.3.2 in Help > About",
+            consoleVersion: "24.3.2",
+            by: "dave"
+          })
+        )
+        // the same runner, never stopped, takes the answer (a stalled runner never ends: the deadline says so)
+        const result = yield* Engine.awaitEnd(live.rolloutId).pipe(
+          Effect.timeoutFail({
+            duration: "150 seconds",
+            onTimeout: () => new Error("the runner did not finish the rollout after the answer (stalled)")
+          })
+        )
+        const journal = yield* Journal.Journal
+        const events = (yield* journal.read(Engine.runIdOf(live.rolloutId, "gated"))).records.map((r) => r.event)
+        return { status, bad, good, result, events }
+      }).pipe(Effect.provide(engine), Effect.scoped)
+    )
+    const { status, bad, good, result, events } = outcome
+    expect(status.code, status.stderr).toBe(0)
+    expect(status.stdout).toMatch(/waiting: gated on gate confirm-console/)
+    expect(bad.code, bad.stderr).toBe(2)
+    expect(bad.stderr).toMatch(/consoleVersion must be 24\.3\.2/)
+    expect(good.code, good.stderr).toBe(0)
+    expect(good.stdout).toMatch(/approved by dave/)
+    expect(result.status).toBe("succeeded")
+    expect(["gated", "plain"].map((id) => (installs.get(id) ?? 0) - (before.get(id) ?? 0))).toEqual([1, 1])
+    expect(events.filter((e) => e._tag === "GateAnswered").at(-1)).toMatchObject({
+      answer: { _tag: "Approved", by: "dave", comment: "seen 24.3.2 in Help > About" }
+    })
+  }, 300_000)
 
   it("FLEET-STATUS-1 fleet status of a rollout in progress: a bar per wave, the counts and an ETA from the estimates", async () => {
     const db = join(mkdtempSync(join(tmpdir(), "sra-fleet-status-")), "fleet.db")

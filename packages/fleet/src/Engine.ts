@@ -43,6 +43,7 @@ import { FleetStore, type FleetStoreError } from "./FleetStore.js"
 import type * as Rollout from "./Rollout.js"
 import * as SiteGates from "./SiteGates.js"
 import { SiteWorker } from "./SiteWorker.js"
+import * as StorageHealth from "./StorageHealth.js"
 
 /**
  * The outcome of one site, as its workflow returns it.
@@ -471,9 +472,11 @@ export const start = (plan: Rollout.RolloutPlan) =>
   })
 
 /**
- * Wait until a rollout ended and return how.
+ * Wait until a rollout ended and return how. On the embedded engine, fails
+ * with `StorageHealth.StorageStalled` when its database takes no write for
+ * too long (the rollout is intact: start the runner again to resume it).
  *
  * @since 0.3.0
  * @category constructors
  */
-export const awaitEnd = (rolloutId: string) => FleetRollout.execute({ rolloutId })
+export const awaitEnd = (rolloutId: string) => StorageHealth.watched(FleetRollout.execute({ rolloutId }))

@@ -22,7 +22,6 @@ import {
   SqlRunnerStorage
 } from "@effect/cluster"
 import { NodeClusterSocket } from "@effect/platform-node"
-import { LibsqlClient } from "@effect/sql-libsql"
 import { PgClient } from "@effect/sql-pg"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as WorkflowEngine from "@effect/workflow/WorkflowEngine"
@@ -42,7 +41,9 @@ import * as Engine from "./Engine.js"
 import * as FleetStore from "./FleetStore.js"
 import type { SiteWorker } from "./SiteWorker.js"
 import { withMigrationSessionLock } from "./internal/migrationLock.js"
+import * as Sqlite from "./internal/sqlite.js"
 import * as SqlJournal from "./SqlJournal.js"
+import * as StorageHealth from "./StorageHealth.js"
 
 /**
  * The engine could not start.
@@ -111,13 +112,15 @@ const startRetry = Schedule.intersect(Schedule.spaced("1 second"), Schedule.recu
 
 /**
  * SQLite in WAL mode (kept in the file): readers (`fleet status`, `fleet answer` beside the embedded runner)
- * never block a commit. In the default rollback-journal mode a reader's shared lock made the runner's COMMIT
- * fail with SQLITE_BUSY, leaving its transaction open and the file locked for every other writer.
+ * never block a commit. One connection per process; SQLITE_BUSY from another process's write is waited out
+ * (`internal/sqlite.ts`: the client of `@effect/sql-libsql` stalled the runner for good after one busy BEGIN).
  */
 const sqlite = (file: string) =>
-  Layer.effectDiscard(
-    Effect.flatMap(SqlClient.SqlClient, (sql) => Effect.ignore(sql.unsafe("PRAGMA journal_mode=WAL")))
-  ).pipe(Layer.provideMerge(LibsqlClient.layer({ url: `file:${path.resolve(file)}`, intMode: "bigint" })))
+  Sqlite.layer({ file: path.resolve(file) }).pipe(
+    Layer.mapError(
+      (e) => new EngineError({ detail: `Cannot open the fleet database ${file}: ${String(e.cause ?? e.message)}` })
+    )
+  )
 
 const pg = (url: Redacted.Redacted<string>) =>
   PgClient.layer({ url, maxConnections: 20 }).pipe(
@@ -158,36 +161,57 @@ const domain = (holder: string) =>
 export interface Options extends Engine.Options {
   /**
    * How long the shard locks of a runner that stopped refreshing them last
-   * (distributed; default 30 seconds). The engine refreshes them every third
-   * of this and takes a refresh slower than that for failing lock storage
-   * (it then stops the runner's workflows): 10 s made a loaded machine's
-   * runner give its sites up and never take them back (@effect/cluster
-   * 0.60.2). A runner that dies loses its locks when its PostgreSQL session
-   * closes, whatever this is.
+   * (distributed: default 30 seconds; embedded: default 35 seconds). The
+   * engine refreshes them every third of this (at most every 10 s) and takes
+   * a refresh slower than that for failing lock storage (it then stops the
+   * runner's workflows): 10 s made a loaded machine's runner give its sites
+   * up and never take them back (@effect/cluster 0.60.2). A distributed
+   * runner that dies loses its locks when its PostgreSQL session closes,
+   * whatever this is.
    */
   readonly shardLockExpiration?: Duration.DurationInput
+  /**
+   * Embedded: how long the SQLite file may take no write (another process holding its write lock) before
+   * `Engine.awaitEnd` fails with `StorageHealth.StorageStalled` (default 2 minutes).
+   */
+  readonly storageStallAfter?: Duration.DurationInput
+  /** Embedded: time between the probes of the database (default 5 seconds). */
+  readonly storageProbeInterval?: Duration.DurationInput
 }
 
 /**
  * One runner in this process on a SQLite file (default
- * `.sra-upgrade/fleet.db`), held under an exclusive lock.
+ * `.sra-upgrade/fleet.db`), held under an exclusive lock, its writes watched
+ * (`StorageHealth`: `Engine.awaitEnd` fails with `StorageStalled` when the
+ * file takes no write for `storageStallAfter`).
  *
  * @since 0.3.0
  * @category layers
  */
 export const embedded = (
   options: Options & { readonly file?: string } = {}
-): Layer.Layer<Services, EngineError, SiteWorker> => {
+): Layer.Layer<Services | StorageHealth.StorageHealth, EngineError, SiteWorker> => {
   const file = options.file ?? defaultEmbeddedFile
   const db = Layer.unwrapScoped(Effect.as(lockFile(file), sqlite(file)))
   const engine = ClusterWorkflowEngine.layer.pipe(
     Layer.provideMerge(
-      SingleRunner.layer({ runnerStorage: "sql" }).pipe(
-        Layer.mapError((e) => new EngineError({ detail: `Engine configuration: ${e.message}` }))
-      )
+      // shard locks in memory: the file lock (`lockFile`) already makes this runner the only one, and locks in
+      // the SQLite file would turn "unhealthy" whenever another process holds its write lock past a refresh
+      // (the engine then dropped its shards and never resumed the workflows it had interrupted)
+      SingleRunner.layer({
+        runnerStorage: "memory",
+        ...(options.shardLockExpiration !== undefined
+          ? { shardingConfig: { shardLockExpiration: options.shardLockExpiration } }
+          : {})
+      }).pipe(Layer.mapError((e) => new EngineError({ detail: `Engine configuration: ${e.message}` })))
     )
   )
-  const core = Layer.mergeAll(engine, domain(`embedded-pid-${process.pid}`)).pipe(Layer.provideMerge(db))
+  const health = StorageHealth.layer({
+    database: file,
+    ...(options.storageStallAfter !== undefined ? { stallAfter: options.storageStallAfter } : {}),
+    ...(options.storageProbeInterval !== undefined ? { interval: options.storageProbeInterval } : {})
+  })
+  const core = Layer.mergeAll(engine, domain(`embedded-pid-${process.pid}`), health).pipe(Layer.provideMerge(db))
   return Engine.workflows(options).pipe(Layer.provideMerge(core))
 }
 

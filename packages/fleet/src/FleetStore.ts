@@ -16,7 +16,6 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Admission from "./Admission.js"
 import { withMigrationLock } from "./internal/migrationLock.js"
@@ -189,24 +188,6 @@ const decodeAnswer = Schema.decodeUnknownEither(Schema.parseJson(Operator.Answer
 const finished = (s: Admission.SiteState) => s._tag === "Succeeded" || s._tag === "Failed" || s._tag === "Skipped"
 
 /**
- * SQLite answers SQLITE_BUSY at once when another process (a runner, `fleet status|answer` beside it) holds
- * the write lock (the libsql driver has no busy timeout): such an operation is retried for up to ~15 seconds.
- */
-const isBusy = (e: unknown): boolean =>
-  (e as { _tag?: string })._tag === "FleetStoreError" &&
-  (e as FleetStoreError).reason._tag === "Database" &&
-  /SQLITE_BUSY|database is locked/.test((e as { reason: Database }).reason.detail)
-
-const whileBusy = <A, E, R>(eff: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.retry(eff, {
-    while: isBusy,
-    schedule: Schedule.intersect(
-      Schedule.exponential("20 millis").pipe(Schedule.union(Schedule.spaced("500 millis"))),
-      Schedule.recurs(40)
-    )
-  })
-
-/**
  * Create the ledger's tables if missing (idempotent; both dialects).
  *
  * @since 0.3.0
@@ -257,7 +238,8 @@ export const make = (options?: {
       new FleetStoreError({ rolloutId, reason })
     const db = (rolloutId: string, operation: string) => (e: SqlError) =>
       err(rolloutId, new Database({ operation, detail: String(e.cause ?? e.message) }))
-    yield* Effect.mapError(migrate(prefix), db("*", "create tables")).pipe(whileBusy)
+    // SQLite: another process's write (the runner, `fleet status|answer` beside it) is waited out by the client
+    yield* Effect.mapError(migrate(prefix), db("*", "create tables"))
     const rollouts = sql(`${prefix}_rollouts`)
     const sites = sql(`${prefix}_sites`)
     const gates = sql(`${prefix}_gates`)
@@ -460,18 +442,7 @@ export const make = (options?: {
           })
         )
     }
-    return FleetStore.of({
-      create: (plan) => whileBusy(store.create(plan)),
-      get: (rolloutId) => whileBusy(store.get(rolloutId)),
-      list: whileBusy(store.list),
-      updateControls: (rolloutId, f) => whileBusy(store.updateControls(rolloutId, f)),
-      admit: (rolloutId, now) => whileBusy(store.admit(rolloutId, now)),
-      setState: (rolloutId, site, state) => whileBusy(store.setState(rolloutId, site, state)),
-      openGate: (gate) => whileBusy(store.openGate(gate)),
-      gates: (rolloutId) => whileBusy(store.gates(rolloutId)),
-      answerGate: (input, at) => whileBusy(store.answerGate(input, at)),
-      takeAnswer: (rolloutId, site, stepId) => whileBusy(store.takeAnswer(rolloutId, site, stepId))
-    })
+    return FleetStore.of(store)
   })
 
 /**

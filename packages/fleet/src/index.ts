@@ -47,3 +47,8 @@ export * as SqlJournal from "./SqlJournal.js"
  * @since 0.3.0
  */
 export * as SiteGates from "./SiteGates.js"
+
+/**
+ * @since 0.3.0
+ */
+export * as StorageHealth from "./StorageHealth.js"

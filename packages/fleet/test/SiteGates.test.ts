@@ -5,10 +5,13 @@
  * that does not fit is refused with what is expected.
  */
 import { describe, expect, it } from "@effect/vitest"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { Journal, Operator, Plan } from "@sra-upgrade/core"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -260,6 +263,102 @@ describe("SiteGates (durable gates of a rollout's sites)", () => {
       }).pipe(Effect.provide(engine(fleet, file)))
     },
     120_000
+  )
+
+  it.live(
+    "FLEET-STALL-3 another process holds the database's write lock while the embedded runner runs and a site waits on its gate, past the runner's shard-lock refresh and until the runner reports it cannot write: once the lock is released the runner goes on, takes the answer and the rollout completes",
+    () => {
+      const fleet = new Fleet(new Set(["w0s0"]))
+      const plan = rolloutOf({ sites: sites([2]), waves: 1, concurrency: 2, allowedFailures: 0 })
+      const file = dbFile()
+      const logs: Array<string> = []
+      const capture = Logger.replace(
+        Logger.defaultLogger,
+        Logger.make(({ message }) => {
+          logs.push((Array.isArray(message) ? message : [message]).map(String).join(" "))
+        })
+      )
+      // shard locks refreshed every second (expiration 3 s): the lock below outlasts several refreshes
+      const runner = EngineLayer.embedded({
+        file,
+        pollInterval: "100 millis",
+        idleInterval: "300 millis",
+        shardLockExpiration: "3 seconds",
+        storageProbeInterval: "200 millis"
+      }).pipe(Layer.provide(fleet.worker), Layer.orDie)
+      const logged = (text: string) =>
+        Effect.gen(function* () {
+          while (!logs.some((l) => l.includes(text))) yield* Effect.sleep("50 millis")
+        })
+      return Effect.gen(function* () {
+        yield* Engine.start(plan)
+        yield* openGateOf(plan.rolloutId, "w0s0")
+        // the other process: a write transaction held until the runner reports that it cannot write
+        yield* Effect.gen(function* () {
+          const other = yield* SqlClient.SqlClient
+          yield* other.withTransaction(logged("cannot write (SQLITE_BUSY"))
+        }).pipe(Effect.provide(ledger(file)), Effect.scoped)
+        yield* Engine.answerGate(answer({ rolloutId: plan.rolloutId, principal: "erin" })).pipe(
+          Effect.provide(ledger(file)),
+          Effect.scoped
+        )
+        const result = yield* Engine.awaitEnd(plan.rolloutId)
+        expect(result.status).toBe("succeeded")
+        expect(fleet.effects.get("w0s0")).toBe(1)
+        expect(fleet.effects.get("w0s1")).toBe(1)
+        yield* logged("takes writes again")
+        expect(logs.filter((l) => /unhealthy/.test(l))).toEqual([])
+      }).pipe(Effect.provide(runner), Effect.provide(capture))
+    },
+    240_000
+  )
+
+  it.live(
+    "FLEET-STALL-4 the database's write lock held by another process past the runner's stall limit: awaiting the rollout fails with StorageStalled saying what to do (no silent hang); the runner started again once the lock is released completes the rollout",
+    () => {
+      const fleet = new Fleet(new Set(["w0s0"]))
+      const plan = rolloutOf({ sites: sites([1]), waves: 1, concurrency: 1, allowedFailures: 0 })
+      const file = dbFile()
+      const runner = EngineLayer.embedded({
+        file,
+        pollInterval: "100 millis",
+        idleInterval: "300 millis",
+        storageStallAfter: "3 seconds",
+        storageProbeInterval: "200 millis"
+      }).pipe(Layer.provide(fleet.worker), Layer.orDie)
+      return Effect.gen(function* () {
+        const release = yield* Deferred.make<void>()
+        const stalled = yield* Effect.gen(function* () {
+          yield* Engine.start(plan)
+          yield* openGateOf(plan.rolloutId, "w0s0")
+          const held = yield* Deferred.make<void>()
+          yield* Effect.forkScoped(
+            Effect.gen(function* () {
+              const other = yield* SqlClient.SqlClient
+              yield* other.withTransaction(Effect.zipRight(Deferred.succeed(held, undefined), Deferred.await(release)))
+            }).pipe(Effect.provide(ledger(file)), Effect.scoped)
+          )
+          yield* Deferred.await(held)
+          return yield* Effect.flip(Engine.awaitEnd(plan.rolloutId))
+        }).pipe(Effect.ensuring(Deferred.succeed(release, undefined)), Effect.provide(runner), Effect.scoped)
+        expect(stalled._tag).toBe("StorageStalled")
+        expect(stalled.message).toMatch(
+          /has taken no write for \d+ s \((SQLITE_BUSY: another process holds the write lock|no write within 3 s)/
+        )
+        expect(stalled.message).toMatch(/run the same `sra-upgrade fleet run` again: the rollout resumes/)
+        yield* Engine.answerGate(answer({ rolloutId: plan.rolloutId })).pipe(
+          Effect.provide(ledger(file)),
+          Effect.scoped
+        )
+        const result = yield* Effect.gen(function* () {
+          yield* Engine.start(plan)
+          return yield* Engine.awaitEnd(plan.rolloutId)
+        }).pipe(Effect.provide(runner), Effect.scoped)
+        expect(result.status).toBe("succeeded")
+        expect(fleet.effects.get("w0s0")).toBe(1)
+      })
+    },
+    240_000
   )
 
   it("FLEET-GATE-6 an answer given with earlier decisions of an approval queue (prior) is by every distinct approver, keeps every decision in its trail and the evidence of each", () => {

@@ -1,4 +1,3 @@
-import { LibsqlClient } from "@effect/sql-libsql"
 import { PgClient } from "@effect/sql-pg"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, layer } from "@effect/vitest"
@@ -10,6 +9,7 @@ import * as Redacted from "effect/Redacted"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import * as Sqlite from "../src/internal/sqlite.js"
 import * as SqlJournal from "../src/SqlJournal.js"
 import * as TestPostgres from "../src/TestPostgres.js"
 import { thePlan } from "./journalFixtures.js"
@@ -129,7 +129,7 @@ const suite = (it: Its) => {
 const sqliteFile = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "sra-sqljournal-")), "fleet.db")
 
 describe("SqlJournal on SQLite (libsql)", () => {
-  layer(LibsqlClient.layer({ url: `file:${sqliteFile()}` }))((it) => suite(it))
+  layer(Layer.orDie(Sqlite.layer({ file: sqliteFile() })))((it) => suite(it))
 })
 
 const PgLive = Layer.unwrapScoped(

@@ -12,7 +12,8 @@ import {
   FleetStore,
   type Rollout,
   SiteGates,
-  type SiteWorker
+  type SiteWorker,
+  StorageHealth
 } from "@sra-upgrade/fleet"
 import * as Console from "effect/Console"
 import type * as Duration from "effect/Duration"
@@ -268,6 +269,7 @@ export const runAndFollow = (
     )
     // the workflow's reply, or the ledger showing the end (a reply can be lost when the runner that ran the
     // rollout's workflow dies: the survivor finishes it, the ledger tells)
+    // the embedded engine's database taking no write for too long ends the wait (StorageHealth), never a hang
     yield* Effect.race(
       Effect.asVoid(Engine.awaitEnd(plan.rolloutId)),
       Effect.gen(function* () {
@@ -277,6 +279,11 @@ export const runAndFollow = (
           yield* Effect.sleep(options.everyMillis ?? 1_000)
         }
       })
+    ).pipe(
+      StorageHealth.watched,
+      Effect.catchTag("StorageStalled", (e) =>
+        Effect.zipRight(Fiber.interrupt(progress), Effect.fail(failed(e.message)))
+      )
     )
     yield* Fiber.interrupt(progress)
     const { stored, summary } = yield* summaryOf(plan.rolloutId)
@@ -290,7 +297,7 @@ export const embedded = (
   file: string,
   worker: Layer.Layer<SiteWorker.SiteWorker>,
   options: { readonly pollInterval?: Duration.DurationInput } = {}
-) =>
+): Layer.Layer<EngineServices | StorageHealth.StorageHealth, CliError> =>
   EngineLayer.embedded({ file, ...(options.pollInterval ? { pollInterval: options.pollInterval } : {}) }).pipe(
     Layer.provide(worker),
     Layer.mapError(engineError)

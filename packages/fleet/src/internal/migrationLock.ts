@@ -1,23 +1,6 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
-import * as Schedule from "effect/Schedule"
-
-/**
- * SQLite (libsql, no busy timeout) answers SQLITE_BUSY at once while another
- * process writes (the embedded runner, beside `fleet status|answer`): retried
- * for up to ~15 seconds.
- *
- * @internal
- */
-export const isSqliteBusy = (e: SqlError): boolean =>
-  /SQLITE_BUSY|database is locked/.test(String(e.cause ?? e.message))
-
-/** @internal */
-export const sqliteBusySchedule = Schedule.intersect(
-  Schedule.exponential("20 millis").pipe(Schedule.union(Schedule.spaced("500 millis"))),
-  Schedule.recurs(40)
-)
 
 /**
  * Run table creation under a transaction-scoped advisory lock on PostgreSQL:
@@ -34,7 +17,7 @@ export const withMigrationLock = <A, R>(
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
     sql.onDialectOrElse({
       pg: () => sql.withTransaction(Effect.zipRight(sql`SELECT pg_advisory_xact_lock(21330, 1)`, eff)),
-      orElse: () => Effect.retry(eff, { while: isSqliteBusy, schedule: sqliteBusySchedule })
+      orElse: () => eff // SQLite: the client waits out another process's write (internal/sqlite.ts)
     })
   )
 
