@@ -1,0 +1,339 @@
+/**
+ * bench/fleet.ts's default mode: simulated single-appliance sites through the executor alone (the baseline) and
+ * through 1 and 3 `sra-upgrade runner` processes on a throwaway PostgreSQL, then the executor's overhead per
+ * no-op step (bench/executor.ts). See bench/fleet.ts for the command line.
+ */
+import { FleetWorker } from "@sra-upgrade/cli"
+import { Executor, Journal, Operator } from "@sra-upgrade/core"
+import { Engine, EngineLayer, FleetFile, Rollout, SiteWorker } from "@sra-upgrade/fleet"
+import { TestPostgres } from "@sra-upgrade/fleet/test"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import { type ChildProcess, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as net from "node:net"
+import * as os from "node:os"
+import * as path from "node:path"
+import { createInterface } from "node:readline"
+import { noopStepOverhead } from "./executor.js"
+
+const root = new URL("..", import.meta.url).pathname
+const target = "24.3.2"
+
+/** Peak RSS (VmHWM) of a process, MB. */
+export const vmHwmMb = (pid: number) =>
+  Number(/VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN) / 1024
+
+/** CPU time (user + system) a process used so far, seconds (clock ticks of 1/100 s). */
+const cpuSeconds = (pid: number) => {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+const selfCpuSeconds = () => {
+  const c = process.cpuUsage()
+  return (c.user + c.system) / 1e6
+}
+
+/** A free TCP port on 127.0.0.1. */
+export const freePort = () =>
+  new Promise<number>((res) => {
+    const srv = net.createServer().listen(0, "127.0.0.1", () => {
+      const p = (srv.address() as net.AddressInfo).port
+      srv.close(() => res(p))
+    })
+  })
+
+/** `sra-upgrade ARGS` in a process of its own, as a user runs it (tsx, from the repository). */
+const cli = (args: ReadonlyArray<string>) =>
+  spawn(process.execPath, ["--import", "tsx", "packages/cli/src/bin.ts", ...args], {
+    cwd: root,
+    stdio: ["ignore", "pipe", "inherit"]
+  })
+
+/** The first stdout line of `child` that satisfies `test`. */
+const lineOf = (child: ChildProcess, label: string, test: (line: string) => boolean) =>
+  new Promise<string>((resolve, reject) => {
+    const rl = createInterface({ input: child.stdout! })
+    rl.on("line", (line) => {
+      if (test(line)) resolve(line)
+    })
+    child.once("exit", (code) => reject(new Error(`${label} exited (${code}) before it was ready`)))
+  })
+
+const stop = (child: ChildProcess) =>
+  new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve()
+    child.once("exit", () => resolve())
+    child.kill("SIGTERM")
+  })
+
+interface SimSite {
+  readonly name: string
+  readonly control: string
+  readonly siteFile: string
+}
+
+interface Sim {
+  readonly child: ChildProcess
+  readonly pid: number
+  readonly control: string
+  readonly sites: ReadonlyArray<SimSite>
+  readonly dir: string
+}
+
+/** `sra-upgrade sim --sites N --pairs 0 --time-scale X --json --write-site DIR`: N single-appliance sites. */
+const startSim = async (n: number, scale: number, dir: string): Promise<Sim> => {
+  const child = cli([
+    "sim",
+    "--sites",
+    `${n}`,
+    "--pairs",
+    "0",
+    "--time-scale",
+    `${scale}`,
+    "--json",
+    "--write-site",
+    dir
+  ])
+  const printed = JSON.parse(await lineOf(child, "sra-upgrade sim", (l) => l.startsWith("{"))) as {
+    pid: number
+    control: string
+    sites: ReadonlyArray<SimSite>
+  }
+  return { child, pid: printed.pid, control: printed.control, sites: printed.sites, dir }
+}
+
+/**
+ * A fleet file over the simulator's site files: one wave, cap `cap`, no failure allowed (a failed site halts
+ * admission), each site's window opened an hour ago (UTC) for 23.5 hours.
+ */
+const writeFleet = (sim: Sim, id: string, cap: number, now = new Date()) => {
+  const opened = new Date(now.getTime() - 3_600_000)
+  const day = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"][opened.getUTCDay()]
+  const hh = String(opened.getUTCHours()).padStart(2, "0")
+  const mm = String(opened.getUTCMinutes() - (opened.getUTCMinutes() % 5)).padStart(2, "0")
+  const file = path.join(sim.dir, "fleet.yaml")
+  fs.writeFileSync(
+    file,
+    [
+      `id: ${id}`,
+      `name: ${id}`,
+      "target:",
+      `  pra: "${target}"`,
+      "waves:",
+      "  - { name: all, rest: true }",
+      `concurrency: ${cap}`,
+      "failureBudget: { count: 0 }",
+      "sites:",
+      ...sim.sites.flatMap((s) => [
+        `  - file: ${path.basename(s.siteFile)}`,
+        "    timeZone: UTC",
+        `    windows: [{ days: [${day}], start: "${hh}:${mm}", durationMinutes: 1410 }]`
+      ])
+    ].join("\n") + "\n"
+  )
+  return Effect.runPromise(
+    Effect.map(FleetFile.decodeFleetFile(file), (fleet) => Rollout.plan(fleet, { now: new Date() }))
+  )
+}
+
+/** How many sites have every appliance on the target version, read from the simulator. */
+const sitesOnTarget = async (sim: Sim) => {
+  let n = 0
+  for (const s of sim.sites) {
+    const res = await fetch(`${s.control}/appliances`)
+    const appliances = (await res.json()) as ReadonlyArray<{ readonly version: string }>
+    if (appliances.length > 0 && appliances.every((a) => a.version === target)) n++
+  }
+  return n
+}
+
+interface Phase {
+  readonly label: string
+  readonly wallMs: number
+  /** CPU seconds of the processes that ran the sites (this one for the baseline; runners + client for the engine). */
+  readonly cpuS: number
+  readonly succeeded: number
+  readonly failed: ReadonlyArray<string>
+  readonly onTarget: number
+  readonly simHwmMb: number
+  readonly runnersHwmMb: ReadonlyArray<number>
+  readonly steps: number
+}
+
+/** The baseline: every site's plan run directly by the executor (the CLI's site worker, memory journal), `cap` at a time. */
+const baseline = (plan: Rollout.RolloutPlan, sim: Sim, scale: number, cap: number) =>
+  Effect.runPromise(
+    Effect.gen(function* () {
+      const worker = yield* SiteWorker.SiteWorker
+      let steps = 0
+      const outcomes = yield* Effect.forEach(
+        plan.sites,
+        (site) =>
+          Effect.scoped(
+            Effect.gen(function* () {
+              const prepared = yield* worker.prepare(site, plan.rolloutId)
+              const built = yield* prepared.plan
+              steps += built.steps.length
+              const report = yield* Executor.run(built, { runId: `${plan.rolloutId}-${site.id}` }).pipe(
+                Effect.provide(Layer.provide(prepared.executor, Operator.layerAutoApprove("bench")))
+              )
+              return report.status === "succeeded" ? undefined : `${site.id}: ${report.status}`
+            })
+          ).pipe(Effect.catchAll((e) => Effect.succeed(`${site.id}: ${e.message}`))),
+        { concurrency: cap }
+      )
+      return { steps, failed: outcomes.filter((o): o is string => o !== undefined) }
+    }).pipe(
+      Effect.provide(
+        Layer.merge(
+          FleetWorker.layer({
+            workDirectory: path.join(sim.dir, "work"),
+            simulator: { controlUrl: sim.control, timeScale: scale }
+          }),
+          Journal.layerMemory
+        )
+      )
+    )
+  )
+
+/** The rollout through `n` `sra-upgrade runner` processes on a fresh PostgreSQL, started and awaited from here. */
+const throughRunners = (plan: Rollout.RolloutPlan, sim: Sim, scale: number, n: number) =>
+  Effect.runPromise(
+    Effect.scoped(
+      Effect.gen(function* () {
+        const srv = yield* TestPostgres.start
+        const runners: Array<ChildProcess> = []
+        yield* Effect.addFinalizer(() => Effect.promise(() => Promise.all(runners.map(stop))))
+        for (let i = 0; i < n; i++) {
+          const port = yield* Effect.promise(freePort)
+          const child = cli([
+            "runner",
+            "--database",
+            srv.url,
+            "--port",
+            `${port}`,
+            "--simulator",
+            sim.control,
+            "--time-scale",
+            `${scale}`
+          ])
+          runners.push(child)
+          yield* Effect.promise(() => lineOf(child, `runner ${i + 1}`, (l) => l.includes("ready")))
+        }
+        const cpu0 = runners.reduce((s, r) => s + cpuSeconds(r.pid!), 0) + selfCpuSeconds()
+        const t0 = performance.now()
+        const result = yield* Effect.gen(function* () {
+          yield* Engine.start(plan)
+          return yield* Engine.awaitEnd(plan.rolloutId)
+        }).pipe(Effect.provide(EngineLayer.client({ url: Redacted.make(srv.url) })))
+        const wallMs = performance.now() - t0
+        const cpuS = runners.reduce((s, r) => s + cpuSeconds(r.pid!), 0) + selfCpuSeconds() - cpu0
+        return { result, wallMs, cpuS, runnersHwmMb: runners.map((r) => vmHwmMb(r.pid!)) }
+      })
+    )
+  )
+
+const runPhase = async (
+  label: string,
+  runners: number,
+  n: number,
+  cap: number,
+  scale: number,
+  base: string
+): Promise<Phase> => {
+  const dir = path.join(base, label.replace(/\W+/g, "-"))
+  fs.mkdirSync(dir, { recursive: true })
+  const sim = await startSim(n, scale, dir)
+  try {
+    const plan = await writeFleet(sim, `bench-${runners}`, cap)
+    let phase: Omit<Phase, "onTarget" | "simHwmMb" | "steps">
+    let steps = 0
+    if (runners === 0) {
+      const cpu0 = selfCpuSeconds()
+      const t0 = performance.now()
+      const r = await baseline(plan, sim, scale, cap)
+      steps = r.steps
+      phase = {
+        label,
+        wallMs: performance.now() - t0,
+        cpuS: selfCpuSeconds() - cpu0,
+        succeeded: n - r.failed.length,
+        failed: r.failed,
+        runnersHwmMb: []
+      }
+    } else {
+      const r = await throughRunners(plan, sim, scale, runners)
+      const { counts } = r.result
+      phase = {
+        label,
+        wallMs: r.wallMs,
+        cpuS: r.cpuS,
+        succeeded: counts.succeeded,
+        failed: counts.succeeded === n ? [] : [`rollout ended ${r.result.status}: ${JSON.stringify(counts)}`],
+        runnersHwmMb: r.runnersHwmMb
+      }
+    }
+    return { ...phase, steps, onTarget: await sitesOnTarget(sim), simHwmMb: vmHwmMb(sim.pid) }
+  } finally {
+    await stop(sim.child)
+  }
+}
+
+const fmt = (x: number, digits = 0) =>
+  x.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits })
+
+/** `bench/fleet.ts [sites=200] [cap=50] [timeScale=600]`. */
+export const main = async ([n = 200, cap = 50, scale = 600]: ReadonlyArray<number>) => {
+  console.log(
+    `fleet bench: ${n} simulated single-appliance sites (sra-upgrade sim --sites ${n} --pairs 0, time x${scale}), cap ${cap}; node ${process.version}, ${os.cpus().length} cpus, load ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" ")}`
+  )
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), "sra-bench-fleet-sim-"))
+  const phases: Array<Phase> = []
+  const say = (p: Phase) => {
+    const b = phases[0]!
+    const steps = b.steps
+    const perSite = (p.wallMs - b.wallMs) / n
+    const cpuPerStep = ((p.cpuS - b.cpuS) * 1000) / steps
+    console.log(
+      `${p.label.padEnd(36)} ${fmt(p.wallMs / 1000, 1).padStart(7)} s ${fmt((n / p.wallMs) * 60_000).padStart(6)} sites/min, CPU ${fmt(p.cpuS, 1)} s` +
+        (p === b
+          ? `, ${fmt(steps)} steps (${fmt(steps / n, 1)} per site)`
+          : `; engine overhead ${fmt(perSite, 1)} ms/site, ${fmt(perSite / (steps / n), 2)} ms/step wall, ${fmt(cpuPerStep, 2)} ms/step CPU`)
+    )
+    console.log(
+      `${"".padEnd(36)} sites succeeded ${p.succeeded}/${n}, on ${target} in the simulator ${p.onTarget}/${n}; peak RSS (VmHWM): simulator ${fmt(p.simHwmMb)} MB` +
+        (p.runnersHwmMb.length > 0 ? `, runners ${p.runnersHwmMb.map((m) => `${fmt(m)} MB`).join(", ")}` : "")
+    )
+    for (const f of p.failed.slice(0, 5)) console.log(`${"".padEnd(36)} FAILED ${f}`)
+  }
+  try {
+    phases.push(await runPhase("baseline: executor, memory journal", 0, n, cap, scale, base))
+    say(phases[0]!)
+    if (TestPostgres.binDir() === undefined) console.log("PostgreSQL: skipped (no initdb)")
+    else
+      for (const r of [1, 3]) {
+        const p = await runPhase(`${r} runner process${r > 1 ? "es" : ""}, PostgreSQL`, r, n, cap, scale, base)
+        phases.push(p)
+        say(p)
+      }
+    console.log(`peak RSS of this process (baseline + client): ${fmt(process.resourceUsage().maxRSS / 1024)} MB`)
+    console.log("")
+    await noopStepOverhead()
+  } finally {
+    fs.rmSync(base, { recursive: true, force: true })
+  }
+  const bad = phases.filter((p) => p.succeeded !== n || p.onTarget !== n || p.failed.length > 0)
+  if (bad.length > 0) {
+    console.log(`NOT ALL SITES SUCCEEDED: ${bad.map((p) => p.label).join("; ")}`)
+    process.exit(1)
+  }
+  console.log(`every site of every phase succeeded and runs ${target}`)
+  process.exit(0)
+}
