@@ -25,11 +25,37 @@ const target = "24.3.2"
 export const vmHwmMb = (pid: number) =>
   Number(/VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN) / 1024
 
+/** Fields of /proc/<pid>/stat after the command name (fields[0] is the state), or undefined when it is gone. */
+const statOf = (pid: number) => {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  } catch {
+    return undefined
+  }
+}
+
 /** CPU time (user + system) a process used so far, seconds (clock ticks of 1/100 s). */
 const cpuSeconds = (pid: number) => {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-  return (Number(fields[11]) + Number(fields[12])) / 100
+  const f = statOf(pid)
+  return f === undefined ? 0 : (Number(f[11]) + Number(f[12])) / 100
+}
+
+/**
+ * CPU time of a PostgreSQL server so far, seconds: the postmaster, its children that exited (reaped: its
+ * cutime + cstime) and its live children (the backends).
+ */
+const postgresCpuSeconds = (dataDir: string) => {
+  const pid = Number(fs.readFileSync(path.join(dataDir, "data", "postmaster.pid"), "utf8").split("\n")[0])
+  const f = statOf(pid)
+  if (f === undefined) return 0
+  let ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue
+    const c = statOf(Number(entry))
+    if (c !== undefined && Number(c[1]) === pid) ticks += Number(c[11]) + Number(c[12])
+  }
+  return ticks / 100
 }
 
 const selfCpuSeconds = () => {
@@ -48,7 +74,7 @@ export const freePort = () =>
 
 /** `sra-upgrade ARGS` in a process of its own, as a user runs it (tsx, from the repository). */
 const cli = (args: ReadonlyArray<string>) =>
-  spawn(process.execPath, ["--import", "tsx", "packages/cli/src/bin.ts", ...args], {
+  spawn(process.execPath, ["--no-deprecation", "--import", "tsx", "packages/cli/src/bin.ts", ...args], {
     cwd: root,
     stdio: ["ignore", "pipe", "inherit"]
   })
@@ -156,6 +182,8 @@ interface Phase {
   readonly wallMs: number
   /** CPU seconds of the processes that ran the sites (this one for the baseline; runners + client for the engine). */
   readonly cpuS: number
+  /** CPU seconds of PostgreSQL (engine phases). */
+  readonly pgCpuS: number
   readonly succeeded: number
   readonly failed: ReadonlyArray<string>
   readonly onTarget: number
@@ -225,6 +253,7 @@ const throughRunners = (plan: Rollout.RolloutPlan, sim: Sim, scale: number, n: n
           yield* Effect.promise(() => lineOf(child, `runner ${i + 1}`, (l) => l.includes("ready")))
         }
         const cpu0 = runners.reduce((s, r) => s + cpuSeconds(r.pid!), 0) + selfCpuSeconds()
+        const pg0 = postgresCpuSeconds(srv.dataDir)
         const t0 = performance.now()
         const result = yield* Effect.gen(function* () {
           yield* Engine.start(plan)
@@ -232,7 +261,8 @@ const throughRunners = (plan: Rollout.RolloutPlan, sim: Sim, scale: number, n: n
         }).pipe(Effect.provide(EngineLayer.client({ url: Redacted.make(srv.url) })))
         const wallMs = performance.now() - t0
         const cpuS = runners.reduce((s, r) => s + cpuSeconds(r.pid!), 0) + selfCpuSeconds() - cpu0
-        return { result, wallMs, cpuS, runnersHwmMb: runners.map((r) => vmHwmMb(r.pid!)) }
+        const pgCpuS = postgresCpuSeconds(srv.dataDir) - pg0
+        return { result, wallMs, cpuS, pgCpuS, runnersHwmMb: runners.map((r) => vmHwmMb(r.pid!)) }
       })
     )
   )
@@ -261,6 +291,7 @@ const runPhase = async (
         label,
         wallMs: performance.now() - t0,
         cpuS: selfCpuSeconds() - cpu0,
+        pgCpuS: 0,
         succeeded: n - r.failed.length,
         failed: r.failed,
         runnersHwmMb: []
@@ -272,6 +303,7 @@ const runPhase = async (
         label,
         wallMs: r.wallMs,
         cpuS: r.cpuS,
+        pgCpuS: r.pgCpuS,
         succeeded: counts.succeeded,
         failed: counts.succeeded === n ? [] : [`rollout ended ${r.result.status}: ${JSON.stringify(counts)}`],
         runnersHwmMb: r.runnersHwmMb
@@ -299,19 +331,25 @@ export const main = async ([n = 200, cap = 50, scale = 600]: ReadonlyArray<numbe
   const say = (p: Phase) => {
     const b = phases[0]!
     const steps = b.steps
-    const perSite = (p.wallMs - b.wallMs) / n
-    const cpuPerStep = ((p.cpuS - b.cpuS) * 1000) / steps
+    const pad = "".padEnd(36)
     console.log(
-      `${p.label.padEnd(36)} ${fmt(p.wallMs / 1000, 1).padStart(7)} s ${fmt((n / p.wallMs) * 60_000).padStart(6)} sites/min, CPU ${fmt(p.cpuS, 1)} s` +
+      `${p.label.padEnd(36)} ${fmt(p.wallMs / 1000, 1).padStart(7)} s wall, ${fmt((n / p.wallMs) * 60_000)} sites/min; ` +
         (p === b
-          ? `, ${fmt(steps)} steps (${fmt(steps / n, 1)} per site)`
-          : `; engine overhead ${fmt(perSite, 1)} ms/site, ${fmt(perSite / (steps / n), 2)} ms/step wall, ${fmt(cpuPerStep, 2)} ms/step CPU`)
+          ? `CPU ${fmt(p.cpuS, 1)} s (this process); ${fmt(steps)} steps (${fmt(steps / n, 1)} per site)`
+          : `CPU ${fmt(p.cpuS, 1)} s (runners + client) + ${fmt(p.pgCpuS, 1)} s (PostgreSQL)`)
     )
+    if (p !== b) {
+      const perSite = (p.wallMs - b.wallMs) / n
+      console.log(
+        `${pad} engine overhead: ${fmt(perSite, 1)} ms/site, ${fmt((perSite * n) / steps, 2)} ms/step wall; ` +
+          `${fmt(((p.cpuS - b.cpuS) * 1000) / steps, 2)} ms/step CPU (${fmt(((p.cpuS + p.pgCpuS - b.cpuS) * 1000) / steps, 2)} with PostgreSQL's)`
+      )
+    }
     console.log(
-      `${"".padEnd(36)} sites succeeded ${p.succeeded}/${n}, on ${target} in the simulator ${p.onTarget}/${n}; peak RSS (VmHWM): simulator ${fmt(p.simHwmMb)} MB` +
+      `${pad} sites succeeded ${p.succeeded}/${n}, on ${target} in the simulator ${p.onTarget}/${n}; peak RSS (VmHWM): simulator ${fmt(p.simHwmMb)} MB` +
         (p.runnersHwmMb.length > 0 ? `, runners ${p.runnersHwmMb.map((m) => `${fmt(m)} MB`).join(", ")}` : "")
     )
-    for (const f of p.failed.slice(0, 5)) console.log(`${"".padEnd(36)} FAILED ${f}`)
+    for (const f of p.failed.slice(0, 5)) console.log(`${pad} FAILED ${f}`)
   }
   try {
     phases.push(await runPhase("baseline: executor, memory journal", 0, n, cap, scale, base))
