@@ -5,7 +5,7 @@
  */
 import { FleetWorker } from "@sra-upgrade/cli"
 import { Executor, Journal, Operator } from "@sra-upgrade/core"
-import { Engine, EngineLayer, FleetFile, Rollout, SiteWorker } from "@sra-upgrade/fleet"
+import { Admission, Engine, EngineLayer, FleetFile, FleetStore, Rollout, SiteWorker } from "@sra-upgrade/fleet"
 import { TestPostgres } from "@sra-upgrade/fleet/test"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -228,8 +228,31 @@ const baseline = (plan: Rollout.RolloutPlan, sim: Sim, scale: number, cap: numbe
     )
   )
 
+/**
+ * Ends when no site of the rollout has finished for `minutes` (read from the rollout's ledger every 10 s), with
+ * the sites' states then: a stalled rollout is reported, not waited for forever.
+ */
+const stalled = (plan: Rollout.RolloutPlan, minutes: number) =>
+  Effect.gen(function* () {
+    const store = yield* FleetStore.FleetStore
+    let finished = -1
+    let since = Date.now()
+    for (;;) {
+      yield* Effect.sleep("10 seconds")
+      const { ledger } = yield* store.get(plan.rolloutId)
+      const states = plan.sites.map((s) => Admission.stateOf(ledger, s.id)._tag)
+      const counts = Object.fromEntries([...new Set(states)].map((t) => [t, states.filter((x) => x === t).length]))
+      const done = (counts.Succeeded ?? 0) + (counts.Failed ?? 0) + (counts.Skipped ?? 0)
+      if (done !== finished) {
+        finished = done
+        since = Date.now()
+      } else if (Date.now() - since > minutes * 60_000)
+        return { status: `stalled: no site finished for ${minutes} min`, counts, stalled: true }
+    }
+  })
+
 /** The rollout through `n` `sra-upgrade runner` processes on a fresh PostgreSQL, started and awaited from here. */
-const throughRunners = (plan: Rollout.RolloutPlan, sim: Sim, scale: number, n: number) =>
+const throughRunners = (plan: Rollout.RolloutPlan, sim: Sim, scale: number, n: number, stallMinutes: number) =>
   Effect.runPromise(
     Effect.scoped(
       Effect.gen(function* () {
@@ -257,7 +280,14 @@ const throughRunners = (plan: Rollout.RolloutPlan, sim: Sim, scale: number, n: n
         const t0 = performance.now()
         const result = yield* Effect.gen(function* () {
           yield* Engine.start(plan)
-          return yield* Engine.awaitEnd(plan.rolloutId)
+          return yield* Effect.raceFirst(
+            Effect.map(Engine.awaitEnd(plan.rolloutId), (r) => ({
+              status: r.status,
+              counts: r.counts,
+              stalled: false
+            })),
+            stalled(plan, stallMinutes)
+          )
         }).pipe(Effect.provide(EngineLayer.client({ url: Redacted.make(srv.url) })))
         const wallMs = performance.now() - t0
         const cpuS = runners.reduce((s, r) => s + cpuSeconds(r.pid!), 0) + selfCpuSeconds() - cpu0
@@ -273,7 +303,8 @@ const runPhase = async (
   n: number,
   cap: number,
   scale: number,
-  base: string
+  base: string,
+  stallMinutes: number
 ): Promise<Phase> => {
   const dir = path.join(base, label.replace(/\W+/g, "-"))
   fs.mkdirSync(dir, { recursive: true })
@@ -297,15 +328,16 @@ const runPhase = async (
         runnersHwmMb: []
       }
     } else {
-      const r = await throughRunners(plan, sim, scale, runners)
+      const r = await throughRunners(plan, sim, scale, runners, stallMinutes)
       const { counts } = r.result
+      const succeeded = "succeeded" in counts ? counts.succeeded : (counts.Succeeded ?? 0)
       phase = {
         label,
         wallMs: r.wallMs,
         cpuS: r.cpuS,
         pgCpuS: r.pgCpuS,
-        succeeded: counts.succeeded,
-        failed: counts.succeeded === n ? [] : [`rollout ended ${r.result.status}: ${JSON.stringify(counts)}`],
+        succeeded,
+        failed: succeeded === n ? [] : [`rollout ${r.result.status}: ${JSON.stringify(counts)}`],
         runnersHwmMb: r.runnersHwmMb
       }
     }
@@ -318,8 +350,11 @@ const runPhase = async (
 const fmt = (x: number, digits = 0) =>
   x.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits })
 
-/** `bench/fleet.ts [sites=200] [cap=50] [timeScale=600]`. */
-export const main = async ([n = 200, cap = 50, scale = 600]: ReadonlyArray<number>) => {
+/** `bench/fleet.ts [sites=200] [cap=50] [timeScale=600] [runners=1,3] [stallMinutes=5]`. */
+export const main = async (args: ReadonlyArray<string>) => {
+  const [n = 200, cap = 50, scale = 600] = args.slice(0, 3).map(Number)
+  const runnerCounts = (args[3] ?? "1,3").split(",").map(Number)
+  const stallMinutes = Number(args[4] ?? 5)
   console.log(
     `fleet bench: ${n} simulated single-appliance sites (sra-upgrade sim --sites ${n} --pairs 0, time x${scale}), cap ${cap}; node ${process.version}, ${os.cpus().length} cpus, load ${os
       .loadavg()
@@ -352,12 +387,20 @@ export const main = async ([n = 200, cap = 50, scale = 600]: ReadonlyArray<numbe
     for (const f of p.failed.slice(0, 5)) console.log(`${pad} FAILED ${f}`)
   }
   try {
-    phases.push(await runPhase("baseline: executor, memory journal", 0, n, cap, scale, base))
+    phases.push(await runPhase("baseline: executor, memory journal", 0, n, cap, scale, base, stallMinutes))
     say(phases[0]!)
     if (TestPostgres.binDir() === undefined) console.log("PostgreSQL: skipped (no initdb)")
     else
-      for (const r of [1, 3]) {
-        const p = await runPhase(`${r} runner process${r > 1 ? "es" : ""}, PostgreSQL`, r, n, cap, scale, base)
+      for (const r of runnerCounts) {
+        const p = await runPhase(
+          `${r} runner process${r > 1 ? "es" : ""}, PostgreSQL`,
+          r,
+          n,
+          cap,
+          scale,
+          base,
+          stallMinutes
+        )
         phases.push(p)
         say(p)
       }

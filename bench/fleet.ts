@@ -14,7 +14,10 @@
  * simulator, checks that every site ended succeeded (the rollout's counts or the executor's reports, and every
  * appliance's version read back from the simulator), and the executor's overhead per no-op step (bench/executor.ts).
  *
- *   pnpm exec tsx bench/fleet.ts [sites=200] [cap=50] [timeScale=600]
+ *   pnpm exec tsx bench/fleet.ts [sites=200] [cap=50] [timeScale=600] [runners=1,3] [stallMinutes=5]
+ *
+ * `runners`: the runner counts to measure, one phase each. A phase in which no site finished for `stallMinutes`
+ * is reported as stalled with its sites' states (the bench then fails).
  *
  * `--noop` mode: sites whose plans are no-op steps (the engine's own cost, no appliances), through the executor
  * (baseline), the embedded engine (SQLite) and 1 and 3 runner processes on PostgreSQL:
@@ -243,7 +246,7 @@ const noopMain = async () => {
   ? runnerMain(process.argv[3]!, Number(process.argv[4]))
   : noopMode
     ? noopMain()
-    : SimBench.main(process.argv.slice(2).map(Number))
+    : SimBench.main(process.argv.slice(2))
 ).catch((e) => {
   console.error(e)
   process.exit(1)
