@@ -3,10 +3,12 @@
  * through 1 and 3 `sra-upgrade runner` processes on a throwaway PostgreSQL, then the executor's overhead per
  * no-op step (bench/executor.ts). See bench/fleet.ts for the command line.
  */
-import { FleetWorker } from "@sra-upgrade/cli"
-import { Executor, Journal, Operator } from "@sra-upgrade/core"
+import { ApplianceClient, SiteConnections } from "@sra-upgrade/appliance-client"
+import { ApplianceApi, Executor, Journal, Operator, Site } from "@sra-upgrade/core"
+import { Planners, SiteProber } from "@sra-upgrade/failover"
 import { Admission, Engine, EngineLayer, FleetFile, FleetStore, Rollout, SiteWorker } from "@sra-upgrade/fleet"
 import { TestPostgres } from "@sra-upgrade/fleet/test"
+import { SimOperator } from "@sra-upgrade/simulator"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
@@ -100,6 +102,7 @@ interface SimSite {
   readonly name: string
   readonly control: string
   readonly siteFile: string
+  readonly site: { readonly httpUrl: string; readonly httpsUrl: string }
 }
 
 interface Sim {
@@ -192,7 +195,69 @@ interface Phase {
   readonly steps: number
 }
 
-/** The baseline: every site's plan run directly by the executor (the CLI's site worker, memory journal), `cap` at a time. */
+/**
+ * The baseline's site worker: for a single appliance of the many-site simulator, what the CLI's worker
+ * (packages/cli/src/internal/fleetWorker.ts, which the runners use) does, composed from the packages below the CLI
+ * (nothing imports the CLI): the site file's connections (plus the site front's), the single-appliance plan from
+ * the versions the appliance reports, compressed by the time scale, the same handlers, prober and simulator
+ * operator.
+ */
+const simSiteWorker = (sim: Sim, scale: number) =>
+  Layer.succeed(
+    SiteWorker.SiteWorker,
+    SiteWorker.SiteWorker.of({
+      prepare: (sitePlan) =>
+        Effect.gen(function* () {
+          const fail = (detail: string) => new SiteWorker.SiteWorkerError({ site: sitePlan.id, detail })
+          const simSite = sim.sites.find((s) => s.name === sitePlan.id)
+          if (simSite === undefined) return yield* fail("not in the simulator")
+          const site = yield* Effect.mapError(Site.decodeSiteFile(sitePlan.path), (e) => fail(e.message))
+          const conns = yield* Effect.mapError(SiteConnections.connections(site, { siteFile: sitePlan.path }), (e) =>
+            fail(e.message)
+          )
+          const connections = [...conns, { ...conns[0]!, id: "site", baseUrl: simSite.site.httpsUrl }]
+          const appliances = Layer.succeedContext(yield* Layer.build(ApplianceClient.layer(connections)))
+          const prober = SiteProber.layer({
+            url: simSite.site.httpUrl,
+            hostname: site.hostname,
+            intervalMillis: Math.max(20, Math.round(30_000 / scale)),
+            summaryEveryMillis: 1_000
+          }).pipe(Layer.provide(appliances))
+          const operator = SimOperator.layer({
+            controlUrl: simSite.control,
+            exportDirectory: path.join(sim.dir, "work", "certificates", sitePlan.id)
+          })
+          const handlers = Planners.handlers({ baseGraceSeconds: Math.max(1, 300 / scale) })
+          const executor = Executor.layer.pipe(
+            Layer.provide(
+              Layer.mergeAll(handlers.pipe(Layer.provide(Layer.mergeAll(appliances, prober))), operator, prober)
+            )
+          )
+          const plan = Effect.gen(function* () {
+            const current = yield* Effect.forEach(site.appliances, (a) =>
+              Effect.flatMap(ApplianceApi.ApplianceApi, (api) =>
+                Effect.flatMap(api.appliance(a.id), (c) => c.health)
+              ).pipe(Effect.map((h) => [a.id, { product: h.version, build: h.build }] as const))
+            ).pipe(
+              Effect.provide(appliances),
+              Effect.mapError((e) => fail(`cannot read the appliances' versions: ${e.message}`))
+            )
+            const built = yield* Effect.mapError(
+              Planners.plan(site, sitePlan.targetVersion, "single", {
+                current: new Map(current),
+                now: new Date(),
+                siteUrl: simSite.site.httpUrl
+              }),
+              (e) => fail(e.message)
+            )
+            return Planners.compress(built, scale)
+          })
+          return { plan, executor }
+        })
+    })
+  )
+
+/** The baseline: every site's plan run directly by the executor (memory journal), `cap` at a time. */
 const baseline = (plan: Rollout.RolloutPlan, sim: Sim, scale: number, cap: number) =>
   Effect.runPromise(
     Effect.gen(function* () {
@@ -215,17 +280,7 @@ const baseline = (plan: Rollout.RolloutPlan, sim: Sim, scale: number, cap: numbe
         { concurrency: cap }
       )
       return { steps, failed: outcomes.filter((o): o is string => o !== undefined) }
-    }).pipe(
-      Effect.provide(
-        Layer.merge(
-          FleetWorker.layer({
-            workDirectory: path.join(sim.dir, "work"),
-            simulator: { controlUrl: sim.control, timeScale: scale }
-          }),
-          Journal.layerMemory
-        )
-      )
-    )
+    }).pipe(Effect.provide(Layer.merge(simSiteWorker(sim, scale), Journal.layerMemory)))
   )
 
 /**

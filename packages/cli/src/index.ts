@@ -14,11 +14,6 @@ export * as CliError from "./CliError.js"
 export * as Demo from "./Demo.js"
 
 /**
- * @since 0.3.0
- */
-export * as FleetWorker from "./FleetWorker.js"
-
-/**
  * @since 0.1.0
  */
 export * as Gates from "./Gates.js"
