@@ -408,7 +408,11 @@ const fmt = (x: number, digits = 0) =>
 /** `bench/fleet.ts [sites=200] [cap=50] [timeScale=600] [runners=1,3] [stallMinutes=5]`. */
 export const main = async (args: ReadonlyArray<string>) => {
   const [n = 200, cap = 50, scale = 600] = args.slice(0, 3).map(Number)
-  const runnerCounts = (args[3] ?? "1,3").split(",").map(Number)
+  // "0": the baseline only
+  const runnerCounts = (args[3] ?? "1,3")
+    .split(",")
+    .map(Number)
+    .filter((r) => r > 0)
   const stallMinutes = Number(args[4] ?? 5)
   console.log(
     `fleet bench: ${n} simulated single-appliance sites (sra-upgrade sim --sites ${n} --pairs 0, time x${scale}), cap ${cap}; node ${process.version}, ${os.cpus().length} cpus, load ${os
