@@ -335,7 +335,7 @@ const throughRunners = (plan: Rollout.RolloutPlan, sim: Sim, scale: number, n: n
         const t0 = performance.now()
         const result = yield* Effect.gen(function* () {
           yield* Engine.start(plan)
-          return yield* Effect.raceFirst(
+          const ended = yield* Effect.raceFirst(
             Effect.map(Engine.awaitEnd(plan.rolloutId), (r) => ({
               status: r.status,
               counts: r.counts,
@@ -343,6 +343,13 @@ const throughRunners = (plan: Rollout.RolloutPlan, sim: Sim, scale: number, n: n
             })),
             stalled(plan, stallMinutes)
           )
+          // why each failed site failed, from the rollout's ledger
+          const { ledger } = yield* (yield* FleetStore.FleetStore).get(plan.rolloutId)
+          const reasons = plan.sites.flatMap((s) => {
+            const st = Admission.stateOf(ledger, s.id)
+            return st._tag === "Failed" ? [`${s.id}: ${st.reason}`] : []
+          })
+          return { ...ended, reasons }
         }).pipe(Effect.provide(EngineLayer.client({ url: Redacted.make(srv.url) })))
         const wallMs = performance.now() - t0
         const cpuS = runners.reduce((s, r) => s + cpuSeconds(r.pid!), 0) + selfCpuSeconds() - cpu0
@@ -392,7 +399,7 @@ const runPhase = async (
         cpuS: r.cpuS,
         pgCpuS: r.pgCpuS,
         succeeded,
-        failed: succeeded === n ? [] : [`rollout ${r.result.status}: ${JSON.stringify(counts)}`],
+        failed: succeeded === n ? [] : [`rollout ${r.result.status}: ${JSON.stringify(counts)}`, ...r.result.reasons],
         runnersHwmMb: r.runnersHwmMb
       }
     }
@@ -432,7 +439,9 @@ export const main = async (args: ReadonlyArray<string>) => {
           ? `CPU ${fmt(p.cpuS, 1)} s (this process); ${fmt(steps)} steps (${fmt(steps / n, 1)} per site)`
           : `CPU ${fmt(p.cpuS, 1)} s (runners + client) + ${fmt(p.pgCpuS, 1)} s (PostgreSQL)`)
     )
-    if (p !== b) {
+    if (p !== b && (p.succeeded !== n || b.succeeded !== n))
+      console.log(`${pad} engine overhead: not computed (not every site succeeded)`)
+    else if (p !== b) {
       const perSite = (p.wallMs - b.wallMs) / n
       console.log(
         `${pad} engine overhead: ${fmt(perSite, 1)} ms/site, ${fmt((perSite * n) / steps, 2)} ms/step wall; ` +
