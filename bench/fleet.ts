@@ -1,17 +1,28 @@
 /**
- * The fleet engine's own cost: N sites whose plans are S no-op steps, run
- * (1) directly by the executor on the memory journal, `cap` at a time (the
- * baseline: no engine, no database), (2) by the embedded engine (one runner,
- * SQLite file, SQL journal) and (3) by 1 and by 3 runner *processes* on
- * PostgreSQL (a throwaway server from the machine's binaries; skipped when
- * absent), the rollout started and awaited by a client process (this one).
- * Prints sites per minute, the engine's overhead per site and per step over
- * the baseline, and the peak RSS (VmHWM) of each runner process.
+ * The fleet engine at scale, beside its baseline in one run (issue 16).
  *
- *   pnpm exec tsx bench/fleet.ts [sites=200] [steps=3] [cap=50]
+ * Default mode: `sites` simulated single-appliance sites (one `sra-upgrade sim --sites N --pairs 0` process,
+ * time-scaled), each upgraded by its real plan (the single-appliance planner, over HTTP to the simulator, as
+ * `sra-upgrade runner --simulator` does with site files):
+ * (1) baseline: the same sites run directly by the executor (no engine: the CLI's site worker, memory journal,
+ *     `cap` at a time);
+ * (2) through 1 and through 3 `sra-upgrade runner` processes on a throwaway PostgreSQL (TestPostgres; skipped
+ *     when absent), the rollout (the fleet file over the site files, cap `cap`) started and awaited by a client in
+ *     this process.
+ * Each phase gets a fresh simulator. Prints sites per minute, the engine's overhead per site and per step over
+ * the baseline (wall time, and CPU time of the runners), the peak RSS (VmHWM) of each runner and of the
+ * simulator, checks that every site ended succeeded (the rollout's counts or the executor's reports, and every
+ * appliance's version read back from the simulator), and the executor's overhead per no-op step (bench/executor.ts).
  *
- * Not measured here (see docs/fleet.md): simulated appliances (the sites'
- * plans do nothing, so the figures are the engine's own cost).
+ *   pnpm exec tsx bench/fleet.ts [sites=200] [cap=50] [timeScale=600] [runners=1,3] [stallMinutes=5]
+ *
+ * `runners`: the runner counts to measure, one phase each. A phase in which no site finished for `stallMinutes`
+ * is reported as stalled with its sites' states (the bench then fails).
+ *
+ * `--noop` mode: sites whose plans are no-op steps (the engine's own cost, no appliances), through the executor
+ * (baseline), the embedded engine (SQLite) and 1 and 3 runner processes on PostgreSQL:
+ *
+ *   pnpm exec tsx bench/fleet.ts --noop [sites=200] [steps=3] [cap=50]
  */
 import { Executor, Journal, Operator, Plan, StepHandler } from "@sra-upgrade/core"
 import { Engine, EngineLayer, FleetFile, Rollout, SiteWindow, SiteWorker } from "@sra-upgrade/fleet"
@@ -22,12 +33,14 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
-import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
+import * as SimBench from "./fleet-sim.js"
+import { freePort, vmHwmMb } from "./fleet-sim.js"
 
 const runnerMode = process.argv[2] === "--runner"
-const [sites = 200, steps = 3, cap = 50] = runnerMode ? [] : process.argv.slice(2).map(Number)
+const noopMode = process.argv[2] === "--noop"
+const [sites = 200, steps = 3, cap = 50] = noopMode ? process.argv.slice(3).map(Number) : []
 
 const always = [
   new SiteWindow.WeeklyWindow({ timeZone: "UTC", days: ["mon"], start: "00:00", durationMinutes: 7 * 24 * 60 - 60 })
@@ -145,14 +158,6 @@ const row = (label: string, ms: number, base: number) => {
   )
 }
 
-const freePort = () =>
-  new Promise<number>((res) => {
-    const srv = net.createServer().listen(0, "127.0.0.1", () => {
-      const p = (srv.address() as net.AddressInfo).port
-      srv.close(() => res(p))
-    })
-  })
-
 /** A runner process: `--runner URL PORT`; prints "ready" once its engine is up, runs until killed. */
 const runnerMain = (url: string, port: number) =>
   Effect.runPromise(
@@ -169,7 +174,7 @@ const runnerMain = (url: string, port: number) =>
     )
   )
 
-const main = async () => {
+const noopMain = async () => {
   console.log(
     `fleet engine bench: ${sites} sites x ${steps} no-op steps, cap ${cap}; node ${process.version}, ${os.cpus().length} cpus`
   )
@@ -223,10 +228,7 @@ const main = async () => {
             const t = yield* Effect.promise(() =>
               timed(() => throughEngine(EngineLayer.client({ url: Redacted.make(srv.url) }), `bench-pg-${n}`))
             )
-            const hwm = runners.map((r) => {
-              const status = fs.readFileSync(`/proc/${r.pid}/status`, "utf8")
-              return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) / 1024
-            })
+            const hwm = runners.map((r) => vmHwmMb(r.pid!))
             return { ms: t.ms, hwm }
           })
         )
@@ -240,7 +242,12 @@ const main = async () => {
   process.exit(0)
 }
 
-;(runnerMode ? runnerMain(process.argv[3]!, Number(process.argv[4])) : main()).catch((e) => {
+;(runnerMode
+  ? runnerMain(process.argv[3]!, Number(process.argv[4]))
+  : noopMode
+    ? noopMain()
+    : SimBench.main(process.argv.slice(2))
+).catch((e) => {
   console.error(e)
   process.exit(1)
 })
