@@ -8,12 +8,11 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import type { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
-import { Executor, Operator, Plan, StepHandler } from "@sra-upgrade/core"
+import { Executor, Operator, StepHandler } from "@sra-upgrade/core"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
 import * as Admission from "../src/Admission.js"
 import * as Engine from "../src/Engine.js"
@@ -24,28 +23,16 @@ import * as Rollout from "../src/Rollout.js"
 import * as SiteWindow from "../src/SiteWindow.js"
 import { SiteWorker } from "../src/SiteWorker.js"
 import * as TestEngine from "../src/TestEngine.js"
+import * as TestRollout from "../src/TestRollout.js"
 import { installPlan, oracleOpenings, rolloutOf, sitePlan } from "./fixtures.js"
 
 const ALWAYS = [
   new SiteWindow.WeeklyWindow({ timeZone: "UTC", days: ["mon"], start: "00:00", durationMinutes: 7 * 24 * 60 })
 ]
-const rule = Schema.decodeSync(Plan.RuleId)("PREP-1")
 const MINUTE = 60_000
 
 /** The gate of gated sites: a manual confirmation before the install (answered through the ledger, or never). */
-const gate = new Plan.ManualGate({
-  id: "confirm-console",
-  title: "Confirm the console version",
-  rules: [rule],
-  target: "A",
-  estimatedSeconds: 60,
-  handler: "gate",
-  params: {},
-  idempotent: true,
-  notes: [],
-  instructions: ["Read the version shown in Help > About"],
-  evidence: []
-})
+const gate = TestRollout.consoleGate()
 
 /**
  * Fake sites: each plan is one non-idempotent install that takes `installMinutes` of (test) time; the sites in

@@ -6,39 +6,19 @@
 // page). Two reads in flight at once — the page before this was fixed — end
 // with pair/break on screen; one read at a time, then one more, ends on the
 // gate that is open.
+import { GateEvidence, type Plan } from "@sra-upgrade/core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { Browser, Request, Route } from "playwright-core"
 import { buildPage, type Demo, interrupt, launch, requireBrowser, startDemo } from "./browser.js"
 
-interface EvidenceField {
-  readonly name: string
-  readonly format?: string
-  readonly expected?: string
-  readonly minimum?: number
-  readonly maximum?: number
-}
 interface Gate {
   readonly stepId: string
-  readonly evidence: ReadonlyArray<EvidenceField>
+  readonly evidence: ReadonlyArray<Plan.EvidenceField>
 }
 
 /** Evidence that fits each field (what a careful operator would type). */
-const fitting = (fields: ReadonlyArray<EvidenceField>): Record<string, string> =>
-  Object.fromEntries(
-    fields.map((f) => [
-      f.name,
-      f.expected ??
-        (f.format === "sha256"
-          ? "ab".repeat(32)
-          : f.format === "version"
-            ? "1.0.0"
-            : f.format === "integer" || f.format === "number"
-              ? String(f.maximum ?? f.minimum ?? 1)
-              : f.format === "path"
-                ? "/tmp"
-                : `checked ${f.name}`)
-    ])
-  )
+const fitting = (fields: ReadonlyArray<Plan.EvidenceField>): Record<string, string> =>
+  Object.fromEntries(fields.map((f) => [f.name, GateEvidence.example(f)]))
 
 describe("the run page's reads of a run", () => {
   let demo: Demo | undefined
