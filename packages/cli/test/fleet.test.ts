@@ -2,7 +2,13 @@
  * `sra-upgrade fleet plan` on the example fleet file and on broken ones.
  */
 import { describe, expect, it } from "vitest"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import { mkdtempSync, readdirSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { workerOf } from "../src/commands/fleet.js"
 import { folder, runCli, siteYaml } from "./support.js"
 
 const example = new URL("../../../examples/fleet.yaml", import.meta.url).pathname
@@ -81,5 +87,29 @@ sites:
     const now = await runCli("fleet", "plan", "--fleet", example, "--now", "next saturday")
     expect(now.code).toBe(2)
     expect(now.stderr).toContain("--now next saturday: expected an ISO 8601 instant with its zone")
+  })
+})
+
+describe("the fleet commands' site worker", () => {
+  it("works in a temporary folder of its own, removed when the command ends", async () => {
+    const tmp = mkdtempSync(join(tmpdir(), "sra-fleet-worker-"))
+    const saved = process.env["TMPDIR"]
+    process.env["TMPDIR"] = tmp
+    try {
+      const during = await Effect.runPromise(
+        Effect.scoped(
+          Effect.zipRight(
+            Layer.build(workerOf(Option.none(), 1)),
+            Effect.sync(() => readdirSync(tmp))
+          )
+        )
+      )
+      expect(during).toHaveLength(1)
+      expect(during[0]).toMatch(/^sra-upgrade-fleet-/)
+      expect(readdirSync(tmp)).toEqual([])
+    } finally {
+      if (saved === undefined) delete process.env["TMPDIR"]
+      else process.env["TMPDIR"] = saved
+    }
   })
 })

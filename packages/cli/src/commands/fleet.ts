@@ -23,6 +23,7 @@ import * as Effect from "effect/Effect"
 import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir, userInfo } from "node:os"
 import { join } from "node:path"
 import { CliError, failed, usage } from "../CliError.js"
@@ -127,16 +128,27 @@ export const fleetTimeScaleOpt = Options.float("time-scale").pipe(
 const database = (o: Option.Option<string>) => EngineLayer.parseDatabase(Option.getOrUndefined(o))
 
 /**
- * The site worker of the fleet commands.
+ * The site worker of the fleet commands. Its work folder (the simulated
+ * operator's certificate exports) is a fresh temporary folder removed when
+ * the command ends.
  *
  * @since 0.3.0
  * @category constructors
  */
 export const workerOf = (simulator: Option.Option<string>, timeScale: number): Layer.Layer<SiteWorker.SiteWorker> =>
-  FleetWorker.layer({
-    workDirectory: join(tmpdir(), `sra-upgrade-fleet-${process.pid}`),
-    ...(Option.isSome(simulator) ? { simulator: { controlUrl: simulator.value, timeScale } } : {})
-  })
+  Layer.unwrapScoped(
+    Effect.map(
+      Effect.acquireRelease(
+        Effect.promise(() => mkdtemp(join(tmpdir(), "sra-upgrade-fleet-"))),
+        (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
+      ),
+      (workDirectory) =>
+        FleetWorker.layer({
+          workDirectory,
+          ...(Option.isSome(simulator) ? { simulator: { controlUrl: simulator.value, timeScale } } : {})
+        })
+    )
+  )
 
 /**
  * `fleet run --fleet FILE [--database D] [--json]`: plan the rollout and run it on the engine.
