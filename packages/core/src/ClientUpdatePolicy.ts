@@ -370,6 +370,7 @@ export const impact = (kinds: ReadonlyArray<PackageKind>, estate: ClientEstate):
         detail: `Poll the Jump Client list until no active client needs an update, or ${Math.ceil(deadlineSeconds / 60)} min have passed (the active clients' estimate with a margin). CLIENT-10 asks for all Jump Clients: the ${fleet.passive} passive one(s) check in at least every ${fleet.passiveCheckInHours} h, so allow up to ${(est.passiveSeconds / 3600).toFixed(1)} h after the upgrade before any further upgrade step (another appliance, another version).`,
         params: {
           maxPending: fleet.passive,
+          maxActivePending: 0,
           deadlineSeconds,
           intervalSeconds: 60,
           passiveFinishSeconds: Math.ceil(est.passiveSeconds)

@@ -563,7 +563,9 @@ export const confirmConsoleCheck = Effect.fn(CoreSteps.ConfirmConsoleCheck.name)
 })
 
 /**
- * CLIENT-10: count the Jump Clients that still need the update.
+ * CLIENT-10: count the Jump Clients that still need the update; holds when at
+ * most `maxPending` do and, if set, at most `maxActivePending` active ones
+ * (lost clients aside).
  *
  * @since 0.3.0
  * @category handlers
@@ -574,17 +576,26 @@ export const awaitJumpClients = Effect.fn(CoreSteps.AwaitJumpClients.name)(funct
   const c = yield* client(params.appliance)
   const counts = yield* Stream.runFold(
     c.jumpClients(),
-    { total: 0, pending: 0, activePending: 0, passivePending: 0, lost: 0 },
+    { total: 0, pending: 0, activePending: 0, activeLostPending: 0, passivePending: 0, lost: 0 },
     (n, jc) => ({
       total: n.total + 1,
       pending: n.pending + (jc.needsUpdate ? 1 : 0),
       activePending: n.activePending + (jc.needsUpdate && jc.connectionType === "active" ? 1 : 0),
+      activeLostPending: n.activeLostPending + (jc.needsUpdate && jc.connectionType === "active" && jc.isLost ? 1 : 0),
       passivePending: n.passivePending + (jc.needsUpdate && jc.connectionType === "passive" ? 1 : 0),
       lost: n.lost + (jc.isLost ? 1 : 0)
     })
   )
-  const observed = { ...counts, maxPending: params.maxPending }
-  return { holds: counts.pending <= params.maxPending, observed, evidence: observed } satisfies StepHandler.Observation
+  const { maxActivePending, maxPending } = params
+  // passive clients that checked in early lower `pending` while active ones still wait: both bounds must hold
+  const activeHolds =
+    maxActivePending === undefined || counts.activePending - counts.activeLostPending <= maxActivePending
+  const observed = { ...counts, maxPending, ...(maxActivePending === undefined ? {} : { maxActivePending }) }
+  return {
+    holds: counts.pending <= maxPending && activeHolds,
+    observed,
+    evidence: observed
+  } satisfies StepHandler.Observation
 })
 
 /**

@@ -278,13 +278,20 @@ export const ConfirmConsoleCheck = StepDef.gate("core/confirm-console-check", {
 })
 
 /**
- * CLIENT-10: wait until at most `maxPending` Jump Clients still need the update.
+ * CLIENT-10: wait until at most `maxPending` Jump Clients still need the update
+ * and, when `maxActivePending` is set, at most that many active ones (clients
+ * the appliance reports lost aside: they cannot check in).
  *
  * @since 0.3.0
  * @category definitions
  */
 export const AwaitJumpClients = StepDef.wait("core/await-jump-clients", {
-  params: Schema.Struct({ appliance: Appliance, maxPending: Schema.Number.pipe(Schema.nonNegative()) })
+  params: Schema.Struct({
+    appliance: Appliance,
+    maxPending: Schema.Number.pipe(Schema.nonNegative()),
+    /** Plans made before this bound existed do not carry it: only `maxPending` counts there. */
+    maxActivePending: Schema.optional(Schema.Number.pipe(Schema.nonNegative()))
+  })
 })
 
 /**

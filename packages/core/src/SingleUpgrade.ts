@@ -119,6 +119,8 @@ export interface Options {
   readonly jumpClientWait?:
     | {
         readonly maxPending?: number | undefined
+        /** Active Jump Clients (not lost) that may still need the update (default 0). */
+        readonly maxActivePending?: number | undefined
         readonly deadlineSeconds?: number | undefined
         readonly intervalSeconds?: number | undefined
       }
@@ -998,11 +1000,12 @@ const clientsSection = (c: Context): ReadonlyArray<Plan.Step> => {
   const waitJc = impact.followUps.find((f) => f.kind === "wait-for-jump-clients")
   if (waitJc !== undefined) {
     const maxPending = options.jumpClientWait?.maxPending ?? Number(waitJc.params["maxPending"] ?? 0)
+    const maxActivePending = options.jumpClientWait?.maxActivePending ?? Number(waitJc.params["maxActivePending"] ?? 0)
     steps.push(
       CoreSteps.AwaitJumpClients.wait(
         {
           id: `${id}/jump-clients`,
-          title: `Wait for the active Jump Clients: at most ${maxPending} (the passive ones) may still need the update`,
+          title: `Wait for the active Jump Clients: ${maxActivePending === 0 ? "none of them" : `at most ${maxActivePending} of them`}, and at most ${maxPending} in all (the passive ones), may still need the update`,
           rules: ["CLIENT-10", "CLIENT-7", "CLIENT-6"],
           target: id,
           estimatedSeconds: Number(waitJc.params["deadlineSeconds"] ?? 900) / 1.5,
@@ -1013,7 +1016,7 @@ const clientsSection = (c: Context): ReadonlyArray<Plan.Step> => {
             "Counts the Jump Clients whose needs_update flag is set (configuration API), the only upgrade signal the vendor exposes."
           ]
         },
-        { appliance: id, maxPending }
+        { appliance: id, maxPending, maxActivePending }
       )
     )
   }

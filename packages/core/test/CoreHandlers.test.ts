@@ -92,6 +92,10 @@ const ctx = (step: Plan.Step, plan: Plan.Plan, runId = "run-1"): StepHandler.Ste
   history: RunHistory.make([])
 })
 
+/** A Jump Client as the configuration API lists it. */
+const jc = (id: number, connectionType: "active" | "passive", needsUpdate: boolean, isLost = false) =>
+  new ApplianceApi.JumpClient({ id, name: `jc${id}`, jumpGroupId: 1, connectionType, needsUpdate, isLost })
+
 const stepOf = (plan: Plan.Plan, id: string) => plan.steps.find((s) => s.id === id)!
 
 const reasonOf = (e: StepHandler.HandlerError) => (e instanceof StepHandler.StepError ? e.reason._tag : e.reason._tag)
@@ -529,8 +533,6 @@ describe("CoreHandlers", () => {
       const a = yield* fakeA
       const poll = (yield* handler(CoreSteps.AwaitJumpClients.name)).poll!
       const c = ctx(stepOf(plan, "A/jump-clients"), plan)
-      const jc = (id: number, connectionType: "active" | "passive", needsUpdate: boolean) =>
-        new ApplianceApi.JumpClient({ id, name: `jc${id}`, jumpGroupId: 1, connectionType, needsUpdate, isLost: false })
       a.state.jumpClients = [
         jc(1, "active", true),
         jc(2, "active", true),
@@ -548,6 +550,38 @@ describe("CoreHandlers", () => {
       expect(after.holds).toBe(true)
       expect(after.evidence).toMatchObject({ pending: 2, passivePending: 2 })
     }).pipe(Effect.provide(wired()))
+  )
+
+  it.effect(
+    "CLIENT-10: the wait holds only when no active client still needs the update, even if passive ones updated first",
+    () =>
+      Effect.gen(function* () {
+        const plan = planFor(tmp(), "24.3.2")
+        const a = yield* fakeA
+        const step = stepOf(plan, "A/jump-clients")
+        expect(step.params).toMatchObject({ maxPending: 2, maxActivePending: 0 })
+        const poll = (yield* handler(CoreSteps.AwaitJumpClients.name)).poll!
+        const c = ctx(step, plan)
+        // two passive clients checked in early and updated; one active client still waits: 1 pending ≤ 2, not done
+        a.state.jumpClients = [
+          jc(1, "active", true),
+          jc(2, "active", false),
+          jc(4, "passive", false),
+          jc(5, "passive", false)
+        ]
+        const early = yield* poll(c)
+        expect(early.holds).toBe(false)
+        expect(early.observed).toMatchObject({ pending: 1, activePending: 1, maxPending: 2, maxActivePending: 0 })
+        // an active client the appliance reports lost cannot check in: it does not hold the wait
+        a.state.jumpClients = [jc(1, "active", true, true), jc(2, "active", false), jc(4, "passive", true)]
+        const lost = yield* poll(c)
+        expect(lost.holds).toBe(true)
+        expect(lost.evidence).toMatchObject({ activePending: 1, activeLostPending: 1, pending: 2 })
+        // a plan made before the bound existed: only maxPending counts
+        const old = ctx({ ...step, params: { appliance: "A", maxPending: 2 } } as Plan.Step, plan)
+        a.state.jumpClients = [jc(1, "active", true), jc(4, "passive", false)]
+        expect((yield* poll(old)).holds).toBe(true)
+      }).pipe(Effect.provide(wired()))
   )
 
   it.effect("CLIENT-9: the Jumpoint report names those not reconnected", () =>

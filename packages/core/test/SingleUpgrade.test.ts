@@ -592,7 +592,8 @@ describe("SingleUpgrade.planSingleUpgrade", () => {
 
   it("CLIENT-10: the in-window wait says it covers the active clients, and how long all of them (passive ones, 24 h check-in) may take", () => {
     const w = byId(planOf(site(), "24.3.2"), "A/jump-clients")
-    expect(w.title).toMatch(/active Jump Clients.*350 \(the passive ones\)/)
+    expect(w.title).toMatch(/active Jump Clients: none of them, and at most 350 in all \(the passive ones\)/)
+    expect(w.params["maxActivePending"]).toBe(0)
     const notes = w.notes.join(" ")
     expect(notes).toMatch(/CLIENT-10 asks for all Jump Clients: the 350 passive one\(s\) check in at least every 24 h/)
     expect(notes).toMatch(/allow up to 24\.\d h after the upgrade before any further upgrade step/)
