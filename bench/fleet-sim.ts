@@ -74,9 +74,13 @@ export const freePort = () =>
     })
   })
 
+/** `BENCH_PROF=DIR`: the simulator and runner processes write V8 CPU profiles there (`--cpu-prof`). */
+const profile =
+  process.env["BENCH_PROF"] === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${process.env["BENCH_PROF"]}`]
+
 /** `sra-upgrade ARGS` in a process of its own, as a user runs it (tsx, from the repository). */
 const cli = (args: ReadonlyArray<string>) =>
-  spawn(process.execPath, ["--no-deprecation", "--import", "tsx", "packages/cli/src/bin.ts", ...args], {
+  spawn(process.execPath, [...profile, "--no-deprecation", "--import", "tsx", "packages/cli/src/bin.ts", ...args], {
     cwd: root,
     stdio: ["ignore", "pipe", "inherit"]
   })

@@ -16,6 +16,8 @@
  *
  *   pnpm exec tsx bench/fleet.ts [sites=200] [cap=50] [timeScale=600] [runners=1,3] [stallMinutes=5]
  *
+ * `BENCH_PROF=DIR` (environment): the simulator and runner processes write V8 CPU profiles (`.cpuprofile`) to DIR.
+ *
  * `runners`: the runner counts to measure, one phase each. A phase in which no site finished for `stallMinutes`
  * is reported as stalled with its sites' states (the bench then fails).
  *
