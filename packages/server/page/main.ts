@@ -1,12 +1,22 @@
 // The portal page: runs list, run page (live steps, availability strip, step
-// timeline, gate form, who answered what). Plain TypeScript; the payload
+// timeline, gate form, who answered what), fleet rollouts (waves, sites, wave
+// approvals, the gates sites wait on). Plain TypeScript; the payload
 // types are the encoded types of the API's schemas (src/Api.ts), so a change
 // of the API breaks this file at type-check time.
 //
 // Auth: the bearer token (kept in sessionStorage) on every request; the
 // event stream uses the HttpOnly SameSite=Strict session cookie that
 // POST /api/v1/session sets (EventSource cannot send headers).
-import type { AvailabilityView, GateView, PlanRequest, RunSummary, RunView, SiteSummary } from "../src/Api.js"
+import type {
+  AvailabilityView,
+  FleetGateView,
+  GateView,
+  PlanRequest,
+  RolloutView,
+  RunSummary,
+  RunView,
+  SiteSummary
+} from "../src/Api.js"
 import type { Principal } from "../src/Auth.js"
 import { availabilityStrip, esc, evidenceHint, formatMillis } from "./view.js"
 
@@ -17,6 +27,8 @@ type Summary = Enc<typeof RunSummary>
 type SiteRow = Enc<typeof SiteSummary>
 type Me = Enc<typeof Principal>
 type Availability = Enc<typeof AvailabilityView>
+type Rollout = Enc<typeof RolloutView>
+type FleetGate = Enc<typeof FleetGateView>
 
 const app = document.getElementById("app")!
 const whoEl = document.getElementById("who")!
@@ -117,7 +129,14 @@ const statusBadge = (status: string) => `<span class="badge s-${esc(status)}">${
 
 const showRuns = async (view: number) => {
   stopStream()
-  const [runs, sites] = await Promise.all([api<Array<Summary>>("GET", "/runs"), api<Array<SiteRow>>("GET", "/sites")])
+  const [runs, sites, rollouts] = await Promise.all([
+    api<Array<Summary>>("GET", "/runs"),
+    api<Array<SiteRow>>("GET", "/sites"),
+    // a portal without a fleet database answers 503: no rollouts section then; another failure is shown in it
+    api<Array<Rollout>>("GET", "/fleet/rollouts").catch((e: unknown) =>
+      e instanceof ApiError && e.status === 503 ? undefined : e instanceof Error ? e : new Error(String(e))
+    )
+  ])
   if (view !== views) return // the page moved on meanwhile (e.g. to a run): do not draw over it
   const usable = sites.filter((s) => s.error === undefined)
   app.innerHTML = `
@@ -155,7 +174,8 @@ const showRuns = async (view: number) => {
           .join("")}</tbody>
       </table>
       ${runs.length === 0 ? "<p>No runs yet.</p>" : ""}
-    </section>`
+    </section>
+    ${rollouts === undefined ? "" : renderRolloutList(rollouts)}`
   const form = document.getElementById("start") as HTMLFormElement
   const methodSelect = form.elements.namedItem("method") as HTMLSelectElement
   const siteSelect = form.elements.namedItem("site") as HTMLSelectElement
@@ -203,6 +223,8 @@ const stopStream = () => {
   source = undefined
   if (refreshTimer !== undefined) clearTimeout(refreshTimer)
   current = undefined
+  if (rolloutTimer !== undefined) clearTimeout(rolloutTimer)
+  rolloutTimer = undefined
 }
 
 const stepIcon: Record<string, string> = {
@@ -281,14 +303,22 @@ const renderAnswered = (run: Run) =>
 
 const gateKey = (g: Gate | undefined) => (g === undefined ? undefined : `${g.stepId}@${g.openedAt}`)
 
-const renderGateForm = (g: Gate) => {
+/** What the gate form shows: a run's gate, or a gate a site of a fleet rollout waits on (no deadline, no initiator). */
+type FormGate = Pick<Gate, "stepId" | "title" | "target" | "policy" | "instructions" | "evidence"> & {
+  readonly deadlineAt?: string | undefined
+  readonly initiator?: string | undefined
+  readonly rules?: ReadonlyArray<string> | undefined
+  readonly site?: string | undefined
+}
+
+const renderGateForm = (g: FormGate) => {
   const deadline =
     g.deadlineAt === undefined
       ? ""
       : ` · deadline ${esc(new Date(g.deadlineAt).toLocaleString())} (then ${esc(g.policy.onTimeout)})`
-  return `<form class="gate" data-testid="gate-form" data-step="${esc(g.stepId)}">
-    <h2>✋ ${esc(g.title)}${g.target === undefined ? "" : ` <small>(${esc(g.target)})</small>`}</h2>
-    <p class="policy" data-testid="gate-policy">${esc(g.policy.basis)}: ${g.policy.approvals} distinct approval(s) by ${esc(g.policy.roles.join(" / "))}${g.policy.excludeInitiator ? `, not the initiator (${esc(g.initiator ?? "?")})` : ""}${deadline}. Rules: ${esc(g.rules.join(", "))}</p>
+  return `<form class="gate" data-testid="gate-form" data-step="${esc(g.stepId)}"${g.site === undefined ? "" : ` data-site="${esc(g.site)}"`}>
+    <h2>✋ ${g.site === undefined ? "" : `${esc(g.site)}: `}${esc(g.title)}${g.target === undefined ? "" : ` <small>(${esc(g.target)})</small>`}</h2>
+    <p class="policy" data-testid="gate-policy">${esc(g.policy.basis)}: ${g.policy.approvals} distinct approval(s) by ${esc(g.policy.roles.join(" / "))}${g.policy.excludeInitiator && g.site === undefined ? `, not the initiator (${esc(g.initiator ?? "?")})` : ""}${deadline}.${g.rules === undefined || g.rules.length === 0 ? "" : ` Rules: ${esc(g.rules.join(", "))}`}</p>
     <ol class="instructions">${g.instructions.map((l) => `<li>${esc(l)}</li>`).join("")}</ol>
     ${g.evidence
       .map(
@@ -307,12 +337,13 @@ const renderGateForm = (g: Gate) => {
   </form>`
 }
 
-const renderGateStatus = (g: Gate) =>
+const renderGateStatus = (g: Pick<Gate, "status" | "remaining" | "approvals">) =>
   `<p>${esc(g.status)} · ${g.remaining} more approval(s) needed</p><ul data-testid="gate-approvals">${g.approvals
     .map((a) => `<li>${esc(a.decision)} by <b>${esc(a.principal)}</b> (${esc(a.role)}): “${esc(a.comment)}”</li>`)
     .join("")}</ul>`
 
-const bindGateForm = (runId: string, form: HTMLFormElement) => {
+/** Answers go to `path` (a run's gate, or a fleet site's gate); `after` runs once the answer is recorded. */
+const bindGateForm = (path: string, form: HTMLFormElement, after: () => void) => {
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault()
     const submitter = (ev as SubmitEvent).submitter as HTMLButtonElement | null
@@ -325,15 +356,15 @@ const bindGateForm = (runId: string, form: HTMLFormElement) => {
     error.textContent = ""
     for (const b of form.querySelectorAll("button")) b.disabled = true
     try {
-      const gate = await api<Gate>(
+      const gate = await api<Gate | FleetGate>(
         "POST",
-        `/runs/${encodeURIComponent(runId)}/gates/${encodeURIComponent(form.dataset["step"]!)}`,
+        path,
         { decision, comment: String(data.get("comment") ?? ""), evidence },
         { "idempotency-key": crypto.randomUUID() }
       )
       form.querySelector('[data-testid="gate-status"]')!.innerHTML = renderGateStatus(gate)
       form.dataset["answered"] = me?.id ?? ""
-      scheduleRefresh(0)
+      after()
     } catch (e) {
       error.textContent = e instanceof Error ? e.message : String(e)
     } finally {
@@ -391,7 +422,10 @@ const draw = (run: Run) => {
     current.gateKey = key
     slot.innerHTML = open === undefined ? "" : `<section class="card">${renderGateForm(open)}</section>`
     const form = slot.querySelector("form")
-    if (form !== null) bindGateForm(runId, form)
+    if (form !== null && open !== undefined)
+      bindGateForm(`/runs/${encodeURIComponent(runId)}/gates/${encodeURIComponent(open.stepId)}`, form, () =>
+        scheduleRefresh(0)
+      )
   }
   if (open !== undefined) {
     const status = slot.querySelector('[data-testid="gate-status"]')
@@ -407,35 +441,41 @@ const alertError = (e: unknown) => {
 }
 
 /**
- * One read of the run at a time, and one more after it when asked meanwhile:
+ * One call of `read` at a time, and one more after it when asked meanwhile:
  * two reads in flight could answer out of order, and the page would end on
  * the older state (a gate shown open after it closed) until the next event —
  * which, while the run waits on the next gate, may be a long time.
  */
-let reading: Promise<void> | undefined
-let readAgain = false
-const refresh = (): Promise<void> => {
-  if (reading !== undefined) {
-    readAgain = true
+const oneAtATime = (read: () => Promise<void>): (() => Promise<void>) => {
+  let reading: Promise<void> | undefined
+  let again = false
+  return () => {
+    if (reading !== undefined) {
+      again = true
+      return reading
+    }
+    const loop = async () => {
+      do {
+        again = false
+        await read()
+      } while (again)
+    }
+    reading = loop().finally(() => (reading = undefined))
     return reading
   }
-  const loop = async () => {
-    do {
-      readAgain = false
-      const runId = current?.runId
-      if (runId === undefined) return
-      try {
-        const run = await api<Run>("GET", `/runs/${encodeURIComponent(runId)}`)
-        if (current?.runId === runId) draw(run) // not if the page moved to another run meanwhile
-      } catch (e) {
-        if (e instanceof ApiError && e.status === 401) return showLogin(e.message)
-        alertError(e)
-      }
-    } while (readAgain)
-  }
-  reading = loop().finally(() => (reading = undefined))
-  return reading
 }
+
+const refresh = oneAtATime(async () => {
+  const runId = current?.runId
+  if (runId === undefined) return
+  try {
+    const run = await api<Run>("GET", `/runs/${encodeURIComponent(runId)}`)
+    if (current?.runId === runId) draw(run) // not if the page moved to another run meanwhile
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) return showLogin(e.message)
+    alertError(e)
+  }
+})
 
 const scheduleRefresh = (ms = 150) => {
   if (refreshTimer !== undefined) clearTimeout(refreshTimer)
@@ -490,6 +530,189 @@ const showRun = async (runId: string, view: number) => {
 }
 
 // ---------------------------------------------------------------------------
+// fleet rollouts (the API reads the fleet's database; no event stream: the
+// rollout page reads it again every few seconds)
+// ---------------------------------------------------------------------------
+
+const countsText = (c: Rollout["summary"]["counts"]) =>
+  `${c.succeeded} succeeded · ${c.failed} failed · ${c.running + c.admitted} running · ${c.notStarted} not started${c.skipped === 0 ? "" : ` · ${c.skipped} skipped`}`
+
+const renderRolloutList = (rollouts: Array<Rollout> | Error) =>
+  `<section class="card">
+      <h1>Fleet rollouts</h1>
+      ${
+        rollouts instanceof Error
+          ? `<p class="error" data-testid="rollouts-error">${esc(rollouts.message)}</p>`
+          : rollouts.length === 0
+            ? "<p>No rollouts in the fleet's database.</p>"
+            : `<table data-testid="rollouts">
+        <thead><tr><th>rollout</th><th>status</th><th>wave</th><th>sites</th></tr></thead>
+        <tbody>${rollouts
+          .map(
+            (r) => `<tr data-rollout="${esc(r.rolloutId)}">
+              <td><a href="#/rollouts/${encodeURIComponent(r.rolloutId)}">${esc(r.name)}</a><br><small>${esc(r.rolloutId)}</small></td>
+              <td>${statusBadge(r.summary.status)}${r.paused ? " (paused)" : ""}${r.aborted ? " (aborted)" : ""}</td>
+              <td>${r.summary.currentWave === undefined ? "-" : r.summary.currentWave + 1} / ${r.summary.waves.length}</td>
+              <td>${esc(countsText(r.summary.counts))}</td></tr>`
+          )
+          .join("")}</tbody></table>`
+      }
+    </section>`
+
+const siteStateText = (s: Rollout["sites"][number]["state"]) => ("reason" in s ? `${s._tag} — ${s.reason}` : s._tag)
+
+/** The gates a site waits on, open or answered but not yet taken: one key per opening, to redraw forms only when they change. */
+const fleetGateKey = (gates: ReadonlyArray<FleetGate>) =>
+  gates
+    .filter((g) => g.answer === undefined)
+    .map((g) => `${g.site}/${g.stepId}@${g.openedAt}`)
+    .join(" ")
+
+let rolloutTimer: number | undefined
+let rolloutGates: string | undefined
+
+const showRollout = async (rolloutId: string, view: number) => {
+  stopStream()
+  rolloutGates = undefined
+  app.innerHTML = `<p>Loading ${esc(rolloutId)}…</p>`
+  const path = `/fleet/rollouts/${encodeURIComponent(rolloutId)}`
+  const read: () => Promise<void> = oneAtATime(async () => {
+    if (view !== views) return
+    try {
+      const [rollout, gates] = await Promise.all([
+        api<Rollout>("GET", path),
+        api<Array<FleetGate>>("GET", `${path}/gates`)
+      ])
+      if (view === views) drawRollout(rollout, gates, () => void read()) // not if the page moved on meanwhile
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) return showLogin(e.message)
+      if (view !== views) return
+      if (document.getElementById("rollout") === null || (e instanceof ApiError && e.status === 404)) {
+        app.innerHTML = `<p class="error" data-testid="rollout-error">${esc(e instanceof Error ? e.message : String(e))}</p>`
+        return // nothing to show again: an unknown rollout, or a fleet database the portal cannot read (reload to retry)
+      }
+      // one line, replaced by the next failure and cleared by the next drawing
+      const head = app.querySelector(".head")
+      let line = head?.querySelector<HTMLElement>('[data-testid="rollout-read-error"]') ?? null
+      if (line === null) {
+        line = document.createElement("p")
+        line.className = "error"
+        line.dataset["testid"] = "rollout-read-error"
+        head?.append(line)
+      }
+      line.textContent = `${e instanceof Error ? e.message : String(e)} (read again in a few seconds)`
+    }
+    // read again in a few seconds (a failed read too: the next one may answer)
+    if (rolloutTimer !== undefined) clearTimeout(rolloutTimer)
+    if (view === views) rolloutTimer = window.setTimeout(() => void read(), 3000)
+  })
+  await read()
+}
+
+const drawRollout = (r: Rollout, gates: ReadonlyArray<FleetGate>, again: () => void) => {
+  const path = `/fleet/rollouts/${encodeURIComponent(r.rolloutId)}`
+  const s = r.summary
+  if (document.getElementById("rollout")?.dataset["rollout"] !== r.rolloutId) {
+    app.innerHTML = `<article id="rollout" data-rollout="${esc(r.rolloutId)}">
+      <section class="card head"></section>
+      <section class="card"><h2>Waves</h2><table data-testid="waves"></table></section>
+      <div id="fleet-gates"></div>
+      <section class="card"><h2>Sites</h2><table data-testid="rollout-sites"></table></section>
+      <section class="card"><h2>Who answered what</h2><div data-testid="fleet-answered"></div></section>
+    </article>`
+  }
+  app.querySelector(".head")!.innerHTML = `<h1>${esc(r.name)}</h1>
+    <p>${statusBadge(s.status)} <span data-testid="rollout-status" data-status="${esc(s.status)}">${esc(s.status)}</span>
+      ${r.paused ? " · paused" : ""}${r.aborted ? " · aborted" : ""} · <span data-testid="rollout-counts">${esc(countsText(s.counts))}</span>
+      · failures ${s.failures.failed} of ${s.failures.allowed} allowed${s.eta === undefined ? "" : ` · ETA ${esc(new Date(s.eta).toLocaleString())}`}</p>
+    <p><small>${esc(r.rolloutId)}</small> · pause, resume and abort: <code>sra-upgrade fleet pause|resume|abort</code></p>`
+  const approvalsOf = (index: number) => r.approvals.filter((a) => a.wave === index)
+  app.querySelector('[data-testid="waves"]')!.innerHTML =
+    `<thead><tr><th>wave</th><th>sites</th><th>approval</th></tr></thead>
+    <tbody>${s.waves
+      .map(
+        (
+          w
+        ) => `<tr data-wave="${w.index + 1}"><td>${w.index + 1}. ${esc(w.name)}</td><td>${esc(countsText(w.counts))}</td>
+        <td>${
+          !w.approval
+            ? "none needed"
+            : w.approved
+              ? `approved${approvalsOf(w.index)
+                  .map((a) => ` by <b>${esc(a.by)}</b> (${esc(a.role)}): “${esc(a.comment)}”`)
+                  .join(";")}`
+              : `<form class="row" data-testid="approve-wave" data-wave="${w.index + 1}">
+                  <label>Comment (required) <input name="comment" required /></label>
+                  <button type="submit">Approve wave ${w.index + 1}</button>
+                  <span class="error"></span></form>`
+        }</td></tr>`
+      )
+      .join("")}</tbody>`
+  for (const form of app.querySelectorAll<HTMLFormElement>('[data-testid="approve-wave"]'))
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault()
+      const error = form.querySelector(".error")!
+      error.textContent = ""
+      try {
+        await api("POST", `${path}/waves/${form.dataset["wave"]}/approve`, {
+          comment: String(new FormData(form).get("comment") ?? "")
+        })
+        again()
+      } catch (e) {
+        error.textContent = e instanceof Error ? e.message : String(e)
+      }
+    })
+  app.querySelector('[data-testid="rollout-sites"]')!.innerHTML =
+    `<thead><tr><th>site</th><th>wave</th><th>kind</th><th>time zone</th><th>state</th></tr></thead>
+    <tbody>${r.sites
+      .map(
+        (
+          site
+        ) => `<tr data-site="${esc(site.id)}" data-state="${esc(site.state._tag)}"><td>${esc(site.id)}<br><small>${esc(site.hostname)}</small></td>
+          <td>${site.wave}</td><td>${esc(site.kind)}</td><td>${esc(site.timeZone)}</td><td>${esc(siteStateText(site.state))}</td></tr>`
+      )
+      .join("")}</tbody>`
+  // the gate forms are drawn again only when the gates waiting change (an answer being typed is kept)
+  const waiting = gates.filter((g) => g.answer === undefined)
+  const slot = document.getElementById("fleet-gates")!
+  const key = fleetGateKey(gates)
+  if (key !== rolloutGates) {
+    rolloutGates = key
+    slot.innerHTML = waiting
+      .map((g) => `<section class="card">${renderGateForm({ ...g, deadlineAt: undefined, rules: [] })}</section>`)
+      .join("")
+    for (const form of slot.querySelectorAll<HTMLFormElement>("form.gate"))
+      bindGateForm(
+        `${path}/sites/${encodeURIComponent(form.dataset["site"]!)}/gates/${encodeURIComponent(form.dataset["step"]!)}/answer`,
+        form,
+        again
+      )
+  }
+  for (const g of waiting) {
+    const status = slot.querySelector(
+      `form[data-site="${CSS.escape(g.site)}"][data-step="${CSS.escape(g.stepId)}"] [data-testid="gate-status"]`
+    )
+    if (status !== null) status.innerHTML = renderGateStatus(g)
+  }
+  const answered = gates.filter((g) => g.answer !== undefined)
+  app.querySelector('[data-testid="fleet-answered"]')!.innerHTML =
+    answered.length === 0
+      ? "<p>No gate answered yet.</p>"
+      : `<ul class="answered">${answered
+          .map(
+            (
+              g
+            ) => `<li data-site="${esc(g.site)}" data-gate="${esc(g.stepId)}"><b>${esc(g.site)}</b> · ${esc(g.stepId)}: ${esc(g.answer!._tag.toLowerCase())}
+            <ul>${g.approvals
+              .map(
+                (a) => `<li>${esc(a.decision)} by <b>${esc(a.principal)}</b> (${esc(a.role)}): “${esc(a.comment)}”</li>`
+              )
+              .join("")}</ul></li>`
+          )
+          .join("")}</ul>`
+}
+
+// ---------------------------------------------------------------------------
 // routing
 // ---------------------------------------------------------------------------
 
@@ -504,8 +727,10 @@ const route = async () => {
   if (me === undefined) return
   const view = ++views
   const m = /^#\/runs\/([^/]+)$/.exec(location.hash)
+  const r = /^#\/rollouts\/([^/]+)$/.exec(location.hash)
   try {
     if (m !== null) await showRun(decodeURIComponent(m[1]!), view)
+    else if (r !== null) await showRollout(decodeURIComponent(r[1]!), view)
     else await showRuns(view)
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) return showLogin(e.message)

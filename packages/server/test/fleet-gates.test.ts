@@ -1,20 +1,17 @@
 // Site gates of fleet rollouts in the portal, through the derived typed client, against a real fleet database:
 // a rollout on the embedded engine (SQLite file) whose two sites wait on manual gates (an ordinary one, and a
-// dangerous one: breaking the failover relationship), as packages/fleet/test/SiteGates.test.ts sets them up. The
+// dangerous one: breaking the failover relationship; test/fleetRollout.ts), as packages/fleet/test/SiteGates.test.ts sets them up. The
 // runner is stopped while they wait; the portal lists and answers the gates by the single runs' policy; the runner
 // started again takes the answers, journals them (GateAnswered) and completes the rollout.
 import { describe, expect, it } from "@effect/vitest"
-import { Journal, Plan } from "@sra-upgrade/core"
-import { Engine, EngineLayer, FleetStore, SiteGates } from "@sra-upgrade/fleet"
+import { Journal } from "@sra-upgrade/core"
+import { Engine, FleetStore, SiteGates } from "@sra-upgrade/fleet"
 import { TestRollout } from "@sra-upgrade/fleet/test"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import * as Schema from "effect/Schema"
 import { join } from "node:path"
+import { engine as engineOf, ledger, waitingRollout as waitingRolloutOf, workerOf } from "./fleetRollout.js"
 import { clientOf, portal, type Portal, tempDir } from "./support.js"
-
-const rule = Schema.decodeSync(Plan.RuleId)("PREP-1")
 
 const plan = TestRollout.rolloutPlan({
   rolloutId: "autumn",
@@ -25,47 +22,10 @@ const plan = TestRollout.rolloutPlan({
   allowedFailures: 0
 })
 
-/** paris: an ordinary gate (the console's version as evidence); lyon: a dangerous one (breaks the relationship). */
-const gateOf = (siteId: string) =>
-  siteId === "paris"
-    ? TestRollout.consoleGate()
-    : new Plan.ManualGate({
-        id: "break-relationship",
-        title: "Break the failover relationship",
-        rules: [rule],
-        target: "A",
-        estimatedSeconds: 60,
-        handler: "failover/broken",
-        params: {},
-        idempotent: true,
-        notes: [],
-        instructions: ["Break the relationship in /appliance > Failover"],
-        evidence: [new Plan.EvidenceField({ name: "ticket", description: "the change ticket" })]
-      })
-
 const installs = new Map<string, number>()
-const worker = TestRollout.worker({ installs, before: (site) => [gateOf(site.id)] })
-
-const engine = (file: string) =>
-  EngineLayer.embedded({ file, pollInterval: "100 millis", idleInterval: "300 millis" }).pipe(
-    Layer.provide(worker),
-    Layer.orDie
-  )
-
-/** Another client of the database (as `fleet status` is). */
-const ledger = (file: string) => Layer.fresh(EngineLayer.ledgerOnly({ file })).pipe(Layer.orDie)
-
-/** The rollout started on the embedded engine, left when both sites wait on their gates (the runner stopped). */
-const waitingRollout = (file: string) =>
-  Effect.gen(function* () {
-    yield* Engine.start(plan)
-    const store = yield* FleetStore.FleetStore
-    for (;;) {
-      const gates = yield* store.gates(plan.rolloutId)
-      if (gates.filter((g) => g.isOpen).length === 2) return
-      yield* Effect.sleep("100 millis")
-    }
-  }).pipe(Effect.provide(engine(file)), Effect.scoped, Effect.orDie)
+const worker = workerOf(installs)
+const engine = (file: string) => engineOf(file, worker)
+const waitingRollout = (file: string) => waitingRolloutOf(file, plan, worker, 2)
 
 const raw = (p: Portal, path: string, body: unknown, token?: Redacted.Redacted<string>) =>
   Effect.promise(() =>
