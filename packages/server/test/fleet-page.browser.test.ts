@@ -2,15 +2,17 @@
 // wave's sites wait on their gates (paris: an ordinary one; lyon: breaking the failover relationship, two
 // approvers) and whose second wave (nice) waits for its approval. The runner is stopped while they wait; approvers
 // answer the gates and approve the wave by clicking; the runner started again takes the answers, and the page,
-// still open, shows the rollout succeed.
+// still open, shows the rollout succeed. A screenshot of the rollout page goes to docs/portal-rollout.png with
+// SRA_UPDATE_SCREENSHOT=1.
 import { describe, expect, it } from "@effect/vitest"
 import { Engine } from "@sra-upgrade/fleet"
 import { TestRollout } from "@sra-upgrade/fleet/test"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
+import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import type { Browser, Page } from "playwright-core"
-import { buildPage, launch, requireBrowser } from "./browser.js"
+import { buildPage, launch, repoRoot, requireBrowser } from "./browser.js"
 import { engine, waitingRollout, workerOf } from "./fleetRollout.js"
 import { portal, type Portal, tempDir, type Who } from "./support.js"
 
@@ -116,6 +118,9 @@ describe("fleet rollouts on the portal's page", () => {
           await expect
             .poll(() => ann.locator('[data-testid="waves"] tr[data-wave="2"]').textContent(), { timeout: 30_000 })
             .toContain("approved by ann (approver): “canary wave went fine”")
+          // docs/portal-rollout.png is refreshed on request only (a test run leaves the work tree as it was)
+          if (process.env["SRA_UPDATE_SCREENSHOT"] === "1")
+            writeFileSync(join(repoRoot, "docs", "portal-rollout.png"), await ann.screenshot({ fullPage: true }))
         })
 
         // bob, the second approver, on his own page
