@@ -206,7 +206,7 @@ interface Phase {
  * the versions the appliance reports, compressed by the time scale, the same handlers, prober and simulator
  * operator.
  */
-const simSiteWorker = (sim: Sim, scale: number) =>
+const simSiteWorker = (sim: Sim, scale: number, probeMillis: number | undefined) =>
   Layer.succeed(
     SiteWorker.SiteWorker,
     SiteWorker.SiteWorker.of({
@@ -224,7 +224,7 @@ const simSiteWorker = (sim: Sim, scale: number) =>
           const prober = SiteProber.layer({
             url: simSite.site.httpUrl,
             hostname: site.hostname,
-            intervalMillis: Math.max(20, Math.round(30_000 / scale)),
+            intervalMillis: probeMillis ?? Math.max(20, Math.round(30_000 / scale)),
             summaryEveryMillis: 1_000
           }).pipe(Layer.provide(appliances))
           const operator = SimOperator.layer({
@@ -262,7 +262,7 @@ const simSiteWorker = (sim: Sim, scale: number) =>
   )
 
 /** The baseline: every site's plan run directly by the executor (memory journal), `cap` at a time. */
-const baseline = (plan: Rollout.RolloutPlan, sim: Sim, scale: number, cap: number) =>
+const baseline = (plan: Rollout.RolloutPlan, sim: Sim, scale: number, cap: number, probeMillis: number | undefined) =>
   Effect.runPromise(
     Effect.gen(function* () {
       const worker = yield* SiteWorker.SiteWorker
@@ -284,7 +284,7 @@ const baseline = (plan: Rollout.RolloutPlan, sim: Sim, scale: number, cap: numbe
         { concurrency: cap }
       )
       return { steps, failed: outcomes.filter((o): o is string => o !== undefined) }
-    }).pipe(Effect.provide(Layer.merge(simSiteWorker(sim, scale), Journal.layerMemory)))
+    }).pipe(Effect.provide(Layer.merge(simSiteWorker(sim, scale, probeMillis), Journal.layerMemory)))
   )
 
 /**
@@ -311,7 +311,14 @@ const stalled = (plan: Rollout.RolloutPlan, minutes: number) =>
   })
 
 /** The rollout through `n` `sra-upgrade runner` processes on a fresh PostgreSQL, started and awaited from here. */
-const throughRunners = (plan: Rollout.RolloutPlan, sim: Sim, scale: number, n: number, stallMinutes: number) =>
+const throughRunners = (
+  plan: Rollout.RolloutPlan,
+  sim: Sim,
+  scale: number,
+  n: number,
+  stallMinutes: number,
+  probeMillis: number | undefined
+) =>
   Effect.runPromise(
     Effect.scoped(
       Effect.gen(function* () {
@@ -329,7 +336,8 @@ const throughRunners = (plan: Rollout.RolloutPlan, sim: Sim, scale: number, n: n
             "--simulator",
             sim.control,
             "--time-scale",
-            `${scale}`
+            `${scale}`,
+            ...(probeMillis === undefined ? [] : ["--probe-interval", `${probeMillis}`])
           ])
           runners.push(child)
           yield* Effect.promise(() => lineOf(child, `runner ${i + 1}`, (l) => l.includes("ready")))
@@ -370,7 +378,8 @@ const runPhase = async (
   cap: number,
   scale: number,
   base: string,
-  stallMinutes: number
+  stallMinutes: number,
+  probeMillis: number | undefined
 ): Promise<Phase> => {
   const dir = path.join(base, label.replace(/\W+/g, "-"))
   fs.mkdirSync(dir, { recursive: true })
@@ -382,7 +391,7 @@ const runPhase = async (
     if (runners === 0) {
       const cpu0 = selfCpuSeconds()
       const t0 = performance.now()
-      const r = await baseline(plan, sim, scale, cap)
+      const r = await baseline(plan, sim, scale, cap, probeMillis)
       steps = r.steps
       phase = {
         label,
@@ -394,7 +403,7 @@ const runPhase = async (
         runnersHwmMb: []
       }
     } else {
-      const r = await throughRunners(plan, sim, scale, runners, stallMinutes)
+      const r = await throughRunners(plan, sim, scale, runners, stallMinutes, probeMillis)
       const { counts } = r.result
       const succeeded = "succeeded" in counts ? counts.succeeded : (counts.Succeeded ?? 0)
       phase = {
@@ -416,7 +425,7 @@ const runPhase = async (
 const fmt = (x: number, digits = 0) =>
   x.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits })
 
-/** `bench/fleet.ts [sites=200] [cap=50] [timeScale=600] [runners=1,3] [stallMinutes=5]`. */
+/** `bench/fleet.ts [sites=200] [cap=50] [timeScale=600] [runners=1,3] [stallMinutes=5] [probeMillis]`. */
 export const main = async (args: ReadonlyArray<string>) => {
   const [n = 200, cap = 50, scale = 600] = args.slice(0, 3).map(Number)
   // "0": the baseline only
@@ -425,8 +434,10 @@ export const main = async (args: ReadonlyArray<string>) => {
     .map(Number)
     .filter((r) => r > 0)
   const stallMinutes = Number(args[4] ?? 5)
+  // the site prober's interval, baseline and runners alike (default: 30 s of simulated time, at least 20 ms)
+  const probeMillis = args[5] === undefined ? undefined : Number(args[5])
   console.log(
-    `fleet bench: ${n} simulated single-appliance sites (sra-upgrade sim --sites ${n} --pairs 0, time x${scale}), cap ${cap}; node ${process.version}, ${os.cpus().length} cpus, load ${os
+    `fleet bench: ${n} simulated single-appliance sites (sra-upgrade sim --sites ${n} --pairs 0, time x${scale}), cap ${cap}, site probes every ${probeMillis ?? Math.max(20, Math.round(30_000 / scale))} ms; node ${process.version}, ${os.cpus().length} cpus, load ${os
       .loadavg()
       .map((l) => l.toFixed(1))
       .join(" ")}`
@@ -459,7 +470,7 @@ export const main = async (args: ReadonlyArray<string>) => {
     for (const f of p.failed.slice(0, 5)) console.log(`${pad} FAILED ${f}`)
   }
   try {
-    phases.push(await runPhase("baseline: executor, memory journal", 0, n, cap, scale, base, stallMinutes))
+    phases.push(await runPhase("baseline: executor, memory journal", 0, n, cap, scale, base, stallMinutes, probeMillis))
     say(phases[0]!)
     if (TestPostgres.binDir() === undefined) console.log("PostgreSQL: skipped (no initdb)")
     else
@@ -471,7 +482,8 @@ export const main = async (args: ReadonlyArray<string>) => {
           cap,
           scale,
           base,
-          stallMinutes
+          stallMinutes,
+          probeMillis
         )
         phases.push(p)
         say(p)

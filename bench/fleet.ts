@@ -14,7 +14,11 @@
  * simulator, checks that every site ended succeeded (the rollout's counts or the executor's reports, and every
  * appliance's version read back from the simulator), and the executor's overhead per no-op step (bench/executor.ts).
  *
- *   pnpm exec tsx bench/fleet.ts [sites=200] [cap=50] [timeScale=600] [runners=1,3] [stallMinutes=5]
+ *   pnpm exec tsx bench/fleet.ts [sites=200] [cap=50] [timeScale=600] [runners=1,3] [stallMinutes=5] [probeMillis]
+ *
+ * `probeMillis`: how often each site's address is probed while its run goes on, in the baseline and the runners
+ * (`--probe-interval`); default 30 s of simulated time (50 ms at x600: 1,000 probes a second for 50 sites at once,
+ * which then dominate what is measured).
  *
  * `BENCH_PROF=DIR` (environment): the simulator and runner processes write V8 CPU profiles (`.cpuprofile`) to DIR.
  *

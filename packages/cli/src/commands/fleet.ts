@@ -125,6 +125,31 @@ export const fleetTimeScaleOpt = Options.float("time-scale").pipe(
   Options.withDescription("With --simulator: the simulator's simulated seconds per real second.")
 )
 
+/**
+ * `--probe-interval` of the fleet commands (with --simulator).
+ *
+ * @since 0.3.0
+ * @category options
+ */
+export const fleetProbeIntervalOpt = Options.integer("probe-interval").pipe(
+  Options.optional,
+  Options.withDescription(
+    "With --simulator: milliseconds between two probes of each site's address while its run goes on (default: 30 s of simulated time, 30000 / --time-scale, at least 20). At a high time scale and many sites at once, the default probes each site many times a second: raise it to measure the engine rather than the probes."
+  )
+)
+
+/**
+ * `--probe-interval` checked: at least 20 ms (a tighter loop would measure
+ * nothing but the probes).
+ *
+ * @since 0.3.0
+ * @category options
+ */
+export const checkProbeInterval = (o: Option.Option<number>) =>
+  Option.isSome(o) && o.value < 20
+    ? Effect.fail(usage(`--probe-interval ${o.value}: give at least 20 (milliseconds).`))
+    : Effect.succeed(o)
+
 const database = (o: Option.Option<string>) => EngineLayer.parseDatabase(Option.getOrUndefined(o))
 
 /**
@@ -135,7 +160,11 @@ const database = (o: Option.Option<string>) => EngineLayer.parseDatabase(Option.
  * @since 0.3.0
  * @category constructors
  */
-export const workerOf = (simulator: Option.Option<string>, timeScale: number): Layer.Layer<SiteWorker.SiteWorker> =>
+export const workerOf = (
+  simulator: Option.Option<string>,
+  timeScale: number,
+  probeIntervalMillis: Option.Option<number> = Option.none()
+): Layer.Layer<SiteWorker.SiteWorker> =>
   Layer.unwrapScoped(
     Effect.map(
       Effect.acquireRelease(
@@ -145,7 +174,15 @@ export const workerOf = (simulator: Option.Option<string>, timeScale: number): L
       (workDirectory) =>
         FleetWorker.layer({
           workDirectory,
-          ...(Option.isSome(simulator) ? { simulator: { controlUrl: simulator.value, timeScale } } : {})
+          ...(Option.isSome(simulator)
+            ? {
+                simulator: {
+                  controlUrl: simulator.value,
+                  timeScale,
+                  probeIntervalMillis: Option.getOrUndefined(probeIntervalMillis)
+                }
+              }
+            : {})
         })
     )
   )
@@ -163,6 +200,7 @@ export const run = Command.make(
     database: databaseOpt,
     simulator: fleetSimulatorOpt,
     timeScale: fleetTimeScaleOpt,
+    probeInterval: fleetProbeIntervalOpt,
     json: jsonOpt
   },
   (o) =>
@@ -170,7 +208,7 @@ export const run = Command.make(
       const fleet = yield* FleetFile.decodeFleetFile(o.fleet).pipe(Effect.mapError((e) => usage(e.message)))
       const rollout = Rollout.plan(fleet, { now: new Date() })
       const db = database(o.database)
-      const worker = workerOf(o.simulator, o.timeScale)
+      const worker = workerOf(o.simulator, o.timeScale, yield* checkProbeInterval(o.probeInterval))
       const engine =
         "file" in db
           ? FleetRun.embedded(db.file, worker)

@@ -11,7 +11,7 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { usage } from "../CliError.js"
-import { fleetSimulatorOpt, fleetTimeScaleOpt, workerOf } from "./fleet.js"
+import { checkProbeInterval, fleetProbeIntervalOpt, fleetSimulatorOpt, fleetTimeScaleOpt, workerOf } from "./fleet.js"
 
 /**
  * The `runner` command.
@@ -40,22 +40,25 @@ export const command = Command.make(
       )
     ),
     simulator: fleetSimulatorOpt,
-    timeScale: fleetTimeScaleOpt
+    timeScale: fleetTimeScaleOpt,
+    probeInterval: fleetProbeIntervalOpt
   },
   (o) => {
     const db = EngineLayer.parseDatabase(o.database)
     if (!("url" in db)) return usage(`--database ${o.database}: a runner needs postgres://…`)
-    return Layer.launch(
-      Layer.merge(
-        EngineLayer.runner({
-          url: db.url,
-          host: o.host,
-          port: o.port,
-          shardLockExpiration: `${o.lockExpiration} seconds`
-        }).pipe(Layer.provide(workerOf(o.simulator, o.timeScale))),
-        Layer.effectDiscard(Console.log(`runner ${o.host}:${o.port} pid ${process.pid} ready`))
-      )
-    ).pipe(Effect.mapError((e) => usage(e.message)))
+    return Effect.flatMap(checkProbeInterval(o.probeInterval), (probeInterval) =>
+      Layer.launch(
+        Layer.merge(
+          EngineLayer.runner({
+            url: db.url,
+            host: o.host,
+            port: o.port,
+            shardLockExpiration: `${o.lockExpiration} seconds`
+          }).pipe(Layer.provide(workerOf(o.simulator, o.timeScale, probeInterval))),
+          Layer.effectDiscard(Console.log(`runner ${o.host}:${o.port} pid ${process.pid} ready`))
+        )
+      ).pipe(Effect.mapError((e) => usage(e.message)))
+    )
   }
 ).pipe(
   Command.withDescription(

@@ -26,6 +26,8 @@ export interface SimulatorTarget {
   /** Control URL of the whole many-site simulator (`…/__sim`). */
   readonly controlUrl: string
   readonly timeScale: number
+  /** Milliseconds between two probes of a site's address (default: 30 s of simulated time, at least 20 ms). */
+  readonly probeIntervalMillis?: number | undefined
 }
 
 export interface Options {
@@ -76,7 +78,7 @@ export const layer = (options: Options): Layer.Layer<SiteWorker.SiteWorker> =>
               : SiteProber.layer({
                   url: simSite.site.httpUrl,
                   hostname: site.hostname,
-                  intervalMillis: Math.max(20, Math.round(30_000 / scale)),
+                  intervalMillis: sim?.probeIntervalMillis ?? Math.max(20, Math.round(30_000 / scale)),
                   summaryEveryMillis: 1_000
                 }).pipe(Layer.provide(appliances))
           // without a simulator, the engine gives the operator: the rollout's durable gates
