@@ -271,6 +271,16 @@ const renderSteps = (run: Run) => {
     .join("")
 }
 
+/** One decision of an answer: who, with which role, the comment and the evidence given. */
+const renderDecision = (p: Gate["approvals"][number]) =>
+  `<li>${esc(p.decision)} by <b>${esc(p.principal)}</b> (${esc(p.role)}): “${esc(p.comment)}”${
+    Object.keys(p.evidence).length === 0
+      ? ""
+      : ` — ${Object.entries(p.evidence)
+          .map(([k, v]) => `${esc(k)}=${esc(v)}`)
+          .join(", ")}`
+  }</li>`
+
 const renderAnswered = (run: Run) =>
   run.report.gates.length === 0
     ? "<p>No gate answered yet.</p>"
@@ -281,22 +291,7 @@ const renderAnswered = (run: Run) =>
           return `<li data-gate="${esc(g.stepId)}"><b>${esc(g.stepId)}</b>: ${esc(a._tag.toLowerCase())} by ${esc(a.by)}
             <small>${esc(new Date(g.at).toLocaleTimeString())}</small>
             ${a._tag === "Rejected" ? ` — ${esc(a.reason)}` : ""}
-            ${
-              trail.length === 0
-                ? ""
-                : `<ul>${trail
-                    .map(
-                      (p) =>
-                        `<li>${esc(p.decision)} by <b>${esc(p.principal)}</b> (${esc(p.role)}): “${esc(p.comment)}”${
-                          Object.keys(p.evidence).length === 0
-                            ? ""
-                            : ` — ${Object.entries(p.evidence)
-                                .map(([k, v]) => `${esc(k)}=${esc(v)}`)
-                                .join(", ")}`
-                        }</li>`
-                    )
-                    .join("")}</ul>`
-            }
+            ${trail.length === 0 ? "" : `<ul>${trail.map(renderDecision).join("")}</ul>`}
           </li>`
         })
         .join("")}</ul>`
@@ -703,11 +698,7 @@ const drawRollout = (r: Rollout, gates: ReadonlyArray<FleetGate>, again: () => v
             (
               g
             ) => `<li data-site="${esc(g.site)}" data-gate="${esc(g.stepId)}"><b>${esc(g.site)}</b> · ${esc(g.stepId)}: ${esc(g.answer!._tag.toLowerCase())}
-            <ul>${g.approvals
-              .map(
-                (a) => `<li>${esc(a.decision)} by <b>${esc(a.principal)}</b> (${esc(a.role)}): “${esc(a.comment)}”</li>`
-              )
-              .join("")}</ul></li>`
+            <ul>${g.approvals.map(renderDecision).join("")}</ul></li>`
           )
           .join("")}</ul>`
 }

@@ -101,6 +101,9 @@ describe("fleet rollouts on the portal's page", () => {
             })
             .toBe(1)
           expect(await ann.locator("form.gate").count()).toBe(1) // paris answered: its form is gone
+          expect(await ann.locator('[data-testid="fleet-answered"] li[data-site="paris"]').textContent()).toContain(
+            "approve by ann (approver): “seen in Help > About” — consoleVersion=24.3.2"
+          )
 
           // lyon: a dangerous gate, ann's approval leaves one more
           const lyon = gateForm(ann, "lyon")
